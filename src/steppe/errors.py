@@ -1,0 +1,133 @@
+"""Every error Steppe raises on purpose derives from :class:`SteppeError`.
+
+The tree::
+
+    SteppeError
+    ├── ConfigError              settings that cannot work (insecure secret, bad URL)
+    ├── InputError               bad input from a user, a file or a peer; says where
+    │   ├── InvalidObservable    a value that is not a valid ip/domain/url/hash/…
+    │   ├── InvalidPattern       a STIX pattern that does not parse
+    │   ├── InvalidStix          a STIX object or bundle that breaks the spec
+    │   └── MarkingConflict      distribution, groups and TLP that contradict each other
+    ├── NotFound                 no such object, or one the actor may not see (same error)
+    ├── Conflict                 a name or id that already exists
+    ├── Forbidden                the actor's roles do not allow the action
+    └── IntegrityError           stored data that fails a check (audit chain, schema)
+
+API-facing errors carry an HTTP ``status``. Input errors carry ``source`` (file name),
+``line`` and ``field`` so the message can point at the culprit::
+
+    >>> err = InvalidStix("pattern is missing", source="feed.json", line=12, field="objects[3].pattern")
+    >>> str(err)
+    'feed.json:12: objects[3].pattern: pattern is missing'
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "Forbidden",
+    "InputError",
+    "IntegrityError",
+    "InvalidObservable",
+    "InvalidPattern",
+    "InvalidStix",
+    "MarkingConflict",
+    "NotFound",
+    "SteppeError",
+]
+
+
+class SteppeError(Exception):
+    """Base of every error Steppe raises on purpose."""
+
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(SteppeError):
+    status = 500
+
+
+class InputError(SteppeError):
+    """Bad input. ``source``/``line``/``field`` say where, when known."""
+
+    status = 422
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.line = line
+        self.field = field
+
+    def located(
+        self, *, source: str | None = None, line: int | None = None, field: str | None = None
+    ) -> InputError:
+        """Fill in where the error happened, keeping what is already known.
+
+        A field given here is prefixed to the one already set, so nested parsers can
+        each add their part of the path (``objects[3]`` + ``pattern``).
+        """
+        if source is not None and self.source is None:
+            self.source = source
+        if line is not None and self.line is None:
+            self.line = line
+        if field is not None:
+            self.field = f"{field}.{self.field}" if self.field else field
+        return self
+
+    def __str__(self) -> str:
+        where = ""
+        if self.source is not None:
+            where = self.source
+            if self.line is not None:
+                where += f":{self.line}"
+            where += ": "
+        elif self.line is not None:
+            where = f"line {self.line}: "
+        if self.field:
+            where += f"{self.field}: "
+        return where + self.message
+
+
+class InvalidObservable(InputError):
+    pass
+
+
+class InvalidPattern(InputError):
+    pass
+
+
+class InvalidStix(InputError):
+    pass
+
+
+class MarkingConflict(InputError):
+    pass
+
+
+class NotFound(SteppeError):
+    status = 404
+
+
+class Conflict(SteppeError):
+    status = 409
+
+
+class Forbidden(SteppeError):
+    status = 403
+
+
+class IntegrityError(SteppeError):
+    status = 500
