@@ -1,0 +1,55 @@
+"""Database engines for the embedded default (SQLite) and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from steppe.errors import ConfigError
+
+__all__ = ["is_postgres", "make_engine"]
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``, with SQLite set up for a multi-process embedded server.
+
+    SQLite gets WAL (readers never block the writer), foreign keys, and a busy timeout;
+    its Python driver's own transaction handling is switched off so that SQLAlchemy's
+    ``BEGIN`` is the real one (the pattern the SQLAlchemy docs recommend).
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with its own wording
+        raise ConfigError(f"database URL {url!r} is not valid: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(parsed, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, **kwargs)
+    raise ConfigError(f"database {backend!r} is not supported; use sqlite or postgresql")
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,196 @@
+"""The tables, in SQLAlchemy Core. Alembic migrations create them; this is the model.
+
+Timestamps are stored as fixed-width ISO-8601 UTC text with microseconds
+(``2026-11-28T13:17:21.000000Z``): STIX timestamps arrive as text, sort correctly as
+text, and read the same on SQLite and PostgreSQL. :mod:`steppe.storage.timestamps`
+converts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "api_tokens",
+    "audit_head",
+    "audit_log",
+    "group_members",
+    "id_sequences",
+    "intel_objects",
+    "metadata",
+    "object_groups",
+    "object_sources",
+    "observables",
+    "organisations",
+    "sharing_groups",
+    "users",
+]
+
+TS = String(27)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("country", String(2), nullable=True),  # ISO 3166-1 alpha-2; None for the center
+    Column("kind", String(20), nullable=False),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("kind IN ('coordinator', 'member', 'peer')", name="kind"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("roles", String(200), nullable=False),  # comma-separated Role values
+    Column("created_at", TS, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex; never the token
+    Column("prefix", String(16), nullable=False),  # shown in listings to tell tokens apart
+    Column("label", String(200), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=True),
+    Column("revoked_at", TS, nullable=True),
+)
+
+sharing_groups = Table(
+    "sharing_groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("owner_org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("hidden_roster", Boolean, nullable=False, default=False),
+    Column("created_at", TS, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ForeignKey("sharing_groups.id"), primary_key=True),
+    Column("org_id", ForeignKey("organisations.id"), primary_key=True, index=True),
+)
+
+# Ids for bulk-inserted tables are handed out in blocks: one UPDATE … RETURNING takes
+# the write lock and reserves n ids, so rows and their children are inserted without a
+# round trip per row (see steppe.storage.ids).
+id_sequences = Table(
+    "id_sequences",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("next_id", Integer, nullable=False),
+)
+
+intel_objects = Table(
+    "intel_objects",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=False),
+    Column("stix_id", String(200), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("created", TS, nullable=True),
+    Column("modified", TS, nullable=False),
+    Column("owner_org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("distribution", String(20), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("confidence", Integer, nullable=True),
+    Column("valid_from", TS, nullable=True),
+    Column("valid_until", TS, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("is_current", Boolean, nullable=False),  # the newest version of stix_id (per owner)
+    Column("matchable", Boolean, nullable=True),  # indicators: pattern became observables
+    Column("pattern_note", Text, nullable=True),  # why an indicator is not matchable
+    Column("name", Text, nullable=True),
+    Column("imported_at", TS, nullable=False),
+    Column("body", Text, nullable=False),  # the STIX 2.1 JSON as received
+    # Each organisation has its own copy of an id: another member cannot "update" it.
+    UniqueConstraint("owner_org_id", "stix_id", "modified", name="uq_intel_objects_version"),
+    CheckConstraint(
+        "distribution IN ('organisation', 'groups', 'community', 'federation')",
+        name="distribution",
+    ),
+    CheckConstraint("tlp IN ('clear', 'green', 'amber', 'amber+strict', 'red')", name="tlp"),
+    CheckConstraint(
+        "NOT (tlp = 'red' AND distribution IN ('community', 'federation'))", name="red_audience"
+    ),
+    Index("ix_intel_objects_stix_id", "stix_id", "is_current"),
+    Index("ix_intel_objects_type", "type", "is_current"),
+    Index("ix_intel_objects_modified", "modified"),
+)
+
+object_groups = Table(
+    "object_groups",
+    metadata,
+    Column("object_pk", ForeignKey("intel_objects.pk"), primary_key=True),
+    Column("group_id", ForeignKey("sharing_groups.id"), primary_key=True, index=True),
+)
+
+object_sources = Table(
+    "object_sources",
+    metadata,
+    Column("object_pk", ForeignKey("intel_objects.pk"), primary_key=True),
+    Column("source_pk", ForeignKey("intel_objects.pk"), primary_key=True, index=True),
+)
+
+observables = Table(
+    "observables",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("object_pk", ForeignKey("intel_objects.pk"), nullable=False, index=True),
+    Column("type", String(20), nullable=False),
+    Column("value", Text, nullable=False),
+    Index("ix_observables_value", "value", "type"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", TS, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("object", Text, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the last sequence number and hash. Appenders lock it, so the chain never
+# forks under concurrent writers, and a deleted tail shows up against it.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

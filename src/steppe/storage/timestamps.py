@@ -1,0 +1,45 @@
+"""Timestamps as stored: fixed-width ISO-8601 UTC text with microseconds.
+
+>>> normalise("2020-01-02T03:04:05Z")
+'2020-01-02T03:04:05.000000Z'
+>>> normalise("2020-01-02T03:04:05.5+02:00")
+'2020-01-02T01:04:05.500000Z'
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+__all__ = ["format_ts", "normalise", "now", "parse"]
+
+# STIX timestamps are almost always already UTC with 'Z'; building the string from the
+# regex groups skips datetime parsing on that path.
+_ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6})\d*)?[Zz]")
+
+
+def format_ts(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("timestamp without a time zone")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def normalise(text: str) -> str:
+    """Stored form of an RFC 3339 timestamp; ValueError when it is not one."""
+    m = _ZULU.fullmatch(text)
+    if m is not None:
+        day, clock, frac = m.groups()
+        datetime.fromisoformat(f"{day}T{clock}")  # rejects month 13, hour 25, …
+        return f"{day}T{clock}.{(frac or '').ljust(6, '0')}Z"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone (RFC 3339 needs Z or an offset)")
+    return format_ts(moment)
+
+
+def parse(stored: str) -> datetime:
+    return datetime.fromisoformat(stored)
+
+
+def now() -> str:
+    return format_ts(datetime.now(UTC))
