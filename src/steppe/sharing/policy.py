@@ -32,7 +32,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, FromClause, and_, exists, false, not_, or_, select
 
-from steppe.errors import MarkingConflict
+from steppe.errors import Forbidden, MarkingConflict
 from steppe.sharing.model import (
     FEDERATABLE_TLP,
     READ_ROLES,
@@ -51,8 +51,15 @@ __all__ = [
     "can_see_group",
     "can_see_roster",
     "check_marking",
+    "require_reader",
     "visible_filter",
 ]
+
+
+def require_reader(actor: Actor) -> None:
+    """Refuse read paths to accounts that may not read intel at all (sensors)."""
+    if not (actor.roles & READ_ROLES):
+        raise Forbidden(f"{actor.user_name} is a sensor account: it may only submit telemetry")
 
 
 def can_see(actor: Actor, obj: ObjectRights) -> Decision:

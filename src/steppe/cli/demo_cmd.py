@@ -1,0 +1,133 @@
+"""`steppe demo`: a seeded coalition on the embedded default, and what each member sees."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from steppe.cli.runtime import DEMO_MARKER, Runtime
+from steppe.demo.coalition import CENTER, MEMBERS, seed_coalition
+from steppe.demo.intel import sample_sets
+from steppe.errors import ConfigError
+from steppe.intel.importer import Marking, import_objects
+from steppe.intel.queries import search_value
+from steppe.intel.stix import read_bundle
+from steppe.settings import Settings
+from steppe.sharing import directory
+from steppe.storage import migrate
+
+__all__ = ["demo"]
+
+
+def demo(
+    ctx: typer.Context,
+    directory_: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo's data (rebuilt on every run).")
+    ] = Path("steppe-demo"),
+) -> None:
+    """Build the demo coalition on the embedded default and show who sees what."""
+    started = time.perf_counter()
+    parent: Runtime = ctx.obj
+    _reset(directory_)
+    rt = Runtime(Settings(data_dir=directory_, demo=True), out=parent.out, err=parent.err)
+    migrate.upgrade(rt.engine)
+    trail = rt.operator_trail()
+    sets = list(sample_sets())
+    with rt.transaction() as conn:
+        coalition = seed_coalition(conn, trail)
+    intel_rows = []
+    with Progress(console=rt.err, transient=True) as progress:
+        task = progress.add_task("importing sample intel", total=len(sets))
+        for sample in sets:
+            objects = read_bundle(sample.bundle, sample.title)
+            with rt.transaction() as conn:
+                owner = directory.find_organisation(conn, sample.owner)
+                groups = tuple(directory.find_group(conn, g) for g in sample.groups)
+                report = import_objects(
+                    conn,
+                    trail,
+                    sample.bundle,
+                    objects,
+                    owner=owner,
+                    marking=Marking(sample.distribution, sample.tlp, groups),
+                    source=sample.title,
+                )
+            intel_rows.append((sample, report.objects, report.observables))
+            progress.advance(task)
+
+    out = rt.out
+    out.print(f"[bold]Steppe demo coalition[/bold] in {directory_}/ (SQLite, embedded default)")
+    orgs = Table("organisation", "country", "kind", "users", title="Organisations")
+    for org in coalition.organisations.values():
+        users = [u.name for u in coalition.users.values() if u.organisation_id == org.id]
+        orgs.add_row(org.name, org.country or "-", org.kind.value, ", ".join(users))
+    out.print(orgs)
+    groups_table = Table("group", "owner", "members", "roster", title="Sharing groups")
+    names = {o.id: o.name for o in coalition.organisations.values()}
+    for group in coalition.groups.values():
+        groups_table.add_row(
+            group.name,
+            names[group.owner_org_id],
+            ", ".join(sorted(names[i] for i in group.member_org_ids)),
+            "hidden from members" if group.hidden_roster else "visible to members",
+        )
+    out.print(groups_table)
+    intel = Table("owner", "audience", "TLP", "objects", "intel", title="Sample intel")
+    for sample, count, _observables in intel_rows:
+        audience = ", ".join(sample.groups) or sample.distribution.value
+        intel.add_row(
+            sample.owner, audience, sample.tlp.value.upper(), str(count), sample.title[:40]
+        )
+    out.print(intel)
+
+    analysts = [(country, user) for _org, country, user in MEMBERS]
+    matrix = Table(
+        "value",
+        "owner → audience",
+        *(country for country, _ in analysts),
+        title="Who finds what: each cell is a real search as that country's analyst",
+    )
+    with rt.reading() as conn:
+        actors = [directory.load_actor(conn, user) for _country, user in analysts]
+        for sample, _count, _obs in intel_rows:
+            cells = []
+            for actor in actors:
+                _kind, _value, hits = search_value(conn, actor, sample.example)
+                cells.append("[green]✓[/green]" if hits else "[dim]·[/dim]")
+            audience = ",".join(sample.groups) or sample.distribution.value
+            matrix.add_row(sample.example, f"{sample.owner} → {audience}", *cells)
+    out.print(matrix)
+    elapsed = time.perf_counter() - started
+    out.print(
+        f"Set up {len(coalition.organisations)} organisations ({CENTER} + {len(MEMBERS)} "
+        f"members), {len(coalition.groups)} sharing groups, {len(coalition.users)} users and "
+        f"{sum(c for _s, c, _o in intel_rows)} intel objects in {elapsed:.1f} s."
+    )
+    out.print("Try:")
+    d = f"steppe --data-dir {directory_}"
+    out.print(f"  {d} intel search softupdates.info --as analyst.ru  (QCCM only: nothing)")
+    out.print(f"  {d} intel search softupdates.info --as analyst.pk  (QCCM member: found)")
+    out.print(f"  {d} group list --as analyst.tj  (QCCM's roster is hidden from members)")
+    out.print(f"  {d} intel export --as analyst.kz -o kz.json")
+    out.print(f"  {d} audit verify")
+
+
+def _reset(folder: Path) -> None:
+    """Empty a previous demo folder; never touch a folder that is not one."""
+    if folder.exists():
+        if not (folder / DEMO_MARKER).exists() and any(folder.iterdir()):
+            raise ConfigError(
+                f"{folder} exists and is not a demo folder; refusing to overwrite it "
+                "(choose another with --dir)"
+            )
+        for name in ("steppe.db", "steppe.db-wal", "steppe.db-shm"):
+            (folder / name).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DEMO_MARKER).write_text(
+        "This folder holds Steppe's demo (public secret key). `steppe demo` rebuilds it.\n"
+    )

@@ -1,0 +1,202 @@
+"""`steppe intel`: import, search and export threat intelligence."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from steppe.cli.runtime import Runtime
+from steppe.errors import InputError
+from steppe.intel.importer import ImportReport, Marking, import_objects
+from steppe.intel.observables import ObservableType
+from steppe.intel.queries import export_bundle, get_object, search_value
+from steppe.intel.stix import read_bundle
+from steppe.sharing import directory
+from steppe.sharing.model import Distribution, TlpLevel
+
+__all__ = ["intel_app"]
+
+intel_app = typer.Typer(help="Threat intelligence: STIX 2.1 in and out, search by value.")
+
+
+@intel_app.command("import")
+def intel_import(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="STIX 2.1 bundle (JSON); '-' reads stdin.")],
+    as_org: Annotated[str, typer.Option("--as", help="Organisation that owns the intel.")],
+    distribution: Annotated[
+        Distribution, typer.Option(help="Who may see it.")
+    ] = Distribution.ORGANISATION,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(help="Sharing group (with --distribution groups); repeat for several."),
+    ] = None,
+    tlp: Annotated[
+        str, typer.Option(help="TLP for objects without their own marking: clear…red.")
+    ] = "amber",
+) -> None:
+    """Import a STIX 2.1 bundle in one transaction: all of it, or nothing."""
+    rt: Runtime = ctx.obj
+    source = "<stdin>" if file == "-" else file
+    try:
+        level = TlpLevel.parse(tlp)
+    except ValueError:
+        raise InputError(
+            f"unknown TLP {tlp!r}; use clear, green, amber, amber+strict or red", field="--tlp"
+        ) from None
+    data = sys.stdin.buffer.read() if file == "-" else _read(Path(file))
+    objects = read_bundle(data, source)
+    trail = rt.operator_trail()
+    with _progress(rt) as progress:
+        task = progress.add_task(f"checking {source}", total=len(objects))
+        with rt.transaction() as conn:
+            owner = directory.find_organisation(conn, as_org)
+            groups = tuple(directory.find_group(conn, g) for g in group or ())
+            report = import_objects(
+                conn,
+                trail,
+                data,
+                objects,
+                owner=owner,
+                marking=Marking(distribution, level, groups),
+                source=source,
+                progress=lambda n: progress.advance(task, n),
+            )
+            progress.update(task, description=f"stored {source}")
+    _print_report(rt, report)
+
+
+@intel_app.command("search")
+def intel_search(
+    ctx: typer.Context,
+    value: Annotated[str, typer.Argument(help="An IP, CIDR, domain, URL, email, hash, CVE…")],
+    as_user: Annotated[str, typer.Option("--as", help="Search as this user sees.")],
+    kind: Annotated[
+        ObservableType | None, typer.Option("--type", help="Type of the value (default: guessed).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
+) -> None:
+    """Find the intel a user may see that carries a value."""
+    rt: Runtime = ctx.obj
+    with rt.reading() as conn:
+        actor = directory.load_actor(conn, as_user)
+        found_kind, canonical, hits = search_value(conn, actor, value, kind)
+    if as_json:
+        for hit in hits:
+            sys.stdout.buffer.write(orjson.dumps(asdict(hit)) + b"\n")
+        return
+    if not hits:
+        rt.out.print(f"no intel visible to {as_user} for {found_kind.value} {canonical}")
+        return
+    table = Table(
+        "object",
+        "name",
+        "owner",
+        "distribution",
+        "tlp",
+        "conf",
+        "valid until",
+        "matchable",
+        title=f"{found_kind.value} {canonical}: {len(hits)} visible to {as_user}",
+    )
+    for h in hits:
+        table.add_row(
+            h.stix_id,
+            h.name or "",
+            h.owner,
+            h.distribution,
+            h.tlp.upper(),
+            "" if h.confidence is None else str(h.confidence),
+            h.valid_until or "",
+            {True: "yes", False: "no", None: "-"}[h.matchable]
+            + (" (revoked)" if h.revoked else ""),
+        )
+    rt.out.print(table)
+
+
+@intel_app.command("show")
+def intel_show(
+    ctx: typer.Context,
+    stix_id: str,
+    as_user: Annotated[str, typer.Option("--as", help="Show as this user sees.")],
+) -> None:
+    """Print one object (current version) as STIX JSON."""
+    rt: Runtime = ctx.obj
+    with rt.reading() as conn:
+        actor = directory.load_actor(conn, as_user)
+        obj = get_object(conn, actor, stix_id)
+    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@intel_app.command("export")
+def intel_export(
+    ctx: typer.Context,
+    as_user: Annotated[str, typer.Option("--as", help="Export what this user may see.")],
+    fmt: Annotated[str, typer.Option("--format", help="Output format: stix.")] = "stix",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    object_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only these STIX types; repeatable.")
+    ] = None,
+) -> None:
+    """Export the intel a user may see as a STIX 2.1 bundle."""
+    rt: Runtime = ctx.obj
+    if fmt != "stix":
+        raise InputError(f"unknown format {fmt!r}; supported: stix", field="--format")
+    bundle_id = f"bundle--{uuid.uuid4()}"
+    with rt.reading() as conn:
+        actor = directory.load_actor(conn, as_user)
+        if output is None:
+            count = export_bundle(
+                conn, actor, sys.stdout.buffer, bundle_id=bundle_id, types=object_type
+            )
+            sys.stdout.flush()
+        else:
+            tmp = output.with_name(output.name + ".part")
+            with tmp.open("wb") as out:
+                count = export_bundle(conn, actor, out, bundle_id=bundle_id, types=object_type)
+            tmp.replace(output)  # a reader never sees half a bundle
+    rt.err.print(f"exported {count} objects visible to {as_user}")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", source=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a folder; give a bundle file", source=str(path)) from None
+    except PermissionError:
+        raise InputError("permission denied", source=str(path)) from None
+
+
+def _progress(rt: Runtime) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=rt.err,
+        transient=False,
+    )
+
+
+def _print_report(rt: Runtime, r: ImportReport) -> None:
+    rt.out.print(
+        f"imported {r.source}: {r.objects} objects — {r.created} new, {r.new_versions} new "
+        f"versions, {r.unchanged} unchanged, {r.older_versions} older versions kept"
+    )
+    if r.matchable or r.not_matchable:
+        rt.out.print(
+            f"indicators: {r.matchable} matchable, {r.not_matchable} stored but not matchable "
+            f"(complex patterns); {r.observables} observables indexed"
+        )

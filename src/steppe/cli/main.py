@@ -1,0 +1,88 @@
+"""The `steppe` command line.
+
+Commands that read intelligence take ``--as USER`` and show only what that user's
+organisation may see (:mod:`steppe.sharing.policy`). Errors print one line naming what
+and where, and exit with status 1; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from steppe.cli import audit_cmds, directory_cmds, intel_cmds
+from steppe.cli.demo_cmd import demo
+from steppe.cli.runtime import Runtime
+from steppe.errors import SteppeError
+from steppe.settings import Settings
+from steppe.storage import migrate
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="steppe",
+    help="Steppe: shared threat intelligence, detection and response for a coalition of CERTs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(directory_cmds.org_app, name="org")
+app.add_typer(directory_cmds.group_app, name="group")
+app.add_typer(directory_cmds.user_app, name="user")
+app.add_typer(directory_cmds.token_app, name="token")
+app.add_typer(intel_cmds.intel_app, name="intel")
+app.add_typer(audit_cmds.audit_app, name="audit")
+app.command()(demo)
+
+
+@app.callback()
+def configure(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Data folder (default: $STEPPE_DATA_DIR or ./steppe-data)."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Database URL (default: $STEPPE_DATABASE_URL or SQLite in the data dir)."
+        ),
+    ] = None,
+) -> None:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    ctx.obj = Runtime(Settings(**overrides))  # type: ignore[arg-type]
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the database (or bring it to the newest schema)."""
+    rt: Runtime = ctx.obj
+    rt.secret_key()  # refuse an insecure setup before creating anything
+    before = migrate.current_revision(rt.engine)
+    migrate.upgrade(rt.engine)
+    after = migrate.current_revision(rt.engine)
+    url = rt.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        rt.out.print(f"database {url} is up to date (schema {after})")
+    else:
+        rt.out.print(f"database {url} migrated from schema {before or 'none'} to {after}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one-line errors instead of tracebacks."""
+    try:
+        app(args=argv, prog_name="steppe")
+    except SteppeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except OperationalError as exc:
+        print(f"error: database: {exc.orig or exc}".splitlines()[0], file=sys.stderr)
+        sys.exit(1)
