@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from stix2patterns.validator import run_validator
 
@@ -192,8 +192,14 @@ TS2 = "t'2017-01-01T00:00:00Z'"
             "object path email-message:to_refs[*].value has no observable type",
         ),
         ("[x:'a b'[0].'IN' = 'c']", "object path x:'a b'[0].'IN' has no observable type"),
-        ("[ipv4-addr:value = 167772161]", "object path ipv4-addr:value compared with an integer literal"),
-        ("[ipv4-addr:value = h'0a000001']", "object path ipv4-addr:value compared with a hex literal"),
+        (
+            "[ipv4-addr:value = 167772161]",
+            "object path ipv4-addr:value compared with an integer literal",
+        ),
+        (
+            "[ipv4-addr:value = h'0a000001']",
+            "object path ipv4-addr:value compared with a hex literal",
+        ),
         ("[file:name = b'AAEC']", "object path file:name compared with a binary literal"),
         ("[file:name = true]", "object path file:name compared with a boolean literal"),
         (f"[file:name = {TS1}]", "object path file:name compared with a timestamp literal"),
@@ -221,10 +227,16 @@ TS2 = "t'2017-01-01T00:00:00Z'"
             "object path x:y has no observable type",
         ),
         ("[file:name = 'a' OR x:y = 'b' AND file:size > 1]", "AND of two comparisons"),
-        ("[file:name = 'a' OR x:y = 'b'] OR [file:size > 1]", "object path x:y has no observable type"),
+        (
+            "[file:name = 'a' OR x:y = 'b'] OR [file:size > 1]",
+            "object path x:y has no observable type",
+        ),
         ("[file:name = 'a'] OR [file:size > 1] OR [x:y = 'b']", "operator >"),
         ("[file:name = 'a'] OR [x:y = 'b'] AND [file:name = 'c']", "AND of two observations"),
-        ("[file:name = 'a'] OR [x:y = 'b'] FOLLOWEDBY [z:w = 'c']", "FOLLOWEDBY of two observations"),
+        (
+            "[file:name = 'a'] OR [x:y = 'b'] FOLLOWEDBY [z:w = 'c']",
+            "FOLLOWEDBY of two observations",
+        ),
     ],
 )
 def test_not_matchable(pattern: str, reason: str) -> None:
@@ -284,7 +296,10 @@ def test_bad_literal(pattern: str, kind: ObservableType, value: str) -> None:
         ("[file:name = 'a'] REPEATS 2 TIMES WITHIN 5 SECONDS REPEATS 3 TIMES", "REPEATS"),
         ("[file:name = 'line1\nline2' AND ]", "2:11: no viable alternative at input ']'"),
         # stix2-patterns quotes the input, line separators and all
-        ("[file:name 'a\u2028b\x0bc\x85d']", "1:11: no viable alternative at input 'file:name'a b c d''"),
+        (
+            "[file:name 'a\u2028b\x0bc\x85d']",
+            "1:11: no viable alternative at input 'file:name'a b c d''",
+        ),
         ("[file:name = 'a'] 'x\u2028y\x0c'", "1:18: mismatched input ''x y '' expecting <EOF>"),
     ],
 )
@@ -311,6 +326,16 @@ def test_deep_nesting_is_an_invalid_pattern_not_a_crash() -> None:
         parse_pattern("(" * 3000 + "[file:name = 'a']" + ")" * 3000)
     # the parser still works afterwards
     assert observables("(((([file:name = 'a']))))") == [(T.FILENAME, "a")]
+
+
+def test_full_parser_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    # ANTLR's default error listeners print to the console; stix2-patterns removes them.
+    for pattern in ("[file:name = 'a' AND ]", "[file:name = 'a'] WITHIN 5", "\x00", "[a:b = 'c']"):
+        try:
+            parse_pattern(pattern)
+        except InvalidPattern:
+            pass
+    assert capfd.readouterr() == ("", "")
 
 
 def test_duplicate_qualifiers_on_a_group_are_allowed() -> None:
@@ -546,6 +571,67 @@ def _pattern(draw: st.DrawFn) -> str:
     return f"{draw(_ws())}{text}{draw(_ws())}"
 
 
+# Patterns of the shape the fast path takes, with values that suit their paths.
+_DOMAINS = st.from_regex(r"[a-z0-9-]{1,8}(\.[a-z]{2,4}){1,2}", fullmatch=True)
+_TYPED: list[tuple[list[str], st.SearchStrategy[str]]] = [
+    (["ipv4-addr:value"], st.ip_addresses(v=4).map(str)),
+    (
+        ["ipv4-addr:value"],
+        st.tuples(st.ip_addresses(v=4), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}"),
+    ),
+    (["ipv6-addr:value"], st.ip_addresses(v=6).map(str)),
+    (
+        ["ipv6-addr:value"],
+        st.tuples(st.ip_addresses(v=6), st.integers(0, 128)).map(lambda t: f"{t[0]}/{t[1]}"),
+    ),
+    (["domain-name:value"], _DOMAINS),
+    (["url:value"], _DOMAINS.map(lambda d: f"http://{d}/")),
+    (
+        ["email-addr:value", "email-message:from_ref.value", "email-message:sender_ref.value"],
+        _DOMAINS.map(lambda d: f"x.y@{d}"),
+    ),
+    (["file:name"], st.from_regex(r"[A-Za-z0-9 _.'\\-]{1,12}", fullmatch=True)),
+    (["file:hashes.MD5", "file:hashes.'MD5'", "file:hashes.md5"], _hex(32)),
+    (["file:hashes.'SHA-1'", "file:hashes.SHA1", "file:hashes.sha1"], _hex(40)),
+    (["file:hashes.'SHA-256'", "file:hashes.SHA256", "file:hashes.'sha-256'"], _hex(64)),
+    (["network-traffic:dst_ref.value", "mutex:name", "x-custom_obj:prop"], _VALUES),
+]
+_SIMPLE_WS = st.sampled_from([" ", " ", " ", "", "  ", "\n", "\t"])
+_SIMPLE_WS1 = st.sampled_from([" ", " ", " ", "  ", "\n", "\t"])  # "OR" needs one after it
+
+
+@st.composite
+def _simple_comparison(draw: st.DrawFn) -> str:
+    paths, values = draw(st.sampled_from(_TYPED))
+    path = draw(st.sampled_from(paths))
+    literal = _string_literal(draw(values))
+    return f"{path}{draw(_SIMPLE_WS)}={draw(_SIMPLE_WS)}{literal}"
+
+
+@st.composite
+def _simple_pattern(draw: st.DrawFn) -> str:
+    observations = []
+    for _ in range(draw(st.integers(1, 2))):
+        inside = f"{draw(_SIMPLE_WS)}OR{draw(_SIMPLE_WS1)}".join(
+            draw(st.lists(_simple_comparison(), min_size=1, max_size=3))
+        )
+        observations.append(f"[{inside}]")
+    return f"{draw(_SIMPLE_WS)}OR{draw(_SIMPLE_WS)}".join(observations)
+
+
+_MUTATIONS = ["'", "\\", " ", "\u00a0", "]", "[", "(", ")", "OR ", "AND ", "-", ".", ":"]
+_MUTATIONS += ["/*", "*/", "h", "=", "!", "\n", "x", "A", "0", "WITHIN 1 SECONDS", ""]
+
+
+@st.composite
+def _mutated_pattern(draw: st.DrawFn) -> str:
+    """A simple pattern with a small edit: mostly one the fast path must notice."""
+    pattern = draw(_simple_pattern())
+    start = draw(st.integers(0, len(pattern)))
+    end = draw(st.integers(start, min(len(pattern), start + 2)))
+    return pattern[:start] + draw(st.sampled_from(_MUTATIONS)) + pattern[end:]
+
+
 def _outcome(parse: object, pattern: str) -> object:
     try:
         return parse(pattern)  # type: ignore[operator]
@@ -554,7 +640,7 @@ def _outcome(parse: object, pattern: str) -> object:
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_pattern())
+@given(st.one_of(_simple_pattern(), _mutated_pattern(), _pattern()))
 def test_fast_path_agrees_with_full_parser(pattern: str) -> None:
     expected = _outcome(patterns._parse_with_stix2patterns, pattern)
     assert _outcome(parse_pattern, pattern) == expected
@@ -562,3 +648,8 @@ def test_fast_path_agrees_with_full_parser(pattern: str) -> None:
     if fast is not None:
         assert fast == expected
         assert run_validator(pattern, stix_version="2.1") == []
+    # (see them with --hypothesis-show-statistics)
+    kind = "invalid" if isinstance(expected, tuple) else "valid"
+    if isinstance(expected, ParsedPattern):
+        kind += ", matchable" if expected.matchable else ", not matchable"
+    event(f"{'fast' if fast is not None else 'full parser'}: {kind}")

@@ -194,6 +194,7 @@ _SCO_VALUE = {
     "url": ObservableType.URL,
     "email-addr": ObservableType.EMAIL,
 }
+_HOST_PREFIX = {ObservableType.IPV4: "/32", ObservableType.IPV6: "/128"}
 _HASHES = {
     "md5": ObservableType.MD5,
     "sha-1": ObservableType.SHA1,
@@ -212,7 +213,7 @@ def observables_of(obj: dict[str, Any]) -> list[tuple[ObservableType, str]]:
             value = obj.get("value")
             if isinstance(value, str):
                 kind = _SCO_VALUE[stix_type]
-                if kind in (ObservableType.IPV4, ObservableType.IPV6) and "/" in value:
+                if kind in _HOST_PREFIX and "/" in value and not value.endswith(_HOST_PREFIX[kind]):
                     kind = ObservableType.CIDR
                 out.append((kind, canonicalise(kind, value)))
         elif stix_type == "autonomous-system" and isinstance(obj.get("number"), int):

@@ -176,7 +176,15 @@ def _render_path(obj_type: str, steps: list[_Step]) -> str:
                 out.append(".")
             bare = _BARE_KEY_RE.fullmatch(step) and step not in _KEYWORDS
             out.append(step if bare else _quote(step))
-    return "".join(out)
+    return _cut("".join(out))
+
+
+_MAX_SHOWN: Final = 120
+
+
+def _cut(text: str) -> str:
+    """Text for a reason, cut short so a junk megabyte stays readable."""
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 def _path_type(obj_type: str, keys: tuple[str, ...]) -> ObservableType | None:
@@ -206,7 +214,9 @@ def _observable(kind: ObservableType, value: str, path: str) -> PatternObservabl
                 network = canonicalise(ObservableType.CIDR, stripped)
                 if (":" in network) != (host_prefix == "128"):
                     family = "IPv4" if ":" not in network else "IPv6"
-                    raise _NotMatchable(f"object path {path}: {value!r} is an {family} network")
+                    raise _NotMatchable(
+                        f"object path {path}: {_cut(repr(value))} is an {family} network"
+                    )
                 return PatternObservable(ObservableType.CIDR, network)
         return PatternObservable(kind, canonicalise(kind, value))
     except InvalidObservable as err:
@@ -266,14 +276,18 @@ _HEX_RE: Final = re.compile(r"[0-9A-Fa-f]*")
 _HASH_LENGTHS: Final[dict[ObservableType, int]] = dict(_HASH_TYPES.values())
 
 
-@functools.lru_cache(maxsize=4096)
 def _fast_path_info(obj_type: str, path: str) -> tuple[ObservableType | None, str] | None:
     """(observable type or None, path as text) of a path the fast regex matched.
 
     None when the fast path must decline: a keyword where the grammar needs an
-    identifier, or a "hashes" step that is not a file MD5/SHA-1/SHA-256. Cached, since
-    a feed uses few distinct paths.
+    identifier, or a "hashes" step that is not a file MD5/SHA-1/SHA-256.
     """
+    if len(obj_type) + len(path) > _MAX_CACHED_PATH:
+        return _path_info(obj_type, path)
+    return _cached_path_info(obj_type, path)
+
+
+def _path_info(obj_type: str, path: str) -> tuple[ObservableType | None, str] | None:
     if obj_type in _KEYWORDS:
         return None
     keys: list[str] = []
@@ -288,6 +302,11 @@ def _fast_path_info(obj_type: str, path: str) -> tuple[ObservableType | None, st
     if "hashes" in keys and kind not in _HASH_LENGTHS:
         return None
     return kind, _render_path(obj_type, list[_Step](keys))
+
+
+# A feed uses few distinct paths; cache the short ones (the long are junk, and rare).
+_MAX_CACHED_PATH: Final = 64
+_cached_path_info: Final = functools.lru_cache(maxsize=1024)(_path_info)
 
 
 def _parse_fast(pattern: str) -> ParsedPattern | None:

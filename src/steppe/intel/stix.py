@@ -305,12 +305,13 @@ def line_of(data: bytes, stix_id: object, index: int) -> int | None:
         pos = data.find(orjson.dumps(stix_id))
         if pos >= 0:
             return data.count(b"\n", 0, pos) + 1
-    # No usable id: count top-level objects of the "objects" array the slow way.
+    # No usable id: walk the JSON to the index-th element of the bundle's array.
     try:
         text = data.decode()
     except UnicodeDecodeError:
         return None
-    depth = 0
+    stack: list[str] = []
+    expecting = False  # at the start of an element of a depth-2 array
     seen = -1
     in_string = escape = False
     for offset, char in enumerate(text):
@@ -322,14 +323,21 @@ def line_of(data: bytes, stix_id: object, index: int) -> int | None:
             elif char == '"':
                 in_string = False
             continue
+        if char.isspace():
+            continue
+        if expecting and char not in ",]":
+            expecting = False
+            seen += 1
+            if seen == index:
+                return text.count("\n", 0, offset) + 1
         if char == '"':
             in_string = True
         elif char in "{[":
-            depth += 1
-            if depth == 3:
-                seen += 1
-                if seen == index:
-                    return text.count("\n", 0, offset) + 1
+            stack.append(char)
+            expecting = char == "[" and len(stack) == 2
         elif char in "}]":
-            depth -= 1
+            if stack:
+                stack.pop()
+        elif char == "," and len(stack) == 2 and stack[-1] == "[":
+            expecting = True
     return None
