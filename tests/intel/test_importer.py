@@ -14,6 +14,8 @@ from steppe.sharing import directory
 from steppe.sharing.model import Distribution, OrgKind, TlpLevel
 from steppe.storage.schema import audit_log, intel_objects, observables
 
+DEFAULT_MARKING = Marking()
+
 
 @pytest.fixture
 def orgs(engine: Engine, trail: AuditTrail) -> dict[str, directory.Organisation]:
@@ -30,7 +32,7 @@ def _import(
     trail: AuditTrail,
     data: bytes,
     owner: directory.Organisation,
-    marking: Marking = Marking(),
+    marking: Marking = DEFAULT_MARKING,
 ) -> object:
     return import_objects(
         conn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -331,10 +332,8 @@ def test_deep_nesting_is_an_invalid_pattern_not_a_crash() -> None:
 def test_full_parser_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
     # ANTLR's default error listeners print to the console; stix2-patterns removes them.
     for pattern in ("[file:name = 'a' AND ]", "[file:name = 'a'] WITHIN 5", "\x00", "[a:b = 'c']"):
-        try:
+        with contextlib.suppress(InvalidPattern):
             parse_pattern(pattern)
-        except InvalidPattern:
-            pass
     assert capfd.readouterr() == ("", "")
 
 
@@ -522,9 +521,45 @@ _LITERALS = st.one_of(
 )
 
 
+# Patterns of the shape the fast path takes, with values that suit their paths.
+_DOMAINS = st.from_regex(r"[a-z0-9-]{1,8}(\.[a-z]{2,4}){1,2}", fullmatch=True)
+_TYPED: list[tuple[list[str], st.SearchStrategy[str]]] = [
+    (["ipv4-addr:value"], st.ip_addresses(v=4).map(str)),
+    (
+        ["ipv4-addr:value"],
+        st.tuples(st.ip_addresses(v=4), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}"),
+    ),
+    (["ipv6-addr:value"], st.ip_addresses(v=6).map(str)),
+    (
+        ["ipv6-addr:value"],
+        st.tuples(st.ip_addresses(v=6), st.integers(0, 128)).map(lambda t: f"{t[0]}/{t[1]}"),
+    ),
+    (["domain-name:value"], _DOMAINS),
+    (["url:value"], _DOMAINS.map(lambda d: f"http://{d}/")),
+    (
+        ["email-addr:value", "email-message:from_ref.value", "email-message:sender_ref.value"],
+        _DOMAINS.map(lambda d: f"x.y@{d}"),
+    ),
+    (["file:name"], st.from_regex(r"[A-Za-z0-9 _.'\\-]{1,12}", fullmatch=True)),
+    (["file:hashes.MD5", "file:hashes.'MD5'", "file:hashes.md5"], _hex(32)),
+    (["file:hashes.'SHA-1'", "file:hashes.SHA1", "file:hashes.sha1"], _hex(40)),
+    (["file:hashes.'SHA-256'", "file:hashes.SHA256", "file:hashes.'sha-256'"], _hex(64)),
+    (["network-traffic:dst_ref.value", "mutex:name", "x-custom_obj:prop"], _VALUES),
+]
+_SIMPLE_WS = st.sampled_from([" ", " ", " ", "", "  ", "\n", "\t"])
+_SIMPLE_WS1 = st.sampled_from([" ", " ", " ", "  ", "\n", "\t"])  # "OR" needs one after it
+
+
 @st.composite
 def _comparisons(draw: st.DrawFn) -> str:
-    path = draw(_PATHS)
+    typed = draw(st.booleans())
+    if typed:  # a path and values that suit it
+        paths, values = draw(st.sampled_from(_TYPED))
+        path = draw(st.sampled_from(paths))
+        literals = values.map(_string_literal)
+    else:
+        path = draw(_PATHS)
+        literals = _LITERALS
     op = draw(
         st.sampled_from(["=", "=", "=", "=", "=", "==", "!=", "<>", "NOT =", ">", "<=", "NOT >"])
         | st.sampled_from(["IN", "NOT IN", "LIKE", "MATCHES", "ISSUBSET", "EXISTS"])
@@ -532,10 +567,10 @@ def _comparisons(draw: st.DrawFn) -> str:
     if op == "EXISTS":
         return f"EXISTS {path}"
     if op.endswith("IN"):
-        items = draw(st.lists(_LITERALS, max_size=3))
+        items = draw(st.lists(literals, max_size=3))
         literal = "(" + ",".join(f"{draw(_ws())}{item}" for item in items) + ")"
     else:
-        literal = draw(_LITERALS)
+        literal = draw(literals)
     return f"{path}{draw(_ws())}{op}{draw(_ws())}{literal}"
 
 
@@ -569,35 +604,6 @@ def _pattern(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 9)) == 0:
         text = f"({text})"
     return f"{draw(_ws())}{text}{draw(_ws())}"
-
-
-# Patterns of the shape the fast path takes, with values that suit their paths.
-_DOMAINS = st.from_regex(r"[a-z0-9-]{1,8}(\.[a-z]{2,4}){1,2}", fullmatch=True)
-_TYPED: list[tuple[list[str], st.SearchStrategy[str]]] = [
-    (["ipv4-addr:value"], st.ip_addresses(v=4).map(str)),
-    (
-        ["ipv4-addr:value"],
-        st.tuples(st.ip_addresses(v=4), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}"),
-    ),
-    (["ipv6-addr:value"], st.ip_addresses(v=6).map(str)),
-    (
-        ["ipv6-addr:value"],
-        st.tuples(st.ip_addresses(v=6), st.integers(0, 128)).map(lambda t: f"{t[0]}/{t[1]}"),
-    ),
-    (["domain-name:value"], _DOMAINS),
-    (["url:value"], _DOMAINS.map(lambda d: f"http://{d}/")),
-    (
-        ["email-addr:value", "email-message:from_ref.value", "email-message:sender_ref.value"],
-        _DOMAINS.map(lambda d: f"x.y@{d}"),
-    ),
-    (["file:name"], st.from_regex(r"[A-Za-z0-9 _.'\\-]{1,12}", fullmatch=True)),
-    (["file:hashes.MD5", "file:hashes.'MD5'", "file:hashes.md5"], _hex(32)),
-    (["file:hashes.'SHA-1'", "file:hashes.SHA1", "file:hashes.sha1"], _hex(40)),
-    (["file:hashes.'SHA-256'", "file:hashes.SHA256", "file:hashes.'sha-256'"], _hex(64)),
-    (["network-traffic:dst_ref.value", "mutex:name", "x-custom_obj:prop"], _VALUES),
-]
-_SIMPLE_WS = st.sampled_from([" ", " ", " ", "", "  ", "\n", "\t"])
-_SIMPLE_WS1 = st.sampled_from([" ", " ", " ", "  ", "\n", "\t"])  # "OR" needs one after it
 
 
 @st.composite

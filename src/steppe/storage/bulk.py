@@ -35,4 +35,5 @@ def bulk_insert(
                 copy.write_row(row)
         return
     marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", list(rows))
+    raw = conn.connection.driver_connection
+    raw.executemany(f"INSERT INTO {table.name} ({column_list}) VALUES ({marks})", rows)  # type: ignore[union-attr]

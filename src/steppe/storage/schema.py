@@ -134,7 +134,8 @@ intel_objects = Table(
     Column("imported_at", TS, nullable=False),
     Column("body", Text, nullable=False),  # the STIX 2.1 JSON as received
     # Each organisation has its own copy of an id: another member cannot "update" it.
-    UniqueConstraint("owner_org_id", "stix_id", "modified", name="uq_intel_objects_version"),
+    # stix_id first, so the same index serves look-ups by id alone.
+    UniqueConstraint("stix_id", "owner_org_id", "modified", name="uq_intel_objects_version"),
     CheckConstraint(
         "distribution IN ('organisation', 'groups', 'community', 'federation')",
         name="distribution",
@@ -143,7 +144,6 @@ intel_objects = Table(
     CheckConstraint(
         "NOT (tlp = 'red' AND distribution IN ('community', 'federation'))", name="red_audience"
     ),
-    Index("ix_intel_objects_stix_id", "stix_id", "is_current"),
     Index("ix_intel_objects_type", "type", "is_current"),
     Index("ix_intel_objects_modified", "modified"),
 )

@@ -99,11 +99,10 @@ def upgrade() -> None:
             name=op.f("fk_intel_objects_owner_org_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_intel_objects")),
-        sa.UniqueConstraint("owner_org_id", "stix_id", "modified", name="uq_intel_objects_version"),
+        sa.UniqueConstraint("stix_id", "owner_org_id", "modified", name="uq_intel_objects_version"),
     )
     with op.batch_alter_table("intel_objects", schema=None) as batch_op:
         batch_op.create_index("ix_intel_objects_modified", ["modified"], unique=False)
-        batch_op.create_index("ix_intel_objects_stix_id", ["stix_id", "is_current"], unique=False)
         batch_op.create_index("ix_intel_objects_type", ["type", "is_current"], unique=False)
 
     op.create_table(
@@ -273,7 +272,6 @@ def downgrade() -> None:
     op.drop_table("sharing_groups")
     with op.batch_alter_table("intel_objects", schema=None) as batch_op:
         batch_op.drop_index("ix_intel_objects_type")
-        batch_op.drop_index("ix_intel_objects_stix_id")
         batch_op.drop_index("ix_intel_objects_modified")
 
     op.drop_table("intel_objects")
