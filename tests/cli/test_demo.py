@@ -1,0 +1,67 @@
+"""`steppe demo` builds the coalition and shows the policy at work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from steppe.cli.main import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_sets_up_the_coalition_and_its_commands_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STEPPE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    folder = tmp_path / "demo"
+    code, out, err = _run(capsys, "demo", "--dir", str(folder))
+    assert code == 0, err
+    assert "11 organisations" in out and "5 sharing groups" in out
+    qccm_row = next(
+        line for line in out.splitlines() if "softupdates.info" in line and "QCCM" in line
+    )
+    # columns RU CN KZ KG TJ UZ TM IN PK AF: QCCM is China, Tajikistan, Pakistan, Afghanistan
+    assert qccm_row.split("│")[3:13] == [
+        " · ",
+        " ✓ ",
+        " · ",
+        " · ",
+        " ✓ ",
+        " · ",
+        " · ",
+        " · ",
+        " ✓ ",
+        " ✓ ",
+    ]
+
+    # The demo folder works with the ordinary commands, with no key configured.
+    base = ("--data-dir", str(folder))
+    code, out, _ = _run(capsys, *base, "intel", "search", "softupdates.info", "--as", "analyst.ru")
+    assert code == 0 and "no intel visible" in out
+    code, out, _ = _run(capsys, *base, "audit", "verify")
+    assert code == 0 and "intact" in out
+
+    # Running it again rebuilds it from scratch.
+    code, out, _ = _run(capsys, "demo", "--dir", str(folder))
+    assert code == 0 and "569 intel objects" in out
+
+
+def test_demo_never_overwrites_a_real_data_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "steppe.db").write_text("precious")
+    code, _out, err = _run(capsys, "demo", "--dir", str(tmp_path))
+    assert code == 1 and "is not a demo folder" in err
+    assert (tmp_path / "steppe.db").read_text() == "precious"
