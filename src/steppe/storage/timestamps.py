@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = ["format_ts", "normalise", "now", "parse"]
 
