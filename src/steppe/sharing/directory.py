@@ -292,16 +292,19 @@ def add_user(
     return User(user_id, name, org.id, roles)
 
 
+_ACTOR_COLUMNS = (
+    users.c.id,
+    users.c.name,
+    users.c.roles,
+    organisations.c.id.label("org_id"),
+    organisations.c.kind,
+)
+
+
 def load_actor(conn: Connection, user_name: str) -> Actor:
     """The actor a user name stands for, with its organisation's groups as of now."""
     row = conn.execute(
-        select(
-            users.c.id,
-            users.c.name,
-            users.c.roles,
-            organisations.c.id.label("org_id"),
-            organisations.c.kind,
-        )
+        select(*_ACTOR_COLUMNS)
         .join(organisations, organisations.c.id == users.c.organisation_id)
         .where(users.c.name == user_name)
     ).one_or_none()
@@ -350,15 +353,7 @@ def create_token(
 def authenticate_token(conn: Connection, token: str) -> Actor:
     """The actor behind a bearer token; NotFound for unknown, revoked or expired ones."""
     row = conn.execute(
-        select(
-            users.c.id,
-            users.c.name,
-            users.c.roles,
-            organisations.c.id.label("org_id"),
-            organisations.c.kind,
-            api_tokens.c.expires_at,
-            api_tokens.c.revoked_at,
-        )
+        select(*_ACTOR_COLUMNS, api_tokens.c.expires_at, api_tokens.c.revoked_at)
         .select_from(api_tokens.join(users).join(organisations))
         .where(api_tokens.c.token_hash == _token_hash(token))
     ).one_or_none()
