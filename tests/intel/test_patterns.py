@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -193,6 +192,11 @@ TS2 = "t'2017-01-01T00:00:00Z'"
             "object path email-message:to_refs[*].value has no observable type",
         ),
         ("[x:'a b'[0].'IN' = 'c']", "object path x:'a b'[0].'IN' has no observable type"),
+        ("[x:y[+5].z[-1][*] = 'c']", "object path x:y[+5].z[-1][*] has no observable type"),
+        (
+            "[x:y[" + "9" * 5000 + "] = 'c']",  # too long for int(); and cut short
+            "object path x:y[" + "9" * 113 + "... has no observable type",
+        ),
         (
             "[ipv4-addr:value = 167772161]",
             "object path ipv4-addr:value compared with an integer literal",
@@ -261,6 +265,7 @@ def test_not_matchable(pattern: str, reason: str) -> None:
         ("[file:name = 'dir/a.exe']", T.FILENAME, "dir/a.exe"),
         ("[autonomous-system:number = 99999999999]", T.ASN, "99999999999"),
         ("[autonomous-system:number = -5]", T.ASN, "-5"),
+        ("[autonomous-system:number = " + "9" * 5000 + "]", T.ASN, "9" * 5000),
         ("[ipv4-addr:value = '10.0.0.1' OR ipv4-addr:value = '10.0.0.300']", T.IPV4, "10.0.0.300"),
     ],
 )
@@ -378,6 +383,8 @@ FAST = [
     f"[file:hashes.MD5 = '{MD5}'] OR [file:hashes.SHA1 = '{SHA1}']",
     "[network-traffic:dst_ref.value = '10.0.0.1']",  # valid, not matchable
     "[ipv4-addr:value == '10.0.0.1']",
+    "[file:name = '\U0001f600.exe']",
+    "[file:name = '\ud800']",  # a lone surrogate: any character but ' and \\ is allowed
 ]
 
 SLOW = [
@@ -411,25 +418,17 @@ def test_fast_path_declines(pattern: str) -> None:
     assert patterns._parse_fast(pattern) is None
 
 
-def test_fast_path_throughput() -> None:
-    """Import must run at >= 50,000 indicators/s end to end; patterns get a small share."""
-    n = 20_000
+def test_common_feed_patterns_all_take_the_fast_path() -> None:
+    """The speed of bulk import rests on this (measured in bench/stix_import.py)."""
     pats = [
         f"[ipv4-addr:value = '10.{i >> 8 & 255}.{i & 255}.1']"
         if i % 3 == 0
         else f"[domain-name:value = 'host{i}.example.com']"
         if i % 3 == 1
         else f"[file:hashes.'SHA-256' = '{i:064x}']"
-        for i in range(n)
+        for i in range(300)
     ]
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for p in pats:
-            parse_pattern(p)
-        best = min(best, time.perf_counter() - start)
-    assert n / best >= 50_000, f"{n / best:,.0f} patterns/s"
-    assert all(patterns._parse_fast(p) is not None for p in pats[:300])
+    assert all(patterns._parse_fast(p) is not None for p in pats)
 
 
 # --------------------------------------------------------------------------- differential

@@ -101,9 +101,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_intel_objects")),
         sa.UniqueConstraint("stix_id", "owner_org_id", "modified", name="uq_intel_objects_version"),
     )
-    with op.batch_alter_table("intel_objects", schema=None) as batch_op:
-        batch_op.create_index("ix_intel_objects_modified", ["modified"], unique=False)
-        batch_op.create_index("ix_intel_objects_type", ["type", "is_current"], unique=False)
 
     op.create_table(
         "sharing_groups",
@@ -270,9 +267,6 @@ def downgrade() -> None:
 
     op.drop_table("users")
     op.drop_table("sharing_groups")
-    with op.batch_alter_table("intel_objects", schema=None) as batch_op:
-        batch_op.drop_index("ix_intel_objects_type")
-        batch_op.drop_index("ix_intel_objects_modified")
 
     op.drop_table("intel_objects")
     op.drop_table("organisations")
