@@ -254,3 +254,24 @@ def test_vulnerability_and_scos_are_searchable(
         ("sha256", "a" * 64),
         ("filename", "dropper.exe"),
     }
+
+
+def test_labels_are_stored_for_tag_search_and_bad_ones_located(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation]
+) -> None:
+    from steppe.storage.schema import object_labels
+
+    with engine.begin() as conn:
+        _import(
+            conn,
+            trail,
+            bundle(indicator("a.example", labels=["apt", "phishing", "apt"])),
+            orgs["cn"],
+        )
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(object_labels.c.label)).scalars()) == ["apt", "phishing"]
+    with (
+        pytest.raises(InvalidStix, match=r"objects\[0\]\.labels\[1\]: must be a non-empty string"),
+        engine.begin() as conn,
+    ):
+        _import(conn, trail, bundle(indicator("b.example", labels=["ok", ""])), orgs["cn"])

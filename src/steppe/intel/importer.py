@@ -31,7 +31,7 @@ from steppe.sharing.policy import check_marking
 from steppe.storage import timestamps
 from steppe.storage.bulk import bulk_insert
 from steppe.storage.ids import allocate_ids
-from steppe.storage.schema import intel_objects, object_groups, observables
+from steppe.storage.schema import intel_objects, object_groups, object_labels, observables
 
 __all__ = ["ImportReport", "Marking", "import_objects", "observables_of"]
 
@@ -83,6 +83,7 @@ class _Row:
     name: str | None
     body: str
     observables: Sequence[tuple[ObservableType, str]]
+    labels: tuple[str, ...]
 
 
 def import_objects(
@@ -170,6 +171,7 @@ def _prepare(obj: Any, marking: Marking, local_tlp: dict[str, TlpLevel]) -> _Row
         found = observables_of(obj)
     valid_until = obj.get("valid_until")
     return _Row(
+        labels=_labels(obj),
         stix_id=obj["id"],
         type=stix_type,
         created=timestamps.normalise(obj["created"]) if "created" in obj else None,
@@ -185,6 +187,20 @@ def _prepare(obj: Any, marking: Marking, local_tlp: dict[str, TlpLevel]) -> _Row
         body=orjson.dumps(obj).decode(),
         observables=found,
     )
+
+
+def _labels(obj: dict[str, Any]) -> tuple[str, ...]:
+    labels = obj.get("labels")
+    if labels is None:
+        return ()
+    if not isinstance(labels, list):
+        raise InvalidStix("must be a list of strings", field="labels")
+    for index, label in enumerate(labels):
+        if not isinstance(label, str) or not label or len(label) > 200:
+            raise InvalidStix(
+                "must be a non-empty string of at most 200 characters", field=f"labels[{index}]"
+            )
+    return tuple(dict.fromkeys(labels))
 
 
 _SCO_VALUE = {
@@ -275,6 +291,7 @@ def _store(
     object_rows: list[tuple[Any, ...]] = []
     group_rows: list[tuple[int, int]] = []
     observable_rows: list[tuple[int, int, str, str]] = []
+    label_rows: list[tuple[int, str]] = []
     demote: list[str] = []
     obs_ids = iter(allocate_ids(conn, "observables", sum(len(r.observables) for r in fresh)))
     for row in fresh:
@@ -316,6 +333,7 @@ def _store(
             )
         )
         group_rows.extend((pk, gid) for gid in group_ids)
+        label_rows.extend((pk, label) for label in row.labels)
         for kind, value in dict.fromkeys(row.observables):
             observable_rows.append((next(obs_ids), pk, kind.value, value))
     for chunk in _chunks(demote, _CHUNK):
@@ -332,6 +350,7 @@ def _store(
         )
     bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, object_rows)
     bulk_insert(conn, object_groups, ("object_pk", "group_id"), group_rows)
+    bulk_insert(conn, object_labels, ("object_pk", "label"), label_rows)
     bulk_insert(conn, observables, ("id", "object_pk", "type", "value"), observable_rows)
     report.observables = len(observable_rows)
 

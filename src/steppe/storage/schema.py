@@ -28,9 +28,11 @@ __all__ = [
     "audit_log",
     "group_members",
     "id_sequences",
+    "idempotency_keys",
     "intel_objects",
     "metadata",
     "object_groups",
+    "object_labels",
     "object_sources",
     "observables",
     "organisations",
@@ -162,6 +164,15 @@ object_sources = Table(
     Column("source_pk", ForeignKey("intel_objects.pk"), primary_key=True, index=True),
 )
 
+# STIX `labels` of each object, for search by tag.
+object_labels = Table(
+    "object_labels",
+    metadata,
+    Column("object_pk", ForeignKey("intel_objects.pk"), primary_key=True),
+    Column("label", String(200), primary_key=True),
+    Index("ix_object_labels_label", "label", "object_pk"),
+)
+
 observables = Table(
     "observables",
     metadata,
@@ -193,4 +204,17 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# A POST with an Idempotency-Key is answered once: a retry with the same key and body gets
+# the stored answer; the row is written in the request's own transaction.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
 )
