@@ -9,9 +9,12 @@ The tree::
     │   ├── InvalidPattern       a STIX pattern that does not parse
     │   ├── InvalidStix          a STIX object or bundle that breaks the spec
     │   └── MarkingConflict      distribution, groups and TLP that contradict each other
+    ├── Unauthenticated          no credentials, or ones that do not hold (HTTP 401)
     ├── NotFound                 no such object, or one the actor may not see (same error)
     ├── Conflict                 a name or id that already exists
     ├── Forbidden                the actor's roles do not allow the action
+    ├── PayloadTooLarge          a request body over the configured limit (HTTP 413)
+    ├── RateLimited              too many requests for one token (HTTP 429, retry_after)
     └── IntegrityError           stored data that fails a check (audit chain, schema)
 
 API-facing errors carry an HTTP ``status``. Input errors carry ``source`` (file name),
@@ -35,7 +38,10 @@ __all__ = [
     "InvalidStix",
     "MarkingConflict",
     "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
     "SteppeError",
+    "Unauthenticated",
 ]
 
 
@@ -131,3 +137,19 @@ class Forbidden(SteppeError):
 
 class IntegrityError(SteppeError):
     status = 500
+
+
+class Unauthenticated(SteppeError):
+    status = 401
+
+
+class PayloadTooLarge(SteppeError):
+    status = 413
+
+
+class RateLimited(SteppeError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         description="Key for signing sessions and keyed hashes. Required outside the demo.",
     )
     demo: bool = Field(default=False, description="Run as the demo (allows the demo key).")
+    api_max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the API accepts (bytes); larger ones get 413.",
+    )
+    api_rate_per_minute: int = Field(
+        default=6000,
+        gt=0,
+        description="Sustained requests per minute allowed per API token (429 beyond).",
+    )
+    api_rate_burst: int = Field(
+        default=200, gt=0, description="Requests a token may send at once before pacing applies."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -26,7 +26,7 @@ def test_demo_sets_up_the_coalition_and_its_commands_work(
     monkeypatch.delenv("STEPPE_SECRET_KEY", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     folder = tmp_path / "demo"
-    code, out, err = _run(capsys, "demo", "--dir", str(folder))
+    code, out, err = _run(capsys, "demo", "--dir", str(folder), "--no-serve")
     assert code == 0, err
     assert "11 organisations" in out and "5 sharing groups" in out
     qccm_row = next(
@@ -44,7 +44,7 @@ def test_demo_sets_up_the_coalition_and_its_commands_work(
     assert code == 0 and "intact" in out
 
     # Running it again rebuilds it from scratch.
-    code, out, _ = _run(capsys, "demo", "--dir", str(folder))
+    code, out, _ = _run(capsys, "demo", "--dir", str(folder), "--no-serve")
     assert code == 0 and "569 intel objects" in out
 
 
@@ -52,6 +52,6 @@ def test_demo_never_overwrites_a_real_data_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "steppe.db").write_text("precious")
-    code, _out, err = _run(capsys, "demo", "--dir", str(tmp_path))
+    code, _out, err = _run(capsys, "demo", "--dir", str(tmp_path), "--no-serve")
     assert code == 1 and "is not a demo folder" in err
     assert (tmp_path / "steppe.db").read_text() == "precious"

@@ -11,6 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from steppe.cli.runtime import DEMO_MARKER, Runtime
+from steppe.cli.serve_cmd import run_api
 from steppe.demo.coalition import CENTER, MEMBERS, seed_coalition
 from steppe.demo.intel import sample_sets
 from steppe.errors import ConfigError
@@ -29,8 +30,13 @@ def demo(
     directory_: Annotated[
         Path, typer.Option("--dir", help="Folder for the demo's data (rebuilt on every run).")
     ] = Path("steppe-demo"),
+    serve: Annotated[
+        bool, typer.Option(help="Serve the API when the demo is set up (Ctrl-C stops it).")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
-    """Build the demo coalition on the embedded default and show who sees what."""
+    """Build the demo coalition on the embedded default, show who sees what, serve the API."""
     started = time.perf_counter()
     parent: Runtime = ctx.obj
     _reset(directory_)
@@ -40,6 +46,15 @@ def demo(
     sets = list(sample_sets())
     with rt.transaction() as conn:
         coalition = seed_coalition(conn, trail)
+        tokens = {
+            name: directory.create_token(conn, trail, name, label="demo").token
+            for name in coalition.users
+        }
+    token_file = directory_ / "tokens.env"
+    token_file.write_text(
+        "# API tokens of the demo users (public demo; source this file in a shell)\n"
+        + "".join(f"export {_env_name(n)}={t}\n" for n, t in tokens.items())
+    )
     intel_rows = []
     with Progress(console=rt.err, transient=True) as progress:
         task = progress.add_task("importing sample intel", total=len(sets))
@@ -115,6 +130,19 @@ def demo(
     out.print(f"  {d} group list --as analyst.tj  (QCCM's roster is hidden from members)")
     out.print(f"  {d} intel export --as analyst.kz -o kz.json")
     out.print(f"  {d} audit verify")
+    url = f"http://{host}:{port}/api/v1"
+    out.print(f"API tokens of the demo users: {token_file}. With the server running:")
+    out.print(f"  . {token_file}")
+    out.print(
+        f'  curl -s -H "Authorization: Bearer $ANALYST_PK" '
+        f'"{url}/intel/objects?value=softupdates.info"'
+    )
+    if serve:
+        run_api(rt, rt.settings, host, port)
+
+
+def _env_name(user: str) -> str:
+    return user.upper().replace(".", "_").replace("-", "_")
 
 
 def _reset(folder: Path) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from steppe.cli import audit_cmds, directory_cmds, intel_cmds
 from steppe.cli.demo_cmd import demo
+from steppe.cli.serve_cmd import serve
 from steppe.cli.runtime import Runtime
 from steppe.errors import SteppeError
 from steppe.settings import Settings
@@ -37,6 +38,7 @@ app.add_typer(directory_cmds.token_app, name="token")
 app.add_typer(intel_cmds.intel_app, name="intel")
 app.add_typer(audit_cmds.audit_app, name="audit")
 app.command()(demo)
+app.command()(serve)
 
 
 @app.callback()

@@ -11,16 +11,28 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, select
 
-from steppe.errors import NotFound
+from steppe.errors import InvalidObservable, NotFound
 from steppe.intel.observables import ObservableType, canonical_observable
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_definition, tlp_marking_id
 from steppe.sharing.model import Actor, TlpLevel
 from steppe.sharing.policy import require_reader, visible_filter
-from steppe.storage.schema import intel_objects, observables, organisations
+from steppe.storage.schema import intel_objects, object_labels, observables, organisations
 
-__all__ = ["SearchHit", "export_bundle", "get_object", "iter_visible_bodies", "search_value"]
+__all__ = [
+    "LookupMatch",
+    "LookupResult",
+    "SearchHit",
+    "StoredObject",
+    "export_bundle",
+    "get_object",
+    "get_stored",
+    "iter_visible_bodies",
+    "list_objects",
+    "lookup_values",
+    "search_value",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,22 +66,7 @@ def search_value(
     found_kind, canonical = canonical_observable(value, kind)
     o = intel_objects
     rows = conn.execute(
-        select(
-            observables.c.type,
-            observables.c.value,
-            o.c.stix_id,
-            o.c.type.label("object_type"),
-            o.c.name,
-            organisations.c.name.label("owner"),
-            o.c.distribution,
-            o.c.tlp,
-            o.c.confidence,
-            o.c.valid_from,
-            o.c.valid_until,
-            o.c.revoked,
-            o.c.matchable,
-            o.c.modified,
-        )
+        select(*_hit_columns())
         .select_from(
             observables.join(o, o.c.pk == observables.c.object_pk).join(
                 organisations, organisations.c.id == o.c.owner_org_id
@@ -84,25 +81,7 @@ def search_value(
         .order_by(o.c.modified.desc())
         .limit(limit)
     )
-    hits = [
-        SearchHit(
-            r.type,
-            r.value,
-            r.stix_id,
-            r.object_type,
-            r.name,
-            r.owner,
-            r.distribution,
-            r.tlp,
-            r.confidence,
-            r.valid_from,
-            r.valid_until,
-            bool(r.revoked),
-            None if r.matchable is None else bool(r.matchable),
-            r.modified,
-        )
-        for r in rows
-    ]
+    hits = [_hit(r) for r in rows]
     return found_kind, canonical, hits
 
 
@@ -183,3 +162,243 @@ def _with_tlp(obj: dict[str, Any], tlp: TlpLevel) -> dict[str, Any]:
     refs = [r for r in refs if r not in TLP_MARKING_IDS]  # a TLP 1.0 ref becomes TLP 2.0
     obj["object_marking_refs"] = [*refs, tlp_marking_id(tlp)]
     return obj
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """The current version of an object, as one actor may see it."""
+
+    pk: int
+    stix_id: str
+    type: str
+    name: str | None
+    owner: str
+    distribution: str
+    tlp: str
+    confidence: int | None
+    created: str | None
+    modified: str
+    valid_from: str | None
+    valid_until: str | None
+    revoked: bool
+    matchable: bool | None
+    pattern_note: str | None
+    body: dict[str, Any]
+
+
+def _stored_columns() -> list[Any]:
+    o = intel_objects
+    return [
+        o.c.pk,
+        o.c.stix_id,
+        o.c.type,
+        o.c.name,
+        organisations.c.name.label("owner"),
+        o.c.distribution,
+        o.c.tlp,
+        o.c.confidence,
+        o.c.created,
+        o.c.modified,
+        o.c.valid_from,
+        o.c.valid_until,
+        o.c.revoked,
+        o.c.matchable,
+        o.c.pattern_note,
+        o.c.body,
+    ]
+
+
+def _stored(row: Any) -> StoredObject:
+    return StoredObject(
+        row.pk,
+        row.stix_id,
+        row.type,
+        row.name,
+        row.owner,
+        row.distribution,
+        row.tlp,
+        row.confidence,
+        row.created,
+        row.modified,
+        row.valid_from,
+        row.valid_until,
+        bool(row.revoked),
+        None if row.matchable is None else bool(row.matchable),
+        row.pattern_note,
+        _with_tlp(orjson.loads(row.body), TlpLevel(row.tlp)),
+    )
+
+
+def list_objects(
+    conn: Connection,
+    actor: Actor,
+    *,
+    value: str | None = None,
+    kind: ObservableType | str | None = None,
+    stix_type: str | None = None,
+    label: str | None = None,
+    modified_after: str | None = None,
+    modified_before: str | None = None,
+    after_pk: int = 0,
+    limit: int = 100,
+) -> list[StoredObject]:
+    """Current objects visible to ``actor``, oldest import first, one page at a time.
+
+    ``after_pk`` is the cursor: the ``pk`` of the last object of the previous page.
+    """
+    require_reader(actor)
+    o = intel_objects
+    query = (
+        select(*_stored_columns())
+        .select_from(o.join(organisations, organisations.c.id == o.c.owner_org_id))
+        .where(o.c.is_current.is_(True), o.c.pk > after_pk, visible_filter(actor, o))
+    )
+    if value is not None:
+        found_kind, canonical = canonical_observable(value, kind)
+        query = query.where(
+            exists(
+                select(1).where(
+                    observables.c.object_pk == o.c.pk,
+                    observables.c.value == canonical,
+                    observables.c.type == found_kind.value,
+                )
+            )
+        )
+    if stix_type is not None:
+        query = query.where(o.c.type == stix_type)
+    if label is not None:
+        query = query.where(
+            exists(
+                select(1).where(object_labels.c.object_pk == o.c.pk, object_labels.c.label == label)
+            )
+        )
+    if modified_after is not None:
+        query = query.where(o.c.modified > modified_after)
+    if modified_before is not None:
+        query = query.where(o.c.modified < modified_before)
+    rows = conn.execute(query.order_by(o.c.pk).limit(limit))
+    return [_stored(r) for r in rows]
+
+
+def get_stored(conn: Connection, actor: Actor, stix_id: str) -> StoredObject:
+    """Like :func:`get_object`, with the store's metadata."""
+    require_reader(actor)
+    o = intel_objects
+    row = conn.execute(
+        select(*_stored_columns())
+        .select_from(o.join(organisations, organisations.c.id == o.c.owner_org_id))
+        .where(o.c.stix_id == stix_id, o.c.is_current.is_(True), visible_filter(actor, o))
+        .order_by(o.c.owner_org_id == actor.org_id, o.c.modified)
+    ).all()
+    if not row:
+        raise NotFound(f"no object {stix_id!r}")
+    return _stored(row[-1])  # the actor's own copy first, else the newest
+
+
+@dataclass(frozen=True, slots=True)
+class LookupMatch:
+    index: int
+    value: str
+    type: ObservableType
+    canonical: str
+    objects: list[SearchHit]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    matches: list[LookupMatch]
+    invalid: list[tuple[int, str, str]]  # index, value, reason
+    unmatched: int
+
+
+_LOOKUP_CHUNK = 2000
+
+
+def lookup_values(
+    conn: Connection, actor: Actor, values: list[str], kind: ObservableType | str | None = None
+) -> LookupResult:
+    """Which of ``values`` appear in intel ``actor`` may see (bulk look-up for sensors/scripts).
+
+    Values are canonicalised first; ones that are not valid observables are reported,
+    not fatal. Matching is exact on the canonical value and its type.
+    """
+    require_reader(actor)
+    wanted: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    invalid: list[tuple[int, str, str]] = []
+    for index, raw in enumerate(values):
+        try:
+            found_kind, canonical = canonical_observable(raw, kind)
+        except InvalidObservable as exc:
+            invalid.append((index, raw, exc.message))
+            continue
+        wanted.setdefault((found_kind.value, canonical), []).append((index, raw))
+    hits: dict[tuple[str, str], list[SearchHit]] = {}
+    keys = list(wanted)
+    o = intel_objects
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        chunk = keys[start : start + _LOOKUP_CHUNK]
+        rows = conn.execute(
+            select(*_hit_columns())
+            .select_from(
+                observables.join(o, o.c.pk == observables.c.object_pk).join(
+                    organisations, organisations.c.id == o.c.owner_org_id
+                )
+            )
+            .where(
+                observables.c.value.in_({v for _t, v in chunk}),
+                o.c.is_current.is_(True),
+                visible_filter(actor, o),
+            )
+        )
+        for row in rows:
+            key = (row.type, row.value)
+            if key in wanted:
+                hits.setdefault(key, []).append(_hit(row))
+    matches = [
+        LookupMatch(index, raw, ObservableType(t), v, hits[(t, v)])
+        for (t, v), occurrences in wanted.items()
+        if (t, v) in hits
+        for index, raw in occurrences
+    ]
+    matches.sort(key=lambda m: m.index)
+    unmatched = len(values) - len(invalid) - len(matches)
+    return LookupResult(matches, invalid, unmatched)
+
+
+def _hit_columns() -> list[Any]:
+    o = intel_objects
+    return [
+        observables.c.type,
+        observables.c.value,
+        o.c.stix_id,
+        o.c.type.label("object_type"),
+        o.c.name,
+        organisations.c.name.label("owner"),
+        o.c.distribution,
+        o.c.tlp,
+        o.c.confidence,
+        o.c.valid_from,
+        o.c.valid_until,
+        o.c.revoked,
+        o.c.matchable,
+        o.c.modified,
+    ]
+
+
+def _hit(r: Any) -> SearchHit:
+    return SearchHit(
+        r.type,
+        r.value,
+        r.stix_id,
+        r.object_type,
+        r.name,
+        r.owner,
+        r.distribution,
+        r.tlp,
+        r.confidence,
+        r.valid_from,
+        r.valid_until,
+        bool(r.revoked),
+        None if r.matchable is None else bool(r.matchable),
+        r.modified,
+    )

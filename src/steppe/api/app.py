@@ -1,0 +1,61 @@
+"""The FastAPI application, built by :func:`create_app` from Settings — no globals.
+
+>>> app = create_app(Settings(data_dir=Path("steppe-demo"), demo=True))  # doctest: +SKIP
+>>> uvicorn.run(app)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from steppe.api.deps import Services
+from steppe.api.limits import BodySizeLimit, RateLimiter
+from steppe.api.problems import install_problem_handlers
+from steppe.api.routes import audit, directory, intel
+from steppe.errors import ConfigError
+from steppe.settings import Settings
+from steppe.storage import migrate
+from steppe.storage.engine import make_engine
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the API for ``settings`` (the engine may be given, e.g. by tests)."""
+    secret_key = settings.require_secret_key()
+    if engine is None:
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url())
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database is at schema {current or 'none'}, not {head}: run `steppe init` first"
+        )
+    app = FastAPI(
+        title="Steppe API",
+        version="1",
+        description=(
+            "Shared threat intelligence for a coalition of CERTs. Authenticate with "
+            "`Authorization: Bearer <token>` (`steppe token create USER`). Every read is "
+            "filtered by the sharing policy: an object you may not see answers 404, exactly "
+            "like one that does not exist. Errors are RFC 9457 problem+json."
+        ),
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.services = Services(
+        settings=settings,
+        engine=engine,
+        secret_key=secret_key,
+        limiter=RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst),
+    )
+    install_problem_handlers(app)
+    for router in (directory.router, intel.router, audit.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    return app

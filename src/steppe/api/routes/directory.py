@@ -1,0 +1,278 @@
+"""/organisations, /groups, /users, /me: the coalition's directory over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from sqlalchemy import Connection, select
+from starlette.responses import Response
+
+from steppe.api.deps import ActorDep, ConnDep, require_role, services, trail_for
+from steppe.api.idempotency import request_fingerprint, run_idempotent
+from steppe.api.schemas import (
+    GroupIn,
+    GroupOut,
+    MemberIn,
+    MeOut,
+    OrganisationIn,
+    OrganisationOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+)
+from steppe.errors import Forbidden, NotFound
+from steppe.sharing import directory
+from steppe.sharing.model import READ_ROLES, Actor, OrgKind, Role
+from steppe.sharing.policy import can_see_roster
+from steppe.storage.schema import organisations, users
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["directory"])
+
+FingerprintDep = Annotated[str, Depends(request_fingerprint)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retry-safe key: a repeat is answered once"),
+]
+Name = Annotated[str, Path(min_length=1, max_length=200)]
+#: Roles an org-admin may hand out inside its own organisation.
+ORG_ADMIN_GRANTS = frozenset({Role.ORG_ADMIN, Role.ANALYST, Role.READER, Role.SENSOR})
+
+
+@router.get("/me", response_model=MeOut, summary="Who the token belongs to")
+def me(conn: ConnDep, actor: ActorDep) -> MeOut:
+    org = _org_by_id(conn, actor.org_id)
+    groups = [g.name for g in directory.groups_visible_to(conn, actor) if g.actor_is_member]
+    return MeOut(
+        user=actor.user_name,
+        organisation=org.name,
+        organisation_kind=org.kind,
+        roles=sorted(actor.roles),
+        groups=groups,
+    )
+
+
+@router.get("/organisations", response_model=list[OrganisationOut])
+def list_organisations(conn: ConnDep, actor: ActorDep) -> list[OrganisationOut]:
+    """Every organisation of the center (a peer center sees only itself)."""
+    require_role(actor, *READ_ROLES)
+    orgs = directory.list_organisations(conn)
+    if actor.org_kind is OrgKind.PEER:
+        orgs = [o for o in orgs if o.id == actor.org_id]
+    return [OrganisationOut(name=o.name, country=o.country, kind=o.kind) for o in orgs]
+
+
+@router.post("/organisations", status_code=201, response_model=OrganisationOut)
+def add_organisation(
+    request: Request,
+    actor: ActorDep,
+    body: OrganisationIn,
+    fingerprint: FingerprintDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Add an organisation (admins)."""
+    require_role(actor, Role.ADMIN)
+
+    def action(conn: Connection) -> tuple[int, Any]:
+        org = directory.add_organisation(
+            conn, trail_for(request, actor), body.name, body.country, body.kind
+        )
+        return 201, OrganisationOut(name=org.name, country=org.country, kind=org.kind).model_dump()
+
+    return run_idempotent(services(request).engine, actor, idempotency_key, fingerprint, action)
+
+
+@router.get("/groups", response_model=list[GroupOut])
+def list_groups(conn: ConnDep, actor: ActorDep) -> list[GroupOut]:
+    """The groups the caller may know of; hidden rosters stay hidden."""
+    require_role(actor, *READ_ROLES)
+    return [_group_out(v) for v in directory.groups_visible_to(conn, actor)]
+
+
+@router.post("/groups", status_code=201, response_model=GroupOut)
+def add_group(
+    request: Request,
+    actor: ActorDep,
+    body: GroupIn,
+    fingerprint: FingerprintDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Create a sharing group: admins and coordinators for any owner, org-admins for their own."""
+    require_role(actor, Role.ADMIN, Role.COORDINATOR, Role.ORG_ADMIN)
+
+    def action(conn: Connection) -> tuple[int, Any]:
+        trail = trail_for(request, actor)
+        owner = _org_by_name(conn, body.owner) if body.owner else _org_by_id(conn, actor.org_id)
+        if owner.id != actor.org_id and not actor.roles & {Role.ADMIN, Role.COORDINATOR}:
+            raise Forbidden("org-admins create groups owned by their own organisation")
+        group = directory.add_group(
+            conn,
+            trail,
+            body.name,
+            owner,
+            hidden_roster=body.hidden_roster,
+            description=body.description,
+        )
+        for name in body.members:
+            group = directory.add_group_member(conn, trail, group, _org_by_name(conn, name))
+        return 201, _group_out(_view(conn, actor, group.name)).model_dump()
+
+    return run_idempotent(services(request).engine, actor, idempotency_key, fingerprint, action)
+
+
+@router.post("/groups/{name}/members", status_code=201, response_model=GroupOut)
+def add_group_member(
+    request: Request,
+    actor: ActorDep,
+    name: Name,
+    body: MemberIn,
+    fingerprint: FingerprintDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Add an organisation to a group (admins, or org-admins of the owner organisation)."""
+    require_role(actor, Role.ADMIN, Role.ORG_ADMIN)
+
+    def action(conn: Connection) -> tuple[int, Any]:
+        group = _visible_group(conn, actor, name)
+        if Role.ADMIN not in actor.roles and group.owner_org_id != actor.org_id:
+            raise Forbidden("only the owner organisation's org-admins manage this group")
+        org = _org_by_name(conn, body.organisation)
+        directory.add_group_member(conn, trail_for(request, actor), group, org)
+        return 201, _group_out(_view(conn, actor, name)).model_dump()
+
+    return run_idempotent(services(request).engine, actor, idempotency_key, fingerprint, action)
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(conn: ConnDep, actor: ActorDep) -> list[UserOut]:
+    """Admins see every user, org-admins their organisation's, others themselves."""
+    query = select(users.c.name, users.c.roles, organisations.c.name.label("org")).join(
+        organisations, organisations.c.id == users.c.organisation_id
+    )
+    if Role.ADMIN not in actor.roles:
+        if Role.ORG_ADMIN in actor.roles:
+            query = query.where(users.c.organisation_id == actor.org_id)
+        else:
+            query = query.where(users.c.id == actor.user_id)
+    rows = conn.execute(query.order_by(users.c.name))
+    return [
+        UserOut(name=r.name, organisation=r.org, roles=sorted(Role(x) for x in r.roles.split(",")))
+        for r in rows
+    ]
+
+
+@router.post("/users", status_code=201, response_model=UserOut)
+def add_user(
+    request: Request,
+    actor: ActorDep,
+    body: UserIn,
+    fingerprint: FingerprintDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Add a user: admins anywhere, org-admins in their own organisation."""
+    require_role(actor, Role.ADMIN, Role.ORG_ADMIN)
+    roles = directory.parse_roles([r.value for r in body.roles])
+
+    def action(conn: Connection) -> tuple[int, Any]:
+        org = (
+            _org_by_name(conn, body.organisation)
+            if body.organisation
+            else _org_by_id(conn, actor.org_id)
+        )
+        if Role.ADMIN not in actor.roles:
+            if org.id != actor.org_id:
+                raise Forbidden("org-admins add users to their own organisation only")
+            if not roles <= ORG_ADMIN_GRANTS:
+                raise Forbidden("org-admins may grant org-admin, analyst, reader and sensor")
+        user = directory.add_user(conn, trail_for(request, actor), body.name, org, roles)
+        return 201, UserOut(
+            name=user.name, organisation=org.name, roles=sorted(user.roles)
+        ).model_dump()
+
+    return run_idempotent(services(request).engine, actor, idempotency_key, fingerprint, action)
+
+
+@router.post("/users/{name}/tokens", status_code=201, response_model=TokenOut)
+def create_token(
+    request: Request,
+    actor: ActorDep,
+    name: Name,
+    body: TokenIn,
+    fingerprint: FingerprintDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A new API token, shown once: for yourself, or (org-)admins for their users."""
+
+    def action(conn: Connection) -> tuple[int, Any]:
+        target = conn.execute(
+            select(users.c.id, users.c.organisation_id).where(users.c.name == name)
+        ).one_or_none()
+        allowed = target is not None and (
+            target.id == actor.user_id
+            or Role.ADMIN in actor.roles
+            or (Role.ORG_ADMIN in actor.roles and target.organisation_id == actor.org_id)
+        )
+        if not allowed:
+            raise NotFound(f"no user named {name!r}")  # no hint about other members' users
+        issued = directory.create_token(
+            conn,
+            trail_for(request, actor),
+            name,
+            label=body.label,
+            expires_days=body.expires_days,
+        )
+        return 201, TokenOut(
+            token=issued.token,
+            prefix=issued.prefix,
+            user=issued.user,
+            expires_at=issued.expires_at,
+        ).model_dump()
+
+    return run_idempotent(services(request).engine, actor, idempotency_key, fingerprint, action)
+
+
+def _group_out(view: directory.GroupView) -> GroupOut:
+    return GroupOut(
+        name=view.name,
+        description=view.description,
+        owner=view.owner,
+        hidden_roster=view.hidden_roster,
+        members=list(view.members) if view.members is not None else None,
+        you_are_member=view.actor_is_member,
+    )
+
+
+def _view(conn: Connection, actor: Actor, name: str) -> directory.GroupView:
+    for view in directory.groups_visible_to(conn, actor):
+        if view.name == name:
+            return view
+    raise NotFound(f"no sharing group named {name!r}")
+
+
+def _visible_group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
+    """A group the caller may know of; the same 404 for unknown and invisible ones."""
+    try:
+        group = directory.find_group(conn, name)
+    except NotFound:
+        raise NotFound(f"no sharing group named {name!r}") from None
+    if (
+        Role.ADMIN in actor.roles
+        or can_see_roster(actor, group.roster()).allowed
+        or (actor.org_id in group.member_org_ids)
+    ):
+        return group
+    raise NotFound(f"no sharing group named {name!r}")
+
+
+def _org_by_name(conn: Connection, name: str) -> directory.Organisation:
+    return directory.find_organisation(conn, name)
+
+
+def _org_by_id(conn: Connection, org_id: int) -> directory.Organisation:
+    for org in directory.list_organisations(conn):
+        if org.id == org_id:
+            return org
+    raise NotFound("organisation not found")
