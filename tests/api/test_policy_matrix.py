@@ -280,7 +280,7 @@ def test_import_by_role(world: World) -> None:
 
 
 def test_changes_only_by_the_owner(world: World) -> None:
-    for stix_id, (value, owner, rights) in list(world.objects.items())[:8]:
+    for stix_id, (value, _owner, rights) in list(world.objects.items())[:8]:
         for user, actor in world.actors.items():
             if not actor.roles & {Role.ANALYST, Role.ORG_ADMIN, Role.COORDINATOR, Role.ADMIN}:
                 continue
