@@ -46,3 +46,18 @@ def test_readme_has_the_two_setup_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "steppe demo" in readme
     assert "bash scripts/test.sh" in readme
+
+
+def test_every_endpoint_is_documented(tmp_path: Path) -> None:
+    from steppe.api.app import create_app
+    from steppe.storage import migrate
+    from steppe.storage.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    migrate.upgrade(engine)
+    spec = create_app(Settings(data_dir=tmp_path, secret_key="k" * 20), engine=engine).openapi()
+    engine.dispose()
+    doc = (ROOT / "docs" / "api.md").read_text()
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            assert f"`{method.upper()} {path}`" in doc, (method, path)
