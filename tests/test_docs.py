@@ -61,3 +61,22 @@ def test_every_endpoint_is_documented(tmp_path: Path) -> None:
     for path, operations in spec["paths"].items():
         for method in operations:
             assert f"`{method.upper()} {path}`" in doc, (method, path)
+
+
+def test_api_docs_page_works_offline(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from steppe.api.app import create_app
+    from steppe.storage import migrate
+    from steppe.storage.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    migrate.upgrade(engine)
+    with TestClient(
+        create_app(Settings(data_dir=tmp_path, secret_key="k" * 20), engine=engine)
+    ) as client:
+        page = client.get("/api/v1/docs")
+        assert page.status_code == 200
+        assert "http" not in page.text.split("<body>")[0].replace("http-equiv", "")  # no CDN
+        assert client.get("/api/v1/docs-assets/swagger-ui-bundle.js").status_code == 200
+    engine.dispose()

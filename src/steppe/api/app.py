@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from steppe.api.deps import Services
@@ -35,7 +36,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         raise ConfigError(
             f"the database is at schema {current or 'none'}, not {head}: run `steppe init` first"
         )
-    app = FastAPI(
+    # The docs page's Swagger UI assets come from the fastapi-offline wheel, not a CDN:
+    # centers run air-gapped.
+    app = FastAPIOffline(
         title="Steppe API",
         version="1",
         description=(
@@ -47,6 +50,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        static_url=f"{API_PREFIX}/docs-assets",
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
     )
     app.state.services = Services(
         settings=settings,
