@@ -2,8 +2,8 @@
 versions, revocation, bulk look-up, atomic writes and the published OpenAPI document.
 
 Tests that write go through the ``engine`` fixture (SQLite and PostgreSQL); the rest
-run on SQLite only (``on_sqlite``). Known bugs of the API are at the end, each a strict
-xfail with the request that shows it.
+run on SQLite only (``on_sqlite``). At the end, regression tests for the bugs these
+tests first found.
 """
 
 from __future__ import annotations
@@ -207,19 +207,8 @@ def _chunks(total: int, size: int = 512) -> Iterator[bytes]:
     "path",
     [
         "/intel/objects",
-        pytest.param(
-            "/intel/lookup",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG limits.py: on routes with a JSON body model FastAPI reads the "
-                "body and turns BodySizeLimit's _TooLarge into 400 'There was an error "
-                "parsing the body'; the middleware's too_large flag is never looked at",
-            ),
-        ),
-        pytest.param(
-            "/organisations",
-            marks=pytest.mark.xfail(strict=True, reason="same bug as /intel/lookup"),
-        ),
+        "/intel/lookup",
+        "/organisations",
     ],
 )
 def test_chunked_body_over_the_limit_is_413(
@@ -612,15 +601,9 @@ def test_openapi_and_docs_are_published(client: TestClient) -> None:
     assert f"{API_PREFIX}/openapi.json" in docs.text
 
 
-# --- known bugs (strict xfail: each one fails until src/steppe/api is fixed) --------------
+# --- bugs found while writing these tests (fixed; kept as regressions) ----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/intel.py _decode_cursor: any digits are accepted, so "
-    "?cursor=base64('pk:' + 30 nines) reaches the database and fails with 500 (SQLite "
-    "OverflowError beyond 2**63, PostgreSQL 'integer out of range' beyond 2**31-1)",
-)
 def test_an_out_of_range_cursor_is_422(client: TestClient, coalition: Coalition) -> None:
     response = client.get(
         f"{API_PREFIX}/intel/objects",
@@ -630,11 +613,6 @@ def test_an_out_of_range_cursor_is_422(client: TestClient, coalition: Coalition)
     problem(response, 422)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/audit.py: 'after' has ge=0 but no upper bound; GET /audit?after="
-    "18446744073709551616 is a 500 (SQLite OverflowError; PostgreSQL already from 2**31)",
-)
 def test_an_out_of_range_audit_position_is_not_a_server_error(
     client: TestClient, coalition: Coalition
 ) -> None:
@@ -650,15 +628,7 @@ def test_an_out_of_range_audit_position_is_not_a_server_error(
         "sqlite",
         pytest.param(
             "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="BUG: strings with U+0000 from the query, the path or a JSON "
-                    "body reach PostgreSQL unchecked, and it refuses NUL in text: 500. "
-                    "Refuse them as input (422) in schemas.py and the route parameters",
-                ),
-            ],
+            marks=[pytest.mark.postgres],
         ),
     ],
     indirect=True,
@@ -686,11 +656,6 @@ def test_nul_characters_are_not_a_server_error(
 
 
 @on_sqlite
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/intel.py _ts -> timestamps.format_ts: a valid RFC 3339 time whose "
-    "UTC form is before year 1 raises OverflowError: 500",
-)
 def test_an_extreme_modified_after_is_not_a_server_error(
     client: TestClient, coalition: Coalition
 ) -> None:
@@ -703,12 +668,6 @@ def test_an_extreme_modified_after_is_not_a_server_error(
 
 
 @on_sqlite
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/intel.py _ts -> timestamps.format_ts: strftime('%Y') does not "
-    "zero-pad years before 1000, so modified_after=0999-… compares as '999-…' > '2026-…' "
-    "and finds nothing",
-)
 def test_modified_after_an_early_year_finds_everything(
     client: TestClient, coalition: Coalition
 ) -> None:
@@ -721,11 +680,6 @@ def test_modified_after_an_early_year_finds_everything(
     assert len(response.json()["items"]) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/intel.py lookup: an invalid value is echoed back in 'invalid'; "
-    "a JSON string with a lone surrogate (\\ud800) cannot be encoded in the response: 500",
-)
 def test_a_lone_surrogate_in_a_lookup_value_is_not_a_server_error(
     client: TestClient, coalition: Coalition
 ) -> None:
@@ -737,12 +691,6 @@ def test_a_lone_surrogate_in_a_lookup_value_is_not_a_server_error(
     assert response.status_code < 500, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/intel.py revoke: the new version's modified is 'now'; an object "
-    "whose current modified is later than now (future-dated by its producer, or revoked "
-    "twice in one millisecond) cannot be revoked: 409",
-)
 def test_an_object_modified_in_the_future_can_be_revoked(
     client: TestClient, coalition: Coalition
 ) -> None:
@@ -754,13 +702,6 @@ def test_an_object_modified_in_the_future_can_be_revoked(
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/directory.py add_group/add_group_member: the answer is built with "
-    "_view(), i.e. groups_visible_to(), which hides groups the admin's own organisation "
-    "neither owns nor belongs to (sharing/policy.can_see_group has no admin case, though "
-    "can_see_roster's docstring says admins always may): 404 and the work rolls back",
-)
 @pytest.mark.parametrize(
     ("path", "payload"),
     [
@@ -776,12 +717,6 @@ def test_an_admin_manages_groups_of_other_organisations(
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG routes/intel.py import_bundle: ?group= of a group the caller may not know "
-    "of answers \"'UZ-CERT' is not a member of sharing group 'CSTO'\" (MarkingConflict), "
-    'an unknown one "no sharing group named …": the group\'s existence leaks',
-)
 def test_an_invisible_group_answers_like_an_unknown_one(
     client: TestClient, coalition: Coalition
 ) -> None:
@@ -798,17 +733,7 @@ def test_an_invisible_group_answers_like_an_unknown_one(
 @pytest.mark.parametrize(
     "engine",
     [
-        pytest.param(
-            "sqlite",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG routes/intel.py import_bundle: the transaction reads "
-                "(_own_org, _group) before importer's allocate_ids UPDATE, so on SQLite "
-                "(deferred BEGIN, WAL) a concurrent writer's commit makes the lock "
-                "upgrade fail at once: 500 'database is locked' (busy_timeout does not "
-                "apply to a stale snapshot). BEGIN IMMEDIATE for writes, or write first.",
-            ),
-        ),
+        "sqlite",
         pytest.param("postgres", marks=pytest.mark.postgres),
     ],
     indirect=True,

@@ -10,23 +10,23 @@ Drive schemathesis through its Python API (``operation.as_strategy`` under
 (``schemathesis.pytest.from_fixture``) sets ``Function._nodeid``, which pytest 9 no
 longer has, and the live server is a fixture, so the schema cannot be loaded at import.
 
-Bugs schemathesis found are strict xfails, here (the OpenAPI document) and in
-test_protocol.py (5xx); the requests that hit them are left out of the run by
-:func:`known_bug` until they are fixed, so the run keeps guarding everything else.
+The bugs its first runs found (undocumented problem responses, 5xx on NUL characters,
+huge integers, lone surrogates, extreme dates) are fixed and kept as regression tests,
+here and in test_protocol.py.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, CheckContext, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -69,12 +69,6 @@ SETTINGS = settings(
         HealthCheck.data_too_large,
     ],
 )
-#: Error statuses the API answers with but its OpenAPI document does not list yet
-#: (test_error_statuses_are_documented); 400 is FastAPI's answer to a JSON body that is
-#: not UTF-8.
-UNDOCUMENTED_ERRORS = {400, 401, 403, 404, 409, 413, 429}
-
-
 # --- checks ------------------------------------------------------------------------------
 
 
@@ -96,74 +90,13 @@ def _path(text: str) -> str:
     return re.sub("[\t\r\n]", "", unquote(text))
 
 
-def documented_content_type(ctx: CheckContext, response: Response, case: AnyCase) -> bool | None:
-    """content_type_conformance, except for the problem+json errors the document does not
-    describe yet (test_error_responses_are_documented_as_problem_json)."""
-    if response.status_code >= 400 and problem_json(response):
-        return None
-    return content_type_conformance(ctx, response, case)
-
-
-def documented_status_code(ctx: CheckContext, response: Response, case: AnyCase) -> bool | None:
-    """status_code_conformance, except for the error statuses not documented yet."""
-    if response.status_code in UNDOCUMENTED_ERRORS:
-        return None
-    return status_code_conformance(ctx, response, case)
-
-
-def problem_json(response: Response) -> bool:
-    return response.headers.get("content-type") == ["application/problem+json"]
-
-
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,
-    documented_content_type,
-    documented_status_code,
+    content_type_conformance,
+    status_code_conformance,
     problem_details,
 ]
-
-
-# --- requests that hit a bug already reported in test_protocol.py ---------------------------
-
-
-def _values(value: object) -> Iterator[object]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _values(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _values(item)
-    else:
-        yield value
-
-
-def _big_int(value: object) -> bool:
-    text = str(value)
-    return bool(re.fullmatch(r"\s*\+?\d+\s*", text)) and int(text) >= 2**31
-
-
-def known_bug(case: AnyCase, *, postgres: bool) -> str | None:
-    """Which reported bug ``case`` would hit, if any."""
-    query = case.query or {}
-    body = case.body if isinstance(case.body, dict | list) else None
-    sent = [*_values(query), *_values(case.path_parameters or {}), *_values(body)]
-    if postgres and any(isinstance(v, str) and "\x00" in v for v in sent):
-        return "test_nul_characters_are_not_a_server_error"
-    if case.path.endswith("/audit") and any(_big_int(v) for v in _values(query.get("after"))):
-        return "test_an_out_of_range_audit_position_is_not_a_server_error"
-    if any(
-        str(v).startswith("0001-")
-        for k in ("modified_after", "modified_before")
-        for v in _values(query.get(k))
-    ):
-        return "test_an_extreme_modified_after_is_not_a_server_error"
-    if case.path.endswith("/lookup") and any(
-        isinstance(v, str) and re.search("[\ud800-\udfff]", v) for v in _values(body)
-    ):
-        return "test_a_lone_surrogate_in_a_lookup_value_is_not_a_server_error"
-    return None
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -243,13 +176,11 @@ def test_every_operation_answers_as_documented(
     engine: Engine,
     caller: str,
 ) -> None:
-    postgres = engine.dialect.name == "postgresql"
     failures: dict[str, str] = {}
     timings: dict[str, float] = {}
     with requests.Session() as session:
 
         def call(case: AnyCase) -> None:
-            assume(known_bug(case, postgres=postgres) is None)
             case.call_and_validate(
                 base_url=live_server, session=session, headers=coalition.auth(caller), checks=CHECKS
             )
@@ -277,16 +208,10 @@ def test_every_operation_answers_as_documented(
     assert not failures, "\n\n".join(f"== {label}\n{text}" for label, text in failures.items())
 
 
-# --- what the run found in the OpenAPI document --------------------------------------------
+# --- what the run found in the OpenAPI document (fixed; kept as regressions) --------------------------------------------
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG app.py/problems.py: every error is application/problem+json, but the "
-    "OpenAPI document gives FastAPI's default 422 (application/json, HTTPValidationError "
-    "{detail: [...]}) and no schema for the problem body (ST105 Undocumented Content-Type)",
-)
 def test_error_responses_are_documented_as_problem_json(
     api_schema: BaseSchema, live_server: str, coalition: Coalition
 ) -> None:
@@ -299,12 +224,6 @@ def test_error_responses_are_documented_as_problem_json(
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG app.py/routes: the OpenAPI document lists only 200/201 and 422; the 400, "
-    "401, 403, 404, 409, 413 and 429 problems every client meets are undocumented (e.g. GET "
-    "/intel/objects/{unknown id} -> 404: ST102 Undocumented HTTP status code)",
-)
 def test_error_statuses_are_documented(
     api_schema: BaseSchema, live_server: str, coalition: Coalition
 ) -> None:

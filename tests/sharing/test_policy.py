@@ -136,6 +136,9 @@ def test_hidden_roster() -> None:
     assert can_see_group(pk, qccm)  # a member knows it is in the group …
     assert not can_see_roster(pk, qccm)  # … but not who else is
     assert not can_see_group(ru, qccm)  # outsiders do not learn it exists
+    assert can_see_roster(center, qccm) and can_see_group(center, qccm)  # the instance admin
+    coordinator = actor(CENTER, kind=OrgKind.COORDINATOR, roles=frozenset({Role.COORDINATOR}))
+    assert not can_see_group(coordinator, qccm)
     open_group = GroupRoster(BRICS, CENTER, False, frozenset({CN, RU}))
     assert can_see_roster(ru, open_group)
     assert not can_see_roster(pk, open_group)

@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from steppe.api.deps import Services
-from steppe.api.limits import BodySizeLimit, RateLimiter
-from steppe.api.problems import install_problem_handlers
+from steppe.api.limits import RateLimiter, RequestGuard
+from steppe.api.problems import document_problems, install_problem_handlers
 from steppe.api.routes import audit, directory, intel
 from steppe.errors import ConfigError
 from steppe.settings import Settings
@@ -62,5 +65,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in (directory.router, intel.router, audit.router):
         app.include_router(router, prefix=API_PREFIX)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(RequestGuard, max_bytes=settings.api_max_body_bytes)
     return app

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from steppe.errors import Conflict, InputError
 from steppe.sharing.model import Actor
 from steppe.storage import timestamps
+from steppe.storage.engine import writing
 from steppe.storage.schema import idempotency_keys
 
 __all__ = ["request_fingerprint", "run_idempotent"]
@@ -51,14 +52,14 @@ def run_idempotent(
     if key is not None and (not key or len(key) > _MAX_KEY):
         raise InputError(f"must be 1-{_MAX_KEY} characters", field="header.Idempotency-Key")
     if key is None:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             status, body = action(conn)
         return _json(status, body)
     replay = _stored(engine, actor, key, fingerprint)
     if replay is not None:
         return replay
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             status, body = action(conn)
             conn.execute(
                 insert(idempotency_keys).values(

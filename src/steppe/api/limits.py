@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -10,11 +11,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from steppe.errors import RateLimited
 
-__all__ = ["BodySizeLimit", "RateLimiter"]
+__all__ = ["RateLimiter", "RequestGuard"]
 
 
-class BodySizeLimit:
-    """ASGI middleware: refuse bodies over ``max_bytes`` before they are read in full."""
+class RequestGuard:
+    """ASGI middleware for what no route should have to think about.
+
+    - Bodies over ``max_bytes`` get 413, whether announced by Content-Length or found
+      while reading a chunked body (then the app's own answer is replaced).
+    - NUL characters — in the path, the query or the body (raw or as ``\\u0000``) —
+      get 422: PostgreSQL text cannot hold them, and no STIX or directory value needs one.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -24,6 +31,15 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            await _refuse(
+                scope,
+                send,
+                422,
+                "Unprocessable Content",
+                "NUL characters are not accepted in the path or query",
+            )
+            return
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -31,51 +47,86 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
                 if declared > self.max_bytes:
-                    await self._refuse(scope, send)
+                    await self._too_large(scope, send)
                     return
         received = 0
-        too_large = False
+        refusal: tuple[int, str, str] | None = None
+        tail = b""
 
-        async def counting_receive() -> Message:
-            nonlocal received, too_large
+        async def guarded_receive() -> Message:
+            nonlocal received, refusal, tail
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                window = tail + chunk
                 if received > self.max_bytes:
-                    too_large = True
-                    raise _TooLarge
+                    refusal = (
+                        413,
+                        "Content Too Large",
+                        f"request body is larger than {self.max_bytes} bytes",
+                    )
+                    raise _Refused
+                if b"\x00" in window or b"\\u0000" in window:
+                    refusal = (
+                        422,
+                        "Unprocessable Content",
+                        "NUL characters are not accepted in the body",
+                    )
+                    raise _Refused
+                tail = window[-5:]
             return message
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._refuse(scope, send)
+        started = False
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = orjson.dumps(
-            {
-                "type": "https://steppe.dev/problems/content-too-large",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"request body is larger than {self.max_bytes} bytes",
-                "instance": scope.get("path", ""),
-            }
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refusal is not None:
+                return  # the app answered a body it could not read; ours replaces it
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        with contextlib.suppress(_Refused):
+            await self.app(scope, guarded_receive, guarded_send)
+        if refusal is not None and not started:
+            await _refuse(scope, send, *refusal)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        await _refuse(
+            scope,
+            send,
+            413,
+            "Content Too Large",
+            f"request body is larger than {self.max_bytes} bytes",
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
+async def _refuse(scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
+    body = orjson.dumps(
+        {
+            "type": "https://steppe.dev/problems/" + title.lower().replace(" ", "-"),
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": scope.get("path", ""),
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Refused(Exception):
     pass
 
 

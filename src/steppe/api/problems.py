@@ -20,9 +20,72 @@ from starlette.responses import Response
 
 from steppe.errors import InputError, RateLimited, SteppeError
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem"]
+__all__ = ["PROBLEM_JSON", "TITLES", "document_problems", "install_problem_handlers", "problem"]
 
 PROBLEM_JSON = "application/problem+json"
+
+#: Titles (and so ``type`` URIs) fixed here: Python renames some status phrases between
+#: versions (413, 422 in 3.13), and clients match on these.
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+#: JSON schema of a problem document, for the OpenAPI description.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                    "line": {"type": "integer"},
+                    "source": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """Give every operation its possible error answers, all as problem+json."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    spec["components"]["schemas"].pop("HTTPValidationError", None)
+    spec["components"]["schemas"].pop("ValidationError", None)
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status in (400, 401, 403, 404, 409, 413, 422, 429, 500):
+                responses[str(status)] = {
+                    "description": TITLES[status],
+                    "content": {PROBLEM_JSON: {"schema": ref}},
+                }
+            responses["429"]["headers"] = {
+                "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}
+            }
+    return spec
+
+
 _TYPE_BASE = "https://steppe.dev/problems/"
 
 
@@ -34,7 +97,7 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    title = HTTPStatus(status).phrase
+    title = TITLES.get(status) or HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": _TYPE_BASE + title.lower().replace(" ", "-"),
         "title": title,

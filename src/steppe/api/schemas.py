@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from steppe.intel.observables import ObservableType
 from steppe.sharing.model import OrgKind, Role
@@ -38,6 +38,18 @@ MAX_LOOKUP = 10_000
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        # JSON may carry lone surrogates ("\ud800"); they cannot be stored or echoed.
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("must be valid Unicode (no lone surrogates)") from None
+        return value
 
 
 class OrganisationOut(BaseModel):

@@ -16,7 +16,7 @@ from steppe.audit.trail import AuditTrail
 from steppe.errors import ConfigError
 from steppe.settings import Settings
 from steppe.storage import migrate
-from steppe.storage.engine import make_engine
+from steppe.storage.engine import make_engine, writing
 
 __all__ = ["DEMO_MARKER", "Runtime"]
 
@@ -62,7 +62,7 @@ class Runtime:
     def transaction(self) -> Iterator[Connection]:
         """One transaction: everything in it lands, or nothing does."""
         self.check_schema()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             yield conn
 
     @contextmanager

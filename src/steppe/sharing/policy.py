@@ -42,6 +42,7 @@ from steppe.sharing.model import (
     GroupRoster,
     ObjectRights,
     OrgKind,
+    Role,
     TlpLevel,
 )
 from steppe.storage.schema import group_members, object_groups, object_sources
@@ -138,9 +139,12 @@ def _base_filter(actor: Actor, objects: FromClause) -> ColumnElement[bool]:
 def can_see_roster(actor: Actor, group: GroupRoster) -> Decision:
     """May ``actor`` see who else is in ``group``?
 
-    The owner organisation and instance admins always may; members may unless the
-    roster is hidden (they still see that they are in it); others never.
+    The owner organisation and instance admins (who manage the groups) always may;
+    members may unless the roster is hidden (they still see that they are in it);
+    others never. Seeing a roster never shows any intel.
     """
+    if Role.ADMIN in actor.roles:
+        return Decision(True, "instance admin")
     if group.owner_org_id == actor.org_id:
         return Decision(True, "owner of the group")
     if actor.org_id in group.member_org_ids:
@@ -152,6 +156,8 @@ def can_see_roster(actor: Actor, group: GroupRoster) -> Decision:
 
 def can_see_group(actor: Actor, group: GroupRoster) -> Decision:
     """May ``actor`` know the group exists (its name, and that it is in it)?"""
+    if Role.ADMIN in actor.roles:
+        return Decision(True, "instance admin")
     if group.owner_org_id == actor.org_id:
         return Decision(True, "owner of the group")
     if actor.org_id in group.member_org_ids:

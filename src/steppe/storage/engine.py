@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from steppe.errors import ConfigError
 
-__all__ = ["is_postgres", "make_engine"]
+__all__ = ["is_postgres", "make_engine", "writing"]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -56,4 +58,22 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writers take the write lock up front (BEGIN IMMEDIATE): a deferred transaction
+        # that reads first and writes later fails at once with SQLITE_BUSY when another
+        # writer committed in between, instead of waiting its turn.
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: all of it lands, or nothing does.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``, so concurrent writers queue on the
+    busy timeout instead of failing; on PostgreSQL it is a plain transaction.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn

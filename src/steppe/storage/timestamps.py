@@ -22,7 +22,13 @@ _ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6})\d*
 def format_ts(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamp without a time zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    m = moment.astimezone(UTC)
+    # Not strftime: glibc's %Y does not zero-pad years before 1000, and stored
+    # timestamps must keep one width to sort as text.
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
+        f"{m.second:02d}.{m.microsecond:06d}Z"
+    )
 
 
 @lru_cache(maxsize=8192)

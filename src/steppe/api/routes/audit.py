@@ -23,7 +23,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def entries(
     conn: ConnDep,
     actor: ActorDep,
-    after: Annotated[int, Query(ge=0, description="Last seq already read")] = 0,
+    after: Annotated[int, Query(ge=0, lt=2**31, description="Last seq already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     require_role(actor, Role.ADMIN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -32,6 +32,7 @@ from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, Role, TlpLevel
 from steppe.storage import timestamps
+from steppe.storage.engine import writing
 from steppe.storage.schema import intel_objects, object_groups, sharing_groups
 
 __all__ = ["router"]
@@ -92,7 +93,7 @@ def import_bundle(
 
     def action(conn: Connection) -> tuple[int, Any]:
         owner = _own_org(conn, actor)
-        groups = tuple(_group(conn, name) for name in group or ())
+        groups = tuple(_group(conn, actor, name) for name in group or ())
         report = import_objects(
             conn,
             trail_for(request, actor),
@@ -187,8 +188,10 @@ def revoke(request: Request, actor: ActorDep, stix_id: str) -> StoredObjectOut:
         current = _own_current(conn, actor, stix_id)
     obj = dict(current.body)
     obj["revoked"] = True
-    now = timestamps.now()
-    obj["modified"] = now[:23] + "Z"  # STIX millisecond precision
+    # Now, or just after the current version if that one is dated in the future.
+    later = timestamps.parse(current.modified) + timedelta(milliseconds=1)
+    moment = max(timestamps.now(), timestamps.format_ts(later))
+    obj["modified"] = moment[:23] + "Z"  # STIX millisecond precision
     data = orjson.dumps(obj)
     return _new_version(request, actor, stix_id, data, obj)
 
@@ -234,7 +237,7 @@ def _new_version(
     request: Request, actor: Actor, stix_id: str, data: bytes, obj: dict[str, Any]
 ) -> StoredObjectOut:
     engine = services(request).engine
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         current = _own_current(conn, actor, stix_id)
         modified = obj.get("modified")
         if isinstance(modified, str):
@@ -293,11 +296,16 @@ def _own_org(conn: Connection, actor: Actor) -> directory.Organisation:
     raise NotFound("the caller's organisation no longer exists")
 
 
-def _group(conn: Connection, name: str) -> directory.SharingGroup:
+def _group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
+    """A group the caller's organisation is in or owns; others are answered as unknown."""
+    unknown = InputError(f"no sharing group named {name!r}", field="query.group")
     try:
-        return directory.find_group(conn, name)
+        group = directory.find_group(conn, name)
     except NotFound:
-        raise InputError(f"no sharing group named {name!r}", field="query.group") from None
+        raise unknown from None
+    if actor.org_id not in group.member_org_ids and actor.org_id != group.owner_org_id:
+        raise unknown
+    return group
 
 
 def _tlp(text: str) -> TlpLevel:
@@ -315,11 +323,17 @@ def _ts(moment: datetime | None, field: str) -> str | None:
         return None
     if moment.tzinfo is None:
         raise InputError("needs a time zone (e.g. 2026-01-01T00:00:00Z)", field=f"query.{field}")
-    return timestamps.format_ts(moment)
+    try:
+        return timestamps.format_ts(moment)
+    except OverflowError:
+        raise InputError("is out of range", field=f"query.{field}") from None
 
 
 def _encode_cursor(pk: int) -> str:
     return base64.urlsafe_b64encode(f"pk:{pk}".encode()).decode().rstrip("=")
+
+
+_MAX_PK = 2**31  # object keys are 32-bit integers (PostgreSQL INTEGER)
 
 
 def _decode_cursor(cursor: str | None) -> int:
@@ -328,9 +342,12 @@ def _decode_cursor(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, number = text.partition(":")
-        if kind != "pk" or not number.isdigit():
+        if kind != "pk" or not number.isdigit() or len(number) > 10:
             raise ValueError(text)
-        return int(number)
+        pk = int(number)
+        if pk >= _MAX_PK:
+            raise ValueError(text)
+        return pk
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InputError("is not a cursor this API issued", field="query.cursor") from None
 
