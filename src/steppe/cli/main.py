@@ -16,8 +16,8 @@ from sqlalchemy.exc import OperationalError
 
 from steppe.cli import audit_cmds, directory_cmds, intel_cmds
 from steppe.cli.demo_cmd import demo
-from steppe.cli.serve_cmd import serve
 from steppe.cli.runtime import Runtime
+from steppe.cli.serve_cmd import serve
 from steppe.errors import SteppeError
 from steppe.settings import Settings
 from steppe.storage import migrate
