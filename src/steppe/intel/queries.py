@@ -19,6 +19,7 @@ from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_definition, tlp_marki
 from steppe.sharing.model import Actor, TlpLevel
 from steppe.sharing.policy import require_reader, visible_filter
 from steppe.storage.schema import intel_objects, object_labels, observables, organisations
+from steppe.storage.sql import IN_LIST_CHUNK, in_values
 
 __all__ = [
     "LookupMatch",
@@ -311,9 +312,6 @@ class LookupResult:
     unmatched: int
 
 
-_LOOKUP_CHUNK = 2000
-
-
 def lookup_values(
     conn: Connection, actor: Actor, values: list[str], kind: ObservableType | str | None = None
 ) -> LookupResult:
@@ -333,10 +331,11 @@ def lookup_values(
             continue
         wanted.setdefault((found_kind.value, canonical), []).append((index, raw))
     hits: dict[tuple[str, str], list[SearchHit]] = {}
-    keys = list(wanted)
+    distinct = sorted({v for _t, v in wanted})
+    dialect = conn.dialect.name
+    size = IN_LIST_CHUNK.get(dialect, 1000)
     o = intel_objects
-    for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = keys[start : start + _LOOKUP_CHUNK]
+    for start in range(0, len(distinct), size):
         rows = conn.execute(
             select(*_hit_columns())
             .select_from(
@@ -345,7 +344,7 @@ def lookup_values(
                 )
             )
             .where(
-                observables.c.value.in_({v for _t, v in chunk}),
+                in_values(observables.c.value, distinct[start : start + size], dialect),
                 o.c.is_current.is_(True),
                 visible_filter(actor, o),
             )
