@@ -574,3 +574,22 @@ def test_guessed_values_canonicalise_or_are_refused(value: str) -> None:
         return
     assert got_kind == kind
     assert canonicalise(kind, once) == once
+
+
+@given(
+    st.one_of(
+        st.ip_addresses(v=4).map(str),
+        st.binary(min_size=16, max_size=32).map(lambda b: b.hex()),
+        st.text(alphabet="0123456789abcdefABCDEF.", min_size=1, max_size=70),
+        st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,4}){3}", fullmatch=True),
+    )
+)
+def test_canonical_fast_path_agrees_with_guess_and_canonicalise(value: str) -> None:
+    from steppe.intel import observables
+
+    fast = observables._already_canonical(value)
+    if fast is None:
+        return
+    guessed = observables.guess_type(value)
+    assert guessed is fast
+    assert canonicalise(fast, value) == value

