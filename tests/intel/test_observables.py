@@ -582,6 +582,11 @@ def test_guessed_values_canonicalise_or_are_refused(value: str) -> None:
         st.binary(min_size=16, max_size=32).map(lambda b: b.hex()),
         st.text(alphabet="0123456789abcdefABCDEF.", min_size=1, max_size=70),
         st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,4}){3}", fullmatch=True),
+        st.from_regex(
+            r"[a-z0-9_-]{1,8}(\.[a-z0-9_-]{1,8}){0,3}\.(exe|dll|com|zip|ps1|[a-z]{2,6})",
+            fullmatch=True,
+        ),
+        st.from_regex(r"(xn--[a-z0-9]{1,10}\.)?[a-z0-9-]{1,70}\.[a-z0-9]{1,5}", fullmatch=True),
     )
 )
 def test_canonical_fast_path_agrees_with_guess_and_canonicalise(value: str) -> None:
