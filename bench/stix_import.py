@@ -2,6 +2,7 @@
 
     python bench/stix_import.py                   # 100,000 indicators, SQLite and PostgreSQL
     python bench/stix_import.py --count 20000 --no-postgres
+    python bench/stix_import.py --batch-size 100000   # one batch: no writer thread
 
 Generates a bundle of ``--count`` indicators (domains, IPv4, URLs, SHA-256, MD5, a few
 OR-patterns; ``--complex-share`` of them AND-patterns that need the full ANTLR parser),
@@ -12,7 +13,8 @@ then in one run:
    so a sample gives it without waiting ~100 s for the whole bundle);
 2. ``steppe intel import`` of the whole bundle into a fresh, migrated SQLite database:
    reading the file, JSON, checks, pattern parsing, canonicalisation, observables,
-   version lookup, inserts, audit entry and commit;
+   version lookup, inserts, audit entry and commit (``--batch-size`` objects are checked
+   while the batch before is inserted; see ``steppe.intel.importer``);
 3. the same into a fresh database on PostgreSQL (``--postgres-dsn``).
 
 It prints indicators/s for each and the ratio to the stix2 baseline.
@@ -34,7 +36,7 @@ import orjson
 import psycopg
 
 from steppe.audit.trail import AuditTrail
-from steppe.intel.importer import Marking, import_objects
+from steppe.intel.importer import BATCH_SIZE, Marking, import_objects
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, OrgKind, TlpLevel
@@ -100,7 +102,7 @@ def stix2_rate(data: bytes, sample: int) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def steppe_rate(url: str, path: Path) -> tuple[float, int]:
+def steppe_rate(url: str, path: Path, batch_size: int) -> tuple[float, int]:
     engine = make_engine(url)
     migrate.upgrade(engine)
     trail = AuditTrail(KEY, "bench")
@@ -118,6 +120,7 @@ def steppe_rate(url: str, path: Path) -> tuple[float, int]:
             owner=owner,
             marking=Marking(Distribution.COMMUNITY, TlpLevel.GREEN),
             source=path.name,
+            batch_size=batch_size,
         )
     elapsed = time.perf_counter() - started
     engine.dispose()
@@ -132,6 +135,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--complex-share", type=float, default=0.0)
     parser.add_argument("--stix2-sample", type=int, default=5_000)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument(
         "--postgres-dsn", default="host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -143,7 +147,7 @@ def main() -> int:
         path.write_bytes(generate(args.count, args.complex_share))
         size_mb = path.stat().st_size / 1e6
         print(
-            f"bundle: {args.count:,} indicators, {size_mb:.1f} MB, complex share {args.complex_share:.0%}"
+            f"bundle: {args.count:,} indicators, {size_mb:.1f} MB, complex share {args.complex_share:.0%}, batches of {args.batch_size:,}"
         )
 
         base = stix2_rate(path.read_bytes(), min(args.stix2_sample, args.count))
@@ -151,7 +155,7 @@ def main() -> int:
             f"stix2.parse (baseline, {min(args.stix2_sample, args.count):,} indicators): {base:>10,.0f} indicators/s"
         )
 
-        rate, observables = steppe_rate(f"sqlite:///{tmp}/bench.db", path)
+        rate, observables = steppe_rate(f"sqlite:///{tmp}/bench.db", path, args.batch_size)
         print(
             f"steppe import → SQLite:      {rate:>10,.0f} indicators/s  {rate / base:6.1f}× stix2  ({observables:,} observables)"
         )
@@ -163,7 +167,7 @@ def main() -> int:
                 admin.execute(f'CREATE DATABASE "{name}"')
             try:
                 url = f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{name}"
-                rate, _ = steppe_rate(url, path)
+                rate, _ = steppe_rate(url, path, args.batch_size)
                 print(
                     f"steppe import → PostgreSQL:  {rate:>10,.0f} indicators/s  {rate / base:6.1f}× stix2"
                 )

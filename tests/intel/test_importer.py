@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from sqlalchemy import Connection, Engine, func, select
 
@@ -275,3 +276,303 @@ def test_labels_are_stored_for_tag_search_and_bad_ones_located(
         engine.begin() as conn,
     ):
         _import(conn, trail, bundle(indicator("b.example", labels=["ok", ""])), orgs["cn"])
+
+
+# --------------------------------------------------------------------------- batches
+#
+# Big imports go in batches, checked on the calling thread while a writer thread inserts
+# the batch before; these use tiny batches so that every case crosses batch boundaries,
+# and compare with one batch (no writer thread), on both databases.
+
+
+def _versions(engine: Engine) -> list[tuple[str, str, bool]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(intel_objects.c.stix_id, intel_objects.c.modified, intel_objects.c.is_current)
+        ).all()
+    return sorted((r[0], r[1], bool(r[2])) for r in rows)
+
+
+def _counts(report: object) -> tuple[int, int, int, int]:
+    return (
+        report.created,  # type: ignore[attr-defined]
+        report.new_versions,  # type: ignore[attr-defined]
+        report.older_versions,  # type: ignore[attr-defined]
+        report.unchanged,  # type: ignore[attr-defined]
+    )
+
+
+def _at(day: int) -> str:
+    return f"2026-01-{day:02d}T00:00:00.000Z"
+
+
+def _stored(day: int) -> str:
+    return f"2026-01-{day:02d}T00:00:00.000000Z"
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+def test_versions_across_batches_are_decided_over_the_whole_bundle(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation], batch_size: int
+) -> None:
+    a = indicator("a.example", created=_at(1), modified=_at(1))
+    b = indicator("b.example")
+    c = indicator("c.example")
+    d = indicator("d.example")
+    data = bundle(
+        a,
+        b,
+        dict(a, modified=_at(3)),  # newer: current, demotes the first (same or earlier batch)
+        c,
+        dict(a, modified=_at(2)),  # older than the current one, in a later batch
+        dict(b),  # the same version twice: unchanged
+        d,
+        dict(d, modified="2026-01-05T00:00:00Z"),  # newer, right behind it
+    )
+    with engine.begin() as conn:
+        report = import_objects(
+            conn,
+            trail,
+            data,
+            read_bundle(data, "feed.json"),
+            owner=orgs["cn"],
+            marking=DEFAULT_MARKING,
+            source="feed.json",
+            batch_size=batch_size,
+        )
+    # Counted as before batches existed: several new versions of one id are one new
+    # version (the newest) and older ones.
+    assert _counts(report) == (2, 2, 3, 1)
+    assert report.objects == 8 and report.observables == 7
+    assert _versions(engine) == sorted(
+        [
+            (a["id"], _stored(1), False),
+            (a["id"], _stored(2), False),
+            (a["id"], _stored(3), True),
+            (b["id"], _stored(1), True),
+            (c["id"], _stored(1), True),
+            (d["id"], _stored(1), False),
+            (d["id"], _stored(5), True),
+        ]
+    )
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+def test_stored_versions_are_found_in_every_batch(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation], batch_size: int
+) -> None:
+    a = indicator("a.example", created=_at(1), modified=_at(2))
+    b = indicator("b.example", created=_at(1), modified=_at(2))
+    with engine.begin() as conn:
+        _import(conn, trail, bundle(a, b), orgs["cn"])
+    data = bundle(
+        indicator("new.example"),
+        dict(a, modified=_at(1)),  # older than the stored one
+        dict(b, modified=_at(3)),  # newer: demotes the stored row
+        dict(a),  # unchanged
+        dict(b, modified=_at(4)),  # newer still, in a later batch
+    )
+    with engine.begin() as conn:
+        report = import_objects(
+            conn,
+            trail,
+            data,
+            read_bundle(data, "feed.json"),
+            owner=orgs["cn"],
+            marking=DEFAULT_MARKING,
+            source="feed.json",
+            batch_size=batch_size,
+        )
+    assert _counts(report) == (1, 1, 2, 1)
+    rows = [r for r in _versions(engine) if r[0] in (a["id"], b["id"])]
+    assert rows == sorted(
+        [
+            (a["id"], _stored(1), False),
+            (a["id"], _stored(2), True),
+            (b["id"], _stored(2), False),
+            (b["id"], _stored(3), False),
+            (b["id"], _stored(4), True),
+        ]
+    )
+
+
+@pytest.mark.parametrize("count", [6, 7])
+def test_batch_boundaries_store_everything_once_and_report_progress(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation], count: int
+) -> None:
+    objects = [
+        indicator(f"h{i}.example", labels=[f"l{i}"], object_marking_refs=[]) for i in range(count)
+    ]
+    objects[3] = indicator(
+        "x", pattern="[domain-name:value = 'p.example' OR ipv4-addr:value = '10.0.0.3']"
+    )
+    data = bundle(*objects)
+    seen: list[int] = []
+    with engine.begin() as conn:
+        groups = (directory.find_group(conn, "QCCM"),)
+        report = import_objects(
+            conn,
+            trail,
+            data,
+            read_bundle(data, "feed.json"),
+            owner=orgs["cn"],
+            marking=Marking(Distribution.GROUPS, TlpLevel.AMBER, groups),
+            source="feed.json",
+            progress=seen.append,
+            batch_size=3,
+        )
+    assert seen == [3] * (count // 3) + ([count % 3] if count % 3 else [])
+    assert report.created == count and report.observables == count + 1
+    from steppe.storage.schema import object_groups, object_labels
+
+    with engine.connect() as conn:
+        pks = list(conn.execute(select(intel_objects.c.pk).order_by(intel_objects.c.pk)).scalars())
+        obs = conn.execute(select(observables.c.id, observables.c.object_pk)).all()
+        labels = conn.execute(select(object_labels.c.object_pk, object_labels.c.label)).all()
+        grouped = conn.execute(select(object_groups.c.object_pk)).scalars().all()
+        bodies = dict(conn.execute(select(intel_objects.c.stix_id, intel_objects.c.body)).all())
+    assert pks == list(range(pks[0], pks[0] + count))  # one block, no gaps
+    assert len({i for i, _ in obs}) == len(obs) == count + 1
+    assert {pk for _, pk in obs} == set(pks)
+    assert len(labels) == count - 1 and sorted(grouped) == pks
+    # The body is the object as received, in orjson's compact form.
+    assert bodies == {o["id"]: orjson.dumps(o).decode() for o in objects}
+    with engine.begin() as conn:
+        from steppe.storage.ids import allocate_ids
+
+        assert allocate_ids(conn, "intel_objects", 0).start == pks[-1] + 1
+        assert allocate_ids(conn, "observables", 0).start == max(i for i, _ in obs) + 1
+
+
+def _id_sequences(engine: Engine) -> dict[str, int]:
+    from steppe.storage.schema import id_sequences
+
+    with engine.connect() as conn:
+        return dict(conn.execute(select(id_sequences.c.name, id_sequences.c.next_id)).all())  # type: ignore[arg-type]
+
+
+def test_error_in_a_late_batch_is_located_and_leaves_nothing(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation]
+) -> None:
+    objects = [indicator(f"h{i}.example") for i in range(9)]
+    del objects[7]["valid_from"]
+    data = bundle(*objects)
+    before = (_count(engine, audit_log), _id_sequences(engine))
+    with (
+        pytest.raises(
+            InvalidStix, match=r"^feed.json:\d+: objects\[7\]\.valid_from: valid_from is required$"
+        ),
+        engine.begin() as conn,
+    ):
+        import_objects(
+            conn,
+            trail,
+            data,
+            read_bundle(data, "feed.json"),
+            owner=orgs["cn"],
+            marking=DEFAULT_MARKING,
+            source="feed.json",
+            batch_size=2,  # batches 0-2 are written before batch 3 is checked
+        )
+    assert _count(engine, intel_objects) == 0
+    assert _count(engine, observables) == 0
+    assert (_count(engine, audit_log), _id_sequences(engine)) == before
+
+
+def test_a_caller_that_carries_on_after_an_error_commits_nothing_of_the_import(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation]
+) -> None:
+    objects = [indicator(f"h{i}.example") for i in range(5)]
+    objects[4]["confidence"] = 200
+    data = bundle(*objects)
+    with engine.begin() as conn:
+        with pytest.raises(InvalidStix, match=r"objects\[4\]\.confidence"):
+            import_objects(
+                conn,
+                trail,
+                data,
+                read_bundle(data, "feed.json"),
+                owner=orgs["cn"],
+                marking=DEFAULT_MARKING,
+                source="feed.json",
+                batch_size=2,
+            )
+        # The same transaction goes on and commits: the import ran in a savepoint.
+        _import(conn, trail, bundle(indicator("fine.example")), orgs["cn"])
+    with engine.connect() as conn:
+        names = conn.execute(select(intel_objects.c.name)).scalars().all()
+    assert names == ["test fine.example"]
+
+
+def _fail_inserts_of(engine: Engine, stix_id: str) -> None:
+    """A real database error on one row: a trigger that refuses it."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.stix_id = '{stix_id}' THEN RAISE EXCEPTION 'refused by test'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON intel_objects "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON intel_objects "
+                f"WHEN NEW.stix_id = '{stix_id}' BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+            )
+
+
+@pytest.mark.parametrize("batch_size", [2, 1000])
+def test_database_error_on_the_writer_leaves_nothing(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation], batch_size: int
+) -> None:
+    objects = [indicator(f"h{i}.example") for i in range(9)]
+    _fail_inserts_of(engine, objects[6]["id"])
+    data = bundle(*objects)
+    before = (_count(engine, audit_log), _id_sequences(engine))
+    with pytest.raises(Exception, match="refused by test"), engine.begin() as conn:
+        import_objects(
+            conn,
+            trail,
+            data,
+            read_bundle(data, "feed.json"),
+            owner=orgs["cn"],
+            marking=DEFAULT_MARKING,
+            source="feed.json",
+            batch_size=batch_size,
+        )
+    assert _count(engine, intel_objects) == 0
+    assert _count(engine, observables) == 0
+    assert (_count(engine, audit_log), _id_sequences(engine)) == before
+    # The connection pool is still usable: the next import works.
+    with engine.begin() as conn:
+        report = _import(conn, trail, bundle(objects[0]), orgs["cn"])
+    assert report.created == 1  # type: ignore[attr-defined]
+
+
+def test_object_too_deep_to_store_is_located(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation]
+) -> None:
+    # 300 levels: orjson reads up to 1,024 but writes only 255.
+    data = bundle(indicator("a.example"), indicator("b.example", x_deep="deep"), pretty=False)
+    data = data.replace(b'"deep"', b"[" * 300 + b"]" * 300)
+    with (
+        pytest.raises(InvalidStix, match=r"^feed.json:1: objects\[1\]: cannot be stored as JSON"),
+        engine.begin() as conn,
+    ):
+        _import(conn, trail, data, orgs["cn"])
+    assert _count(engine, intel_objects) == 0
+
+
+def test_a_malformed_id_is_reported_by_the_checks_not_the_database(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation]
+) -> None:
+    # Ids are looked up before objects are checked; PostgreSQL refuses text with NUL.
+    bad = indicator("b.example", id="indicator--\u0000")
+    data = bundle(indicator("a.example"), bad, indicator("c.example", id="indicator--ü"))
+    with (
+        pytest.raises(InvalidStix, match=r"objects\[1\]\.id: .* is not a STIX id"),
+        engine.begin() as conn,
+    ):
+        _import(conn, trail, data, orgs["cn"])
