@@ -272,12 +272,7 @@ def test_import_by_role(world: World) -> None:
             headers={**world.headers(user), "Content-Type": "application/json"},
         )
         allowed = bool(actor.roles & writers) and actor.org_kind is not OrgKind.PEER
-        assert response.status_code == (
-            201 if allowed else 403 if not actor.roles & writers else 422
-        ), (
-            user,
-            response.text,
-        )
+        assert response.status_code == (201 if allowed else 403), (user, response.text)
 
 
 def test_changes_only_by_the_owner(world: World) -> None:

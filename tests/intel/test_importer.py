@@ -576,3 +576,25 @@ def test_a_malformed_id_is_reported_by_the_checks_not_the_database(
         engine.begin() as conn,
     ):
         _import(conn, trail, data, orgs["cn"])
+
+
+def test_nul_characters_and_long_custom_types(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation]
+) -> None:
+    bad = indicator("a.example", description="has a \x00 inside")
+    with (
+        pytest.raises(InvalidStix, match=r"objects\[0\]: contains a NUL character"),
+        engine.begin() as conn,
+    ):
+        _import(conn, trail, bundle(bad), orgs["cn"])
+    long_type = "x-" + "a" * 248
+    custom = {
+        "type": long_type,
+        "spec_version": "2.1",
+        "id": f"{long_type}--6b2c4f0e-3f5a-4a57-9d1e-2e1a3d6f9c10",
+        "created": WHEN,
+        "modified": WHEN,
+    }
+    with engine.begin() as conn:
+        report = _import(conn, trail, bundle(custom), orgs["cn"])
+    assert report.created == 1  # type: ignore[attr-defined]

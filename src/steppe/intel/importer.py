@@ -28,6 +28,7 @@ from sqlalchemy import Connection, and_, text, update
 
 from steppe.audit.trail import AuditTrail
 from steppe.errors import (
+    Forbidden,
     InputError,
     IntegrityError,
     InvalidObservable,
@@ -132,7 +133,7 @@ def import_objects(
 
 def _check_audience(owner: Organisation, marking: Marking) -> list[int]:
     if owner.kind is OrgKind.PEER:
-        raise InputError("peer centers deliver intel by federation sync, not by import")
+        raise Forbidden("peer centers deliver intel by federation sync, not by import")
     for group in marking.groups:
         if owner.id not in group.member_org_ids and owner.id != group.owner_org_id:
             raise MarkingConflict(
@@ -349,6 +350,10 @@ class _BatchBuilder:
                         continue
                     is_current = decided
 
+                body = dumps(obj).decode()  # the body, as orjson writes it compact
+                if "\\u0000" in body:
+                    # PostgreSQL text cannot hold NUL, and no STIX value needs one.
+                    raise InvalidStix("contains a NUL character (\\u0000)")
                 name = obj.get("name")
                 rows.append(
                     (
@@ -369,7 +374,7 @@ class _BatchBuilder:
                         note,
                         name if isinstance(name, str) else None,
                         imported_at,
-                        dumps(obj).decode(),  # the body, as orjson writes it compact
+                        body,
                     )
                 )
                 for observable in in_pattern:

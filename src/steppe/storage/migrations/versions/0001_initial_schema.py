@@ -64,8 +64,8 @@ def upgrade() -> None:
     op.create_table(
         "intel_objects",
         sa.Column("pk", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("stix_id", sa.String(length=200), nullable=False),
-        sa.Column("type", sa.String(length=100), nullable=False),
+        sa.Column("stix_id", sa.String(length=300), nullable=False),
+        sa.Column("type", sa.String(length=250), nullable=False),
         sa.Column("created", sa.String(length=27), nullable=True),
         sa.Column("modified", sa.String(length=27), nullable=False),
         sa.Column("owner_org_id", sa.Integer(), nullable=False),
