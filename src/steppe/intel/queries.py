@@ -87,24 +87,11 @@ def search_value(
 
 
 def get_object(conn: Connection, actor: Actor, stix_id: str) -> dict[str, Any]:
-    """The current version of ``stix_id`` the actor may see (newest if several owners).
+    """The STIX object of :func:`get_stored`: the actor's own copy, else the newest visible.
 
     An object the actor may not see raises the same NotFound as one that does not exist.
     """
-    require_reader(actor)
-    row = conn.execute(
-        select(intel_objects.c.body, intel_objects.c.tlp)
-        .where(
-            intel_objects.c.stix_id == stix_id,
-            intel_objects.c.is_current.is_(True),
-            visible_filter(actor, intel_objects),
-        )
-        .order_by(intel_objects.c.modified.desc())
-        .limit(1)
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"no object {stix_id!r}")
-    return _with_tlp(orjson.loads(row.body), TlpLevel(row.tlp))
+    return get_stored(conn, actor, stix_id).body
 
 
 def iter_visible_bodies(

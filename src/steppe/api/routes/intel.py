@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -367,20 +368,5 @@ def _report(r: ImportReport) -> dict[str, Any]:
 
 
 def _out(o: StoredObject) -> StoredObjectOut:
-    return StoredObjectOut(
-        stix_id=o.stix_id,
-        type=o.type,
-        name=o.name,
-        owner=o.owner,
-        distribution=o.distribution,
-        tlp=o.tlp,
-        confidence=o.confidence,
-        created=o.created,
-        modified=o.modified,
-        valid_from=o.valid_from,
-        valid_until=o.valid_until,
-        revoked=o.revoked,
-        matchable=o.matchable,
-        pattern_note=o.pattern_note,
-        object=o.body,
-    )
+    metadata = {f.name: getattr(o, f.name) for f in fields(o) if f.name not in ("pk", "body")}
+    return StoredObjectOut(**metadata, object=o.body)
