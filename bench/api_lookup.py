@@ -36,6 +36,7 @@ other's timing: on 2 cores, with other jobs about, that skewed the first version
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import random
 import socket
@@ -387,7 +388,7 @@ def serve(url: str, port: int) -> None:
     """The server subprocess: what `steppe serve` runs, on the benchmark's database."""
     import uvicorn
 
-    from steppe.api.app import create_app
+    from steppe.api.app import create_app, settle_heap
     from steppe.settings import Settings
 
     settings = Settings(
@@ -399,6 +400,7 @@ def serve(url: str, port: int) -> None:
         api_rate_burst=1_000_000,
     )
     app = create_app(settings)
+    settle_heap()  # as `steppe serve` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -580,6 +582,11 @@ def run(label: str, url: str, args: argparse.Namespace, world: World) -> None:
             args.invalid_rate,
         )
         self_check(world, batches[0])
+        # The in-process baseline runs in this process, whose heap holds the store's
+        # generator and the batches: settle it as the server settles its own, so that
+        # neither path pays for full garbage collections of start-up objects.
+        gc.collect()
+        gc.freeze()
         local, remote, matches = measure(store, batches, args.warmup)
         report(label, store, local, remote, matches, batches[0].present)
     finally:

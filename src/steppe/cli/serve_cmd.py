@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from steppe.api.app import API_PREFIX, create_app
+from steppe.api.app import API_PREFIX, create_app, settle_heap
 from steppe.cli.runtime import Runtime
 from steppe.settings import Settings
 
@@ -29,5 +29,6 @@ def serve(
 
 def run_api(rt: Runtime, settings: Settings, host: str, port: int) -> None:
     app = create_app(settings)
+    settle_heap()
     rt.err.print(f"Steppe API on http://{host}:{port}{API_PREFIX}  (docs: {API_PREFIX}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
