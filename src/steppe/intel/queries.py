@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, Select, exists, select
 
 from steppe.errors import InvalidObservable, NotFound
 from steppe.intel.observables import ObservableType, canonical_observable
@@ -65,21 +65,10 @@ def search_value(
     """Current objects visible to ``actor`` that carry ``value`` (canonicalised first)."""
     require_reader(actor)
     found_kind, canonical = canonical_observable(value, kind)
-    o = intel_objects
     rows = conn.execute(
-        select(*_hit_columns())
-        .select_from(
-            observables.join(o, o.c.pk == observables.c.object_pk).join(
-                organisations, organisations.c.id == o.c.owner_org_id
-            )
-        )
-        .where(
-            observables.c.value == canonical,
-            observables.c.type == found_kind.value,
-            o.c.is_current.is_(True),
-            visible_filter(actor, o),
-        )
-        .order_by(o.c.modified.desc())
+        _visible_hits(actor)
+        .where(observables.c.value == canonical, observables.c.type == found_kind.value)
+        .order_by(intel_objects.c.modified.desc())
         .limit(limit)
     )
     hits = [_hit(r) for r in rows]
@@ -321,19 +310,10 @@ def lookup_values(
     distinct = sorted({v for _t, v in wanted})
     dialect = conn.dialect.name
     size = IN_LIST_CHUNK.get(dialect, 1000)
-    o = intel_objects
     for start in range(0, len(distinct), size):
         rows = conn.execute(
-            select(*_hit_columns())
-            .select_from(
-                observables.join(o, o.c.pk == observables.c.object_pk).join(
-                    organisations, organisations.c.id == o.c.owner_org_id
-                )
-            )
-            .where(
-                in_values(observables.c.value, distinct[start : start + size], dialect),
-                o.c.is_current.is_(True),
-                visible_filter(actor, o),
+            _visible_hits(actor).where(
+                in_values(observables.c.value, distinct[start : start + size], dialect)
             )
         )
         for row in rows:
@@ -349,6 +329,20 @@ def lookup_values(
     matches.sort(key=lambda m: m.index)
     unmatched = len(values) - len(invalid) - len(matches)
     return LookupResult(matches, invalid, unmatched)
+
+
+def _visible_hits(actor: Actor) -> Select[Any]:
+    """Observables joined to the current objects ``actor`` may see and their owners."""
+    o = intel_objects
+    return (
+        select(*_hit_columns())
+        .select_from(
+            observables.join(o, o.c.pk == observables.c.object_pk).join(
+                organisations, organisations.c.id == o.c.owner_org_id
+            )
+        )
+        .where(o.c.is_current.is_(True), visible_filter(actor, o))
+    )
 
 
 def _hit_columns() -> list[Any]:

@@ -38,6 +38,7 @@ __all__ = [
     "create_token",
     "find_group",
     "find_organisation",
+    "get_organisation",
     "groups_visible_to",
     "list_groups",
     "list_organisations",
@@ -165,6 +166,13 @@ def add_organisation(
 def list_organisations(conn: Connection) -> list[Organisation]:
     rows = conn.execute(select(organisations).order_by(organisations.c.name))
     return [Organisation(r.id, r.name, r.country, OrgKind(r.kind)) for r in rows]
+
+
+def get_organisation(conn: Connection, org_id: int) -> Organisation:
+    row = conn.execute(select(organisations).where(organisations.c.id == org_id)).one_or_none()
+    if row is None:
+        raise NotFound("organisation not found")
+    return Organisation(row.id, row.name, row.country, OrgKind(row.kind))
 
 
 def find_organisation(conn: Connection, name: str) -> Organisation:

@@ -44,7 +44,7 @@ ORG_ADMIN_GRANTS = frozenset({Role.ORG_ADMIN, Role.ANALYST, Role.READER, Role.SE
 
 @router.get("/me", response_model=MeOut, summary="Who the token belongs to")
 def me(conn: ConnDep, actor: ActorDep) -> MeOut:
-    org = _org_by_id(conn, actor.org_id)
+    org = directory.get_organisation(conn, actor.org_id)
     groups = [g.name for g in directory.groups_visible_to(conn, actor) if g.actor_is_member]
     return MeOut(
         user=actor.user_name,
@@ -105,7 +105,11 @@ def add_group(
 
     def action(conn: Connection) -> tuple[int, Any]:
         trail = trail_for(request, actor)
-        owner = _org_by_name(conn, body.owner) if body.owner else _org_by_id(conn, actor.org_id)
+        owner = (
+            directory.find_organisation(conn, body.owner)
+            if body.owner
+            else directory.get_organisation(conn, actor.org_id)
+        )
         if owner.id != actor.org_id and not actor.roles & {Role.ADMIN, Role.COORDINATOR}:
             raise Forbidden("org-admins create groups owned by their own organisation")
         group = directory.add_group(
@@ -117,7 +121,9 @@ def add_group(
             description=body.description,
         )
         for name in body.members:
-            group = directory.add_group_member(conn, trail, group, _org_by_name(conn, name))
+            group = directory.add_group_member(
+                conn, trail, group, directory.find_organisation(conn, name)
+            )
         return 201, _group_out(_view(conn, actor, group.name)).model_dump()
 
     return run_idempotent(services(request).engine, actor, idempotency_key, fingerprint, action)
@@ -139,7 +145,7 @@ def add_group_member(
         group = _visible_group(conn, actor, name)
         if Role.ADMIN not in actor.roles and group.owner_org_id != actor.org_id:
             raise Forbidden("only the owner organisation's org-admins manage this group")
-        org = _org_by_name(conn, body.organisation)
+        org = directory.find_organisation(conn, body.organisation)
         directory.add_group_member(conn, trail_for(request, actor), group, org)
         return 201, _group_out(_view(conn, actor, name)).model_dump()
 
@@ -178,9 +184,9 @@ def add_user(
 
     def action(conn: Connection) -> tuple[int, Any]:
         org = (
-            _org_by_name(conn, body.organisation)
+            directory.find_organisation(conn, body.organisation)
             if body.organisation
-            else _org_by_id(conn, actor.org_id)
+            else directory.get_organisation(conn, actor.org_id)
         )
         if Role.ADMIN not in actor.roles:
             if org.id != actor.org_id:
@@ -265,14 +271,3 @@ def _visible_group(conn: Connection, actor: Actor, name: str) -> directory.Shari
     ):
         return group
     raise NotFound(f"no sharing group named {name!r}")
-
-
-def _org_by_name(conn: Connection, name: str) -> directory.Organisation:
-    return directory.find_organisation(conn, name)
-
-
-def _org_by_id(conn: Connection, org_id: int) -> directory.Organisation:
-    for org in directory.list_organisations(conn):
-        if org.id == org_id:
-            return org
-    raise NotFound("organisation not found")

@@ -93,7 +93,7 @@ def import_bundle(
     svc = services(request)
 
     def action(conn: Connection) -> tuple[int, Any]:
-        owner = _own_org(conn, actor)
+        owner = directory.get_organisation(conn, actor.org_id)
         groups = tuple(_group(conn, actor, name) for name in group or ())
         report = import_objects(
             conn,
@@ -256,7 +256,7 @@ def _new_version(
             trail_for(request, actor),
             data,
             [obj],
-            owner=_own_org(conn, actor),
+            owner=directory.get_organisation(conn, actor.org_id),
             marking=Marking(Distribution(current.distribution), TlpLevel(current.tlp), groups),
             source="request body",
         )
@@ -288,13 +288,6 @@ def _groups_of(conn: Connection, pk: int) -> tuple[directory.SharingGroup, ...]:
         .where(object_groups.c.object_pk == pk)
     ).scalars()
     return tuple(directory.find_group(conn, n) for n in names)
-
-
-def _own_org(conn: Connection, actor: Actor) -> directory.Organisation:
-    for org in directory.list_organisations(conn):
-        if org.id == actor.org_id:
-            return org
-    raise NotFound("the caller's organisation no longer exists")
 
 
 def _group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
