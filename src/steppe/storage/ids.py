@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from steppe.errors import IntegrityError
 from steppe.storage.schema import id_sequences
 
-__all__ = ["ID_SEQUENCES", "allocate_ids", "current_next"]
+__all__ = ["ID_SEQUENCES", "allocate_ids"]
 
 #: Tables whose ids come from :func:`allocate_ids`; migrations create their rows.
 ID_SEQUENCES = ("intel_objects", "observables")
@@ -33,8 +33,3 @@ def allocate_ids(conn: Connection, name: str, count: int) -> range:
         raise IntegrityError(f"id sequence {name!r} is missing; run `steppe init` to migrate")
     start = after - count
     return range(start, after)
-
-
-def current_next(conn: Connection, name: str) -> int:
-    value = conn.execute(select(id_sequences.c.next_id).where(id_sequences.c.name == name)).scalar()
-    return 1 if value is None else int(value)
