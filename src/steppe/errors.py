@@ -15,6 +15,7 @@ The tree::
     ├── Forbidden                the actor's roles do not allow the action
     ├── PayloadTooLarge          a request body over the configured limit (HTTP 413)
     ├── RateLimited              too many requests for one token (HTTP 429, retry_after)
+    │   └── Overloaded           a queue is full: try again later (HTTP 429, retry_after)
     └── IntegrityError           stored data that fails a check (audit chain, schema)
 
 API-facing errors carry an HTTP ``status``. Input errors carry ``source`` (file name),
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidStix",
     "MarkingConflict",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "RateLimited",
     "SteppeError",
@@ -153,3 +155,7 @@ class RateLimited(SteppeError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Overloaded(RateLimited):
+    """The center cannot take more right now (a full ingest queue); nothing was accepted."""

@@ -1,0 +1,1 @@
+"""Telemetry from members' sensors: parsers, normalisation to ECS, the ways events arrive."""

@@ -1,0 +1,124 @@
+"""What a telemetry event is once parsed, shared by every parser, the lake and detection.
+
+A :data:`NormalisedEvent` is a plain dict: ECS field names (dotted, flat) to values, plus
+``raw``, the record as it came (a dict, kept whole so Sigma rules and hunts can use the
+original field names). Parsers fill what they can; absent fields are simply missing.
+Timestamps are ISO 8601 UTC strings with microseconds and ``Z``
+(:func:`steppe.storage.timestamps.format_ts`).
+
+    >>> event: NormalisedEvent = {
+    ...     "@timestamp": "2026-11-28T10:00:00.000000Z",
+    ...     "event.dataset": "zeek.dns",
+    ...     "source.ip": "10.0.0.5",
+    ...     "dns.question.name": "evil.example",
+    ...     "raw": {"query": "evil.example"},
+    ... }
+
+The lake stores every column of :data:`ECS_COLUMNS` typed, plus ``raw`` as JSON text and
+``organisation``; adding a field here adds a column (append only: readers of old
+partitions see it as null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+__all__ = [
+    "ECS_COLUMNS",
+    "ColumnKind",
+    "EventSink",
+    "NormalisedEvent",
+    "ParseProblem",
+]
+
+NormalisedEvent = dict[str, Any]
+
+
+class ColumnKind(StrEnum):
+    STRING = "string"
+    INT = "int"  # 64-bit signed
+    TIMESTAMP = "timestamp"  # ISO string in the event, microsecond UTC timestamp in Parquet
+
+
+#: The normalised fields, in lake column order. ``@timestamp`` is required of every
+#: event (parsers fall back to the time of ingest and say so in ``event.ingested``).
+ECS_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
+    ("@timestamp", ColumnKind.TIMESTAMP),
+    ("event.ingested", ColumnKind.TIMESTAMP),
+    ("event.dataset", ColumnKind.STRING),  # zeek.conn, suricata.eve.alert, windows.sysmon …
+    ("event.module", ColumnKind.STRING),  # zeek, suricata, windows, syslog, generic
+    ("event.kind", ColumnKind.STRING),
+    ("event.category", ColumnKind.STRING),
+    ("event.action", ColumnKind.STRING),
+    ("event.code", ColumnKind.STRING),
+    ("event.severity", ColumnKind.INT),
+    ("observer.name", ColumnKind.STRING),  # the sensor that saw it
+    ("host.name", ColumnKind.STRING),
+    ("host.ip", ColumnKind.STRING),
+    ("user.name", ColumnKind.STRING),
+    ("user.domain", ColumnKind.STRING),
+    ("source.ip", ColumnKind.STRING),
+    ("source.port", ColumnKind.INT),
+    ("destination.ip", ColumnKind.STRING),
+    ("destination.port", ColumnKind.INT),
+    ("destination.domain", ColumnKind.STRING),
+    ("network.transport", ColumnKind.STRING),
+    ("network.protocol", ColumnKind.STRING),
+    ("dns.question.name", ColumnKind.STRING),
+    ("dns.question.type", ColumnKind.STRING),
+    ("url.full", ColumnKind.STRING),
+    ("url.domain", ColumnKind.STRING),
+    ("http.request.method", ColumnKind.STRING),
+    ("http.response.status_code", ColumnKind.INT),
+    ("user_agent.original", ColumnKind.STRING),
+    ("tls.server.sni", ColumnKind.STRING),
+    ("file.name", ColumnKind.STRING),
+    ("file.path", ColumnKind.STRING),
+    ("file.hash.md5", ColumnKind.STRING),
+    ("file.hash.sha1", ColumnKind.STRING),
+    ("file.hash.sha256", ColumnKind.STRING),
+    ("process.pid", ColumnKind.INT),
+    ("process.executable", ColumnKind.STRING),
+    ("process.command_line", ColumnKind.STRING),
+    ("process.parent.executable", ColumnKind.STRING),
+    ("process.parent.command_line", ColumnKind.STRING),
+    ("registry.path", ColumnKind.STRING),
+    ("winlog.event_id", ColumnKind.INT),
+    ("winlog.channel", ColumnKind.STRING),
+    ("winlog.provider_name", ColumnKind.STRING),
+    ("winlog.computer_name", ColumnKind.STRING),
+    ("rule.id", ColumnKind.STRING),  # an IDS signature id (Suricata alert)
+    ("rule.name", ColumnKind.STRING),
+    ("message", ColumnKind.STRING),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseProblem:
+    """A record that could not be read; the rest of the input goes on.
+
+    >>> str(ParseProblem("conn.log", 12, "expected 21 fields, found 3"))
+    'conn.log:12: expected 21 fields, found 3'
+    """
+
+    source: str
+    line: int | None
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class EventSink(Protocol):
+    """Where accepted events go. When :meth:`accept` returns, the events are durable
+    (they survive kill -9); when the center is overloaded it raises
+    :class:`steppe.errors.Overloaded` and accepts none of them."""
+
+    def accept(self, organisation_id: int, events: Sequence[NormalisedEvent]) -> None: ...
