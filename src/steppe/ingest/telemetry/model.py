@@ -93,6 +93,11 @@ ECS_COLUMNS: tuple[tuple[str, ColumnKind], ...] = (
     ("rule.id", ColumnKind.STRING),  # an IDS signature id (Suricata alert)
     ("rule.name", ColumnKind.STRING),
     ("message", ColumnKind.STRING),
+    ("log.syslog.facility.code", ColumnKind.INT),
+    ("log.syslog.severity.code", ColumnKind.INT),
+    ("log.syslog.appname", ColumnKind.STRING),
+    ("log.syslog.msgid", ColumnKind.STRING),
+    ("log.source.address", ColumnKind.STRING),  # the sender's IP, as seen by the receiver
 )
 
 
