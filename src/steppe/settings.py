@@ -60,6 +60,53 @@ class Settings(BaseSettings):
         default=200, gt=0, description="Requests a token may send at once before pacing applies."
     )
 
+    telemetry_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description=(
+            "Largest telemetry batch one request may carry once inflated (bytes); "
+            "larger ones get 413: split them."
+        ),
+    )
+    telemetry_max_concurrent: int = Field(
+        default=4,
+        gt=0,
+        description=(
+            "Telemetry requests handled at once; more get 429 with Retry-After (bounds memory)."
+        ),
+    )
+
+    lake_dir: Path | None = Field(
+        default=None,
+        description="Folder of the telemetry event lake (Parquet); default: lake/ in the data dir.",
+    )
+    lake_retention_days: int = Field(
+        default=90,
+        gt=0,
+        description="Days of telemetry kept per organisation unless it has its own setting.",
+    )
+    lake_max_backlog_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="Accepted telemetry not yet in Parquet (bytes) beyond which ingest gets 429.",
+    )
+    lake_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest time accepted telemetry waits before it is written to Parquet.",
+    )
+    lake_segment_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="Size at which a spool (write-ahead) segment is closed and written out.",
+    )
+    hunt_max_rows: int = Field(
+        default=10_000, gt=0, description="Most rows a hunt returns (a note says when cut)."
+    )
+
+    def resolved_lake_dir(self) -> Path:
+        return self.lake_dir if self.lake_dir is not None else self.data_dir / "lake"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,8 +20,9 @@ from sqlalchemy import Engine
 from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
-from steppe.api.routes import audit, directory, intel
+from steppe.api.routes import audit, directory, intel, telemetry
 from steppe.errors import ConfigError
+from steppe.ingest.telemetry.service import TelemetryService
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -40,6 +44,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         raise ConfigError(
             f"the database is at schema {current or 'none'}, not {head}: run `steppe init` first"
         )
+    telemetry_service = TelemetryService(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        telemetry_service.close()  # writes what is spooled; nothing accepted is lost
+
     # The docs page's Swagger UI assets come from the fastapi-offline wheel, not a CDN:
     # centers run air-gapped.
     app = FastAPIOffline(
@@ -56,15 +67,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
         static_url=f"{API_PREFIX}/docs-assets",
         swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        lifespan=lifespan,
     )
     app.state.services = Services(
         settings=settings,
         engine=engine,
         secret_key=secret_key,
         limiter=RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst),
+        telemetry=telemetry_service,
     )
+    app.state.telemetry_gate = asyncio.Semaphore(settings.telemetry_max_concurrent)
     install_problem_handlers(app)
-    for router in (directory.router, intel.router, audit.router):
+    for router in (directory.router, intel.router, audit.router, telemetry.router):
         app.include_router(router, prefix=API_PREFIX)
 
     def openapi() -> dict[str, Any]:
@@ -80,7 +94,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(RequestGuard, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=settings.api_max_body_bytes,
+        # Telemetry may carry NULs (Windows events pad with them) and gzip is binary;
+        # the lake stores them as they are, and nothing of it goes to the database.
+        binary_paths=(f"{API_PREFIX}/telemetry",),
+    )
     return app
 
 

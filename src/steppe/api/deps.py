@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from steppe.api.limits import RateLimiter
 from steppe.audit.trail import AuditTrail
 from steppe.errors import Forbidden, NotFound, Unauthenticated
+from steppe.ingest.telemetry.service import TelemetryService
 from steppe.settings import Settings
 from steppe.sharing.directory import authenticate_token
 from steppe.sharing.model import Actor, Role
@@ -28,6 +29,7 @@ class Services:
     engine: Engine
     secret_key: str
     limiter: RateLimiter
+    telemetry: TelemetryService
 
 
 def services(request: Request) -> Services:

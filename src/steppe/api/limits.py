@@ -21,11 +21,13 @@ class RequestGuard:
       while reading a chunked body (then the app's own answer is replaced).
     - NUL characters — in the path, the query or the body (raw or as ``\\u0000``) —
       get 422: PostgreSQL text cannot hold them, and no STIX or directory value needs one.
+      Paths under ``binary_paths`` (telemetry: gzip bodies, raw logs) skip the body check.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, binary_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.binary_paths = binary_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,6 +51,7 @@ class RequestGuard:
                 if declared > self.max_bytes:
                     await self._too_large(scope, send)
                     return
+        check_nul = not scope.get("path", "").startswith(self.binary_paths)
         received = 0
         refusal: tuple[int, str, str] | None = None
         tail = b""
@@ -67,7 +70,7 @@ class RequestGuard:
                         f"request body is larger than {self.max_bytes} bytes",
                     )
                     raise _Refused
-                if b"\x00" in window or b"\\u0000" in window:
+                if check_nul and (b"\x00" in window or b"\\u0000" in window):
                     refusal = (
                         422,
                         "Unprocessable Content",

@@ -1,0 +1,128 @@
+"""/telemetry: members' sensors submit events in bulk.
+
+A request carries JSON lines or a JSON array (``Content-Encoding: gzip`` accepted), in
+one of the formats the parsers know. The caller's organisation owns the events — a
+``sensor`` token can only ever submit for its own. 202 means durable: the events are in
+the lake's spool and survive a crash. Bad lines are reported with their line numbers
+and the good ones accepted; when the lake is full the whole request gets 429 with
+``Retry-After`` and nothing of it is kept, so the sender simply retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from steppe.api.deps import ActorDep, require_role, services
+from steppe.errors import InputError, Overloaded, PayloadTooLarge
+from steppe.ingest.telemetry.intake import IntakeReport, gunzip_limited
+from steppe.sharing.model import Role
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/telemetry", tags=["telemetry"])
+
+SUBMITTERS = (Role.SENSOR, Role.ANALYST, Role.ORG_ADMIN, Role.ADMIN)
+
+BodyFormat = Literal["auto", "jsonl", "eve", "winjson", "zeek"]
+
+
+class ProblemOut(BaseModel):
+    line: int | None
+    field: str | None
+    message: str
+
+
+class TelemetryReceipt(BaseModel):
+    accepted: int
+    problems: int
+    first_problems: list[ProblemOut]
+
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=TelemetryReceipt,
+    openapi_extra=_BODY_DOC,
+    summary="Submit telemetry events for the caller's organisation",
+    responses={
+        413: {"description": "Body larger than STEPPE_TELEMETRY_MAX_BODY_BYTES once inflated"},
+        422: {"description": "Nothing in the body could be read (problems located by line)"},
+        429: {"description": "The lake or the intake is full: retry after Retry-After"},
+    },
+)
+async def submit(
+    request: Request,
+    actor: ActorDep,
+    format: Annotated[
+        BodyFormat, Query(description="Body format; auto detects it from the content")
+    ] = "auto",
+    content_encoding: Annotated[str | None, Header()] = None,
+) -> TelemetryReceipt:
+    require_role(actor, *SUBMITTERS)
+    svc = services(request)
+    gate: asyncio.Semaphore = request.app.state.telemetry_gate
+    if gate.locked():  # checked before the body is read: overload costs no memory
+        raise Overloaded("the telemetry intake is busy; retry shortly", retry_after=1)
+    async with gate:
+        limit = svc.settings.telemetry_max_body_bytes
+        body = await _read_limited(request, limit)
+        if content_encoding and content_encoding.strip().lower() in ("gzip", "x-gzip"):
+            body = gunzip_limited(body, limit)
+        elif content_encoding and content_encoding.strip().lower() != "identity":
+            raise InputError(
+                f"Content-Encoding {content_encoding!r} is not supported (use gzip)",
+                field="Content-Encoding",
+            )
+        report = await run_in_threadpool(
+            _ingest, request, actor.org_id, actor.user_name, body, format
+        )
+    if report.events == 0 and report.problems:
+        first = report.first_problems[0]
+        raise InputError(
+            f"no event could be read ({report.problems} problems); first: {first.message}",
+            source="request body",
+            line=first.line,
+            field=first.field,
+        )
+    return TelemetryReceipt(
+        accepted=report.events,
+        problems=report.problems,
+        first_problems=[
+            ProblemOut(line=p.line, field=p.field, message=p.message) for p in report.first_problems
+        ],
+    )
+
+
+def _ingest(request: Request, org_id: int, observer: str, body: bytes, fmt: str) -> IntakeReport:
+    from steppe.ingest.telemetry.formats import parse_bytes  # type: ignore[import-not-found]
+
+    telemetry = services(request).telemetry
+    items = parse_bytes(body, fmt, "request body")
+    return telemetry.intake.ingest_body(org_id, items, observer=observer)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"telemetry body is larger than {limit} bytes: split it")
+        chunks.append(chunk)
+    return b"".join(chunks)

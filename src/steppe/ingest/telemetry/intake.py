@@ -1,0 +1,157 @@
+"""Where parsed telemetry meets the lake and the broker, for every way in.
+
+HTTP bodies, files and the syslog listener all end here. A batch is handed to the
+:class:`~steppe.ingest.telemetry.model.EventSink` (the lake: durable when ``accept``
+returns), then published on the broker for detection. A request body is accepted whole or
+not at all — when the lake is full it raises :class:`~steppe.errors.Overloaded` and the
+sender retries the same body; a file is fed in batches and waits out a full lake.
+
+>>> from steppe.workers.broker import InProcessBroker
+>>> class Memory:
+...     def __init__(self): self.got = []
+...     def accept(self, organisation_id, events): self.got.append((organisation_id, list(events)))
+>>> lake = Memory()
+>>> intake = TelemetryIntake(lake, InProcessBroker())
+>>> report = intake.ingest_items(3, [("a.log", {"@timestamp": "2026-11-28T10:00:00.000000Z", "raw": {}})])
+>>> report.events, lake.got[0][0]
+(1, 3)
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from steppe.errors import InputError, Overloaded, PayloadTooLarge
+from steppe.ingest.telemetry.model import EventSink, NormalisedEvent, ParseProblem
+from steppe.workers.broker import Broker, telemetry_subject
+
+__all__ = ["IntakeReport", "TelemetryIntake", "gunzip_limited"]
+
+#: Problems kept whole in a report (the rest are counted): enough to fix a sender.
+KEPT_PROBLEMS = 100
+
+#: Events per batch when feeding a file to the lake.
+FILE_BATCH = 5_000
+
+Item = tuple[str, NormalisedEvent | ParseProblem]
+
+
+@dataclass(slots=True)
+class IntakeReport:
+    """What one body or file run brought in."""
+
+    events: int = 0
+    problems: int = 0
+    first_problems: list[ParseProblem] = field(default_factory=list)
+    waited_seconds: float = 0.0  # time spent waiting for a full lake (files only)
+
+    def note(self, problem: ParseProblem) -> None:
+        self.problems += 1
+        if len(self.first_problems) < KEPT_PROBLEMS:
+            self.first_problems.append(problem)
+
+
+class TelemetryIntake:
+    """Feeds parsed events to the lake, then announces them to detection."""
+
+    def __init__(
+        self, sink: EventSink, broker: Broker | None = None, *, batch_size: int = FILE_BATCH
+    ) -> None:
+        self.sink = sink
+        self.broker = broker
+        self.batch_size = batch_size
+
+    def submit(self, organisation_id: int, events: Sequence[NormalisedEvent]) -> None:
+        """Make ``events`` durable, then publish them; raises Overloaded when full."""
+        if not events:
+            return
+        self.sink.accept(organisation_id, events)
+        subject = telemetry_subject(organisation_id)
+        if self.broker is not None and self.broker.wants(subject):
+            self.broker.publish(subject, orjson.dumps(events))
+
+    def ingest_body(
+        self, organisation_id: int, items: Iterable[Item], *, observer: str | None = None
+    ) -> IntakeReport:
+        """One request: every good event of the body is accepted, or (Overloaded) none."""
+        report = IntakeReport()
+        events: list[NormalisedEvent] = []
+        for _, item in items:
+            if isinstance(item, ParseProblem):
+                report.note(item)
+            else:
+                _stamp(item, observer)
+                events.append(item)
+        self.submit(organisation_id, events)
+        report.events = len(events)
+        return report
+
+    def ingest_items(
+        self,
+        organisation_id: int,
+        items: Iterable[Item],
+        *,
+        observer: str | None = None,
+        progress: Callable[[int], None] | None = None,
+        patience: float = 600.0,
+    ) -> IntakeReport:
+        """A file or folder: batches of events, waiting (up to ``patience`` s) when full."""
+        report = IntakeReport()
+        batch: list[NormalisedEvent] = []
+        for _, item in items:
+            if isinstance(item, ParseProblem):
+                report.note(item)
+                continue
+            _stamp(item, observer)
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                report.waited_seconds += self._submit_waiting(organisation_id, batch, patience)
+                report.events += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            report.waited_seconds += self._submit_waiting(organisation_id, batch, patience)
+            report.events += len(batch)
+            if progress is not None:
+                progress(len(batch))
+        return report
+
+    def _submit_waiting(
+        self, organisation_id: int, batch: list[NormalisedEvent], patience: float
+    ) -> float:
+        waited = 0.0
+        while True:
+            try:
+                self.submit(organisation_id, batch)
+                return waited
+            except Overloaded as exc:
+                if waited >= patience:
+                    raise
+                pause = min(max(exc.retry_after, 0.05), 1.0)
+                time.sleep(pause)
+                waited += pause
+
+
+def _stamp(event: NormalisedEvent, observer: str | None) -> None:
+    if observer is not None and "observer.name" not in event:
+        event["observer.name"] = observer
+
+
+def gunzip_limited(data: bytes, limit: int, *, source: str = "request body") -> bytes:
+    """Inflate a gzip body, refusing one that inflates past ``limit`` bytes (a zip bomb)."""
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib, detected from the header
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise InputError(f"not valid gzip: {exc}", source=source) from None
+    if len(out) > limit:
+        raise PayloadTooLarge(f"{source} inflates to more than {limit} bytes")
+    if not inflater.eof:
+        raise InputError("gzip data is truncated", source=source)
+    return out
