@@ -1,0 +1,233 @@
+"""Value normalisers shared by the telemetry parsers: one canonical form per ECS field.
+
+Each normaliser takes what a sensor wrote and returns the stored form, or raises
+:class:`FieldProblem` naming the field; the parser turns that into a
+:class:`~steppe.ingest.telemetry.model.ParseProblem` for that one record.
+
+    >>> ip("2001:DB8::0:1", "source.ip")
+    '2001:db8::1'
+    >>> port("443", "destination.port")
+    443
+    >>> domain("Evil.Example.", "dns.question.name")
+    'evil.example'
+    >>> epoch("1521911720.865716", "@timestamp")
+    '2018-03-24T17:15:20.865716Z'
+    >>> hashes("SHA1=AB,MD5=CD,IMPHASH=EF")
+    {'file.hash.sha1': 'ab', 'file.hash.md5': 'cd'}
+
+These run once per field per event on the ingest hot path, so the common cases avoid
+regexes and repeat work (IP canonicalisation and whole-second timestamps are cached:
+telemetry repeats the same few addresses and seconds endlessly).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from steppe.ingest.telemetry.model import ECS_COLUMNS, ColumnKind, NormalisedEvent
+from steppe.storage.timestamps import format_ts, normalise
+
+__all__ = [
+    "FieldProblem",
+    "Normaliser",
+    "domain",
+    "epoch",
+    "flatten",
+    "hashes",
+    "integer",
+    "ip",
+    "iso",
+    "lower",
+    "normaliser_for",
+    "port",
+    "text",
+    "timestamp",
+]
+
+Normaliser = Callable[[Any, str], Any]
+
+
+class FieldProblem(ValueError):
+    """One field of one record has a value we cannot store; the record is skipped."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@lru_cache(maxsize=65536)
+def _canonical_ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def ip(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise FieldProblem(field, f"expected an IP address, found {value!r}")
+    canonical = _canonical_ip(value)
+    if canonical is None:
+        raise FieldProblem(field, f"not an IP address: {value!r}")
+    return canonical
+
+
+def integer(value: Any, field: str) -> int:
+    # bool is an int subclass; a JSON true in a port field is an error, not 1.
+    if type(value) is int:
+        return value
+    if isinstance(value, str):
+        try:
+            # Windows writes ids as hex ("0x378") as often as decimal.
+            return int(value, 16) if value[:2] in ("0x", "0X") else int(value)
+        except ValueError:
+            pass
+    elif isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise FieldProblem(field, f"expected an integer, found {value!r}")
+
+
+def port(value: Any, field: str) -> int:
+    number = integer(value, field)
+    if not 0 <= number <= 65535:
+        raise FieldProblem(field, f"port out of range: {number}")
+    return number
+
+
+def text(value: Any, field: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise FieldProblem(field, f"expected text, found {type(value).__name__}")
+
+
+def lower(value: Any, field: str) -> str:
+    return text(value, field).lower()
+
+
+def domain(value: Any, field: str) -> str:
+    return text(value, field).lower().rstrip(".")
+
+
+@lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    m = datetime.fromtimestamp(seconds, UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+
+
+def epoch(value: Any, field: str) -> str:
+    """Seconds since 1970 (Zeek's ``ts``), as text or a number, to the stored form.
+
+    Built from the digits rather than through a float: ``1521911720.865716`` keeps
+    exactly the microseconds the sensor wrote.
+    """
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise FieldProblem(field, f"not a time: {value!r}")
+        value = repr(float(value)) if isinstance(value, float) else str(value)
+    if not isinstance(value, str):
+        raise FieldProblem(field, f"expected seconds since 1970, found {value!r}")
+    whole, _, frac = value.partition(".")
+    if whole.isdigit() and (not frac or frac.isdigit()) and len(whole) <= 11:
+        try:
+            return f"{_second(int(whole))}.{frac[:6].ljust(6, '0')}Z"
+        except (OverflowError, OSError, ValueError):
+            pass
+    try:
+        return format_ts(datetime.fromtimestamp(float(value), UTC))
+    except (OverflowError, OSError, ValueError):
+        raise FieldProblem(field, f"not a time: {value!r}") from None
+
+
+def iso(value: Any, field: str) -> str:
+    """An ISO 8601 time with a zone (``Z``, ``+02:00``, ``-0600``) to the stored form.
+
+    A time without a zone is taken as UTC: Windows' ``UtcTime`` and Sysmon write them so.
+    """
+    if not isinstance(value, str):
+        raise FieldProblem(field, f"expected an ISO 8601 time, found {value!r}")
+    try:
+        return normalise(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldProblem(field, f"not an ISO 8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_ts(moment)
+
+
+def timestamp(value: Any, field: str) -> str:
+    """Either form: numbers and digit strings are epoch seconds, the rest ISO 8601."""
+    if isinstance(value, str) and ("-" in value or "T" in value):
+        return iso(value, field)
+    return epoch(value, field)
+
+
+_HASH_FIELDS = {"md5": "file.hash.md5", "sha1": "file.hash.sha1", "sha256": "file.hash.sha256"}
+
+
+def hashes(value: str) -> dict[str, str]:
+    """Sysmon's ``Hashes`` (``SHA256=..,MD5=..``) to ECS hash fields (others dropped)."""
+    found: dict[str, str] = {}
+    for part in value.split(","):
+        name, sep, digest = part.partition("=")
+        target = _HASH_FIELDS.get(name.strip().lower()) if sep else None
+        if target is not None and digest:
+            found[target] = digest.strip().lower()
+    return found
+
+
+_INT_COLUMNS = frozenset(name for name, kind in ECS_COLUMNS if kind is ColumnKind.INT)
+_TS_COLUMNS = frozenset(name for name, kind in ECS_COLUMNS if kind is ColumnKind.TIMESTAMP)
+_BY_NAME: dict[str, Normaliser] = {
+    "source.ip": ip,
+    "destination.ip": ip,
+    "host.ip": ip,
+    "source.port": port,
+    "destination.port": port,
+    "dns.question.name": domain,
+    "url.domain": domain,
+    "destination.domain": domain,
+    "tls.server.sni": domain,
+    "file.hash.md5": lower,
+    "file.hash.sha1": lower,
+    "file.hash.sha256": lower,
+    "network.transport": lower,
+}
+
+
+def normaliser_for(field: str) -> Normaliser:
+    """The normaliser an ECS field's values go through (by name, then by column kind)."""
+    found = _BY_NAME.get(field)
+    if found is not None:
+        return found
+    if field in _INT_COLUMNS:
+        return integer
+    if field in _TS_COLUMNS:
+        return timestamp
+    return text
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> NormalisedEvent:
+    """Nested objects to dotted keys: ``{"source": {"ip": x}}`` → ``{"source.ip": x}``.
+
+    >>> flatten({"source": {"ip": "10.0.0.1", "port": 80}, "event.dataset": "x"})
+    {'source.ip': '10.0.0.1', 'source.port': 80, 'event.dataset': 'x'}
+    """
+    out: NormalisedEvent = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
