@@ -48,6 +48,7 @@ from steppe.sharing.model import (
 from steppe.storage.schema import group_members, object_groups, object_sources
 
 __all__ = [
+    "can_read_telemetry",
     "can_see",
     "can_see_group",
     "can_see_roster",
@@ -134,6 +135,35 @@ def _base_filter(actor: Actor, objects: FromClause) -> ColumnElement[bool]:
         c.distribution.in_([Distribution.COMMUNITY.value, Distribution.FEDERATION.value]),
         and_(c.distribution == Distribution.GROUPS.value, in_my_groups),
     )
+
+
+#: Roles that make a user of the coordinator organisation the center's staff for telemetry.
+_CENTER_STAFF_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
+
+
+def can_read_telemetry(actor: Actor, organisation_id: int) -> Decision:
+    """May ``actor`` read the telemetry (event lake) of organisation ``organisation_id``?
+
+    Telemetry is a member's own raw data, not shared intel: no distribution or TLP
+    applies. Its own users with a read role see it; the center's staff (a user of the
+    coordinator organisation with the coordinator or admin role) see every member's;
+    peer centers and sensor accounts never read any.
+
+    >>> from steppe.sharing.model import Actor, OrgKind, Role
+    >>> staff = Actor(1, "cc", org_id=1, org_kind=OrgKind.COORDINATOR,
+    ...               roles=frozenset({Role.COORDINATOR}))
+    >>> can_read_telemetry(staff, 7)
+    Decision(allowed=True, reason="center staff read every member's telemetry")
+    """
+    if not (actor.roles & READ_ROLES):
+        return Decision(False, "sensor accounts may only submit telemetry")
+    if actor.org_kind is OrgKind.PEER:
+        return Decision(False, "peer centers never read members' telemetry")
+    if actor.org_id == organisation_id:
+        return Decision(True, "own organisation's telemetry")
+    if actor.org_kind is OrgKind.COORDINATOR and actor.roles & _CENTER_STAFF_ROLES:
+        return Decision(True, "center staff read every member's telemetry")
+    return Decision(False, "telemetry of another organisation")
 
 
 def can_see_roster(actor: Actor, group: GroupRoster) -> Decision:

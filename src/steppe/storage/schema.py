@@ -37,6 +37,7 @@ __all__ = [
     "observables",
     "organisations",
     "sharing_groups",
+    "telemetry_retention",
     "users",
 ]
 
@@ -217,4 +218,15 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", TS, nullable=False),
+)
+
+# An organisation's own telemetry retention (days); organisations without a row keep
+# STEPPE_LAKE_RETENTION_DAYS. The lake prunes whole day partitions past it.
+telemetry_retention = Table(
+    "telemetry_retention",
+    metadata,
+    Column("organisation_id", ForeignKey("organisations.id"), primary_key=True),
+    Column("days", Integer, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint("days > 0", name="days_positive"),
 )

@@ -1,0 +1,322 @@
+"""The event lake: accepted telemetry, durable at once, in Parquet within a second.
+
+    >>> import tempfile, pathlib
+    >>> lake = EventLake(pathlib.Path(tempfile.mkdtemp()))
+    >>> report = lake.start()
+    >>> lake.accept(7, [{"@timestamp": "2026-11-28T10:00:00.000000Z", "raw": {}}])
+    >>> lake.flush()
+    >>> lake.stats().written_events
+    1
+    >>> lake.close()
+
+:meth:`EventLake.accept` is the acknowledgment point: it appends the batch to the spool
+(:mod:`steppe.lake.spool`) and returns once it is fsynced, so an accepted event survives
+kill -9. A background thread seals spool segments (by size, or after ``flush_seconds``)
+and writes them to Parquet (:mod:`steppe.lake.writer`). When the backlog of spooled bytes
+not yet in Parquet passes ``max_backlog_bytes``, ``accept`` raises
+:class:`~steppe.errors.Overloaded` and takes nothing of that batch.
+
+:meth:`EventLake.start` first replays the spool folders of processes that died
+(their ``flock`` is free), exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from steppe.errors import InputError, SteppeError
+from steppe.ingest.telemetry.model import NormalisedEvent
+from steppe.lake.spool import Segment, Spool, fsync_dir, segment_files, try_lock
+from steppe.lake.writer import SegmentResult, write_segment
+from steppe.settings import Settings
+from steppe.storage import timestamps
+
+__all__ = ["EventLake", "LakeCounters", "RecoveryReport"]
+
+log = logging.getLogger(__name__)
+
+SPOOL = "spool"
+
+
+@dataclass(frozen=True, slots=True)
+class LakeCounters:
+    """Progress of this process's lake, for stats and progress bars."""
+
+    accepted_events: int
+    accepted_batches: int
+    rejected_batches: int
+    written_events: int
+    written_files: int
+    written_bytes: int
+    backlog_bytes: int
+    segments_pending: int
+    fsyncs: int
+    recovered_events: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What :meth:`EventLake.recover` replayed from spools left by dead processes."""
+
+    folders: int
+    segments: int
+    events: int
+    torn: tuple[str, ...]
+
+
+class EventLake:
+    """Accepts telemetry durably and writes it to the Parquet lake at ``root``.
+
+    One per process; several processes may share a ``root`` (each has its own spool
+    folder). Implements :class:`steppe.ingest.telemetry.model.EventSink`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_backlog_bytes: int = 256 * 1024 * 1024,
+        flush_seconds: float = 1.0,
+        segment_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.root = root
+        self.max_backlog_bytes = max_backlog_bytes
+        self.flush_seconds = flush_seconds
+        self.segment_bytes = segment_bytes
+        self._spool: Spool | None = None
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._drain_lock = threading.Lock()  # one writer of segments at a time
+        self._count_lock = threading.Lock()
+        self._accepted_events = 0
+        self._accepted_batches = 0
+        self._rejected = 0
+        self._written_events = 0
+        self._written_files = 0
+        self._written_bytes = 0
+        self._recovered = 0
+        self._drain_rate = 0.0  # bytes of spool per second the writer gets through
+        self._last_error: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EventLake:
+        """The lake as the settings configure it (``STEPPE_LAKE_*``)."""
+        return cls(
+            settings.resolved_lake_dir(),
+            max_backlog_bytes=settings.lake_max_backlog_bytes,
+            flush_seconds=settings.lake_flush_seconds,
+            segment_bytes=settings.lake_segment_bytes,
+        )
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self, *, background: bool = True) -> RecoveryReport:
+        """Replay spools of dead processes, open this process's spool, start the flusher.
+
+        With ``background=False`` nothing is flushed until :meth:`flush` (tests, tools).
+        """
+        if self._spool is not None:
+            raise SteppeError("the event lake is already started")
+        self.root.mkdir(parents=True, exist_ok=True)
+        report = self.recover()
+        name = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+        self._spool = Spool(self.root / SPOOL / name, segment_bytes=self.segment_bytes)
+        if background:
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="lake-flusher", daemon=True)
+            self._thread.start()
+        return report
+
+    def recover(self) -> RecoveryReport:
+        """Write to Parquet every spool segment left by a process that is gone.
+
+        Idempotent: a segment written before the crash is written again under the same
+        file names (replacing, not adding), then deleted.
+        """
+        spool_root = self.root / SPOOL
+        spool_root.mkdir(parents=True, exist_ok=True)
+        folders = segments = events = 0
+        torn: list[str] = []
+        dead: list[str] = []
+        for folder in sorted(p for p in spool_root.iterdir() if p.is_dir()):
+            if self._spool is not None and folder == self._spool.folder:
+                continue
+            lock = try_lock(folder)
+            if lock is None:
+                continue  # a live process owns it
+            try:
+                for seq, path in segment_files(folder):
+                    segment = Segment(seq, path, size=path.stat().st_size)
+                    result = write_segment(segment, self.root)
+                    self._count_written(result)
+                    events += result.events
+                    segments += 1
+                    if result.torn:
+                        torn.append(f"{folder.name}/{result.torn}")
+                    path.unlink()
+                    fsync_dir(folder)
+                folders += 1
+                dead.append(folder.name)
+                shutil.rmtree(folder, ignore_errors=True)
+                fsync_dir(spool_root)
+            finally:
+                os.close(lock)
+        _remove_stale_temporaries(self.root, dead)
+        with self._count_lock:
+            self._recovered += events
+        if segments:
+            log.info("lake recovery: %d events from %d segments", events, segments)
+        return RecoveryReport(folders, segments, events, tuple(torn))
+
+    def close(self) -> None:
+        """Stop the flusher, write out everything accepted, release the spool."""
+        thread = self._thread
+        if thread is not None:
+            with self._wake:
+                self._stopping = True
+                self._wake.notify_all()
+            thread.join()
+            self._thread = None
+        if self._spool is not None:
+            self.flush()
+            self._spool.close()
+            shutil.rmtree(self._spool.folder, ignore_errors=True)
+            self._spool = None
+
+    def __enter__(self) -> EventLake:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest -------------------------------------------------------------------------
+
+    def accept(self, organisation_id: int, events: Sequence[NormalisedEvent]) -> None:
+        """Make ``events`` of ``organisation_id`` durable; return when they are.
+
+        Raises :class:`~steppe.errors.Overloaded` (nothing accepted) when the backlog is
+        full, and :class:`~steppe.errors.InputError` for events JSON cannot carry.
+        """
+        spool = self._require_spool()
+        if not events:
+            return
+        try:
+            payload = orjson.dumps(
+                {"o": organisation_id, "t": timestamps.now(), "e": list(events)},
+                option=orjson.OPT_NON_STR_KEYS,
+            )
+        except TypeError as exc:
+            raise InputError(f"event cannot be stored: {exc}", field="events") from exc
+        try:
+            spool.append(payload, max_backlog=self.max_backlog_bytes, retry_after=self._retry())
+        except SteppeError:
+            with self._count_lock:
+                self._rejected += 1
+            raise
+        with self._count_lock:
+            self._accepted_events += len(events)
+            self._accepted_batches += 1
+        if spool.pending_bytes >= self.segment_bytes:
+            with self._wake:
+                self._wake.notify_all()
+
+    def flush(self) -> None:
+        """Write everything accepted so far to Parquet before returning."""
+        spool = self._require_spool()
+        self._drain(spool.seal())
+
+    # -- the flusher --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        spool = self._require_spool()
+        while True:
+            with self._wake:
+                if not self._stopping:
+                    self._wake.wait(timeout=self.flush_seconds / 2)
+                if self._stopping:
+                    return
+            try:
+                self._drain(spool.seal(older_than=self.flush_seconds))
+            except Exception as exc:  # keep the thread alive; the backlog brings 429s
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("lake flush failed; retrying")
+                with self._wake:
+                    self._wake.wait(timeout=min(5.0, self.flush_seconds * 5))
+
+    def _drain(self, segments: list[Segment]) -> None:
+        spool = self._require_spool()
+        with self._drain_lock:
+            for segment in segments:
+                if segment not in spool.sealed():
+                    continue  # written out by the other drainer meanwhile
+                started = time.monotonic()
+                result = write_segment(segment, self.root)
+                spool.retire(segment)
+                self._count_written(result)
+                elapsed = max(time.monotonic() - started, 1e-6)
+                rate = segment.size / elapsed
+                self._drain_rate = (
+                    rate if not self._drain_rate else 0.8 * self._drain_rate + 0.2 * rate
+                )
+                self._last_error = None
+
+    def _count_written(self, result: SegmentResult) -> None:
+        with self._count_lock:
+            self._written_events += result.events
+            self._written_files += len(result.files)
+            self._written_bytes += result.bytes_written
+
+    def _retry(self) -> float:
+        """Seconds until the writer should have made room (1 s to 60 s)."""
+        spool = self._spool
+        if spool is None or not self._drain_rate:
+            return max(1.0, self.flush_seconds)
+        excess = spool.pending_bytes - self.max_backlog_bytes // 2
+        return float(min(60, max(1, round(excess / self._drain_rate + 0.5))))
+
+    def _require_spool(self) -> Spool:
+        if self._spool is None:
+            raise SteppeError("the event lake is not started: call start() first")
+        return self._spool
+
+    def stats(self) -> LakeCounters:
+        spool = self._spool
+        with self._count_lock:
+            return LakeCounters(
+                accepted_events=self._accepted_events,
+                accepted_batches=self._accepted_batches,
+                rejected_batches=self._rejected,
+                written_events=self._written_events,
+                written_files=self._written_files,
+                written_bytes=self._written_bytes,
+                backlog_bytes=spool.pending_bytes if spool else 0,
+                segments_pending=len(spool.sealed()) if spool else 0,
+                fsyncs=spool.fsyncs if spool else 0,
+                recovered_events=self._recovered,
+                last_error=self._last_error,
+            )
+
+
+def _remove_stale_temporaries(root: Path, dead_spools: list[str]) -> None:
+    """Half-written Parquet files of crashed writers (hidden names hunts never read).
+
+    Only those of the dead spools: a live process may be writing its own right now.
+    """
+    if not dead_spools:
+        return
+    for tmp in root.glob("organisation=*/day=*/.tmp-*"):
+        if any(tmp.name.startswith(f".tmp-{name}-") for name in dead_spools):
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,181 @@
+"""Events as an Arrow table: the lake's columns, typed, whatever the events hold.
+
+The schema is built from :data:`~steppe.ingest.telemetry.model.ECS_COLUMNS` at run time
+(a field added there becomes a column), plus ``raw`` (the original record as JSON text)
+and ``organisation``::
+
+    >>> schema = lake_schema()
+    >>> schema.field("@timestamp").type, schema.field("source.port").type
+    (TimestampType(timestamp[us, tz=UTC]), DataType(int64))
+    >>> table = events_table([(7, "2026-11-28T10:00:00.000000Z",
+    ...     {"@timestamp": "2026-11-28T09:59:00Z", "source.port": "53", "raw": {"a": 1}})])
+    >>> table.column("source.port").to_pylist(), table.column("organisation").to_pylist()
+    ([53], [7])
+
+A value of the wrong type never fails a batch: strings take any scalar (lists and
+objects as JSON text), integers take numeric strings and whole floats, timestamps take
+ISO 8601 (without a zone: UTC). What cannot be coerced becomes null in its column and
+is kept in ``raw`` under ``"@steppe.fields"``, with any field that has no column. An
+event whose ``@timestamp`` is missing or unreadable is stamped with the time it was
+accepted, so it still lands in a day partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from steppe.ingest.telemetry.model import ECS_COLUMNS, ColumnKind, NormalisedEvent
+
+__all__ = ["LEFTOVER_KEY", "TIMESTAMP", "EventRow", "events_table", "lake_schema"]
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+#: Key under which ``raw`` keeps normalised fields that did not fit a column.
+LEFTOVER_KEY = "@steppe.fields"
+
+#: One event as the writer sees it: (organisation id, accepted-at ISO time, event).
+EventRow = tuple[int, str, NormalisedEvent]
+
+_ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
+    ColumnKind.STRING: pa.string(),
+    ColumnKind.INT: pa.int64(),
+    ColumnKind.TIMESTAMP: TIMESTAMP,
+}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# What pyarrow raises when a Python list does not fit the requested type.
+_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
+
+
+def lake_schema() -> pa.Schema:
+    """The Parquet schema of the lake, from the ECS columns known now."""
+    fields = [pa.field(name, _ARROW_TYPES[kind]) for name, kind in ECS_COLUMNS]
+    fields.append(pa.field("raw", pa.string()))
+    fields.append(pa.field("organisation", pa.int64()))
+    return pa.schema(fields)
+
+
+def events_table(rows: Sequence[EventRow]) -> pa.Table:
+    """The rows as a table of :func:`lake_schema`, values coerced to their column type."""
+    known = frozenset(name for name, _ in ECS_COLUMNS) | {"raw"}
+    events = [event for _, _, event in rows]
+    leftovers: list[dict[str, Any] | None] = [None] * len(events)
+    for index, event in enumerate(events):
+        extra = event.keys() - known
+        if extra:
+            leftovers[index] = {key: event[key] for key in extra}
+
+    columns: list[pa.Array] = []
+    for name, kind in ECS_COLUMNS:
+        values = [event.get(name) for event in events]
+        array, dropped = _column(values, kind)
+        for index, value in dropped:
+            slot = leftovers[index]
+            if slot is None:
+                slot = leftovers[index] = {}
+            slot[name] = value
+        if name == "@timestamp" and array.null_count:
+            accepted = pa.array([at for _, at, _ in rows], pa.string()).cast(TIMESTAMP)
+            array = pc.if_else(pc.is_null(array), accepted, array)
+        columns.append(array)
+
+    raw = [
+        _raw_text(event.get("raw"), leftover)
+        for event, leftover in zip(events, leftovers, strict=True)
+    ]
+    columns.append(pa.array(raw, pa.string()))
+    columns.append(pa.array([org for org, _, _ in rows], pa.int64()))
+    return pa.Table.from_arrays(columns, schema=lake_schema())
+
+
+def _column(values: list[Any], kind: ColumnKind) -> tuple[pa.Array, list[tuple[int, Any]]]:
+    """The typed array, and the (index, value) pairs that had to be nulled."""
+    # Fast path: pyarrow converts a clean list in C; only a list it refuses goes through
+    # the per-value coercion below.
+    try:
+        if kind is ColumnKind.TIMESTAMP:
+            return pa.array(values, pa.string()).cast(TIMESTAMP), []
+        return pa.array(values, _ARROW_TYPES[kind]), []
+    except _CONVERSION_ERRORS:
+        pass
+    coerce = _COERCERS[kind]
+    out: list[Any] = []
+    dropped: list[tuple[int, Any]] = []
+    for index, value in enumerate(values):
+        converted = None if value is None else coerce(value)
+        if converted is None and value is not None:
+            dropped.append((index, value))
+        out.append(converted)
+    return pa.array(out, _ARROW_TYPES[kind]), dropped
+
+
+def _to_string(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)
+
+
+def _to_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    number: int | None = None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            return None
+    if number is None or not _INT64_MIN <= number <= _INT64_MAX:
+        return None
+    return number
+
+
+def _to_timestamp(value: Any) -> datetime | None:
+    moment: datetime | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the contract says UTC; a bare time is read so
+    return moment.astimezone(UTC)
+
+
+_COERCERS = {
+    ColumnKind.STRING: _to_string,
+    ColumnKind.INT: _to_int,
+    ColumnKind.TIMESTAMP: _to_timestamp,
+}
+
+
+def _raw_text(raw: Any, leftover: dict[str, Any] | None) -> str:
+    if leftover:
+        base = dict(raw) if isinstance(raw, dict) else ({} if raw is None else {"raw": raw})
+        base[LEFTOVER_KEY] = leftover
+        raw = base
+    if raw is None:
+        return "{}"
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return orjson.dumps(str(raw)).decode()

@@ -1,0 +1,152 @@
+"""Spool segment → Parquet files, one per (segment, organisation, day).
+
+A file is written to a hidden temporary name, fsynced, renamed into
+``organisation=<id>/day=<YYYY-MM-DD>/<segment>.parquet`` and its folder fsynced; only
+then may the segment be retired. Writing the same segment again (recovery after a crash
+between the rename and the retirement) replaces its files with identical ones, so
+replaying is idempotent: nothing is duplicated.
+
+Memory stays bounded: a segment is read record by record and written out in row groups
+of at most ``chunk_rows`` events.
+
+    >>> import tempfile, pathlib, orjson
+    >>> from steppe.lake.spool import Spool
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> spool = Spool(root / "spool" / "p1", segment_bytes=1 << 20)
+    >>> batch = {"o": 7, "t": "2026-11-28T10:00:00.000000Z",
+    ...          "e": [{"@timestamp": "2026-11-27T23:00:00Z", "raw": {}}]}
+    >>> spool.append(orjson.dumps(batch), max_backlog=1 << 20)
+    >>> result = write_segment(spool.seal()[0], root)
+    >>> result.events, [p.relative_to(root).parent.as_posix() for p in result.files]
+    (1, ['organisation=7/day=2026-11-27'])
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from steppe.lake.spool import Segment, TornTail, fsync_dir, read_segment
+from steppe.lake.table import EventRow, events_table, lake_schema
+
+__all__ = ["SegmentResult", "partition_dir", "write_segment"]
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 20_000
+_TMP_PREFIX = ".tmp-"
+
+
+@dataclass(slots=True)
+class SegmentResult:
+    """What writing a segment produced."""
+
+    events: int = 0
+    files: list[Path] = field(default_factory=list)
+    bytes_written: int = 0
+    torn: str | None = None  # why reading stopped early, if it did
+    bad_records: int = 0  # records whose payload was not a batch (skipped)
+
+
+def partition_dir(root: Path, organisation: int, day: date) -> Path:
+    return root / f"organisation={organisation}" / f"day={day.isoformat()}"
+
+
+class _PartitionFiles:
+    """The open Parquet writers of one segment, one per partition."""
+
+    def __init__(self, root: Path, segment_name: str) -> None:
+        self.root = root
+        self.name = segment_name
+        self.schema = lake_schema()
+        self.writers: dict[tuple[int, date], tuple[pq.ParquetWriter, Path, Path]] = {}
+
+    def write(self, table: pa.Table) -> None:
+        days = pc.cast(table.column("@timestamp"), pa.date32())
+        keys = pa.table({"o": table.column("organisation"), "d": days})
+        for key in keys.group_by(["o", "d"]).aggregate([]).to_pylist():
+            org, day = key["o"], key["d"]
+            mask = pc.and_(pc.equal(keys.column("o"), org), pc.equal(keys.column("d"), day))
+            part = table.filter(mask).sort_by("@timestamp")
+            self._writer(org, day).write_table(part)
+
+    def _writer(self, org: int, day: date) -> pq.ParquetWriter:
+        entry = self.writers.get((org, day))
+        if entry is None:
+            folder = partition_dir(self.root, org, day)
+            _make_dirs(folder)
+            final = folder / f"{self.name}.parquet"
+            tmp = folder / f"{_TMP_PREFIX}{self.name}.parquet"
+            writer = pq.ParquetWriter(tmp, self.schema, compression="zstd")
+            entry = self.writers[(org, day)] = (writer, tmp, final)
+        return entry[0]
+
+    def commit(self, result: SegmentResult) -> None:
+        for writer, tmp, final in self.writers.values():
+            writer.close()
+            with tmp.open("rb") as stream:
+                os.fsync(stream.fileno())
+            result.bytes_written += tmp.stat().st_size
+            os.replace(tmp, final)
+            fsync_dir(final.parent)
+            result.files.append(final)
+
+    def abort(self) -> None:
+        for writer, tmp, _ in self.writers.values():
+            try:
+                writer.close()
+            finally:
+                tmp.unlink(missing_ok=True)
+
+
+def write_segment(segment: Segment, root: Path, *, chunk_rows: int = CHUNK_ROWS) -> SegmentResult:
+    """Write every event of ``segment`` durably into the lake at ``root``."""
+    result = SegmentResult()
+    files = _PartitionFiles(root, segment.name)
+    torn = TornTail()
+    rows: list[EventRow] = []
+    try:
+        for payload in read_segment(segment.path, torn):
+            try:
+                batch = orjson.loads(payload)
+                org, accepted_at = int(batch["o"]), str(batch["t"])
+                events = batch["e"]
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                result.bad_records += 1  # checksummed, so written by a different version
+                continue
+            rows.extend((org, accepted_at, event) for event in events if isinstance(event, dict))
+            if len(rows) >= chunk_rows:
+                files.write(events_table(rows))
+                result.events += len(rows)
+                rows = []
+        if rows:
+            files.write(events_table(rows))
+            result.events += len(rows)
+        files.commit(result)
+    except BaseException:
+        files.abort()
+        raise
+    if torn.offset is not None:
+        result.torn = f"{segment.path.name}: {torn.reason} at byte {torn.offset}; ignored"
+        log.warning("spool segment %s", result.torn)
+    return result
+
+
+def _make_dirs(folder: Path) -> None:
+    """Create ``folder`` and make each new level durable in its parent."""
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for level in reversed(missing):
+        level.mkdir(exist_ok=True)
+        fsync_dir(level.parent)
