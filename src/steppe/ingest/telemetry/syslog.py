@@ -1,0 +1,526 @@
+"""A syslog receiver: UDP and TCP in, batches of normalised events out to an EventSink.
+
+    >>> async def main(sink: EventSink) -> None:  # doctest: +SKIP
+    ...     router = OrganisationRouter(default=1, routes=[(ip_network("10.1.0.0/16"), 2)])
+    ...     listener = SyslogListener(sink, router, ListenerConfig(udp=(("0.0.0.0", 514),)))
+    ...     await listener.start()
+    ...     await stop_requested.wait()
+    ...     print((await listener.stop()).line())
+
+How messages flow, and where they wait:
+
+* The asyncio loop receives datagrams and TCP frames (:mod:`.syslog_framing`) and puts
+  the raw bytes, sender and arrival time in one bounded :class:`FrameQueue` (by count and
+  by bytes). Nothing is parsed on the loop.
+* One worker thread takes batches (``batch_size`` messages or ``batch_interval``
+  seconds, whichever first), parses them (:mod:`.syslog_parse`), groups them by
+  organisation (:class:`OrganisationRouter`, by sender address) and calls
+  ``sink.accept`` — which fsyncs, so it must not run on the loop.
+* When the sink says :class:`~steppe.errors.Overloaded`, the worker keeps its batch and
+  retries with back-off; the queue then fills. A full queue drops UDP datagrams (counted
+  as ``queue_full``) and pauses TCP connections, so the kernel's flow control pushes back
+  on the sender; a connection paused longer than ``tcp_max_stall`` seconds has its
+  waiting messages dropped (``tcp_stalled``) and is read again.
+
+Nothing is dropped silently: :class:`SyslogStats` counts every message received,
+accepted and dropped (by reason), plus parse problems, truncations, sink refusals and —
+on Linux — datagrams the kernel dropped before we could read them. A stats line is logged
+every ``stats_interval`` seconds (a warning when anything was dropped since the last).
+
+Memory is bounded by ``queue_bytes`` plus, per TCP connection, one socket read (256 KiB)
+and one message (``max_message_bytes``), times ``max_connections``.
+
+The organisation of a message is decided by its sender's address only. UDP senders can
+be spoofed: map CIDRs to organisations only on networks where that cannot happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any
+
+from steppe.errors import Overloaded
+from steppe.ingest.telemetry.model import EventSink, NormalisedEvent
+from steppe.ingest.telemetry.syslog_framing import Frame, StreamFramer
+from steppe.ingest.telemetry.syslog_parse import parse_message
+from steppe.ingest.telemetry.syslog_stats import StatsSnapshot, SyslogStats, kernel_udp_drops
+
+__all__ = [
+    "FrameQueue",
+    "ListenerConfig",
+    "OrganisationRouter",
+    "StatsSnapshot",
+    "SyslogListener",
+    "SyslogStats",
+]
+
+log = logging.getLogger("steppe.syslog")
+
+Network = IPv4Network | IPv6Network
+
+#: What waits in the queue: message bytes, sender address, arrival (epoch s), truncated.
+QueuedFrame = tuple[bytes, str, float, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerConfig:
+    """Where to listen and how much to hold. Endpoints are ``(host, port)``; port 0
+    picks a free one (see :attr:`SyslogListener.udp_addresses`)."""
+
+    udp: tuple[tuple[str, int], ...] = ()
+    tcp: tuple[tuple[str, int], ...] = ()
+    #: Longer messages are cut to this and flagged ``truncated`` (kept, not dropped).
+    max_message_bytes: int = 64 * 1024
+    batch_size: int = 1000
+    batch_interval: float = 0.2
+    queue_messages: int = 100_000
+    queue_bytes: int = 64 * 1024 * 1024
+    #: A TCP connection silent this long is closed.
+    idle_timeout: float = 300.0
+    max_connections: int = 1024
+    #: How long a TCP connection stays paused on a full queue before its waiting
+    #: messages are dropped.
+    tcp_max_stall: float = 30.0
+    stats_interval: float = 60.0
+    #: At stop, how long to keep offering the last messages to an overloaded sink.
+    shutdown_grace: float = 10.0
+    top_senders: int = 10
+
+
+class OrganisationRouter:
+    """Sender address → organisation id: the longest matching CIDR, else the default.
+
+    >>> router = OrganisationRouter(1, [(ipaddress.ip_network("10.1.0.0/16"), 2),
+    ...                                 (ipaddress.ip_network("10.1.2.0/24"), 3)])
+    >>> router.organisation_for("10.1.2.9"), router.organisation_for("10.1.9.9")
+    (3, 2)
+    >>> router.organisation_for("::ffff:10.1.9.9"), router.organisation_for("192.0.2.1")
+    (2, 1)
+    """
+
+    _CACHE_LIMIT = 65536
+
+    def __init__(self, default: int, routes: Sequence[tuple[Network, int]] = ()) -> None:
+        self.default = default
+        # Longest prefix first, so the first match is the most specific one.
+        self.routes = sorted(routes, key=lambda route: -route[0].prefixlen)
+        self._cache: dict[str, int] = {}
+
+    def organisation_for(self, address: str) -> int:
+        org = self._cache.get(address)
+        if org is None:
+            org = self._lookup(address)
+            if len(self._cache) >= self._CACHE_LIMIT:  # spoofed senders must not grow it
+                self._cache.clear()
+            self._cache[address] = org
+        return org
+
+    def _lookup(self, address: str) -> int:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return self.default
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        for network, org in self.routes:
+            if ip.version == network.version and ip in network:
+                return org
+        return self.default
+
+
+class FrameQueue:
+    """Bounded by message count and bytes; filled from the loop, emptied by one thread."""
+
+    def __init__(self, *, max_messages: int, max_bytes: int, batch_size: int) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self.batch_size = batch_size
+        self.bytes = 0
+        self.high_water = 0
+        self.closed = False
+        self._items: deque[QueuedFrame] = deque()
+        self._cond = threading.Condition()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offer(self, frame: QueuedFrame, *, force: bool = False) -> bool:
+        """Queue it if there is room (``force``: at shutdown, frames already in memory)."""
+        size = len(frame[0])
+        with self._cond:
+            depth = len(self._items)
+            if not force and (
+                depth >= self.max_messages or (depth and self.bytes + size > self.max_bytes)
+            ):
+                return False
+            self._items.append(frame)
+            self.bytes += size
+            if depth + 1 > self.high_water:
+                self.high_water = depth + 1
+            if depth + 1 == self.batch_size:
+                self._cond.notify()
+            return True
+
+    def take(self, max_wait: float) -> list[QueuedFrame]:
+        """Up to ``batch_size`` frames, once that many wait or ``max_wait`` has passed
+        since the worker first saw one; ``[]`` after :meth:`close` when empty."""
+        with self._cond:
+            deadline: float | None = None
+            while len(self._items) < self.batch_size and not self.closed:
+                now = time.monotonic()
+                if self._items and deadline is None:
+                    deadline = now + max_wait
+                timeout = max_wait if deadline is None else deadline - now
+                if timeout <= 0:
+                    break
+                self._cond.wait(timeout)
+            n = min(self.batch_size, len(self._items))
+            batch = [self._items.popleft() for _ in range(n)]
+            self.bytes -= sum(len(frame[0]) for frame in batch)
+            return batch
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class SyslogListener:
+    """Receives syslog on the configured endpoints until :meth:`stop`."""
+
+    def __init__(self, sink: EventSink, router: OrganisationRouter, config: ListenerConfig) -> None:
+        self.sink = sink
+        self.router = router
+        self.config = config
+        self.stats = SyslogStats(top_senders=config.top_senders)
+        self.queue = FrameQueue(
+            max_messages=config.queue_messages,
+            max_bytes=config.queue_bytes,
+            batch_size=config.batch_size,
+        )
+        #: Where it listens, once started (the real ports when 0 was asked for).
+        self.udp_addresses: list[tuple[str, int]] = []
+        self.tcp_addresses: list[tuple[str, int]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._udp: list[asyncio.DatagramTransport] = []
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[_TcpConnection] = set()
+        self._waiting: set[_TcpConnection] = set()
+        self._space_wanted = False
+        self._stopping = threading.Event()
+        self._give_up_at = float("inf")
+        self._worker: threading.Thread | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._udp_inodes: set[int] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        for host, port in self.config.udp:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpReceiver(self), local_addr=(host, port)
+            )
+            self._udp.append(transport)
+            sock = transport.get_extra_info("socket")
+            self.udp_addresses.append(sock.getsockname()[:2])
+            self._udp_inodes.add(_inode(sock.fileno()))
+        for host, port in self.config.tcp:
+            server = await loop.create_server(
+                lambda: _TcpConnection(self), host, port, reuse_address=True
+            )
+            self._servers.append(server)
+            self.tcp_addresses.extend(s.getsockname()[:2] for s in server.sockets)
+        self._worker = threading.Thread(target=self._drain, name="syslog-sink", daemon=True)
+        self._worker.start()
+        self._ticker = asyncio.create_task(self._tick())
+        log.info(
+            "syslog listening on udp %s tcp %s",
+            _endpoints(self.udp_addresses),
+            _endpoints(self.tcp_addresses),
+        )
+
+    async def stop(self) -> StatsSnapshot:
+        """Stop receiving, hand every message already received to the sink (waiting up
+        to ``shutdown_grace`` seconds for an overloaded one), and return the final stats."""
+        for transport in self._udp:
+            transport.close()
+        for server in self._servers:
+            server.close()
+        for connection in list(self._connections):
+            connection.shut(force=True)
+        self._give_up_at = time.monotonic() + self.config.shutdown_grace
+        self._stopping.set()
+        self.queue.close()
+        if self._worker is not None:
+            await asyncio.to_thread(self._worker.join)
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for server in self._servers:
+            await server.wait_closed()
+        snapshot = self.snapshot()
+        log.info("%s", snapshot.line())
+        return snapshot
+
+    def snapshot(self) -> StatsSnapshot:
+        drops = kernel_udp_drops(self._udp_inodes) if self._udp_inodes else None
+        return self.stats.snapshot(
+            queue_depth=len(self.queue),
+            queue_bytes=self.queue.bytes,
+            queue_high_water=self.queue.high_water,
+            queue_capacity=self.config.queue_messages,
+            kernel_udp_drops=drops,
+        )
+
+    # -- the loop side ---------------------------------------------------------------
+
+    def receive(self, data: bytes, sender: str, truncated: bool, *, force: bool = False) -> bool:
+        """Queue one message; False when there is no room (the caller counts the drop
+        or waits)."""
+        return self.queue.offer((data, sender, time.time(), truncated), force=force)
+
+    def wait_for_space(self, connection: _TcpConnection) -> None:
+        self._waiting.add(connection)
+        self._space_wanted = True
+
+    def _space_freed(self) -> None:
+        self._space_wanted = False
+        waiting, self._waiting = self._waiting, set()
+        for connection in waiting:
+            connection.push()
+
+    async def _tick(self) -> None:
+        """Stall checks twice a second; the stats line every ``stats_interval``."""
+        last_line = time.monotonic()
+        last_dropped = 0
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            for connection in list(self._connections):
+                connection.check_timers(now)
+            if now - last_line >= self.config.stats_interval:
+                last_line = now
+                snapshot = self.snapshot()
+                level = logging.WARNING if snapshot.dropped_total > last_dropped else logging.INFO
+                last_dropped = snapshot.dropped_total
+                log.log(level, "%s", snapshot.line())
+
+    # -- the worker thread ------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while True:
+            frames = self.queue.take(self.config.batch_interval)
+            if not frames:
+                if self.queue.closed:
+                    return
+                continue
+            if self._space_wanted and self._loop is not None:
+                # RuntimeError: the loop is closing; the frames are still ours to deliver.
+                with contextlib.suppress(RuntimeError):
+                    self._loop.call_soon_threadsafe(self._space_freed)
+            self._deliver(frames)
+
+    def _deliver(self, frames: list[QueuedFrame]) -> None:
+        by_org: dict[int, list[NormalisedEvent]] = {}
+        problems = 0
+        for data, sender, arrival, truncated in frames:
+            event, problem = parse_message(
+                data,
+                datetime.fromtimestamp(arrival, UTC),
+                sender=sender,
+                truncated=truncated,
+            )
+            if problem is not None:
+                problems += 1
+            by_org.setdefault(self.router.organisation_for(sender), []).append(event)
+        self.stats.add_parse_problems(problems)
+        for org, events in by_org.items():
+            self._accept(org, events)
+
+    def _accept(self, org: int, events: list[NormalisedEvent]) -> None:
+        delay = 0.02
+        while True:
+            try:
+                self.sink.accept(org, events)
+            except Overloaded as exc:
+                self.stats.add_sink_refusal()
+                if self._stopping.is_set() and time.monotonic() >= self._give_up_at:
+                    log.error(
+                        "syslog: sink still overloaded at shutdown; %d messages dropped",
+                        len(events),
+                    )
+                    self.stats.add_dropped("sink_overloaded_at_shutdown", len(events))
+                    return
+                delay = min(max(delay * 2, exc.retry_after), 1.0)
+                if self._stopping.is_set():
+                    time.sleep(delay)
+                else:
+                    self._stopping.wait(delay)
+            except Exception:
+                # A broken sink (disk full, lake error) must not stop the listener, and
+                # what it refused is counted, not forgotten.
+                log.exception("syslog: the sink failed; %d messages dropped", len(events))
+                self.stats.add_dropped("sink_error", len(events))
+                return
+            else:
+                self.stats.add_accepted(len(events))
+                return
+
+
+class _UdpReceiver(asyncio.DatagramProtocol):
+    def __init__(self, listener: SyslogListener) -> None:
+        self.listener = listener
+        self.limit = listener.config.max_message_bytes
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        sender = _sender(addr)
+        truncated = len(data) > self.limit
+        if truncated:
+            data = data[: self.limit]
+        stats = self.listener.stats
+        stats.add_received(sender, len(data), truncated)
+        if not self.listener.receive(data, sender, truncated):
+            stats.add_dropped("queue_full", 1)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("syslog udp: %s", exc)
+
+
+class _TcpConnection(asyncio.Protocol):
+    """One sender's stream: framed, queued, paused while the queue is full.
+
+    It stays in the listener's ``_connections`` while open, and after closing for as
+    long as it still holds messages waiting for room.
+    """
+
+    def __init__(self, listener: SyslogListener) -> None:
+        self.listener = listener
+        self.config = listener.config
+        self.framer = StreamFramer(max_message_bytes=self.config.max_message_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.sender = "?"
+        self.pending: deque[Frame] = deque()
+        self.paused_since: float | None = None
+        self.last_data = time.monotonic()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.sender = _sender(transport.get_extra_info("peername"))
+        listener = self.listener
+        if len(listener._connections) >= self.config.max_connections:
+            listener.stats.add_connection_refused()
+            log.warning("syslog tcp: refused %s: too many connections", self.sender)
+            self.closed = True
+            transport.abort()
+            return
+        listener._connections.add(self)
+        listener.stats.connection_opened()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_data = time.monotonic()
+        self._add(self.framer.feed(data))
+        if self.framer.error is not None:
+            self.listener.stats.add_dropped("framing_error", 1)
+            log.warning("syslog tcp %s: %s; closing", self.sender, self.framer.error)
+            self.shut(force=False)
+            return
+        self.push()
+
+    def eof_received(self) -> bool | None:
+        self.shut(force=False)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.shut(force=False)
+
+    def push(self) -> None:
+        """Queue what waits; pause reading while the queue is full."""
+        listener = self.listener
+        while self.pending:
+            data, truncated = self.pending[0]
+            if not listener.receive(data, self.sender, truncated):
+                if self.paused_since is None:
+                    self.paused_since = time.monotonic()
+                    listener.stats.add_tcp_pause()
+                    if not self.closed and self.transport is not None:
+                        self.transport.pause_reading()
+                listener.wait_for_space(self)
+                return
+            self.pending.popleft()
+        if self.paused_since is not None:
+            self.paused_since = None
+            if not self.closed and self.transport is not None:
+                self.transport.resume_reading()
+        if self.closed:
+            listener._connections.discard(self)
+
+    def check_timers(self, now: float) -> None:
+        if self.paused_since is not None:
+            if now - self.paused_since >= self.config.tcp_max_stall:
+                log.warning(
+                    "syslog tcp %s: queue full for %.1f s; %d messages dropped",
+                    self.sender,
+                    now - self.paused_since,
+                    len(self.pending),
+                )
+                self.listener.stats.add_dropped("tcp_stalled", len(self.pending))
+                self.pending.clear()
+                self.push()
+        elif not self.closed and now - self.last_data >= self.config.idle_timeout:
+            log.info("syslog tcp %s: idle for %.0f s; closing", self.sender, now - self.last_data)
+            self.shut(force=False)
+
+    def shut(self, *, force: bool) -> None:
+        """Close, keeping a last unterminated line. ``force`` (at stop) queues what is
+        still waiting past the bound: it is in memory already and must not be lost."""
+        listener = self.listener
+        if not self.closed:
+            self.closed = True
+            listener.stats.connection_closed()
+            frames, lost = self.framer.finish()
+            self._add(frames)
+            listener.stats.add_dropped("incomplete_frame", lost)
+            if self.transport is not None:
+                self.transport.close()
+        if force:
+            while self.pending:
+                data, truncated = self.pending.popleft()
+                listener.receive(data, self.sender, truncated, force=True)
+            listener._connections.discard(self)
+        else:
+            self.push()
+
+    def _add(self, frames: list[Frame]) -> None:
+        stats = self.listener.stats
+        for data, truncated in frames:
+            stats.add_received(self.sender, len(data), truncated)
+        self.pending.extend(frames)
+
+
+def _sender(addr: Any) -> str:
+    if not addr:
+        return "?"
+    host = str(addr[0]).split("%", 1)[0]
+    if host.startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
+
+
+def _inode(fd: int) -> int:
+    return os.fstat(fd).st_ino
+
+
+def _endpoints(addresses: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{host}:{port}" for host, port in addresses) or "-"
