@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
+from steppe.ingest.telemetry.formats import FORMATS, read_path
 from steppe.ingest.telemetry.intake import IntakeReport
 from steppe.ingest.telemetry.service import TelemetryService
 from steppe.sharing import directory
@@ -29,16 +31,14 @@ def ingest(
     org: Annotated[str, typer.Option("--org", help="Organisation whose telemetry this is.")],
     format: Annotated[
         str,
-        typer.Option(help="auto (detect per file), or one of: evtx, winjson, zeek, eve, jsonl"),
+        typer.Option(help="auto (detect per file), or one of: " + ", ".join(FORMATS[1:])),
     ] = "auto",
 ) -> None:
     """Parse files into the event lake; bad lines are reported with file:line and skipped."""
-    from steppe.ingest.telemetry.formats import FORMATS, read_path  # type: ignore[import-not-found]
-
     rt: Runtime = ctx.obj
-    if format != "auto" and format not in FORMATS:
+    if format not in FORMATS:
         raise InputError(
-            f"unknown format {format!r}; use auto or one of: {', '.join(FORMATS)}",
+            f"unknown format {format!r}; use one of: {', '.join(FORMATS)}",
             field="--format",
         )
     for path in paths:
@@ -61,9 +61,9 @@ def ingest(
                 task = progress.add_task(f"reading {path}", total=None)
                 one = service.intake.ingest_items(
                     organisation.id,
-                    read_path(path, format),
+                    (item for _, item in read_path(path, format)),
                     observer=f"file:{path.name}",
-                    progress=lambda n, task=task: progress.advance(task, n),
+                    progress=partial(progress.advance, task),
                 )
                 _merge(report, one)
     finally:

@@ -12,7 +12,7 @@ sender retries the same body; a file is fed in batches and waits out a full lake
 ...     def accept(self, organisation_id, events): self.got.append((organisation_id, list(events)))
 >>> lake = Memory()
 >>> intake = TelemetryIntake(lake, InProcessBroker())
->>> report = intake.ingest_items(3, [("a.log", {"@timestamp": "2026-11-28T10:00:00.000000Z", "raw": {}})])
+>>> report = intake.ingest_items(3, [{"@timestamp": "2026-11-28T10:00:00.000000Z", "raw": {}}])
 >>> report.events, lake.got[0][0]
 (1, 3)
 """
@@ -38,7 +38,7 @@ KEPT_PROBLEMS = 100
 #: Events per batch when feeding a file to the lake.
 FILE_BATCH = 5_000
 
-Item = tuple[str, NormalisedEvent | ParseProblem]
+Item = NormalisedEvent | ParseProblem
 
 
 @dataclass(slots=True)
@@ -81,7 +81,7 @@ class TelemetryIntake:
         """One request: every good event of the body is accepted, or (Overloaded) none."""
         report = IntakeReport()
         events: list[NormalisedEvent] = []
-        for _, item in items:
+        for item in items:
             if isinstance(item, ParseProblem):
                 report.note(item)
             else:
@@ -103,7 +103,7 @@ class TelemetryIntake:
         """A file or folder: batches of events, waiting (up to ``patience`` s) when full."""
         report = IntakeReport()
         batch: list[NormalisedEvent] = []
-        for _, item in items:
+        for item in items:
             if isinstance(item, ParseProblem):
                 report.note(item)
                 continue

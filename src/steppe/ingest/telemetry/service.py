@@ -8,9 +8,9 @@ lake's flusher), and :meth:`close` writes what is spooled before the process end
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from steppe.ingest.telemetry.intake import TelemetryIntake
+from steppe.lake import EventLake
 from steppe.settings import Settings
 from steppe.workers.broker import Broker, InProcessBroker
 
@@ -22,15 +22,13 @@ class TelemetryService:
         self.settings = settings
         self.broker: Broker = broker if broker is not None else InProcessBroker()
         self._lock = threading.Lock()
-        self._lake: Any = None  # TODO(integration): EventLake once steppe.lake lands
+        self._lake: EventLake | None = None
         self._intake: TelemetryIntake | None = None
 
     @property
-    def lake(self) -> Any:
+    def lake(self) -> EventLake:
         with self._lock:
             if self._lake is None:
-                from steppe.lake import EventLake  # type: ignore[attr-defined]
-
                 lake = EventLake.from_settings(self.settings)
                 lake.start()  # replays what a crash left in the spool
                 self._lake = lake
