@@ -22,20 +22,24 @@ not yet in Parquet passes ``max_backlog_bytes``, ``accept`` raises
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
-from steppe.errors import InputError, SteppeError
+from steppe.errors import SteppeError
 from steppe.ingest.telemetry.model import NormalisedEvent
+from steppe.lake.partitions import Partition
+from steppe.lake.retention import prune
 from steppe.lake.spool import Segment, Spool, fsync_dir, segment_files, try_lock
 from steppe.lake.writer import SegmentResult, write_segment
 from steppe.settings import Settings
@@ -89,8 +93,10 @@ class EventLake:
         max_backlog_bytes: int = 256 * 1024 * 1024,
         flush_seconds: float = 1.0,
         segment_bytes: int = 16 * 1024 * 1024,
+        retention_days: int = 90,
     ) -> None:
         self.root = root
+        self.retention_days = retention_days
         self.max_backlog_bytes = max_backlog_bytes
         self.flush_seconds = flush_seconds
         self.segment_bytes = segment_bytes
@@ -118,6 +124,7 @@ class EventLake:
             max_backlog_bytes=settings.lake_max_backlog_bytes,
             flush_seconds=settings.lake_flush_seconds,
             segment_bytes=settings.lake_segment_bytes,
+            retention_days=settings.lake_retention_days,
         )
 
     # -- life cycle ---------------------------------------------------------------------
@@ -208,18 +215,17 @@ class EventLake:
         """Make ``events`` of ``organisation_id`` durable; return when they are.
 
         Raises :class:`~steppe.errors.Overloaded` (nothing accepted) when the backlog is
-        full, and :class:`~steppe.errors.InputError` for events JSON cannot carry.
+        full. Values JSON cannot carry (sets, huge integers…) are stored as text.
         """
         spool = self._require_spool()
         if not events:
             return
+        batch = {"o": organisation_id, "t": timestamps.now(), "e": list(events)}
         try:
-            payload = orjson.dumps(
-                {"o": organisation_id, "t": timestamps.now(), "e": list(events)},
-                option=orjson.OPT_NON_STR_KEYS,
-            )
-        except TypeError as exc:
-            raise InputError(f"event cannot be stored: {exc}", field="events") from exc
+            payload = orjson.dumps(batch, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            # orjson refuses integers past 64 bits and unknown types: keep them as text
+            payload = json.dumps(batch, default=str, ensure_ascii=False).encode()
         try:
             spool.append(payload, max_backlog=self.max_backlog_bytes, retry_after=self._retry())
         except SteppeError:
@@ -291,6 +297,13 @@ class EventLake:
         if self._spool is None:
             raise SteppeError("the event lake is not started: call start() first")
         return self._spool
+
+    def apply_retention(
+        self, now: datetime, overrides: Mapping[int, int] | None = None
+    ) -> list[Partition]:
+        """Delete day partitions past retention (``overrides``: organisation → days,
+        from :func:`steppe.lake.retention.retention_overrides`); return them."""
+        return prune(self.root, now.astimezone(UTC).date(), self.retention_days, overrides or {})
 
     def stats(self) -> LakeCounters:
         spool = self._spool

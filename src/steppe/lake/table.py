@@ -22,6 +22,7 @@ accepted, so it still lands in a day partition.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -178,4 +179,5 @@ def _raw_text(raw: Any, leftover: dict[str, Any] | None) -> str:
     try:
         return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        return orjson.dumps(str(raw)).decode()
+        # orjson refuses integers past 64 bits and unknown types; the slow encoder doesn't
+        return json.dumps(raw, default=str, ensure_ascii=False)

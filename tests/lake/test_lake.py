@@ -1,0 +1,217 @@
+"""EventLake: accepted events reach Parquet exactly once, through crashes and overload."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from lake.lakedata import event, read_lake
+from steppe.errors import Overloaded
+from steppe.lake import EventLake
+from steppe.lake.spool import Segment, segment_files
+from steppe.lake.table import TIMESTAMP, lake_schema
+from steppe.lake.writer import write_segment
+
+
+def numbers(root: Path) -> Counter[int]:
+    """How many times each event number is in the lake."""
+    return Counter(orjson.loads(raw)["n"] for raw in read_lake(root).column("raw").to_pylist())
+
+
+def test_accepted_events_land_in_partitions_with_typed_columns(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path)
+    lake.start(background=False)
+    lake.accept(7, [event(1, "2026-11-27"), event(2, "2026-11-28")])
+    lake.accept(9, [event(3, "2026-11-28", **{"destination.port": "not a port"})])
+    lake.flush()
+    folders = sorted(
+        p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("organisation=*/day=*")
+    )
+    assert folders == [
+        "organisation=7/day=2026-11-27",
+        "organisation=7/day=2026-11-28",
+        "organisation=9/day=2026-11-28",
+    ]
+    table = read_lake(tmp_path)
+    assert table.schema == lake_schema()
+    assert table.schema.field("@timestamp").type == TIMESTAMP
+    rows = {orjson.loads(r["raw"])["n"]: r for r in table.to_pylist()}
+    assert rows[1]["organisation"] == 7 and rows[3]["organisation"] == 9
+    assert rows[2]["destination.port"] == 443
+    assert rows[3]["destination.port"] is None  # bad value nulled, batch kept
+    stats = lake.stats()
+    assert (stats.accepted_events, stats.written_events, stats.backlog_bytes) == (3, 3, 0)
+    lake.close()
+
+
+def test_the_background_flusher_writes_without_being_asked(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path, flush_seconds=0.05)
+    lake.start()
+    lake.accept(1, [event(i) for i in range(10)])
+    deadline = time.monotonic() + 30
+    while lake.stats().written_events < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert numbers(tmp_path) == Counter(range(10))
+    lake.close()
+
+
+def test_close_writes_everything_and_leaves_no_spool(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path, flush_seconds=3600)
+    lake.start()
+    for batch in range(5):
+        lake.accept(1, [event(batch * 100 + i) for i in range(100)])
+    lake.close()
+    assert numbers(tmp_path) == Counter(range(500))
+    assert list((tmp_path / "spool").iterdir()) == []
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, threading, time
+    from pathlib import Path
+    from steppe.lake import EventLake
+
+    root, per_thread = Path(sys.argv[1]), int(sys.argv[2])
+    lake = EventLake(root, flush_seconds=3600, segment_bytes=64 * 1024)
+    lake.start(background=False)  # nothing is written to Parquet before the kill
+
+    def send(t):
+        for b in range(0, per_thread, 50):
+            lake.accept(1 + t % 2, [
+                {"@timestamp": "2026-11-28T10:00:00.000000Z", "raw": {"n": t * per_thread + i}}
+                for i in range(b, min(b + 50, per_thread))
+            ])
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(4)]
+    for th in threads: th.start()
+    for th in threads: th.join()
+    print("accepted", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_events_accepted_before_kill_9_are_recovered_exactly_once(tmp_path: Path) -> None:
+    per_thread = 500
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path), str(per_thread)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "accepted"
+        assert read_lake(tmp_path).num_rows == 0  # the child never flushed
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+
+    lake = EventLake(tmp_path)
+    report = lake.start(background=False)
+    assert report.events == 4 * per_thread
+    assert report.folders == 1 and report.segments > 1  # rotated by size
+    assert numbers(tmp_path) == Counter(range(4 * per_thread))
+    lake.close()
+    again = EventLake(tmp_path)
+    assert again.start(background=False).events == 0  # nothing left to replay
+    again.close()
+    assert numbers(tmp_path) == Counter(range(4 * per_thread))
+
+
+def _orphan_spool(root: Path, batches: list[list[int]]) -> list[Segment]:
+    """A spool folder as a dead process leaves it (sealed, lock released)."""
+    lake = EventLake(root, flush_seconds=3600)
+    lake.start(background=False)
+    spool = lake._spool
+    assert spool is not None
+    for batch in batches:
+        lake.accept(1, [event(n) for n in batch])
+    sealed = spool.seal()
+    spool.close()  # releases the flock, as process death would
+    lake._spool = None
+    return sealed
+
+
+def test_a_torn_tail_is_ignored_and_everything_before_it_kept(tmp_path: Path) -> None:
+    (segment,) = _orphan_spool(tmp_path, [[1, 2], [3, 4], [5]])
+    data = segment.path.read_bytes()
+    segment.path.write_bytes(data[:-7])  # the last batch was cut by the crash
+    lake = EventLake(tmp_path)
+    report = lake.start(background=False)
+    assert report.events == 4
+    assert len(report.torn) == 1 and "partial record" in report.torn[0]
+    assert numbers(tmp_path) == Counter([1, 2, 3, 4])
+    lake.close()
+
+
+def test_a_crash_after_parquet_but_before_retirement_does_not_duplicate(tmp_path: Path) -> None:
+    segments = _orphan_spool(tmp_path, [[1, 2, 3], [4]])
+    for segment in segments:  # the Parquet files were written, the segment not deleted
+        write_segment(segment, tmp_path)
+    assert numbers(tmp_path) == Counter([1, 2, 3, 4])
+    lake = EventLake(tmp_path)
+    assert lake.start(background=False).events == 4  # replayed…
+    assert numbers(tmp_path) == Counter([1, 2, 3, 4])  # …over the same files
+    lake.close()
+
+
+def test_a_live_process_spool_is_not_taken_over(tmp_path: Path) -> None:
+    first = EventLake(tmp_path, flush_seconds=3600)
+    first.start(background=False)
+    first.accept(1, [event(1)])
+    second = EventLake(tmp_path)
+    assert second.start(background=False).events == 0
+    assert first._spool is not None and segment_files(first._spool.folder)
+    second.close()
+    first.close()
+    assert numbers(tmp_path) == Counter([1])
+
+
+def test_backpressure_refuses_whole_batches_until_drained(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path, flush_seconds=3600, max_backlog_bytes=4096)
+    lake.start(background=False)
+    accepted = 0
+    with pytest.raises(Overloaded) as refused:
+        for n in range(1000):
+            lake.accept(1, [event(n)])
+            accepted += 1
+    assert refused.value.retry_after >= 1
+    assert 0 < accepted < 1000
+    stats = lake.stats()
+    assert stats.rejected_batches == 1 and stats.backlog_bytes <= 4096
+    lake.flush()
+    assert lake.stats().backlog_bytes == 0
+    lake.accept(1, [event(5000)])  # room again
+    lake.flush()
+    assert numbers(tmp_path) == Counter([*range(accepted), 5000])
+    lake.close()
+
+
+def test_an_empty_batch_is_a_no_op(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path)
+    lake.start(background=False)
+    lake.accept(1, [])
+    lake.close()
+    assert read_lake(tmp_path).num_rows == 0
+
+
+def test_values_json_cannot_carry_do_not_fail_the_batch(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path)
+    lake.start(background=False)
+    lake.accept(1, [event(1, **{"process.pid": 2**70, "tags": {"a", "b"}})])
+    lake.close()
+    (row,) = read_lake(tmp_path).to_pylist()
+    assert row["process.pid"] is None
+    assert isinstance(row["raw"], str)
