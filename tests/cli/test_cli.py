@@ -8,44 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from cli_runner import Steppe
 from conftest import KEY
 from helpers import bundle, indicator
-from steppe.cli.main import main
 from steppe.storage.engine import make_engine
-
-
-class Steppe:
-    """Runs `steppe …` with a data dir and reports (exit code, stdout, stderr)."""
-
-    def __init__(self, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.data_dir = data_dir
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        try:
-            main(["--data-dir", str(self.data_dir), *args])
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def ok(self, *args: str) -> str:
-        code, out, err = self(*args)
-        assert code == 0, err
-        return out
-
-
-@pytest.fixture
-def steppe(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Steppe:
-    monkeypatch.setenv("STEPPE_SECRET_KEY", KEY)
-    monkeypatch.setenv("COLUMNS", "200")
-    run = Steppe(tmp_path / "data", capsys)
-    run.ok("init")
-    return run
 
 
 @pytest.fixture

@@ -1,0 +1,311 @@
+"""Benchmark: telemetry ingest, end to end, against parsing the same file with orjson alone.
+
+    python bench/telemetry_ingest.py             # 300,000 events
+    python bench/telemetry_ingest.py --quick     # 50,000 events: seconds
+
+Generates ``--events`` Suricata EVE JSON lines (seeded: a mix of dns, http, tls, flow and
+alert records as a sensor sends them) into a temporary file, then, in one run:
+
+1. **parse only** — the ceiling: ``orjson.loads`` of every line, nothing else;
+2. **file ingest** — what ``steppe telemetry ingest FILE --format eve`` does: parse and
+   normalise to ECS, accept into the lake (spool fsync per batch), and write every event
+   to Parquet (the lake is closed, so all of it is on disk when the clock stops);
+3. **HTTP ingest** — ``POST /api/v1/telemetry?format=eve`` to a real ``steppe serve``
+   subprocess, ``--clients`` threads sending batches of ``--batch`` lines; the clock stops
+   when every batch has its 202 (each 202 means durable: in the fsynced spool);
+4. **overload** — ``--overload`` × as many clients as in 3, sending without pause for
+   ``--seconds``: the server's peak RSS (VmHWM) next to its RSS after step 3, and how many
+   requests got 429 with Retry-After instead of being taken in.
+
+It prints events/s and the ratio to parse-only for 2 and 3 (aim: ≥ 0.5), and whether the
+overloaded server's memory stayed bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from steppe.audit.trail import AuditTrail
+from steppe.ingest.telemetry.formats import read_path
+from steppe.ingest.telemetry.intake import TelemetryIntake
+from steppe.lake import EventLake
+from steppe.sharing import directory
+from steppe.sharing.model import OrgKind, Role
+from steppe.storage import migrate
+from steppe.storage.engine import make_engine
+
+KEY = "bench-secret-key-0123456789abcdef"
+
+
+def event(rng: random.Random, i: int) -> dict[str, Any]:
+    kind = rng.choices(["dns", "http", "tls", "flow", "alert"], [35, 25, 15, 20, 5])[0]
+    base: dict[str, Any] = {
+        "timestamp": f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i // 60) % 60:02d}.{i % 1000000:06d}+0000",
+        "flow_id": rng.getrandbits(50),
+        "in_iface": "eth0",
+        "event_type": kind,
+        "src_ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+        "src_port": rng.randrange(1024, 65535),
+        "dest_ip": f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+        "dest_port": rng.choice([53, 80, 443, 8080, 22]),
+        "proto": "UDP" if kind == "dns" else "TCP",
+    }
+    host = f"host{rng.randrange(100000)}.example{rng.randrange(50)}.com"
+    if kind == "dns":
+        base["dns"] = {"type": "query", "id": i % 65536, "rrname": host, "rrtype": "A", "tx_id": 0}
+    elif kind == "http":
+        base["http"] = {
+            "hostname": host,
+            "url": f"/path/{rng.randrange(10**6)}?q={rng.randrange(10**6)}",
+            "http_user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+            "http_method": rng.choice(["GET", "POST"]),
+            "protocol": "HTTP/1.1",
+            "status": rng.choice([200, 301, 404]),
+            "length": rng.randrange(100000),
+        }
+    elif kind == "tls":
+        base["tls"] = {"sni": host, "version": "TLS 1.3", "subject": f"CN={host}"}
+    elif kind == "flow":
+        base["flow"] = {
+            "pkts_toserver": rng.randrange(100),
+            "pkts_toclient": rng.randrange(100),
+            "bytes_toserver": rng.randrange(10**6),
+            "bytes_toclient": rng.randrange(10**6),
+            "start": "2026-11-28T10:00:00.000000+0000",
+            "end": "2026-11-28T10:00:01.000000+0000",
+            "state": "closed",
+        }
+    else:
+        base["alert"] = {
+            "action": "allowed",
+            "gid": 1,
+            "signature_id": 2000000 + rng.randrange(5000),
+            "rev": 1,
+            "signature": "ET POLICY something suspicious",
+            "category": "Potentially Bad Traffic",
+            "severity": rng.randrange(1, 4),
+        }
+    return base
+
+
+def generate(path: Path, n: int) -> list[bytes]:
+    rng = random.Random(20261128)
+    lines = [orjson.dumps(event(rng, i)) for i in range(n)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return lines
+
+
+def parse_only(path: Path) -> float:
+    started = time.perf_counter()
+    count = 0
+    with path.open("rb") as f:
+        for line in f:
+            orjson.loads(line)
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def file_ingest(path: Path, lake_root: Path, expected: int) -> float:
+    started = time.perf_counter()
+    with EventLake(lake_root) as lake:
+        report = TelemetryIntake(lake).ingest_items(
+            1, (item for _, item in read_path(path, "eve")), observer="bench"
+        )
+    elapsed = time.perf_counter() - started
+    assert report.events == expected and report.problems == 0, report
+    return expected / elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
+    migrate.upgrade(engine)
+    trail = AuditTrail(key=KEY, actor="bench")
+    with engine.begin() as conn:
+        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
+        directory.add_user(conn, trail, "sensor.kz", org, frozenset({Role.SENSOR}))
+        token = directory.create_token(conn, trail, "sensor.kz").token
+    engine.dispose()
+    port = free_port()
+    env = {
+        **os.environ,
+        "STEPPE_SECRET_KEY": KEY,
+        "STEPPE_API_RATE_PER_MINUTE": "100000000",
+        "STEPPE_API_RATE_BURST": "100000000",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from steppe.cli.main import main; main()",
+            "--data-dir",
+            str(data_dir),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, url, token
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def http_ingest(url: str, token: str, bodies: list[bytes], clients: int) -> tuple[float, int]:
+    """Send every body (retrying 429s after Retry-After); events/s and 429s seen."""
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+    refused = 0
+    accepted = 0
+
+    def worker() -> None:
+        nonlocal refused, accepted
+        with httpx.Client(base_url=url, timeout=120) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                while True:
+                    r = client.post(
+                        "/api/v1/telemetry?format=eve",
+                        content=body,
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    if r.status_code == 202:
+                        with lock:
+                            accepted += r.json()["accepted"]
+                        break
+                    if r.status_code == 429:
+                        with lock:
+                            refused += 1
+                        time.sleep(float(r.headers.get("Retry-After", "1")))
+                        continue
+                    raise SystemExit(f"HTTP {r.status_code}: {r.text[:300]}")
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return accepted / elapsed, refused
+
+
+def overload(url: str, token: str, body: bytes, clients: int, seconds: float) -> tuple[int, int]:
+    """Hammer without honouring Retry-After: (202s, 429s)."""
+    stop = time.monotonic() + seconds
+    counts = {202: 0, 429: 0}
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            while time.monotonic() < stop:
+                r = client.post(
+                    "/api/v1/telemetry?format=eve",
+                    content=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                with lock:
+                    counts[r.status_code] = counts.get(r.status_code, 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return counts[202], counts[429]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--batch", type=int, default=5_000, help="lines per HTTP request")
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--overload", type=int, default=10, help="× clients in the overload")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of the overload")
+    parser.add_argument("--quick", action="store_true", help="50,000 events, 5 s overload")
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.seconds = 50_000, 5.0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        path = work / "eve.json"
+        lines = generate(path, args.events)
+        size_mb = path.stat().st_size / 1e6
+        print(f"{args.events:,} EVE events, {size_mb:.0f} MB of JSON lines")
+
+        ceiling = parse_only(path)
+        print(f"parse only (orjson)   {ceiling:>10,.0f} events/s")
+        by_file = file_ingest(path, work / "file-lake", args.events)
+        print(
+            f"file ingest           {by_file:>10,.0f} events/s   {by_file / ceiling:.2f} × parse-only"
+        )
+
+        data = work / "server"
+        data.mkdir()
+        proc, url, token = start_server(data)
+        try:
+            bodies = [
+                b"\n".join(lines[i : i + args.batch]) for i in range(0, len(lines), args.batch)
+            ]
+            by_http, refused = http_ingest(url, token, bodies, args.clients)
+            print(
+                f"HTTP ingest           {by_http:>10,.0f} events/s   {by_http / ceiling:.2f} × parse-only"
+                f"   ({args.clients} clients, {args.batch:,} lines per request, {refused} × 429)"
+            )
+            settled = rss_kib(proc.pid, "VmRSS")
+            ok, busy = overload(url, token, bodies[0], args.clients * args.overload, args.seconds)
+            peak = rss_kib(proc.pid, "VmHWM")
+            print(
+                f"overload ×{args.overload}: {args.clients * args.overload} clients for {args.seconds:.0f} s: "
+                f"{ok:,} taken, {busy:,} answered 429; server RSS {settled / 1024:.0f} MiB after "
+                f"the HTTP run, peak {peak / 1024:.0f} MiB"
+            )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        aim = "met" if min(by_file, by_http) >= 0.5 * ceiling else "NOT met"
+        print(f"aim (end to end ≥ 0.5 × parse-only): {aim}")
+
+
+if __name__ == "__main__":
+    main()
