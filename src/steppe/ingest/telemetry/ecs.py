@@ -63,9 +63,15 @@ class FieldProblem(ValueError):
 @lru_cache(maxsize=65536)
 def _canonical_ip(value: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
+    # The same text as steppe.intel.observables, so indicators and events compare equal
+    # (and str() of IPv4-mapped addresses changed in Python 3.13).
+    if address.version == 6:
+        mapped = address.ipv4_mapped
+        return f"::ffff:{mapped}" if mapped is not None else address.compressed
+    return str(address)
 
 
 def ip(value: Any, field: str) -> str:

@@ -52,8 +52,9 @@ def open_input(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is gzip (by content, not by name)."""
     raw = path.open("rb")
     if raw.read(2) == GZIP_MAGIC:
-        raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        raw.close()
+        # gzip.open closes the file it opens, unlike GzipFile(fileobj=...).
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     raw.seek(0)
     return raw
 
@@ -193,8 +194,9 @@ def _concatenated(stream: IO[bytes], source: str) -> Iterator[JsonRecord | Parse
             value, stop = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
             yield ParseProblem(source, line, f"not valid JSON: {exc.msg}")
-            # Go on at the next object that starts a line, the shape writers use.
-            resume = text.find("\n{", exc.pos if exc.pos > position else position + 1)
+            # Go on at the next object that starts a line (nested ones are indented);
+            # from where the broken one began, as the error may be found far past it.
+            resume = text.find("\n{", position + 1)
             if resume < 0:
                 return
             line += text.count("\n", position, resume + 1)

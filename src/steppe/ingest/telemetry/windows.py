@@ -264,7 +264,49 @@ def parse_winjson(stream: IO[bytes], source: str) -> Iterator[NormalisedEvent | 
 _MAX_ERRORS_IN_A_ROW = 100
 
 
+_FILE_HEADER = 4096
+_CHUNK = 65536
+_CHUNK_MAGIC = b"ElfChnk\x00"
+
+
+def _layout_problem(path: Path | IO[bytes], source: str) -> ParseProblem | None:
+    """What the evtx reader would skip without a word: missing or foreign chunks."""
+    stream = path.open("rb") if isinstance(path, Path) else path
+    try:
+        if not stream.seekable():
+            return None
+        start = stream.tell()
+        header = stream.read(_FILE_HEADER)
+        if len(header) < _FILE_HEADER:
+            return None  # the reader itself reports a short header
+        chunks = int.from_bytes(header[42:44], "little")
+        size = stream.seek(0, 2) - start
+        for index in range(chunks):
+            offset = _FILE_HEADER + index * _CHUNK
+            stream.seek(start + offset)
+            if offset + _CHUNK > size or stream.read(len(_CHUNK_MAGIC)) != _CHUNK_MAGIC:
+                stream.seek(start)
+                return ParseProblem(
+                    source,
+                    None,
+                    f"the header lists {chunks} chunks but chunk {index + 1} is missing or "
+                    "damaged (truncated file?); its records are lost",
+                )
+        stream.seek(start)
+        return None
+    finally:
+        if isinstance(path, Path):
+            stream.close()
+
+
 def _evtx_items(path: Path | IO[bytes], source: str) -> Iterator[tuple[int, Any] | ParseProblem]:
+    try:
+        layout = _layout_problem(path, source)
+    except OSError as exc:
+        yield ParseProblem(source, None, f"not a readable EVTX file: {exc}")
+        return
+    if layout is not None:
+        yield layout
     try:
         parser = evtx.PyEvtxParser(path, number_of_threads=1)
         records = parser.records_json()
