@@ -149,6 +149,9 @@ class FrameQueue:
         self.bytes = 0
         self.high_water = 0
         self.closed = False
+        # Set when an offer was refused; the next take reports it, so the loop can wake
+        # paused connections. Both under the lock: no wake-up can be lost in between.
+        self._space_wanted = False
         self._items: deque[QueuedFrame] = deque()
         self._cond = threading.Condition()
 
@@ -163,6 +166,7 @@ class FrameQueue:
             if not force and (
                 depth >= self.max_messages or (depth and self.bytes + size > self.max_bytes)
             ):
+                self._space_wanted = True
                 return False
             self._items.append(frame)
             self.bytes += size
@@ -172,9 +176,10 @@ class FrameQueue:
                 self._cond.notify()
             return True
 
-    def take(self, max_wait: float) -> list[QueuedFrame]:
+    def take(self, max_wait: float) -> tuple[list[QueuedFrame], bool]:
         """Up to ``batch_size`` frames, once that many wait or ``max_wait`` has passed
-        since the worker first saw one; ``[]`` after :meth:`close` when empty."""
+        since the worker first saw one (``[]`` after :meth:`close` when empty), and
+        whether an offer was refused since the last take."""
         with self._cond:
             deadline: float | None = None
             while len(self._items) < self.batch_size and not self.closed:
@@ -188,7 +193,10 @@ class FrameQueue:
             n = min(self.batch_size, len(self._items))
             batch = [self._items.popleft() for _ in range(n)]
             self.bytes -= sum(len(frame[0]) for frame in batch)
-            return batch
+            space_wanted = self._space_wanted and bool(batch)
+            if space_wanted:
+                self._space_wanted = False
+            return batch, space_wanted
 
     def close(self) -> None:
         with self._cond:
@@ -217,7 +225,6 @@ class SyslogListener:
         self._servers: list[asyncio.Server] = []
         self._connections: set[_TcpConnection] = set()
         self._waiting: set[_TcpConnection] = set()
-        self._space_wanted = False
         self._stopping = threading.Event()
         self._give_up_at = float("inf")
         self._worker: threading.Thread | None = None
@@ -291,10 +298,8 @@ class SyslogListener:
 
     def wait_for_space(self, connection: _TcpConnection) -> None:
         self._waiting.add(connection)
-        self._space_wanted = True
 
     def _space_freed(self) -> None:
-        self._space_wanted = False
         waiting, self._waiting = self._waiting, set()
         for connection in waiting:
             connection.push()
@@ -319,12 +324,12 @@ class SyslogListener:
 
     def _drain(self) -> None:
         while True:
-            frames = self.queue.take(self.config.batch_interval)
+            frames, space_wanted = self.queue.take(self.config.batch_interval)
             if not frames:
                 if self.queue.closed:
                     return
                 continue
-            if self._space_wanted and self._loop is not None:
+            if space_wanted and self._loop is not None:
                 # RuntimeError: the loop is closing; the frames are still ours to deliver.
                 with contextlib.suppress(RuntimeError):
                     self._loop.call_soon_threadsafe(self._space_freed)

@@ -113,7 +113,7 @@ def parse_message(
         _read_5424(text, v5424, event, raw, problems)
     elif not _read_3164(text, pos, received, event, raw, problems):
         raw.update(format="unparsed", original=text)
-        event["message"] = text
+        event["message"] = text[pos:]  # after a PRI, when there was one
         problems.append("no RFC 5424 or RFC 3164 header; kept as message only")
     if truncated:
         raw["truncated"] = True
