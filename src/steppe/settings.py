@@ -103,6 +103,28 @@ class Settings(BaseSettings):
     hunt_max_rows: int = Field(
         default=10_000, gt=0, description="Most rows a hunt returns (a note says when cut)."
     )
+    syslog_max_message_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description="Longest syslog message kept whole; longer ones are cut and flagged.",
+    )
+    syslog_queue_messages: int = Field(
+        default=100_000, gt=0, description="Syslog messages held between receiving and the lake."
+    )
+    syslog_queue_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="Bytes of syslog held likewise."
+    )
+    syslog_max_connections: int = Field(
+        default=1024, gt=0, description="Open syslog TCP connections; more are refused."
+    )
+    syslog_idle_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="A syslog TCP connection silent this long is closed."
+    )
+    syslog_tcp_max_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a syslog TCP sender is paused on a full queue before drops.",
+    )
 
     def resolved_lake_dir(self) -> Path:
         return self.lake_dir if self.lake_dir is not None else self.data_dir / "lake"
