@@ -220,7 +220,9 @@ class EventLake:
         spool = self._require_spool()
         if not events:
             return
-        batch = {"o": organisation_id, "t": timestamps.now(), "e": list(events)}
+        # ``raw`` goes in as JSON text ("j"): the writer then stores it without parsing
+        # and re-encoding every raw record (measured: the writer's largest cost).
+        batch = {"o": organisation_id, "t": timestamps.now(), "j": 1, "e": _with_raw_text(events)}
         try:
             payload = orjson.dumps(batch, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
@@ -321,6 +323,18 @@ class EventLake:
                 recovered_events=self._recovered,
                 last_error=self._last_error,
             )
+
+
+def _with_raw_text(events: Sequence[NormalisedEvent]) -> list[NormalisedEvent]:
+    out = []
+    for event in events:
+        raw = event.get("raw")
+        try:
+            text = orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:
+            text = json.dumps(raw, default=str, ensure_ascii=False)
+        out.append({**event, "raw": text})
+    return out
 
 
 def _remove_stale_temporaries(root: Path, dead_spools: list[str]) -> None:

@@ -13,7 +13,7 @@ and ``organisation``::
     ([53], [7])
 
 A value of the wrong type never fails a batch: strings take any scalar (lists and
-objects as JSON text), integers take numeric strings and whole floats, timestamps take
+objects as JSON text), integers take numeric strings and floats (truncated), timestamps take
 ISO 8601 (without a zone: UTC). What cannot be coerced becomes null in its column and
 is kept in ``raw`` under ``"@steppe.fields"``, with any field that has no column. An
 event whose ``@timestamp`` is missing or unreadable is stamped with the time it was
@@ -23,6 +23,7 @@ accepted, so it still lands in a day partition.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -61,8 +62,12 @@ def lake_schema() -> pa.Schema:
     return pa.schema(fields)
 
 
-def events_table(rows: Sequence[EventRow]) -> pa.Table:
-    """The rows as a table of :func:`lake_schema`, values coerced to their column type."""
+def events_table(rows: Sequence[EventRow], *, raw_is_json: bool = False) -> pa.Table:
+    """The rows as a table of :func:`lake_schema`, values coerced to their column type.
+
+    With ``raw_is_json`` each event's ``raw`` is already JSON text (as the spool keeps
+    it, so the writer need not parse and re-encode every raw record).
+    """
     known = frozenset(name for name, _ in ECS_COLUMNS) | {"raw"}
     events = [event for _, _, event in rows]
     leftovers: list[dict[str, Any] | None] = [None] * len(events)
@@ -71,27 +76,49 @@ def events_table(rows: Sequence[EventRow]) -> pa.Table:
         if extra:
             leftovers[index] = {key: event[key] for key in extra}
 
-    columns: list[pa.Array] = []
-    for name, kind in ECS_COLUMNS:
-        values = [event.get(name) for event in events]
-        array, dropped = _column(values, kind)
-        for index, value in dropped:
-            slot = leftovers[index]
-            if slot is None:
-                slot = leftovers[index] = {}
-            slot[name] = value
-        if name == "@timestamp" and array.null_count:
-            accepted = pa.array([at for _, at, _ in rows], pa.string()).cast(TIMESTAMP)
-            array = pc.if_else(pc.is_null(array), accepted, array)
-        columns.append(array)
+    columns = _clean_columns(events)
+    if columns is None:  # some value of a wrong type: column by column, with coercion
+        columns = []
+        for name, kind in ECS_COLUMNS:
+            array, dropped = _column([event.get(name) for event in events], kind)
+            for index, value in dropped:
+                slot = leftovers[index]
+                if slot is None:
+                    slot = leftovers[index] = {}
+                slot[name] = value
+            columns.append(array)
+    at = [name for name, _ in ECS_COLUMNS].index("@timestamp")
+    if columns[at].null_count:
+        accepted = pa.array([when for _, when, _ in rows], pa.string()).cast(TIMESTAMP)
+        columns[at] = pc.if_else(pc.is_null(columns[at]), accepted, columns[at])
 
     raw = [
-        _raw_text(event.get("raw"), leftover)
+        _raw_text(event.get("raw"), leftover, raw_is_json)
         for event, leftover in zip(events, leftovers, strict=True)
     ]
     columns.append(pa.array(raw, pa.string()))
     columns.append(pa.array([org for org, _, _ in rows], pa.int64()))
     return pa.Table.from_arrays(columns, schema=lake_schema())
+
+
+def _clean_columns(events: list[NormalisedEvent]) -> list[pa.Array] | None:
+    """Every column converted in C in one pass (dicts → struct), or None if any value
+    does not fit its column. Measured: ~2× faster than a list per column."""
+    loose = pa.struct(
+        [
+            pa.field(name, pa.string() if kind is ColumnKind.TIMESTAMP else _ARROW_TYPES[kind])
+            for name, kind in ECS_COLUMNS
+        ]
+    )
+    try:
+        structs = pa.array(events, type=loose)
+        columns: list[pa.Array] = []
+        for index, (_, kind) in enumerate(ECS_COLUMNS):
+            column = structs.field(index)
+            columns.append(column.cast(TIMESTAMP) if kind is ColumnKind.TIMESTAMP else column)
+    except _CONVERSION_ERRORS:
+        return None
+    return columns
 
 
 def _column(values: list[Any], kind: ColumnKind) -> tuple[pa.Array, list[tuple[int, Any]]]:
@@ -134,8 +161,8 @@ def _to_int(value: Any) -> int | None:
     number: int | None = None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        number = int(value)  # truncated, as pyarrow's own conversion does
     elif isinstance(value, str):
         try:
             number = int(value.strip())
@@ -169,7 +196,11 @@ _COERCERS = {
 }
 
 
-def _raw_text(raw: Any, leftover: dict[str, Any] | None) -> str:
+def _raw_text(raw: Any, leftover: dict[str, Any] | None, raw_is_json: bool = False) -> str:
+    if raw_is_json and isinstance(raw, str):
+        if not leftover:
+            return raw
+        raw = orjson.loads(raw)
     if leftover:
         base = dict(raw) if isinstance(raw, dict) else ({} if raw is None else {"raw": raw})
         base[LEFTOVER_KEY] = leftover

@@ -69,7 +69,8 @@ class _PartitionFiles:
         self.schema = lake_schema()
         self.writers: dict[tuple[int, date], tuple[pq.ParquetWriter, Path, Path]] = {}
 
-    def write(self, table: pa.Table) -> None:
+    def write(self, rows: list[EventRow], raw_is_json: bool) -> int:
+        table = events_table(rows, raw_is_json=raw_is_json)
         days = pc.cast(table.column("@timestamp"), pa.date32())
         keys = pa.table({"o": table.column("organisation"), "d": days})
         for key in keys.group_by(["o", "d"]).aggregate([]).to_pylist():
@@ -77,6 +78,7 @@ class _PartitionFiles:
             mask = pc.and_(pc.equal(keys.column("o"), org), pc.equal(keys.column("d"), day))
             part = table.filter(mask).sort_by("@timestamp")
             self._writer(org, day).write_table(part)
+        return len(rows)
 
     def _writer(self, org: int, day: date) -> pq.ParquetWriter:
         entry = self.writers.get((org, day))
@@ -113,23 +115,27 @@ def write_segment(segment: Segment, root: Path, *, chunk_rows: int = CHUNK_ROWS)
     files = _PartitionFiles(root, segment.name)
     torn = TornTail()
     rows: list[EventRow] = []
+    chunk_raw_is_json = True
     try:
         for payload in read_segment(segment.path, torn):
             try:
                 batch = orjson.loads(payload)
                 org, accepted_at = int(batch["o"]), str(batch["t"])
                 events = batch["e"]
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                raw_is_json = bool(batch.get("j"))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 result.bad_records += 1  # checksummed, so written by a different version
                 continue
+            if raw_is_json != chunk_raw_is_json and rows:
+                result.events += files.write(rows, chunk_raw_is_json)
+                rows = []
+            chunk_raw_is_json = raw_is_json
             rows.extend((org, accepted_at, event) for event in events if isinstance(event, dict))
             if len(rows) >= chunk_rows:
-                files.write(events_table(rows))
-                result.events += len(rows)
+                result.events += files.write(rows, chunk_raw_is_json)
                 rows = []
         if rows:
-            files.write(events_table(rows))
-            result.events += len(rows)
+            result.events += files.write(rows, chunk_raw_is_json)
         files.commit(result)
     except BaseException:
         files.abort()
