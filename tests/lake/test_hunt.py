@@ -142,6 +142,13 @@ def test_bad_sql_is_an_input_error_with_duckdbs_message(lake_root: Path) -> None
         hunt(ANALYST_A, "   ", lake_root)
 
 
+def test_a_runaway_query_is_stopped(lake_root: Path) -> None:
+    with pytest.raises(InputError, match=r"longer than 0\.5 s"):
+        hunt(
+            ANALYST_A, "SELECT count(*) FROM range(100000000000) a", lake_root, timeout_seconds=0.5
+        )
+
+
 def test_rows_are_capped_with_a_note(lake_root: Path) -> None:
     result = hunt(STAFF, "SELECT * FROM events", lake_root, limit=4)
     assert len(result.rows) == 4 and result.truncated

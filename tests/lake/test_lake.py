@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from lake.lakedata import event, read_lake
-from steppe.errors import Overloaded
+from steppe.errors import Overloaded, SteppeError
+from steppe.ingest.telemetry.model import EventSink
 from steppe.lake import EventLake
 from steppe.lake.spool import Segment, segment_files
 from steppe.lake.table import TIMESTAMP, lake_schema
@@ -215,3 +216,32 @@ def test_values_json_cannot_carry_do_not_fail_the_batch(tmp_path: Path) -> None:
     (row,) = read_lake(tmp_path).to_pylist()
     assert row["process.pid"] is None
     assert isinstance(row["raw"], str)
+
+
+def test_a_failing_writer_keeps_the_events_and_catches_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "organisation=1"
+    blocker.write_text("a file where the partition folder should go")
+    lake = EventLake(tmp_path, flush_seconds=0.05)
+    lake.start()
+    lake.accept(1, [event(1), event(2)])
+    deadline = time.monotonic() + 30
+    while lake.stats().last_error is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stats = lake.stats()
+    assert stats.last_error is not None and stats.written_events == 0
+    assert stats.backlog_bytes > 0  # still spooled, still counted against the limit
+    blocker.unlink()
+    lake.flush()
+    assert lake.stats().backlog_bytes == 0
+    lake.close()
+    assert numbers(tmp_path) == Counter([1, 2])
+
+
+def test_the_lake_is_an_event_sink(tmp_path: Path) -> None:
+    sink: EventSink = EventLake(tmp_path)
+    assert callable(sink.accept)
+
+
+def test_accept_before_start_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SteppeError, match="not started"):
+        EventLake(tmp_path).accept(1, [event(1)])

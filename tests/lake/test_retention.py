@@ -12,7 +12,7 @@ from lake.lakedata import event, read_lake
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError
 from steppe.lake import EventLake
-from steppe.lake.partitions import list_partitions, partition_stats
+from steppe.lake.partitions import list_partitions, partition_stats, spool_backlog
 from steppe.lake.retention import prune, retention_overrides, set_retention
 from steppe.sharing import directory
 from steppe.sharing.model import OrgKind
@@ -104,3 +104,14 @@ def test_nonsense_retention_is_refused(engine: Engine, trail: AuditTrail, days: 
         cert = directory.add_organisation(conn, trail, "CERT-A", "KZ", OrgKind.MEMBER)
         with pytest.raises(InputError, match="1 to 36500 days"):
             set_retention(conn, trail, cert, days)
+
+
+def test_spool_backlog_counts_what_is_not_yet_in_parquet(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path, flush_seconds=3600)
+    lake.start(background=False)
+    assert spool_backlog(tmp_path) == (0, 0)
+    lake.accept(1, [event(1)])
+    segments, size = spool_backlog(tmp_path)
+    assert segments == 1 and size == lake.stats().backlog_bytes
+    lake.close()
+    assert spool_backlog(tmp_path) == (0, 0)

@@ -13,7 +13,7 @@ from rich.table import Table
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
 from steppe.lake.hunt import hunt as run_hunt
-from steppe.lake.partitions import partition_stats
+from steppe.lake.partitions import partition_stats, spool_backlog
 from steppe.lake.retention import prune, retention_overrides, set_retention
 from steppe.sharing import directory
 
@@ -71,9 +71,13 @@ def lake_stats(ctx: typer.Context) -> None:
     rt: Runtime = ctx.obj
     with rt.reading() as conn:
         names = {org.id: org.name for org in directory.list_organisations(conn)}
-    stats = partition_stats(rt.settings.resolved_lake_dir())
+    root = rt.settings.resolved_lake_dir()
+    stats = partition_stats(root)
+    segments, waiting = spool_backlog(root)
+    if segments:
+        rt.out.print(f"spool: {segments} segments, {waiting:,} bytes not yet in Parquet")
     if not stats:
-        rt.out.print(f"the lake at {rt.settings.resolved_lake_dir()} holds no telemetry")
+        rt.out.print(f"the lake at {root} holds no telemetry")
         return
     table = Table("organisation", "day", "files", "rows", "bytes")
     for s in stats:

@@ -39,6 +39,7 @@ __all__ = [
     "list_partitions",
     "parquet_files",
     "partition_stats",
+    "spool_backlog",
 ]
 
 _ORG = re.compile(r"organisation=(\d+)")
@@ -142,3 +143,15 @@ def delete_partition(partition: Partition) -> None:
         return
     fsync_dir(partition.path.parent)
     shutil.rmtree(hidden, ignore_errors=True)
+
+
+def spool_backlog(root: Path) -> tuple[int, int]:
+    """(segments, bytes) accepted but not yet in Parquet, over every process's spool."""
+    segments = size = 0
+    for path in root.glob("spool/*/*.wal"):
+        try:
+            size += path.stat().st_size
+        except OSError:
+            continue  # retired meanwhile
+        segments += 1
+    return segments, size
