@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from steppe.cli import audit_cmds, directory_cmds, intel_cmds, lake_cmds, telemetry_cmds
+from steppe.cli import (
+    audit_cmds,
+    directory_cmds,
+    intel_cmds,
+    lake_cmds,
+    syslog_cmds,
+    telemetry_cmds,
+)
 from steppe.cli.demo_cmd import demo
 from steppe.cli.runtime import Runtime
 from steppe.cli.serve_cmd import serve
@@ -39,6 +46,7 @@ app.add_typer(intel_cmds.intel_app, name="intel")
 app.add_typer(audit_cmds.audit_app, name="audit")
 app.add_typer(telemetry_cmds.telemetry_app, name="telemetry")
 app.add_typer(lake_cmds.lake_app, name="lake")
+app.add_typer(syslog_cmds.syslog_app, name="syslog")
 app.command()(lake_cmds.hunt)
 app.command()(demo)
 app.command()(serve)

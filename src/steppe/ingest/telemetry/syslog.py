@@ -38,20 +38,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
-from steppe.errors import Overloaded
+from steppe.errors import ConfigError, Overloaded
 from steppe.ingest.telemetry.model import EventSink, NormalisedEvent
+from steppe.ingest.telemetry.syslog_config import (
+    ListenerConfig,
+    OrganisationRouter,
+    parse_endpoint,
+    parse_mapping,
+)
 from steppe.ingest.telemetry.syslog_framing import Frame, StreamFramer
 from steppe.ingest.telemetry.syslog_parse import parse_message
 from steppe.ingest.telemetry.syslog_stats import StatsSnapshot, SyslogStats, kernel_udp_drops
@@ -63,80 +65,14 @@ __all__ = [
     "StatsSnapshot",
     "SyslogListener",
     "SyslogStats",
+    "parse_endpoint",
+    "parse_mapping",
 ]
 
 log = logging.getLogger("steppe.syslog")
 
-Network = IPv4Network | IPv6Network
-
 #: What waits in the queue: message bytes, sender address, arrival (epoch s), truncated.
 QueuedFrame = tuple[bytes, str, float, bool]
-
-
-@dataclass(frozen=True, slots=True)
-class ListenerConfig:
-    """Where to listen and how much to hold. Endpoints are ``(host, port)``; port 0
-    picks a free one (see :attr:`SyslogListener.udp_addresses`)."""
-
-    udp: tuple[tuple[str, int], ...] = ()
-    tcp: tuple[tuple[str, int], ...] = ()
-    #: Longer messages are cut to this and flagged ``truncated`` (kept, not dropped).
-    max_message_bytes: int = 64 * 1024
-    batch_size: int = 1000
-    batch_interval: float = 0.2
-    queue_messages: int = 100_000
-    queue_bytes: int = 64 * 1024 * 1024
-    #: A TCP connection silent this long is closed.
-    idle_timeout: float = 300.0
-    max_connections: int = 1024
-    #: How long a TCP connection stays paused on a full queue before its waiting
-    #: messages are dropped.
-    tcp_max_stall: float = 30.0
-    stats_interval: float = 60.0
-    #: At stop, how long to keep offering the last messages to an overloaded sink.
-    shutdown_grace: float = 10.0
-    top_senders: int = 10
-
-
-class OrganisationRouter:
-    """Sender address → organisation id: the longest matching CIDR, else the default.
-
-    >>> router = OrganisationRouter(1, [(ipaddress.ip_network("10.1.0.0/16"), 2),
-    ...                                 (ipaddress.ip_network("10.1.2.0/24"), 3)])
-    >>> router.organisation_for("10.1.2.9"), router.organisation_for("10.1.9.9")
-    (3, 2)
-    >>> router.organisation_for("::ffff:10.1.9.9"), router.organisation_for("192.0.2.1")
-    (2, 1)
-    """
-
-    _CACHE_LIMIT = 65536
-
-    def __init__(self, default: int, routes: Sequence[tuple[Network, int]] = ()) -> None:
-        self.default = default
-        # Longest prefix first, so the first match is the most specific one.
-        self.routes = sorted(routes, key=lambda route: -route[0].prefixlen)
-        self._cache: dict[str, int] = {}
-
-    def organisation_for(self, address: str) -> int:
-        org = self._cache.get(address)
-        if org is None:
-            org = self._lookup(address)
-            if len(self._cache) >= self._CACHE_LIMIT:  # spoofed senders must not grow it
-                self._cache.clear()
-            self._cache[address] = org
-        return org
-
-    def _lookup(self, address: str) -> int:
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return self.default
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        for network, org in self.routes:
-            if ip.version == network.version and ip in network:
-                return org
-        return self.default
 
 
 class FrameQueue:
@@ -232,22 +168,34 @@ class SyslogListener:
         self._udp_inodes: set[int] = set()
 
     async def start(self) -> None:
+        """Bind every endpoint (:class:`ConfigError` naming the one that fails, with
+        nothing left open) and start the sink worker."""
         loop = asyncio.get_running_loop()
         self._loop = loop
-        for host, port in self.config.udp:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpReceiver(self), local_addr=(host, port)
-            )
-            self._udp.append(transport)
-            sock = transport.get_extra_info("socket")
-            self.udp_addresses.append(sock.getsockname()[:2])
-            self._udp_inodes.add(_inode(sock.fileno()))
-        for host, port in self.config.tcp:
-            server = await loop.create_server(
-                lambda: _TcpConnection(self), host, port, reuse_address=True
-            )
-            self._servers.append(server)
-            self.tcp_addresses.extend(s.getsockname()[:2] for s in server.sockets)
+        try:
+            for host, port in self.config.udp:
+                where = f"udp {host}:{port}"
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpReceiver(self), local_addr=(host, port)
+                )
+                self._udp.append(transport)
+                sock = transport.get_extra_info("socket")
+                self.udp_addresses.append(sock.getsockname()[:2])
+                self._udp_inodes.add(_inode(sock.fileno()))
+            for host, port in self.config.tcp:
+                where = f"tcp {host}:{port}"
+                server = await loop.create_server(
+                    lambda: _TcpConnection(self), host, port, reuse_address=True
+                )
+                self._servers.append(server)
+                self.tcp_addresses.extend(s.getsockname()[:2] for s in server.sockets)
+        except OSError as exc:
+            for transport in self._udp:
+                transport.close()
+            for server in self._servers:
+                server.close()
+            hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if port < 1024 else ""
+            raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}{hint}") from None
         self._worker = threading.Thread(target=self._drain, name="syslog-sink", daemon=True)
         self._worker.start()
         self._ticker = asyncio.create_task(self._tick())
