@@ -43,7 +43,6 @@ import os
 import threading
 import time
 from collections import deque
-from datetime import UTC, datetime
 from typing import Any
 
 from steppe.errors import ConfigError, Overloaded
@@ -287,12 +286,7 @@ class SyslogListener:
         by_org: dict[int, list[NormalisedEvent]] = {}
         problems = 0
         for data, sender, arrival, truncated in frames:
-            event, problem = parse_message(
-                data,
-                datetime.fromtimestamp(arrival, UTC),
-                sender=sender,
-                truncated=truncated,
-            )
+            event, problem = parse_message(data, arrival, sender=sender, truncated=truncated)
             if problem is not None:
                 problems += 1
             by_org.setdefault(self.router.organisation_for(sender), []).append(event)
