@@ -44,6 +44,9 @@ class ListenerConfig:
     stats_interval: float = 60.0
     #: At stop, how long to keep offering the last messages to an overloaded sink.
     shutdown_grace: float = 10.0
+    #: Kernel receive buffer asked for each UDP socket: absorbs bursts while the loop is
+    #: busy. Linux caps it at net.core.rmem_max (often 208 KiB; raise that for more).
+    udp_receive_buffer: int = 8 * 1024 * 1024
     top_senders: int = 10
 
     @classmethod

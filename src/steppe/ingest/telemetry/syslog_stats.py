@@ -5,8 +5,7 @@ accepts), so each change takes a lock; :meth:`SyslogStats.snapshot` gives a cons
 frozen copy to print or test:
 
     >>> stats = SyslogStats(top_senders=2)
-    >>> stats.add_received("10.0.0.1", 120, truncated=False)
-    >>> stats.add_received("10.0.0.2", 80, truncated=False)
+    >>> stats.add_received([(b"x" * 120, "10.0.0.1", 0.0, False), (b"y" * 80, "10.0.0.2", 0.0, False)])
     >>> stats.add_dropped("queue_full", 1)
     >>> stats.add_accepted(1)
     >>> stats.snapshot().line()
@@ -17,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,16 +96,19 @@ class SyslogStats:
         self._pauses = 0
         self._senders: Counter[str] = Counter()
 
-    def add_received(self, sender: str, size: int, truncated: bool) -> None:
+    def add_received(self, frames: Sequence[tuple[bytes, str, float, bool]]) -> None:
+        """Count messages as received: ``(data, sender, arrival, truncated)`` each."""
         with self._lock:
-            self._received += 1
-            self._received_bytes += size
-            if truncated:
-                self._truncated += 1
-            if sender in self._senders or len(self._senders) < _MAX_SENDERS:
-                self._senders[sender] += 1
-            else:
-                self._senders[OTHER_SENDERS] += 1
+            self._received += len(frames)
+            senders = self._senders
+            for data, sender, _, truncated in frames:
+                self._received_bytes += len(data)
+                if truncated:
+                    self._truncated += 1
+                if sender in senders or len(senders) < _MAX_SENDERS:
+                    senders[sender] += 1
+                else:
+                    senders[OTHER_SENDERS] += 1
 
     def add_accepted(self, n: int) -> None:
         with self._lock:
