@@ -40,11 +40,22 @@ from steppe.lake import EventLake
 SENDER = r"""
 import socket, sys, time
 kind, host, port, connections, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rate = int(sys.argv[6])
 messages = open(path, "rb").read().split(b"\n")[:-1]
 if kind == "udp":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for m in messages:
-        s.sendto(m, (host, port))
+    if not rate:
+        for m in messages:
+            s.sendto(m, (host, port))
+    else:  # paced: a burst every 10 ms
+        burst = max(1, rate // 100)
+        start = time.perf_counter()
+        for i in range(0, len(messages), burst):
+            for m in messages[i : i + burst]:
+                s.sendto(m, (host, port))
+            pause = start + (i + burst) / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
 else:
     import threading
     def send(share):
@@ -136,7 +147,12 @@ def parse_only(messages: list[bytes]) -> float:
 
 
 async def through_listener(
-    kind: str, messages_file: Path, n: int, sink: CountingSink | EventLake, connections: int
+    kind: str,
+    messages_file: Path,
+    n: int,
+    sink: CountingSink | EventLake,
+    connections: int,
+    rate: int = 0,
 ) -> tuple[float, int, str]:
     config = ListenerConfig(
         udp=(("127.0.0.1", 0),) if kind == "udp" else (),
@@ -147,7 +163,15 @@ async def through_listener(
     host, port = (listener.udp_addresses or listener.tcp_addresses)[0]
     start = time.perf_counter()
     sender = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SENDER, kind, host, str(port), str(connections), str(messages_file)
+        sys.executable,
+        "-c",
+        SENDER,
+        kind,
+        host,
+        str(port),
+        str(connections),
+        str(messages_file),
+        str(rate),
     )
     last_progress = (0, time.perf_counter())
     finished = start
@@ -204,6 +228,20 @@ async def main_async(args: argparse.Namespace) -> None:
                 )
                 if args.verbose:
                     print("    " + line)
+        for rate in args.udp_rates:
+            sent = messages[: max(rate * 3, 1000)]  # about three seconds at that rate
+            paced = Path(tmp) / f"paced-{rate}.txt"
+            paced.write_bytes(b"\n".join(sent) + b"\n")
+            lake = EventLake(Path(tmp) / f"lake-paced-{rate}")
+            lake.start()
+            _, loss, line = await through_listener("udp", paced, len(sent), lake, 1, rate=rate)
+            lake.close()
+            print(
+                f"udp paced {rate:,}/s → lake: {len(sent) - loss:,} of {len(sent):,} accepted"
+                f" ({loss / len(sent):.1%} lost)"
+            )
+            if args.verbose:
+                print("    " + line)
 
 
 def main() -> None:
@@ -214,6 +252,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="TCP connections")
     parser.add_argument("--quick", action="store_true", help="30,000 messages")
     parser.add_argument("--verbose", action="store_true", help="print each run's stats line")
+    parser.add_argument(
+        "--udp-rates",
+        type=lambda text: [int(r) for r in text.split(",") if r],
+        default=[2000, 5000, 10000],
+        help="paced UDP runs into the lake, messages/s (comma-separated; '' for none)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.messages = 30_000
