@@ -81,3 +81,32 @@ def test_every_column_has_a_normaliser_of_its_kind() -> None:
             assert normaliser in (ecs.integer, ecs.port)
         elif kind is ColumnKind.TIMESTAMP:
             assert normaliser is ecs.timestamp
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    offset_minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
+    style=st.sampled_from(["basic", "extended", "z"]),
+)
+def test_the_cached_iso_path_agrees_with_datetime(
+    moment: datetime, offset_minutes: int, style: str
+) -> None:
+    from datetime import timedelta, timezone
+
+    zone = timezone(timedelta(minutes=0 if style == "z" else offset_minutes))
+    local = moment.astimezone(zone)
+    text = local.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if style == "z":
+        text += "Z"
+    else:
+        sign = "-" if offset_minutes < 0 else "+"
+        hours, minutes = divmod(abs(offset_minutes), 60)
+        text += (
+            f"{sign}{hours:02d}:{minutes:02d}"
+            if style == "extended"
+            else f"{sign}{hours:02d}{minutes:02d}"
+        )
+    assert ecs.iso(text, "t") == format_ts(moment)
+    assert ecs.iso(text, "t") == format_ts(moment)  # again, from the cache

@@ -202,3 +202,18 @@ def test_a_corrupt_gzip_log_ends_with_a_problem(tmp_path: Path) -> None:
 def test_path_from_rotated_file_names() -> None:
     assert path_from_name("logs/conn.09:00:00-10:00:00.log.gz") == "conn"
     assert path_from_name("dns.json") == "dns"
+
+
+def test_bad_bools_and_container_items_name_their_column() -> None:
+    header = "#separator \\x09\n#fields\tts\tflag\tcounts\n#types\ttime\tbool\tvector[count]\n"
+    events, problems = tsv(header + "1.0\tmaybe\t1,2\n1.0\tT\t1,x\n1.0\tF\t3,4\n", "x.log")
+    assert [(p.line, p.field) for p in problems] == [(4, "flag"), (5, "counts")]
+    assert events[0]["raw"] == {"ts": 1.0, "flag": False, "counts": [3, 4]}
+
+
+def test_odd_field_names_are_kept_as_written() -> None:
+    name = "we'ird\"name\\"
+    header = f"#separator \\x09\n#fields\tts\t{name}\n#types\ttime\tcount\n"
+    [event], problems = tsv(header + "1.0\t7\n", "x.log")
+    assert problems == []
+    assert event["raw"][name] == 7

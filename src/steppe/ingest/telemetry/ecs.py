@@ -25,13 +25,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from steppe.ingest.telemetry.model import ECS_COLUMNS, ColumnKind, NormalisedEvent
 from steppe.storage.timestamps import format_ts, normalise
 
 __all__ = [
+    "IPS",
     "FieldProblem",
     "Normaliser",
     "domain",
@@ -60,27 +60,39 @@ class FieldProblem(ValueError):
         self.message = message
 
 
-@lru_cache(maxsize=65536)
-def _canonical_ip(value: str) -> str | None:
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    # The same text as steppe.intel.observables, so indicators and events compare equal
-    # (and str() of IPv4-mapped addresses changed in Python 3.13).
-    if address.version == 6:
-        mapped = address.ipv4_mapped
-        return f"::ffff:{mapped}" if mapped is not None else address.compressed
-    return str(address)
+# Hot-path caches: plain dicts, read by parsers with ``CACHE[value]`` inside a try (the
+# cheapest look-up Python has), emptied when they pass a bound so that a scan of random
+# addresses or a year of distinct seconds cannot eat memory.
+_CACHE_LIMIT = 200_000
+#: Canonical text of every address seen (the key as the sensor wrote it).
+IPS: dict[str, str] = {}
+
+
+def _remember(cache: dict[str, str], key: str, value: str) -> str:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def ip(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise FieldProblem(field, f"expected an IP address, found {value!r}")
-    canonical = _canonical_ip(value)
-    if canonical is None:
-        raise FieldProblem(field, f"not an IP address: {value!r}")
-    return canonical
+    known = IPS.get(value)
+    if known is not None:
+        return known
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise FieldProblem(field, f"not an IP address: {value!r}") from None
+    # The same text as steppe.intel.observables, so indicators and events compare equal
+    # (and str() of IPv4-mapped addresses changed in Python 3.13).
+    if address.version == 6:
+        mapped = address.ipv4_mapped
+        text = f"::ffff:{mapped}" if mapped is not None else address.compressed
+    else:
+        text = str(address)
+    return _remember(IPS, value, text)
 
 
 def integer(value: Any, field: str) -> int:
@@ -121,18 +133,27 @@ def domain(value: Any, field: str) -> str:
     return text(value, field).lower().rstrip(".")
 
 
-@lru_cache(maxsize=4096)
-def _second(seconds: int) -> str:
-    m = datetime.fromtimestamp(seconds, UTC)
-    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+# "1521911720" → "2018-03-24T17:15:20." and "2026-01-02T03:04-0600" → "2026-01-02T09:04"
+_SECONDS: dict[str, str] = {}
+_MINUTES: dict[str, str] = {}
 
 
 def epoch(value: Any, field: str) -> str:
     """Seconds since 1970 (Zeek's ``ts``), as text or a number, to the stored form.
 
     Built from the digits rather than through a float: ``1521911720.865716`` keeps
-    exactly the microseconds the sensor wrote.
+    exactly the microseconds the sensor wrote (a float's ``repr`` gives them back too).
     """
+    text = repr(value) if value.__class__ is float else value
+    if text.__class__ is str:
+        whole, _, frac = text.partition(".")
+        prefix = _SECONDS.get(whole)
+        if prefix is not None and len(frac) <= 6 and (frac.isdigit() or not frac):
+            return f"{prefix}{frac:0<6}Z"
+    return _epoch(value, field)
+
+
+def _epoch(value: Any, field: str) -> str:
     if isinstance(value, float | int) and not isinstance(value, bool):
         if value != value or value in (float("inf"), float("-inf")):
             raise FieldProblem(field, f"not a time: {value!r}")
@@ -142,9 +163,17 @@ def epoch(value: Any, field: str) -> str:
     whole, _, frac = value.partition(".")
     if whole.isdigit() and (not frac or frac.isdigit()) and len(whole) <= 11:
         try:
-            return f"{_second(int(whole))}.{frac[:6].ljust(6, '0')}Z"
+            m = datetime.fromtimestamp(int(whole), UTC)
         except (OverflowError, OSError, ValueError):
             pass
+        else:
+            prefix = _remember(
+                _SECONDS,
+                whole,
+                f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
+                f"{m.second:02d}.",
+            )
+            return f"{prefix}{frac[:6]:0<6}Z"
     try:
         return format_ts(datetime.fromtimestamp(float(value), UTC))
     except (OverflowError, OSError, ValueError):
@@ -155,7 +184,40 @@ def iso(value: Any, field: str) -> str:
     """An ISO 8601 time with a zone (``Z``, ``+02:00``, ``-0600``) to the stored form.
 
     A time without a zone is taken as UTC: Windows' ``UtcTime`` and Sysmon write them so.
+    The common shape, six-digit fraction then a zone, is converted a minute at a time
+    (cached): a zone moves hours and minutes, never seconds.
     """
+    if (
+        value.__class__ is str
+        and len(value) > 26
+        and value[10] == "T"
+        and value[19] == "."
+        and value[16] == ":"
+        and "00" <= value[17:19] <= "59"
+        and value[20:26].isdigit()
+    ):
+        key = value[:16] + value[26:]
+        prefix = _MINUTES.get(key)
+        if prefix is None:
+            prefix = _minute(value[:16], value[26:])
+        if prefix is not None:
+            return f"{prefix}{value[16:26]}Z"
+    return _iso(value, field)
+
+
+def _minute(minute: str, zone: str) -> str | None:
+    try:
+        moment = datetime.fromisoformat(f"{minute}:00{zone}")
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    m = moment.astimezone(UTC)
+    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}"
+    return _remember(_MINUTES, minute + zone, text)
+
+
+def _iso(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise FieldProblem(field, f"expected an ISO 8601 time, found {value!r}")
     try:
@@ -173,7 +235,7 @@ def iso(value: Any, field: str) -> str:
 
 def timestamp(value: Any, field: str) -> str:
     """Either form: numbers and digit strings are epoch seconds, the rest ISO 8601."""
-    if isinstance(value, str) and ("-" in value or "T" in value):
+    if value.__class__ is str and ("-" in value or "T" in value):
         return iso(value, field)
     return epoch(value, field)
 

@@ -24,47 +24,79 @@ from steppe.ingest.telemetry.records import json_records
 
 __all__ = ["normalise_eve", "parse_eve"]
 
-_COMMON = (
-    ("src_ip", "source.ip", ecs.ip),
-    ("src_port", "source.port", ecs.port),
-    ("dest_ip", "destination.ip", ecs.ip),
-    ("dest_port", "destination.port", ecs.port),
-    ("proto", "network.transport", ecs.lower),
-    ("app_proto", "network.protocol", ecs.lower),
-    ("host", "observer.name", ecs.text),
-)
+_IPS = ecs.IPS
+_DATASETS: dict[str, str] = {}
+
+
+def _dataset(kind: str) -> str:
+    name = f"suricata.eve.{kind}"
+    if len(_DATASETS) < 1000:  # a few dozen event types exist; junk ones are not kept
+        _DATASETS[kind] = name
+    return name
 
 
 def normalise_eve(record: dict[str, Any]) -> NormalisedEvent:
     """ECS fields of one EVE record; raises FieldProblem on a bad value."""
-    kind = record.get("event_type")
-    kind = kind if isinstance(kind, str) and kind else "unknown"
+    # The common fields are written out rather than looped over a table: this runs for
+    # every event of the busiest sensors, and the loop and calls doubled its cost.
+    get = record.get
+    kind = get("event_type")
+    if kind.__class__ is not str or not kind:
+        kind = "unknown"
+    dataset = _DATASETS.get(kind) or _dataset(kind)
     event: NormalisedEvent = {
         "event.module": "suricata",
-        "event.dataset": f"suricata.eve.{kind}",
+        "event.dataset": dataset,
         "event.kind": "alert" if kind == "alert" else "event",
         "raw": record,
     }
-    stamp = record.get("timestamp")
-    if stamp is not None:
-        event["@timestamp"] = ecs.iso(stamp, "timestamp")
-    for name, target, normaliser in _COMMON:
-        value = record.get(name)
-        if value is not None and value != "":
-            event[target] = normaliser(value, name)
+    value = get("timestamp")
+    if value is not None:
+        event["@timestamp"] = ecs.iso(value, "timestamp")
+    value = get("src_ip")
+    if value is not None and value != "":
+        try:
+            event["source.ip"] = _IPS[value]
+        except (KeyError, TypeError):
+            event["source.ip"] = ecs.ip(value, "src_ip")
+    value = get("dest_ip")
+    if value is not None and value != "":
+        try:
+            event["destination.ip"] = _IPS[value]
+        except (KeyError, TypeError):
+            event["destination.ip"] = ecs.ip(value, "dest_ip")
+    value = get("src_port")
+    if value is not None:
+        ok = value.__class__ is int and 0 <= value <= 65535
+        event["source.port"] = value if ok else ecs.port(value, "src_port")
+    value = get("dest_port")
+    if value is not None:
+        ok = value.__class__ is int and 0 <= value <= 65535
+        event["destination.port"] = value if ok else ecs.port(value, "dest_port")
+    value = get("proto")
+    if value is not None:
+        ok = value.__class__ is str
+        event["network.transport"] = value.lower() if ok else ecs.lower(value, "proto")
+    value = get("app_proto")
+    if value is not None:
+        ok = value.__class__ is str
+        event["network.protocol"] = value.lower() if ok else ecs.lower(value, "app_proto")
+    value = get("host")
+    if value is not None:
+        event["observer.name"] = value if value.__class__ is str else ecs.text(value, "host")
     handler = _BY_TYPE.get(kind)
     if handler is not None:
-        body = record.get(kind)
+        body = get(kind)
         if body is not None:
-            if not isinstance(body, dict):
+            if body.__class__ is not dict:
                 raise FieldProblem(kind, "expected an object")
             handler(body, event)
     if kind == "alert":
         # An alert on HTTP/DNS/TLS traffic carries that metadata too (EVE's
         # "metadata" output): the alert gets those fields as well.
         for other in ("http", "dns", "tls", "fileinfo"):
-            body = record.get(other)
-            if isinstance(body, dict):
+            body = get(other)
+            if body.__class__ is dict:
                 _BY_TYPE[other](body, event)
     return event
 
@@ -109,14 +141,15 @@ def _http(http: dict[str, Any], event: NormalisedEvent) -> None:
             port = http.get("http_port") or event.get("destination.port")
             where = event["url.domain"] if port in (None, 80) else f"{event['url.domain']}:{port}"
             event["url.full"] = f"http://{where}{url}"
-    for name, target, normaliser in (
-        ("http_method", "http.request.method", ecs.text),
-        ("http_user_agent", "user_agent.original", ecs.text),
-        ("status", "http.response.status_code", ecs.integer),
-    ):
-        value = http.get(name)
-        if value is not None:
-            event[target] = normaliser(value, f"http.{name}")
+    value = http.get("http_method")
+    if value is not None:
+        event["http.request.method"] = ecs.text(value, "http.http_method")
+    value = http.get("http_user_agent")
+    if value is not None:
+        event["user_agent.original"] = ecs.text(value, "http.http_user_agent")
+    value = http.get("status")
+    if value is not None:
+        event["http.response.status_code"] = ecs.integer(value, "http.status")
 
 
 def _tls(tls: dict[str, Any], event: NormalisedEvent) -> None:

@@ -123,7 +123,13 @@ def flatten_event(record: dict[str, Any]) -> dict[str, Any]:
         raise FieldProblem("Event", "expected an object")
     out: dict[str, Any] = {}
     data = event.get("EventData")
-    if isinstance(data, dict):
+    if (
+        data.__class__ is dict
+        and "#attributes" not in data
+        and dict not in map(type, data.values())
+    ):
+        out = dict(data)  # the usual case, flat already: copied at C speed
+    elif isinstance(data, dict):
         # The EventData element's own attributes (rare: a Name) keep the prefix.
         _flatten_into(out, {k: v for k, v in data.items() if k != "#attributes"}, "")
         attrs = data.get("#attributes")
@@ -139,10 +145,25 @@ def flatten_event(record: dict[str, Any]) -> dict[str, Any]:
     system = event.get("System")
     if isinstance(system, dict):
         flat: dict[str, Any] = {}
-        _flatten_into(flat, system, "")
+        for key, value in system.items():
+            if value.__class__ is not dict:
+                flat[key] = value
+            elif len(value) == 1 and value.keys() == {"#attributes"} and _plain(value):
+                # Provider, TimeCreated, Execution …: attributes only, one level.
+                for name, attr in value["#attributes"].items():
+                    flat[f"{key}_{name}"] = attr
+            else:
+                _flatten_into(flat, value, key)
         for key, value in flat.items():
             out[f"System_{key}" if key in out else key] = value
     return out
+
+
+def _plain(element: dict[str, Any]) -> bool:
+    attrs = element["#attributes"]
+    return (
+        attrs.__class__ is dict and "xmlns" not in attrs and dict not in map(type, attrs.values())
+    )
 
 
 def normalise_windows(record: dict[str, Any]) -> NormalisedEvent:
