@@ -4,6 +4,7 @@ backpressure with exact accounting, limits, and a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable, Coroutine
 from ipaddress import ip_network
@@ -360,17 +361,29 @@ def test_idle_connections_are_closed_and_extra_ones_refused() -> None:
     run(scenario())
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("10.1.2.3", 2), ("10.1.9.9", 3), ("::ffff:10.1.9.9", 3), ("2001:db8::1", 4), ("x", 1)],
-)
-def test_router_longest_prefix(text: str, expected: int) -> None:
-    router = OrganisationRouter(
-        1,
-        [
-            (ip_network("10.1.0.0/16"), 3),
-            (ip_network("10.1.2.0/24"), 2),
-            (ip_network("2001:db8::/32"), 4),
-        ],
-    )
-    assert router.organisation_for(text) == expected
+def test_stats_line_is_logged_and_is_a_warning_once_something_was_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        sink = MemorySink()
+        sink.full = True
+        lst = listener(sink, queue_messages=5, batch_size=5, stats_interval=0.01)
+        await lst.start()
+        udp = UdpSender(lst)
+        await udp.send([message(i) for i in range(30)])
+        await until(
+            lambda: any(
+                r.levelname == "WARNING" and "queue_full" in r.message for r in caplog.records
+            ),
+            "a warning naming the drops",
+        )
+        sink.full = False
+        await lst.stop()
+        udp.close()
+
+    with caplog.at_level(logging.INFO, logger="steppe.syslog"):
+        run(scenario())
+    lines = [r.message for r in caplog.records if r.message.startswith("syslog: received")]
+    assert lines, "no stats line"
+    final = lines[-1]
+    assert "received 30" in final and "dropped" in final

@@ -231,6 +231,8 @@ class SyslogListener:
             await asyncio.to_thread(self._worker.join)
         if self._ticker is not None:
             self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
         for server in self._servers:
             await server.wait_closed()
         snapshot = self.snapshot()
