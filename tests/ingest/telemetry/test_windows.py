@@ -253,3 +253,13 @@ def test_evtx_from_a_file_object() -> None:
         data = f.read()
     events = events_of(parse_evtx(io.BytesIO(data), "body"))
     assert len(events) == len(events_of(parse_evtx(EVTX_FILES[0], "file")))
+
+
+def test_a_url_in_event_data_is_mapped() -> None:
+    record = sysmon(59, url="https://Dl.Example.com:8443/payload.bin", name="job")
+    record["Event"]["System"]["Provider"]["#attributes"]["Name"] = "Microsoft-Windows-Bits-Client"
+    event = normalise_windows(record)
+    assert event["url.full"] == "https://Dl.Example.com:8443/payload.bin"
+    assert event["url.domain"] == "dl.example.com"
+    broken = normalise_windows(sysmon(59, url="http://[::1/x"))
+    assert broken["url.full"] == "http://[::1/x" and "url.domain" not in broken

@@ -26,11 +26,11 @@ Namespace declarations (``xmlns``) are dropped; nothing else is.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import evtx
 import orjson
@@ -59,6 +59,8 @@ _TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("ScriptBlockText", "message"),
 )
 _PID_FIELDS = ("ProcessId", "NewProcessId")
+# BITS (59, 60), WebClient and others name the URL they fetch so.
+_URL_FIELDS = ("url", "Url", "URL", "RemoteUrl")
 _SYSMON_CATEGORY: dict[int, tuple[str, str]] = {
     1: ("process", "process-created"),
     3: ("network", "network-connection-detected"),
@@ -209,6 +211,17 @@ def normalise_windows(record: dict[str, Any]) -> NormalisedEvent:
     digests = raw.get("Hashes") or raw.get("Hash")
     if isinstance(digests, str):
         event.update(ecs.hashes(digests))
+    for name in _URL_FIELDS:
+        url = raw.get(name)
+        if isinstance(url, str) and "://" in url:
+            event["url.full"] = url
+            try:
+                host = urlsplit(url).hostname
+            except ValueError:  # "http://[::1" and other broken ones: keep url.full only
+                host = None
+            if host:
+                event["url.domain"] = host.rstrip(".")
+            break
     if number is not None and provider == "Microsoft-Windows-Sysmon":
         _sysmon(number, raw, event)
     return event
@@ -329,6 +342,8 @@ def _evtx_items(path: Path | IO[bytes], source: str) -> Iterator[tuple[int, Any]
     if layout is not None:
         yield layout
     try:
+        # One thread: files are read next to the API and other ingest on few cores; the
+        # crate's default is a thread per core.
         parser = evtx.PyEvtxParser(path, number_of_threads=1)
         records = parser.records_json()
     except (OSError, RuntimeError, ValueError) as exc:
@@ -339,9 +354,7 @@ def _evtx_items(path: Path | IO[bytes], source: str) -> Iterator[tuple[int, Any]
     while True:
         number += 1
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                item = next(records)
+            item = next(records)
         except StopIteration:
             return
         except (RuntimeError, OSError, ValueError) as exc:
