@@ -151,6 +151,52 @@ def test_rfc3164_with_iso_timestamp_and_cisco_year() -> None:
     assert cisco["host.name"] == "rtr1"
 
 
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (  # Cisco ASA, timestamp with year, no device id
+            b"<166>Nov 28 2026 09:00:00: %ASA-6-302013: Built outbound TCP connection 1",
+            {"@timestamp": "2026-11-28T09:00:00.000000Z", "log.syslog.appname": "%ASA-6-302013",
+             "message": "Built outbound TCP connection 1", "log.syslog.severity.code": 6},
+        ),
+        (  # Cisco ASA with a device id
+            b"<166>Nov 28 2026 09:00:00 asa01 : %ASA-4-106023: Deny tcp src outside:203.0.113.5/4444",
+            {"host.name": "asa01", "log.syslog.appname": "%ASA-4-106023",
+             "message": "Deny tcp src outside:203.0.113.5/4444"},
+        ),
+        (  # FortiGate: a PRI and key=value content, no header
+            b'<189>date=2026-11-28 time=09:00:00 devname="FG100" type="traffic" srcip=10.0.0.5',
+            {"message": 'date=2026-11-28 time=09:00:00 devname="FG100" type="traffic" srcip=10.0.0.5',
+             "log.syslog.facility.code": 23, "@timestamp": "2026-11-28T10:00:00.000000Z"},
+        ),
+        (  # NXLog forwarding Windows events as RFC 5424
+            b'<14>1 2026-11-28T09:00:00.123456+00:00 WIN-DC01 Microsoft-Windows-Security-Auditing'
+            b' 4 - [NXLOG@14506 EventReceivedTime="2026-11-28 09:00:01" SourceModuleName="eventlog"]'
+            b" An account failed to log on.",
+            {"host.name": "WIN-DC01", "log.syslog.appname": "Microsoft-Windows-Security-Auditing",
+             "process.pid": 4, "message": "An account failed to log on."},
+        ),
+        (  # rsyslog forwarding a file: ISO timestamp, no PRI
+            b"2026-11-28T09:00:00+00:00 web01 nginx[812]: 203.0.113.9 - - GET /admin",
+            {"host.name": "web01", "log.syslog.appname": "nginx", "process.pid": 812,
+             "message": "203.0.113.9 - - GET /admin"},
+        ),
+        (  # CEF over syslog: the CEF header is not a TAG
+            b"<134>Nov 28 09:00:00 host-01 CEF:0|Vendor|Product|1.0|100|Blocked|5|src=10.0.0.1",
+            {"host.name": "host-01", "message": "CEF:0|Vendor|Product|1.0|100|Blocked|5|src=10.0.0.1"},
+        ),
+        (  # a TAG with a slash, and brackets in the message
+            b"<22>Nov 28 09:00:00 mx1 postfix/smtpd[1234]: connect from unknown[203.0.113.7]",
+            {"log.syslog.appname": "postfix/smtpd", "process.pid": 1234,
+             "message": "connect from unknown[203.0.113.7]"},
+        ),
+    ],
+)  # fmt: skip
+def test_real_world_devices(data: bytes, expected: dict[str, object]) -> None:
+    event = parse(data)
+    assert {key: event.get(key) for key in expected} == expected
+
+
 def test_bad_pri_is_reported_and_the_rest_still_read() -> None:
     event, problem = parse_message(b"<999>Oct 11 22:14:15 host app: text", RECEIVED)
     assert problem is not None and "PRI" in problem.message

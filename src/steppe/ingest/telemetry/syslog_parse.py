@@ -127,9 +127,16 @@ def parse_message(
     v5424 = _V5424.match(text, pos)
     if v5424 is not None and v5424[1] == "1":
         _read_5424(text, v5424, event, raw, problems)
-    elif not _read_3164(text, pos, epoch, event, raw, problems):
+    elif _read_3164(text, pos, epoch, event, raw, problems):
+        pass
+    elif "pri" in raw:
+        # RFC 3164 4.3.3: a PRI and no TIMESTAMP/HOSTNAME is a message of content only
+        # (FortiGate's `<189>date=… time=… devname=…` is one).
+        raw.update(format="rfc3164", msg=text[pos:])
+        event["message"] = text[pos:]
+    else:
         raw.update(format="unparsed", original=text)
-        event["message"] = text[pos:]  # after a PRI, when there was one
+        event["message"] = text
         problems.append("no RFC 5424 or RFC 3164 header; kept as message only")
     if truncated:
         raw["truncated"] = True
@@ -220,6 +227,8 @@ def _read_3164(
             hostname = word
             event["host.name"] = word
             pos = len(text) if space < 0 else space + 1
+            if text.startswith(": ", pos):  # Cisco ASA with a device id: `asa01 : %ASA-…`
+                pos += 2
             tag = _TAG.match(text, pos)
     raw["hostname"] = hostname
     if tag is not None:
