@@ -217,3 +217,21 @@ def test_odd_field_names_are_kept_as_written() -> None:
     [event], problems = tsv(header + "1.0\t7\n", "x.log")
     assert problems == []
     assert event["raw"][name] == 7
+
+
+def test_records_without_path_or_file_name_get_a_guessed_log() -> None:
+    body = (
+        b'{"ts": 1.0, "query": "a.example", "qtype_name": "A"}\n'
+        b'{"ts": 1.0, "uid": "C1", "conn_state": "SF", "id.orig_p": 1}\n'
+        b'{"ts": 1.0, "uid": "C2"}\n'
+        b'{"_path": "weird", "ts": 1.0, "name": "x"}\n'
+    )
+    items = list(parse_zeek_json(io.BytesIO(body), "request body"))
+    assert [i["event.dataset"] for i in items] == [  # type: ignore[index]
+        "zeek.dns",
+        "zeek.conn",
+        "zeek.unknown",
+        "zeek.weird",
+    ]
+    [named] = parse_zeek_json(io.BytesIO(b'{"ts": 1.0}\n'), "logs/dhcp.09:00:00.log")
+    assert isinstance(named, dict) and named["event.dataset"] == "zeek.dhcp"

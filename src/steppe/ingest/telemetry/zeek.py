@@ -32,7 +32,7 @@ from steppe.ingest.telemetry.ecs import FieldProblem, Normaliser
 from steppe.ingest.telemetry.model import NormalisedEvent, ParseProblem
 from steppe.ingest.telemetry.records import json_records, lines
 
-__all__ = ["normalise_zeek", "parse_zeek_json", "parse_zeek_tsv", "path_from_name"]
+__all__ = ["guess_path", "normalise_zeek", "parse_zeek_json", "parse_zeek_tsv", "path_from_name"]
 
 # ECS fields beyond those every log with a connection id carries (ts, id.*, proto),
 # which normalise_zeek handles itself.
@@ -100,6 +100,35 @@ def _dataset(path: str) -> str:
 def path_from_name(name: str) -> str:
     """The log path from a file name: ``conn.09:00:00-10:00:00.log.gz`` → ``conn``."""
     return name.rsplit("/", 1)[-1].split(".", 1)[0] or "unknown"
+
+
+# Fields only one log has, for records that arrive without a file name or ``_path``
+# (Zeek's JSON writer leaves ``_path`` out unless told to; HTTP bodies have no name).
+_TELLING_FIELDS = (
+    ("conn_state", "conn"),
+    ("qtype_name", "dns"),
+    ("query", "dns"),
+    ("status_code", "http"),
+    ("uri", "http"),
+    ("ssl_history", "ssl"),
+    ("server_name", "ssl"),
+    ("note", "notice"),
+    ("certificate.version", "x509"),
+    ("fuid", "files"),
+    ("mime_type", "files"),
+)
+
+
+def guess_path(raw: dict[str, Any]) -> str:
+    """The log a record most likely comes from, by the fields it has; else ``unknown``.
+
+    >>> guess_path({"ts": 1.0, "query": "a.example"}), guess_path({"ts": 1.0})
+    ('dns', 'unknown')
+    """
+    for field, path in _TELLING_FIELDS:
+        if field in raw:
+            return path
+    return "unknown"
 
 
 def normalise_zeek(raw: dict[str, Any], path: str) -> NormalisedEvent:
@@ -172,8 +201,13 @@ def _url(raw: dict[str, Any], event: NormalisedEvent) -> None:
 def parse_zeek_json(
     stream: IO[bytes], source: str, path: str | None = None
 ) -> Iterator[NormalisedEvent | ParseProblem]:
-    """Zeek JSON lines; the log path is ``_path`` in the record, else ``path``/the name."""
-    fallback = path or path_from_name(source)
+    """Zeek JSON lines.
+
+    The log path is ``_path`` in the record, else ``path``, else the file name's first
+    part when ``source`` looks like a file (``dns.json``), else guessed from the fields.
+    """
+    name = source.rsplit("/", 1)[-1]
+    fallback = path or (path_from_name(name) if "." in name and " " not in name else None)
     for item in json_records(stream, source):
         if isinstance(item, ParseProblem):
             yield item
@@ -181,7 +215,9 @@ def parse_zeek_json(
         number, raw = item
         record_path = raw.get("_path")
         try:
-            yield normalise_zeek(raw, record_path if isinstance(record_path, str) else fallback)
+            if not isinstance(record_path, str) or not record_path:
+                record_path = fallback or guess_path(raw)
+            yield normalise_zeek(raw, record_path)
         except FieldProblem as exc:
             yield ParseProblem(source, number, exc.message, exc.field)
 
