@@ -4,7 +4,7 @@ One message in (the bytes of a UDP datagram or of one TCP frame), one event out,
 an exception: what cannot be read is kept as a message-only event and reported as a
 :class:`ParseProblem` next to it, because syslog must not drop what it cannot fully parse.
 
-    >>> from datetime import UTC, datetime, timedelta
+    >>> from datetime import UTC, datetime
     >>> received = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     >>> event, problem = parse_message(
     ...     b'<34>1 2026-11-28T09:59:58.5+01:00 fw01 sshd 4242 AUTH '
@@ -19,8 +19,12 @@ an exception: what cannot be read is kept as a message-only event and reported a
 
 RFC 3164 timestamps carry no year: the most recent year that puts the message before
 its arrival (with two days' grace for a fast sender clock) is assumed, so a December
-message read in January lands in the old year. They carry no zone either: UTC is assumed. Devices that put an ISO timestamp in a 3164
-header, omit the PRI or the hostname, or end messages with newlines or NULs are read too.
+message read in January lands in the old year. They carry no zone either: UTC is
+assumed. Devices that put an ISO timestamp in a 3164 header, omit the PRI or the
+hostname, or end messages with newlines or NULs are read too; a PRI followed by content
+only (RFC 3164 4.3.3; FortiGate's key=value lines) is a valid message whose
+``@timestamp`` is its arrival. Only a message with neither PRI nor header is counted as
+a problem.
 
 The event's fields (see :data:`~steppe.ingest.telemetry.model.ECS_COLUMNS`):
 ``@timestamp``, ``event.ingested``, ``event.module``/``event.dataset`` ``syslog``,
