@@ -131,6 +131,50 @@ def test_events_accepted_before_kill_9_are_recovered_exactly_once(tmp_path: Path
     assert numbers(tmp_path) == Counter(range(4 * per_thread))
 
 
+STREAMING_CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from steppe.lake import EventLake
+
+    lake = EventLake(Path(sys.argv[1]), flush_seconds=0.01, segment_bytes=16 * 1024)
+    lake.start()  # the flusher runs too: the kill lands wherever it lands
+    batch = 0
+    while True:
+        lake.accept(1, [{"@timestamp": "2026-11-28T10:00:00Z", "raw": {"n": batch * 10 + i}}
+                        for i in range(10)])
+        print(batch, flush=True)  # acknowledged
+        batch += 1
+    """
+)
+
+
+def test_kill_9_mid_stream_loses_no_acknowledged_batch_and_duplicates_none(
+    tmp_path: Path,
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", STREAMING_CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    try:
+        for _ in range(200):
+            child.stdout.readline()
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    acked = [int(line) for line in child.stdout.read().split()]  # what it said before dying
+    child.stdout.close()
+    last = max(acked, default=199)
+
+    lake = EventLake(tmp_path)
+    lake.start(background=False)
+    lake.close()
+    found = numbers(tmp_path)
+    assert max(found.values()) == 1  # nothing twice
+    assert set(range((last + 1) * 10)) <= set(found)  # every acknowledged batch
+    assert set(found) <= set(range((last + 2) * 10))  # at most the one in flight besides
+
+
 def _orphan_spool(root: Path, batches: list[list[int]]) -> list[Segment]:
     """A spool folder as a dead process leaves it (sealed, lock released)."""
     lake = EventLake(root, flush_seconds=3600)
