@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Annotated
 
@@ -115,20 +115,20 @@ def listen(
     config = ListenerConfig.from_settings(
         rt.settings, udp=udp_at, tcp=tcp_at, stats_interval=stats_interval
     )
-    with rt.transaction() as conn:
-        rt.operator_trail().record(
-            conn,
-            "syslog.listen",
-            default.name,
-            {
-                "udp": [f"{h}:{p}" for h, p in udp_at],
-                "tcp": [f"{h}:{p}" for h, p in tcp_at],
-                "map": {str(network): name for network, name in seen.items()},
-            },
-        )
+    trail = rt.operator_trail()  # refuses an insecure setup before anything listens
+    audit = {
+        "udp": [f"{h}:{p}" for h, p in udp_at],
+        "tcp": [f"{h}:{p}" for h, p in tcp_at],
+        "map": {str(network): name for network, name in seen.items()},
+    }
+
+    def listening() -> None:
+        with rt.transaction() as conn:
+            trail.record(conn, "syslog.listen", default.name, audit)
+
     _log_to(rt)
     with open_event_sink(rt.settings) as sink:
-        final = asyncio.run(_serve(rt, SyslogListener(sink, router, config)))
+        final = asyncio.run(_serve(rt, SyslogListener(sink, router, config), listening))
     rt.out.print(final.line(), markup=False, highlight=False)
     if final.top_senders:
         rt.out.print(
@@ -138,12 +138,19 @@ def listen(
         )
 
 
-async def _serve(rt: Runtime, listener: SyslogListener) -> StatsSnapshot:
+async def _serve(
+    rt: Runtime, listener: SyslogListener, listening: Callable[[], None]
+) -> StatsSnapshot:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await listener.start()
+    try:
+        listening()  # the audit entry, once the sockets are bound
+    except BaseException:
+        await listener.stop()
+        raise
     rt.err.print(
         "listening on "
         + ", ".join(

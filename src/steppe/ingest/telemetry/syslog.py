@@ -296,7 +296,13 @@ class SyslogListener:
                 # RuntimeError: the loop is closing; the frames are still ours to deliver.
                 with contextlib.suppress(RuntimeError):
                     self._loop.call_soon_threadsafe(self._space_freed)
-            self._deliver(frames)
+            try:
+                self._deliver(frames)
+            except Exception:
+                # Only a bug gets here; the worker must outlive it, or the queue would
+                # fill and everything after would be dropped.
+                log.exception("syslog: %d messages lost to an internal error", len(frames))
+                self.stats.add_dropped("internal_error", len(frames))
 
     def _deliver(self, frames: list[QueuedFrame]) -> None:
         by_org: dict[int, list[NormalisedEvent]] = {}
