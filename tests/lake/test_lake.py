@@ -289,3 +289,46 @@ def test_the_lake_is_an_event_sink(tmp_path: Path) -> None:
 def test_accept_before_start_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SteppeError, match="not started"):
         EventLake(tmp_path).accept(1, [event(1)])
+
+
+def test_a_segment_the_writer_chokes_on_is_quarantined_not_blocking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import steppe.lake.lake as lake_module
+
+    real = lake_module.write_segment
+    calls = {"n": 0}
+
+    def choke_once(segment: Segment, root: Path) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in the writer")
+        return real(segment, root)
+
+    monkeypatch.setattr(lake_module, "write_segment", choke_once)
+    lake = EventLake(tmp_path)
+    lake.start(background=False)
+    lake.accept(1, [event(1)])
+    lake.flush()  # the first segment is set aside…
+    error = lake.stats().last_error
+    assert error is not None and "a bug in the writer" in error
+    lake.accept(1, [event(2)])
+    lake.flush()  # …and the next one is written
+    stats = lake.stats()
+    assert stats.quarantined_segments == 1 and stats.backlog_bytes == 0
+    lake.close()
+    assert numbers(tmp_path) == Counter([2])
+    (kept,) = (tmp_path / "quarantine").iterdir()
+    assert kept.suffix == ".wal" and kept.stat().st_size > 0
+
+
+def test_values_json_cannot_carry_in_raw_are_kept_as_text(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path)
+    lake.start(background=False)
+    lake.accept(1, [event(1, raw={"n": 1, "big": 2**70, "tags": {"x"}, "nan": float("nan")},
+                         extra_field="leftover")])  # fmt: skip
+    lake.close()
+    (row,) = read_lake(tmp_path).to_pylist()
+    raw = orjson.loads(row["raw"])
+    assert raw["big"] == str(2**70) and raw["tags"] == ["x"] and raw["nan"] is None
+    assert raw["@steppe.fields"] == {"extra_field": "leftover"}

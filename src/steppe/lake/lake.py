@@ -22,7 +22,6 @@ not yet in Parquet passes ``max_backlog_bytes``, ``accept`` raises
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -33,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -50,6 +50,8 @@ __all__ = ["EventLake", "LakeCounters", "RecoveryReport"]
 log = logging.getLogger(__name__)
 
 SPOOL = "spool"
+#: Segments the writer failed on for a reason other than the disk, kept whole.
+QUARANTINE = "quarantine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class LakeCounters:
     segments_pending: int
     fsyncs: int
     recovered_events: int
+    quarantined_segments: int  # segments the writer failed on, kept in <root>/quarantine
     last_error: str | None
 
 
@@ -113,6 +116,7 @@ class EventLake:
         self._written_files = 0
         self._written_bytes = 0
         self._recovered = 0
+        self._quarantined = 0
         self._drain_rate = 0.0  # bytes of spool per second the writer gets through
         self._last_error: str | None = None
 
@@ -166,7 +170,17 @@ class EventLake:
             try:
                 for seq, path in segment_files(folder):
                     segment = Segment(seq, path, size=path.stat().st_size)
-                    result = write_segment(segment, self.root)
+                    try:
+                        result = write_segment(segment, self.root)
+                    except OSError:
+                        raise
+                    except Exception as exc:  # see _drain
+                        kept = self.root / QUARANTINE / f"{segment.name}.wal"
+                        kept.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(path, kept)
+                        fsync_dir(kept.parent)
+                        self._quarantine_noted(segment, kept, exc)
+                        continue
                     self._count_written(result)
                     events += result.events
                     segments += 1
@@ -227,7 +241,7 @@ class EventLake:
             payload = orjson.dumps(batch, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
             # orjson refuses integers past 64 bits and unknown types: keep them as text
-            payload = json.dumps(batch, default=str, ensure_ascii=False).encode()
+            payload = orjson.dumps(json_safe(batch))
         try:
             spool.append(payload, max_backlog=self.max_backlog_bytes, retry_after=self._retry())
         except SteppeError:
@@ -271,7 +285,17 @@ class EventLake:
                 if segment not in spool.sealed():
                     continue  # written out by the other drainer meanwhile
                 started = time.monotonic()
-                result = write_segment(segment, self.root)
+                try:
+                    result = write_segment(segment, self.root)
+                except OSError:
+                    raise  # the disk, not the data: retried, the backlog holds the rest
+                except Exception as exc:
+                    # Data the writer cannot handle would stop the lake for everyone;
+                    # keep it aside, whole, and go on.
+                    kept = self.root / QUARANTINE / f"{segment.name}.wal"
+                    spool.retire(segment, keep_as=kept)
+                    self._quarantine_noted(segment, kept, exc)
+                    continue
                 spool.retire(segment)
                 self._count_written(result)
                 elapsed = max(time.monotonic() - started, 1e-6)
@@ -280,6 +304,12 @@ class EventLake:
                     rate if not self._drain_rate else 0.8 * self._drain_rate + 0.2 * rate
                 )
                 self._last_error = None
+
+    def _quarantine_noted(self, segment: Segment, kept: Path, exc: Exception) -> None:
+        with self._count_lock:
+            self._quarantined += 1
+        self._last_error = f"segment {segment.name} quarantined at {kept}: {exc}"
+        log.error("lake: could not write segment %s (%s); kept at %s", segment.name, exc, kept)
 
     def _count_written(self, result: SegmentResult) -> None:
         with self._count_lock:
@@ -321,6 +351,7 @@ class EventLake:
                 segments_pending=len(spool.sealed()) if spool else 0,
                 fsyncs=spool.fsyncs if spool else 0,
                 recovered_events=self._recovered,
+                quarantined_segments=self._quarantined,
                 last_error=self._last_error,
             )
 
@@ -332,9 +363,31 @@ def _with_raw_text(events: Sequence[NormalisedEvent]) -> list[NormalisedEvent]:
         try:
             text = orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:
-            text = json.dumps(raw, default=str, ensure_ascii=False)
+            text = orjson.dumps(json_safe(raw)).decode()
         out.append({**event, "raw": text})
     return out
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with what JSON cannot carry made into what it can: huge integers and
+    unknown types as text, sets and tuples as lists, keys as strings (NaN becomes null
+    by orjson itself).
+
+    >>> json_safe({1: {2**70, float("nan")}})
+    {'1': ['1180591620717411303424', nan]}
+    """
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(item) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, float | str):
+        return value
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _UINT64_MAX else str(value)
+    return str(value)
+
+
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
 def _remove_stale_temporaries(root: Path, dead_spools: list[str]) -> None:

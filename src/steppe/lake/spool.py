@@ -298,12 +298,18 @@ class Spool:
             segment.path.unlink(missing_ok=True)
         self._cond.notify_all()
 
-    def retire(self, segment: Segment) -> None:
-        """Delete a sealed segment whose events are durably in Parquet."""
+    def retire(self, segment: Segment, *, keep_as: Path | None = None) -> None:
+        """Delete a sealed segment whose events are durably in Parquet (or move it to
+        ``keep_as``: a segment the writer cannot read, kept for a person to look at)."""
         with self._cond:
             self._sealed.remove(segment)
             self._pending_bytes -= segment.size
-        segment.path.unlink(missing_ok=True)
+        if keep_as is not None:
+            keep_as.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(segment.path, keep_as)
+            fsync_dir(keep_as.parent)
+        else:
+            segment.path.unlink(missing_ok=True)
         fsync_dir(self.folder)
 
     def close(self) -> None:

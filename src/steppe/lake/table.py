@@ -200,7 +200,10 @@ def _raw_text(raw: Any, leftover: dict[str, Any] | None, raw_is_json: bool = Fal
     if raw_is_json and isinstance(raw, str):
         if not leftover:
             return raw
-        raw = orjson.loads(raw)
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raw = {"raw": raw}
     if leftover:
         base = dict(raw) if isinstance(raw, dict) else ({} if raw is None else {"raw": raw})
         base[LEFTOVER_KEY] = leftover
