@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from steppe.ingest.telemetry import ecs
@@ -110,3 +111,25 @@ def test_the_cached_iso_path_agrees_with_datetime(
         )
     assert ecs.iso(text, "t") == format_ts(moment)
     assert ecs.iso(text, "t") == format_ts(moment)  # again, from the cache
+
+
+_STORED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
+@given(
+    text=st.one_of(
+        st.text(max_size=40),
+        st.from_regex(r"\A2026-01-02T03:04:..\.......(Z|[+-]\d\d:?\d\d)\Z"),
+        st.from_regex(r"\A\d{1,11}(\.\w{0,8})?\Z"),
+    )
+)
+@example(text="2026-01-02T03:04:05.\u0661\u0662\u0663Z")  # Arabic-Indic digits
+@example(text="2026-01-02T03:04:0a.123456Z")
+@example(text="1521911720.\u00b2")
+def test_every_time_out_is_in_the_stored_form_or_a_problem(text: str) -> None:
+    for normaliser in (ecs.iso, ecs.epoch, ecs.timestamp):
+        try:
+            out = normaliser(text, "t")
+        except FieldProblem:
+            continue
+        assert _STORED.fullmatch(out), (text, out)

@@ -148,7 +148,11 @@ def epoch(value: Any, field: str) -> str:
     if text.__class__ is str:
         whole, _, frac = text.partition(".")
         prefix = _SECONDS.get(whole)
-        if prefix is not None and len(frac) <= 6 and (frac.isdigit() or not frac):
+        if (
+            prefix is not None
+            and len(frac) <= 6
+            and (not frac or (frac.isdigit() and frac.isascii()))
+        ):
             return f"{prefix}{frac:0<6}Z"
     return _epoch(value, field)
 
@@ -161,7 +165,7 @@ def _epoch(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise FieldProblem(field, f"expected seconds since 1970, found {value!r}")
     whole, _, frac = value.partition(".")
-    if whole.isdigit() and (not frac or frac.isdigit()) and len(whole) <= 11:
+    if whole.isdigit() and (not frac or frac.isdigit()) and len(whole) <= 11 and value.isascii():
         try:
             m = datetime.fromtimestamp(int(whole), UTC)
         except (OverflowError, OSError, ValueError):
@@ -193,8 +197,9 @@ def iso(value: Any, field: str) -> str:
         and value[10] == "T"
         and value[19] == "."
         and value[16] == ":"
-        and "00" <= value[17:19] <= "59"
-        and value[20:26].isdigit()
+        and value[17] in "012345"
+        and (digits := value[18] + value[20:26]).isdigit()
+        and digits.isascii()  # isdigit alone lets "²" and other scripts' digits in
     ):
         key = value[:16] + value[26:]
         prefix = _MINUTES.get(key)
@@ -220,6 +225,10 @@ def _minute(minute: str, zone: str) -> str | None:
 def _iso(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise FieldProblem(field, f"expected an ISO 8601 time, found {value!r}")
+    if not value.isascii():
+        # storage.timestamps.normalise's \d also matches other scripts' digits, and
+        # would keep them in the fraction.
+        raise FieldProblem(field, f"not an ISO 8601 time: {value!r}")
     try:
         return normalise(value)
     except ValueError:

@@ -8,8 +8,8 @@ element inside ``UserData``) keys stay as they are (``Image``, ``CommandLine``,
 ``ParentImage``, ``TargetObject``, ``Hashes`` …), and the ``System`` fields join them
 with their path joined by ``_`` and attributes unwrapped — ``EventID``, ``Channel``,
 ``Computer``, ``Provider_Name``, ``Provider_Guid``, ``TimeCreated_SystemTime``,
-``EventRecordID``, ``Execution_ProcessID``, ``Security_UserID``, ``Level`` … (the
-names Sigma's Windows pipelines use). An event field never gives way to a ``System``
+``EventRecordID``, ``Execution_ProcessID``, ``Security_UserID``, ``Level`` …
+(``EventID``, ``Provider_Name`` and ``Channel`` are the names SigmaHQ rules use). An event field never gives way to a ``System``
 one of the same name; the ``System`` value then stays under ``System_<name>``.
 Namespace declarations (``xmlns``) are dropped; nothing else is.
 
