@@ -114,3 +114,16 @@ def test_retention_needs_days_or_reset(steppe: Steppe) -> None:
     assert code == 1 and "--days" in err
     code, _, err = steppe("lake", "retention", "--days", "3")
     assert code == 1 and "--org" in err
+
+
+def test_lake_stats_shows_spool_and_quarantine(steppe: Steppe) -> None:
+    lake_dir = steppe.data_dir / "lake"
+    (lake_dir / "quarantine").mkdir()
+    (lake_dir / "quarantine" / "x-00000001.wal").write_bytes(b"12345")
+    code, _, err = steppe("lake", "stats")
+    assert code == 0 and "quarantine: 1 segments (5 bytes)" in err
+    live = EventLake(lake_dir, flush_seconds=3600)
+    live.start(background=False)
+    live.accept(2, [{"@timestamp": "2026-11-28T08:00:00Z", "raw": {}}])
+    assert "spool: 1 segments" in steppe.ok("lake", "stats")
+    live.close()

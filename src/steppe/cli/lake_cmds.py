@@ -76,6 +76,12 @@ def lake_stats(ctx: typer.Context) -> None:
     segments, waiting = spool_backlog(root)
     if segments:
         rt.out.print(f"spool: {segments} segments, {waiting:,} bytes not yet in Parquet")
+    kept, kept_bytes = spool_backlog(root, "quarantine/*.wal")
+    if kept:
+        rt.err.print(
+            f"quarantine: {kept} segments ({kept_bytes:,} bytes) the writer could not "
+            f"handle, kept in {root / 'quarantine'}"
+        )
     if not stats:
         rt.out.print(f"the lake at {root} holds no telemetry")
         return

@@ -18,6 +18,11 @@ not yet in Parquet passes ``max_backlog_bytes``, ``accept`` raises
 
 :meth:`EventLake.start` first replays the spool folders of processes that died
 (their ``flock`` is free), exactly once.
+
+A segment the writer fails on for a reason other than the disk (a bug, data it cannot
+handle) is moved whole to ``<root>/quarantine/`` and counted, so one bad batch cannot
+stop ingest for every member; disk errors are retried, and the backlog limit holds the
+rest meanwhile.
 """
 
 from __future__ import annotations

@@ -145,10 +145,11 @@ def delete_partition(partition: Partition) -> None:
     shutil.rmtree(hidden, ignore_errors=True)
 
 
-def spool_backlog(root: Path) -> tuple[int, int]:
-    """(segments, bytes) accepted but not yet in Parquet, over every process's spool."""
+def spool_backlog(root: Path, pattern: str = "spool/*/*.wal") -> tuple[int, int]:
+    """(segments, bytes) accepted but not yet in Parquet, over every process's spool
+    (with ``pattern="quarantine/*.wal"``: the segments set aside)."""
     segments = size = 0
-    for path in root.glob("spool/*/*.wal"):
+    for path in root.glob(pattern):
         try:
             size += path.stat().st_size
         except OSError:
