@@ -127,3 +127,15 @@ def test_lake_stats_shows_spool_and_quarantine(steppe: Steppe) -> None:
     live.accept(2, [{"@timestamp": "2026-11-28T08:00:00Z", "raw": {}}])
     assert "spool: 1 segments" in steppe.ok("lake", "stats")
     live.close()
+
+
+def test_lake_compact_merges_past_days(steppe: Steppe) -> None:
+    old = (TODAY - timedelta(days=40)).isoformat()
+    lake = EventLake(steppe.data_dir / "lake")
+    lake.start(background=False)
+    lake.accept(2, [{"@timestamp": f"{old}T09:00:00Z", "source.ip": "10.1.0.3", "raw": {}}])
+    lake.close()
+    out = steppe.ok("lake", "compact")
+    assert f"organisation 2 {old}: 2 files → 1" in out and "1 day partitions compacted" in out
+    ips = steppe.ok("hunt", 'SELECT "source.ip" FROM events ORDER BY 1', "--as", "ana", "--json")
+    assert [r["source.ip"] for r in json.loads(ips)["rows"]] == ["10.1.0.1", "10.1.0.2", "10.1.0.3"]

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
+from steppe.lake import EventLake
 from steppe.lake.hunt import hunt as run_hunt
 from steppe.lake.partitions import partition_stats, spool_backlog
 from steppe.lake.retention import prune, retention_overrides, set_retention
@@ -162,3 +163,19 @@ def lake_prune(ctx: typer.Context) -> None:
             f"pruned {names.get(p.organisation, f'#{p.organisation}')} {p.day.isoformat()}"
         )
     rt.out.print(f"{len(gone)} day partitions pruned")
+
+
+@lake_app.command("compact")
+def lake_compact(
+    ctx: typer.Context,
+    min_age_days: Annotated[
+        int, typer.Option(help="Only days at least this old (late events go to newer ones).", min=1)
+    ] = 2,
+) -> None:
+    """Merge each past day's many small Parquet files into one (hunts read it faster)."""
+    rt: Runtime = ctx.obj
+    lake = EventLake.from_settings(rt.settings)
+    done = lake.compact(datetime.now(UTC), min_age_days=min_age_days)
+    for partition, files in done:
+        rt.out.print(f"organisation {partition.organisation} {partition.day}: {files} files → 1")
+    rt.out.print(f"{len(done)} day partitions compacted")

@@ -43,7 +43,8 @@ import orjson
 
 from steppe.errors import SteppeError
 from steppe.ingest.telemetry.model import NormalisedEvent
-from steppe.lake.partitions import Partition
+from steppe.lake.compaction import compact_partition, compaction_lock, finish_interrupted
+from steppe.lake.partitions import Partition, list_partitions
 from steppe.lake.retention import prune
 from steppe.lake.spool import Segment, Spool, fsync_dir, segment_files, try_lock
 from steppe.lake.writer import SegmentResult, write_segment
@@ -200,6 +201,9 @@ class EventLake:
             finally:
                 os.close(lock)
         _remove_stale_temporaries(self.root, dead)
+        with self._drain_lock, compaction_lock(self.root) as mine:
+            if mine:
+                finish_interrupted(self.root)
         with self._count_lock:
             self._recovered += events
         if segments:
@@ -341,6 +345,25 @@ class EventLake:
         """Delete day partitions past retention (``overrides``: organisation → days,
         from :func:`steppe.lake.retention.retention_overrides`); return them."""
         return prune(self.root, now.astimezone(UTC).date(), self.retention_days, overrides or {})
+
+    def compact(self, now: datetime, *, min_age_days: int = 2) -> list[tuple[Partition, int]]:
+        """Merge the files of each day partition at least ``min_age_days`` old into one
+        (see :mod:`steppe.lake.compaction`); return the partitions and how many files
+        each had. Works without :meth:`start` (a maintenance command)."""
+        today = now.astimezone(UTC).date()
+        done: list[tuple[Partition, int]] = []
+        with self._drain_lock, compaction_lock(self.root) as mine:
+            # this process's writer waits; other processes' writers are handled
+            if not mine:
+                return done  # another process is compacting
+            finish_interrupted(self.root)
+            for partition in list_partitions(self.root):
+                if (today - partition.day).days < min_age_days:
+                    continue
+                merged = compact_partition(partition)
+                if merged:
+                    done.append((partition, merged))
+        return done
 
     def stats(self) -> LakeCounters:
         spool = self._spool

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from steppe.lake.compaction import compacted_segments
 from steppe.lake.spool import Segment, TornTail, fsync_dir, read_segment
 from steppe.lake.table import EventRow, events_table, lake_schema
 
@@ -94,6 +95,10 @@ class _PartitionFiles:
     def commit(self, result: SegmentResult) -> None:
         for writer, tmp, final in self.writers.values():
             writer.close()
+            if self.name in compacted_segments(final.parent):
+                # A replay of a segment whose file was already merged by a compaction
+                tmp.unlink(missing_ok=True)
+                continue
             with tmp.open("rb") as stream:
                 os.fsync(stream.fileno())
             result.bytes_written += tmp.stat().st_size
