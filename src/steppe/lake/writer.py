@@ -4,7 +4,8 @@ A file is written to a hidden temporary name, fsynced, renamed into
 ``organisation=<id>/day=<YYYY-MM-DD>/<segment>.parquet`` and its folder fsynced; only
 then may the segment be retired. Writing the same segment again (recovery after a crash
 between the rename and the retirement) replaces its files with identical ones, so
-replaying is idempotent: nothing is duplicated.
+replaying is idempotent: nothing is duplicated. Nor after a compaction merged that file
+(:mod:`steppe.lake.compaction`): a segment listed by a compacted file is not written again.
 
 Memory stays bounded: a segment is read record by record and written out in row groups
 of at most ``chunk_rows`` events.
