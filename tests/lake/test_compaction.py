@@ -3,6 +3,8 @@ when interrupted or raced by a writer."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,3 +177,33 @@ def test_files_of_an_older_schema_are_merged_with_nulls(tmp_path: Path) -> None:
     (partition,) = list_partitions(tmp_path)
     assert compact_partition(partition) == 2
     assert numbers(tmp_path) == Counter([*range(10), 500])
+
+
+def test_compacting_while_a_writer_keeps_writing_that_day(tmp_path: Path) -> None:
+    fill(tmp_path, OLD_DAY, 3)
+    lake = EventLake(tmp_path, flush_seconds=0.005)
+    lake.start()
+    stop = threading.Event()
+
+    def send() -> None:
+        n = 1000
+        while not stop.is_set():
+            lake.accept(1, [event(n + i, OLD_DAY) for i in range(5)])
+            n += 5
+            time.sleep(0.002)
+        sent.append(n)
+
+    sent: list[int] = []
+    writer = threading.Thread(target=send)
+    writer.start()
+    try:
+        for _ in range(8):
+            EventLake(tmp_path).compact(NOW)
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        writer.join()
+        lake.close()
+    expected = Counter(range(30)) + Counter(range(1000, sent[0]))
+    assert numbers(tmp_path) == expected
+    assert lake.stats().quarantined_segments == 0

@@ -201,7 +201,7 @@ class EventLake:
             finally:
                 os.close(lock)
         _remove_stale_temporaries(self.root, dead)
-        with self._drain_lock, compaction_lock(self.root) as mine:
+        with compaction_lock(self.root) as mine:
             if mine:
                 finish_interrupted(self.root)
         with self._count_lock:
@@ -295,7 +295,7 @@ class EventLake:
                     continue  # written out by the other drainer meanwhile
                 started = time.monotonic()
                 try:
-                    result = write_segment(segment, self.root)
+                    result = _write_with_retries(segment, self.root)
                 except OSError:
                     raise  # the disk, not the data: retried, the backlog holds the rest
                 except Exception as exc:
@@ -352,8 +352,9 @@ class EventLake:
         each had. Works without :meth:`start` (a maintenance command)."""
         today = now.astimezone(UTC).date()
         done: list[tuple[Partition, int]] = []
-        with self._drain_lock, compaction_lock(self.root) as mine:
-            # this process's writer waits; other processes' writers are handled
+        # The writers (this process's flusher and others') go on meanwhile: the steps
+        # of the compaction keep every file they add.
+        with compaction_lock(self.root) as mine:
             if not mine:
                 return done  # another process is compacting
             finish_interrupted(self.root)
@@ -382,6 +383,19 @@ class EventLake:
                 quarantined_segments=self._quarantined,
                 last_error=self._last_error,
             )
+
+
+def _write_with_retries(segment: Segment, root: Path, attempts: int = 3) -> SegmentResult:
+    """Write a segment, again after a passing file system error (a compaction moving the
+    day folder under the writer makes the rename fail once; the next write lands)."""
+    for attempt in range(attempts):
+        try:
+            return write_segment(segment, root)
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _with_raw_text(events: Sequence[NormalisedEvent]) -> list[NormalisedEvent]:
