@@ -15,6 +15,7 @@ from lake.lakedata import event
 from steppe.errors import Forbidden, InputError
 from steppe.lake import EventLake
 from steppe.lake.hunt import hunt, hunt_schema
+from steppe.lake.partitions import Partition
 from steppe.sharing.model import Actor, OrgKind, Role
 from steppe.sharing.policy import can_read_telemetry
 
@@ -237,3 +238,22 @@ def test_hunt_counts_equal_what_the_policy_allows(
             assert not expected
             continue
         assert dict(Counter({org: n for org, n in rows})) == expected, who
+
+
+def test_a_file_removed_during_the_hunt_is_listed_again(
+    lake_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import steppe.lake.hunt as hunt_module
+
+    real = hunt_module.parquet_files
+    calls = {"n": 0}
+
+    def stale_once(partition: Partition) -> list[Path]:
+        calls["n"] += 1
+        found = real(partition)
+        if calls["n"] == 1:  # as if a compaction removed a file right after the listing
+            return [*found, partition.path / "gone-meanwhile.parquet"]
+        return found
+
+    monkeypatch.setattr(hunt_module, "parquet_files", stale_once)
+    assert per_org(hunt(ANALYST_A, COUNT, lake_root).rows) == {A: 5}

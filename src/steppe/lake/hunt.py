@@ -101,25 +101,58 @@ def hunt(
     if not sql.strip():
         raise InputError("empty query", field="sql")
     organisations = readable_organisations(actor, lake_root)
-    files = [
-        str(path)
-        for partition in list_partitions(lake_root, organisations)
-        for path in parquet_files(partition)
-    ]
-    schema = hunt_schema()
-    source: ds.Dataset | pa.Table
-    if files:
-        partitioning = ds.partitioning(pa.schema([_DAY]), flavor="hive")
-        source = ds.dataset(
-            files,
-            schema=schema,
-            format="parquet",
-            partitioning=partitioning,
-            partition_base_dir=str(lake_root),
-        )
-    else:
-        source = schema.empty_table()
+    for attempt in range(2):
+        files = [
+            path
+            for partition in list_partitions(lake_root, organisations)
+            for path in parquet_files(partition)
+        ]
+        try:
+            columns, rows = _run(
+                _source(files, lake_root),
+                sql,
+                limit,
+                timeout_seconds,
+                memory_limit=memory_limit,
+                threads=threads,
+            )
+        except (InputError, OSError) as exc:
+            # A compaction or a prune removed a file after the listing: list again.
+            if attempt == 0 and not all(path.exists() for path in files):
+                continue
+            if isinstance(exc, OSError):
+                raise InputError(
+                    f"the lake changed during the hunt ({exc}); run it again", field="sql"
+                ) from exc
+            raise
+        truncated = len(rows) > limit
+        return HuntResult(columns, rows[:limit], truncated, limit, organisations)
+    raise AssertionError("unreachable")
 
+
+def _source(files: list[Path], lake_root: Path) -> ds.Dataset | pa.Table:
+    """The allowed files as one Arrow dataset (or an empty table with the columns)."""
+    schema = hunt_schema()
+    if not files:
+        return schema.empty_table()
+    return ds.dataset(
+        [str(path) for path in files],
+        schema=schema,
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([_DAY]), flavor="hive"),
+        partition_base_dir=str(lake_root),
+    )
+
+
+def _run(
+    source: ds.Dataset | pa.Table,
+    sql: str,
+    limit: int,
+    timeout_seconds: float,
+    *,
+    memory_limit: str,
+    threads: int,
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     conn = duckdb.connect(":memory:")
     timer = threading.Timer(timeout_seconds, conn.interrupt)
     try:
@@ -139,9 +172,9 @@ def hunt(
         try:
             cursor = conn.execute(sql)
             if cursor.description is None:
-                return HuntResult([], [], False, limit, organisations)
+                return [], []
             columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchmany(limit + 1)
+            return columns, [tuple(row) for row in cursor.fetchmany(limit + 1)]
         except duckdb.InterruptException as exc:
             raise InputError(
                 f"the hunt took longer than {timeout_seconds:g} s and was stopped", field="sql"
@@ -150,13 +183,11 @@ def hunt(
             raise InputError(
                 f"a hunt may only read the events view: {_first_lines(exc)}", field="sql"
             ) from exc
-        except (duckdb.Error, pa.ArrowException) as exc:
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
             raise InputError(_first_lines(exc), field="sql") from exc
     finally:
         timer.cancel()
         conn.close()
-    truncated = len(rows) > limit
-    return HuntResult(columns, [tuple(r) for r in rows[:limit]], truncated, limit, organisations)
 
 
 def _first_lines(exc: BaseException) -> str:
