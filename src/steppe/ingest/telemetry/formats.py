@@ -189,7 +189,11 @@ def read_path(
     Yields ``(source, item)`` where source names the file. In a folder with ``auto``,
     files that are no telemetry format (a README) each give one problem and are skipped.
     """
-    _check(fmt)
+    _check(fmt)  # here, not in the generator: a bad format fails at the call
+    return _read_path(path, fmt, mapping)
+
+
+def _read_path(path: Path, fmt: str, mapping: FieldMapping | None) -> Iterator[tuple[str, Item]]:
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             if child.is_file() and not child.name.startswith("."):
