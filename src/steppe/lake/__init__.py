@@ -5,7 +5,10 @@
 - ``hunt.py``: SQL over DuckDB, limited to what :func:`steppe.sharing.policy.can_read_telemetry`
   lets the actor read;
 - ``retention.py``: days kept per organisation and pruning of expired day partitions;
-- ``partitions.py``: what is in the lake (organisations, days, files, rows, bytes).
+- ``compaction.py``: a past day's many small files merged into one;
+- ``partitions.py``: what is in the lake (organisations, days, files, rows, bytes);
+- ``spool.py``, ``writer.py``, ``table.py``: the write-ahead log, spool → Parquet, and
+  events → typed Arrow columns.
 """
 
 from __future__ import annotations
