@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import orjson
@@ -14,6 +15,7 @@ from steppe.ingest.telemetry.syslog_parse import parse_message
 
 RECEIVED = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
 COLUMNS = {name for name, _ in ECS_COLUMNS}
+STORED_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 def parse(data: bytes, received: datetime = RECEIVED) -> dict[str, object]:
@@ -235,7 +237,8 @@ def test_arbitrary_bytes_never_raise_and_give_a_storable_event(data: bytes) -> N
 _PIECES = st.sampled_from(
     [b"<", b">", b"<13>", b"<191>", b"1 ", b"- ", b"[", b"]", b'"', b"\\", b"=", b" ", b"\n",
      b"\x00", b"Feb 29 ", b"Dec 31 23:59:59 ", b"2026-11-28T10:00:00Z ", b"x@1 a=\"", b"app[",
-     b"12]: ", b"\xef\xbb\xbf", b"99999999999999999999 ", b"0001-01-01T00:00:00+05:00 "]
+     b"12]: ", b"\xef\xbb\xbf", b"99999999999999999999 ", b"0001-01-01T00:00:00+05:00 ",
+     "<1\u0663>".encode(), "\u0662\u0660\u0662\u0666-\u0661\u0661-\u0662\u0668T09:00:00Z ".encode(), "Nov \u0662\u0668 ".encode(), "[\u0663]: ".encode()]  # other scripts' digits
 )  # fmt: skip
 
 
@@ -247,7 +250,10 @@ def test_syslog_shaped_garbage_never_raises(data: bytes) -> None:
 def _check_event(data: bytes) -> None:
     event, problem = parse_message(data, RECEIVED, sender="::1")
     assert set(event) - {"raw"} <= COLUMNS
-    assert isinstance(event["@timestamp"], str)
+    for key in ("@timestamp", "event.ingested"):
+        assert STORED_TS.fullmatch(event[key]), event[key]
+    pid = event.get("process.pid")
+    assert pid is None or 0 <= pid < 2**63
     assert "message" in event
     orjson.dumps(event["raw"])  # the lake stores raw as JSON
     assert problem is None or problem.source == "syslog"

@@ -51,9 +51,10 @@ __all__ = ["SOURCE", "parse_message"]
 #: What :class:`ParseProblem` names as the source of a syslog message.
 SOURCE = "syslog"
 
-_PRI = re.compile(r"<(\d{1,3})>")
+# re.ASCII: `\d` would also take other scripts' digits, which int() then reads.
+_PRI = re.compile(r"<(\d{1,3})>", re.ASCII)
 _BAD_PRI = re.compile(r"<[^>\s]{0,8}>")
-_V5424 = re.compile(r"([1-9]\d?) (\S+) (\S+) (\S+) (\S+) (\S+) ?")
+_V5424 = re.compile(r"([1-9]\d?) (\S+) (\S+) (\S+) (\S+) (\S+) ?", re.ASCII)
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -65,10 +66,12 @@ _MONTHS = {
 # or `.` marks a clock the device itself does not trust).
 _BSD_TS = re.compile(
     r"[*.]?(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) "
-    r"(?:(\d{4}) )?(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6})\d*)?:? +"
+    r"(?:(\d{4}) )?(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6})\d*)?:? +",
+    re.ASCII,
 )
 _ISO_TS = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:?\d{2})?) +"
+    r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:?\d{2})?) +",
+    re.ASCII,
 )
 _TAG = re.compile(r"([^\s\[\]:]{1,128})(?:\[([^\]\s]{0,128})\])?:(?: |$)")
 # One element in one match (a hand-written scanner was twice as slow): `[id p="v" …]`,
@@ -169,6 +172,8 @@ def _read_5424(
     )
     if stamp != "-":
         try:
+            if not stamp.isascii():
+                raise ValueError(stamp)
             event["@timestamp"] = _iso(stamp)
         except (ValueError, OverflowError):
             problems.append(f"TIMESTAMP {stamp[:40]!r} is not RFC 3339; using the arrival time")
@@ -176,7 +181,7 @@ def _read_5424(
         event["host.name"] = hostname
     if app_name != "-":
         event["log.syslog.appname"] = app_name
-    if procid.isdigit() and int(procid) <= _MAX_PID:
+    if procid.isascii() and procid.isdigit() and int(procid) <= _MAX_PID:
         event["process.pid"] = int(procid)
     if msgid != "-":
         event["log.syslog.msgid"] = msgid
@@ -240,7 +245,7 @@ def _read_3164(
         event["log.syslog.appname"] = tag[1]
         pid = tag[2]
         raw["pid"] = pid
-        if pid is not None and pid.isdigit() and int(pid) <= _MAX_PID:
+        if pid is not None and pid.isascii() and pid.isdigit() and int(pid) <= _MAX_PID:
             event["process.pid"] = int(pid)
         pos = tag.end()
     msg = text[pos:]
