@@ -133,9 +133,10 @@ def domain(value: Any, field: str) -> str:
     return text(value, field).lower().rstrip(".")
 
 
-# "1521911720" → "2018-03-24T17:15:20." and "2026-01-02T03:04-0600" → "2026-01-02T09:04"
+# "1521911720" → "2018-03-24T17:15:20." and "2026-01-02T03:04:05-0600" (a time less its
+# fraction) → "2026-01-02T09:04:05."
 _SECONDS: dict[str, str] = {}
-_MINUTES: dict[str, str] = {}
+_ISO_SECONDS: dict[str, str] = {}
 
 
 def epoch(value: Any, field: str) -> str:
@@ -188,38 +189,43 @@ def iso(value: Any, field: str) -> str:
     """An ISO 8601 time with a zone (``Z``, ``+02:00``, ``-0600``) to the stored form.
 
     A time without a zone is taken as UTC: Windows' ``UtcTime`` and Sysmon write them so.
-    The common shape, six-digit fraction then a zone, is converted a minute at a time
-    (cached): a zone moves hours and minutes, never seconds.
+    The common shape, six-digit fraction then a zone, is converted a second at a time:
+    the time without its fraction is looked up in a cache (a zone moves hours and
+    minutes, never the fraction), so most events cost a slice, a look-up and a check.
     """
-    if (
-        value.__class__ is str
-        and len(value) > 26
-        and value[10] == "T"
-        and value[19] == "."
-        and value[16] == ":"
-        and value[17] in "012345"
-        and (digits := value[18] + value[20:26]).isdigit()
-        and digits.isascii()  # isdigit alone lets "²" and other scripts' digits in
-    ):
-        key = value[:16] + value[26:]
-        prefix = _MINUTES.get(key)
-        if prefix is None:
-            prefix = _minute(value[:16], value[26:])
-        if prefix is not None:
-            return f"{prefix}{value[16:26]}Z"
+    try:
+        prefix = _ISO_SECONDS[value[:19] + value[26:]]
+    except (KeyError, TypeError):
+        return _iso_second(value, field)
+    fraction = value[20:26]
+    if value[19] == "." and fraction.isdigit() and fraction.isascii():
+        return f"{prefix}{fraction}Z"
     return _iso(value, field)
 
 
-def _minute(minute: str, zone: str) -> str | None:
-    try:
-        moment = datetime.fromisoformat(f"{minute}:00{zone}")
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    m = moment.astimezone(UTC)
-    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}"
-    return _remember(_MINUTES, minute + zone, text)
+def _iso_second(value: Any, field: str) -> str:
+    """The slow path of :func:`iso`, which fills its cache for the common shape."""
+    if (
+        value.__class__ is str
+        and len(value) > 26
+        and value[19] == "."
+        and value.isascii()  # isdigit alone lets "²" and other scripts' digits in
+        and value[20:26].isdigit()
+    ):
+        try:
+            moment = datetime.fromisoformat(value[:19] + value[26:])
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            m = moment.astimezone(UTC)
+            prefix = _remember(
+                _ISO_SECONDS,
+                value[:19] + value[26:],
+                f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
+                f"{m.second:02d}.",
+            )
+            return f"{prefix}{value[20:26]}Z"
+    return _iso(value, field)
 
 
 def _iso(value: Any, field: str) -> str:
