@@ -74,3 +74,60 @@ def test_a_missing_path_is_named(members: Steppe, tmp_path: Path) -> None:
         "telemetry", "ingest", str(tmp_path / "nothing.log"), "--org", "KZ-CERT"
     )
     assert code == 1 and "nothing.log: no such file or folder" in err
+
+
+def test_a_mapping_file_names_a_sensors_own_fields(members: Steppe, tmp_path: Path) -> None:
+    mapping = tmp_path / "acme.json"
+    mapping.write_bytes(
+        orjson.dumps(
+            {
+                "dataset": "acme.proxy",
+                "fields": {"source.ip": "client.addr", "url.full": "req.url"},
+                "timestamp": "when",
+                "timestamp_format": "epoch_ms",
+            }
+        )
+    )
+    log = tmp_path / "proxy.jsonl"
+    log.write_bytes(
+        orjson.dumps(
+            {
+                "when": 1764324000000,
+                "client": {"addr": "10.0.0.9"},
+                "req": {"url": "http://x.example/a"},
+            }
+        )
+        + b"\n"
+    )
+    members.ok(
+        "telemetry",
+        "ingest",
+        str(log),
+        "--org",
+        "KZ-CERT",
+        "--format",
+        "jsonl",
+        "--mapping",
+        str(mapping),
+    )
+    (row,) = [
+        r
+        for file in (members.data_dir / "lake").rglob("*.parquet")
+        for r in pq.read_table(file, columns=["source.ip", "url.full", "event.dataset"]).to_pylist()
+    ]
+    assert row == {
+        "source.ip": "10.0.0.9",
+        "url.full": "http://x.example/a",
+        "event.dataset": "acme.proxy",
+    }
+
+    code, _out, err = members(
+        "telemetry",
+        "ingest",
+        str(log),
+        "--org",
+        "KZ-CERT",
+        "--mapping",
+        str(tmp_path / "none.json"),
+    )
+    assert code == 1 and err.startswith("error: field mapping") and "none.json" in err

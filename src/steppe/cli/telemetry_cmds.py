@@ -13,6 +13,7 @@ from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
 from steppe.ingest.telemetry.formats import FORMATS, read_path
 from steppe.ingest.telemetry.intake import IntakeReport
+from steppe.ingest.telemetry.mapping import FieldMapping
 from steppe.ingest.telemetry.service import TelemetryService
 from steppe.sharing import directory
 
@@ -33,6 +34,13 @@ def ingest(
         str,
         typer.Option(help="auto (detect per file), or one of: " + ", ".join(FORMATS[1:])),
     ] = "auto",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON field mapping for generic JSON (ECS field → source path; "
+            "see docs/telemetry.md)."
+        ),
+    ] = None,
 ) -> None:
     """Parse files into the event lake; bad lines are reported with file:line and skipped."""
     rt: Runtime = ctx.obj
@@ -44,6 +52,7 @@ def ingest(
     for path in paths:
         if not path.exists():
             raise InputError("no such file or folder", source=str(path))
+    field_mapping = FieldMapping.from_file(mapping) if mapping is not None else None
     with rt.reading() as conn:
         organisation = directory.find_organisation(conn, org)
     service = TelemetryService(rt.settings)
@@ -61,7 +70,7 @@ def ingest(
                 task = progress.add_task(f"reading {path}", total=None)
                 one = service.intake.ingest_items(
                     organisation.id,
-                    (item for _, item in read_path(path, format)),
+                    (item for _, item in read_path(path, format, field_mapping)),
                     observer=f"file:{path.name}",
                     progress=partial(progress.advance, task),
                 )

@@ -31,7 +31,7 @@ SUBMITTERS = (Role.SENSOR, Role.ANALYST, Role.ORG_ADMIN, Role.ADMIN)
 
 GZIP_MAGIC = b"\x1f\x8b"
 
-BodyFormat = Literal["auto", "jsonl", "eve", "winjson", "zeek"]
+BodyFormat = Literal["auto", "jsonl", "eve", "winjson", "zeek", "evtx"]
 
 
 class ProblemOut(BaseModel):
