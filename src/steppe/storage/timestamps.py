@@ -17,9 +17,7 @@ __all__ = ["format_ts", "normalise", "now", "parse"]
 # STIX timestamps are almost always already UTC with 'Z'; building the string from the
 # regex groups skips datetime parsing on that path.
 # ASCII digits only: \d would take "١٢٣" and store a timestamp that sorts wrong.
-_ZULU = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6})\d*)?[Zz]", re.ASCII
-)
+_ZULU = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6})\d*)?[Zz]", re.ASCII)
 
 
 def format_ts(moment: datetime) -> str:
