@@ -96,7 +96,7 @@ class Const:
 @dataclass(frozen=True, slots=True)
 class Match:
     field: str | None
-    kind: str  # eq, contains, startswith, endswith, glob, any
+    kind: str  # eq, contains, startswith, endswith, glob, search (keywords), any
     values: tuple[str, ...]  # lower case unless cased; a regex source for glob
     cased: bool = False
     all: bool = False  # every value must match (|all) rather than one
@@ -119,6 +119,7 @@ class Regex:
     field: str | None
     pattern: str
     flags: int
+    hint: str = dc_field(default="", repr=False)  # text every match contains (lower case)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +345,7 @@ def _leaf(field: str | None, value: Any) -> Node:
             re.compile(pattern, flags)
         except re.error as exc:
             raise Unsupported(f"regular expression {pattern!r}: {exc}") from exc
-        return Regex(field, pattern, flags)
+        return Regex(field, pattern, flags, _regex_hint(pattern, flags))
     if isinstance(value, SigmaCIDRExpression):
         return Cidr(field, value.network)
     if isinstance(value, SigmaCompareExpression):
@@ -380,6 +381,8 @@ def _string(field: str | None, value: SigmaString, cased: bool) -> Node:
             norm.append(part)
     multi = SpecialChars.WILDCARD_MULTI
     texts = [p for p in norm if isinstance(p, str)]
+    if field is None:
+        return _keyword(norm, texts, cased)
     if not norm:
         return Match(field, "eq", ("",), cased)
     if len(texts) == len(norm):
@@ -397,3 +400,49 @@ def _string(field: str | None, value: SigmaString, cased: bool) -> Node:
         re.escape(p) if isinstance(p, str) else (".*" if p is multi else ".") for p in norm
     )
     return Match(field, "glob", (regex,), cased, hint=max(texts, key=len, default=""))
+
+
+def _keyword(norm: list[str | SpecialChars], texts: list[str], cased: bool) -> Node:
+    """Keywords search the whole event: a value *containing* the text matches. The
+    engine offers an event's values as one text joined by NULs, so inner wildcards
+    must not cross a NUL."""
+    multi = SpecialChars.WILDCARD_MULTI
+    while norm and norm[0] is multi:
+        norm = norm[1:]
+    while norm and norm[-1] is multi:
+        norm = norm[:-1]
+    if not norm:
+        return Match(None, "any", (), cased)
+    if len(norm) == 1 and isinstance(norm[0], str):
+        return Match(None, "contains", (norm[0],), cased)
+    regex = "".join(
+        re.escape(p) if isinstance(p, str) else ("[^\\x00]*" if p is multi else "[^\\x00]")
+        for p in norm
+    )
+    return Match(None, "search", (regex,), cased, hint=max(texts, key=len, default=""))
+
+
+# Under re.IGNORECASE these letters also match characters that str.lower() does not
+# map to them (long s, the Kelvin sign, dotless and dotted i), so a hint avoids them.
+_FOLD_SPECIAL = re.compile("[ski]")
+
+
+def _regex_hint(pattern: str, flags: int) -> str:
+    """The longest run of plain characters at the top level of a regex: every match
+    contains it, so it can trigger the rule in the prefilter."""
+    try:
+        parsed = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
+    except (re.error, AttributeError, RecursionError):
+        return ""
+    best, run = "", []
+    for op, arg in [*parsed, (None, None)]:
+        if op is re._constants.LITERAL:  # type: ignore[attr-defined]
+            run.append(chr(arg))
+            continue
+        if len(run) > len(best):
+            best = "".join(run)
+        run = []
+    best = best.lower()
+    if flags & re.IGNORECASE or pattern.startswith("(?i"):
+        best = max(_FOLD_SPECIAL.split(best), key=len)
+    return best

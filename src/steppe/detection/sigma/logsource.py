@@ -254,7 +254,7 @@ def route(event: NormalisedEvent) -> tuple[RouteKey, dict[str, Any]]:
         elif not isinstance(event_id, int | None):
             event_id = str(event_id)
         channel = raw.get("Channel")
-        if any(" " in name for name in raw):
+        if " " in "".join(raw):
             # Some providers (Defender) name fields "Threat Name"; Sigma rules, like the
             # other Sigma tools, say ThreatName.
             raw = {**{name.replace(" ", ""): v for name, v in raw.items()}, **raw}

@@ -28,6 +28,7 @@ rules per event out of the ~1,400 process-creation ones (see docs/benchmarks.md)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -40,12 +41,14 @@ from steppe.detection.sigma.ir import (
     Node,
     Not,
     Or,
+    Regex,
 )
 from steppe.detection.sigma.predicates import EventView, Test, leaf_test
 
 __all__ = ["Plan"]
 
 Trigger = tuple[str | None, str]
+_second = itemgetter(1)
 _Compiled = tuple[Test, tuple[Trigger, ...] | None, float]
 
 
@@ -147,10 +150,12 @@ def _with_field(node: Node, field: str | None) -> Node:
 
 
 def _triggers(node: Node) -> tuple[Trigger, ...] | None:
+    if isinstance(node, Regex):
+        return ((node.field, node.hint),) if node.hint else None
     if not isinstance(node, Match):
         return None
     field = node.field
-    if node.kind == "glob":
+    if node.kind in ("glob", "search"):
         texts: tuple[str, ...] = (node.hint,)
     elif node.kind == "any":
         return None
@@ -195,28 +200,34 @@ class Plan:
                 by_field.setdefault(field, {}).setdefault(text, set()).add(number)
         self.order = {number: i for i, (number, _, _) in enumerate(rules)}
         self.scans: list[tuple[str | None, Any]] = []
+        self.rules_of: list[tuple[int, ...]] = []  # text number → rules it triggers
         for field, texts in by_field.items():
             automaton = ahocorasick.Automaton()
             for text, numbers in texts.items():
-                automaton.add_word(text, tuple(sorted(numbers)))
+                automaton.add_word(text, len(self.rules_of))
+                self.rules_of.append(tuple(numbers))
             automaton.make_automaton()
             self.scans.append((field, automaton.iter))
         self.literals = sum(len(texts) for texts in by_field.values())
 
     def candidates(self, view: EventView) -> set[int]:
         """Rules whose trigger fired on this event (the prefilter alone)."""
-        found: set[int] = set()
+        # Texts such as "\\" occur many times in a value: collect the distinct texts
+        # found first (a C-level set of ints), then their rules once each.
+        fired: set[int] = set()
         for field, scan in self.scans:
             value = view[field]
             if value is None:
                 continue
             if value.__class__ is str:
-                for _, numbers in scan(value):
-                    found.update(numbers)
+                fired.update(map(_second, scan(value)))
             else:
                 for item in value:
-                    for _, numbers in scan(item):
-                        found.update(numbers)
+                    fired.update(map(_second, scan(item)))
+        found: set[int] = set()
+        rules = self.rules_of
+        for text in fired:
+            found.update(rules[text])
         return found
 
     def match_view(self, view: EventView) -> list[int]:

@@ -76,7 +76,7 @@ def _lower(value: Any) -> Lowered:
 
 class EventView(dict[str | None, Lowered]):
     """Lower-cased field text of one document, computed on first use. ``view[None]``
-    is every value of the document (what keywords search)."""
+    is every value of the document joined by NULs (what keywords search)."""
 
     __slots__ = ("doc",)
 
@@ -96,15 +96,20 @@ class EventView(dict[str | None, Lowered]):
         return text_of(self.doc.get(key))
 
 
-def _every(doc: dict[str, Any], lower: bool) -> tuple[str, ...]:
+def _every(doc: dict[str, Any], lower: bool) -> str:
+    # One text for all values, joined by NULs: one scan and one lower() per event.
     out: list[str] = []
     for value in doc.values():
+        if value.__class__ is str:
+            out.append(value)
+            continue
         text = text_of(value)
         if isinstance(text, str):
             out.append(text)
         elif text is not None:
             out.extend(text)
-    return tuple(t.lower() for t in out) if lower else tuple(out)
+    joined = "\x00".join(out)
+    return joined.lower() if lower else joined
 
 
 def _on_text(field: str | None, check: Callable[[str], bool], cased: bool) -> Test:
@@ -147,6 +152,9 @@ def _string_check(node: Match) -> Callable[[str], bool]:
     if kind == "glob":
         pattern = re.compile(values[0], re.DOTALL)
         return lambda v: pattern.fullmatch(v) is not None
+    if kind == "search":
+        found = re.compile(values[0], re.DOTALL).search
+        return lambda v: found(v) is not None
     if node.all:
         if kind == "eq":
             return lambda v: all(v == x for x in values)
@@ -222,6 +230,10 @@ def leaf_test(node: Match | Null | Exists | Regex | Cidr | Compare | FieldRef | 
         return lambda view: (view.doc.get(name) is not None) is want
     if isinstance(node, Regex):
         search = re.compile(node.pattern, node.flags).search
+        if node.field is None:  # keywords: each value on its own, not the joined text
+            return _on_text(
+                None, lambda v: any(search(x) is not None for x in v.split("\x00")), True
+            )
         return _on_text(node.field, lambda v: search(v) is not None, True)
     if isinstance(node, Cidr):
         network = node.network
