@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from sigma.exceptions import SigmaError
-from sigma.rule import SigmaRule
+from sigma.rule import SigmaDetection, SigmaRule
 
 from steppe.detection.sigma.correlation import CorrelationEngine
 from steppe.detection.sigma.hits import SigmaHit
 from steppe.detection.sigma.ir import Node, Unsupported, rule_tree
-from steppe.detection.sigma.loader import LoadedRules, LoadProblem, load_rules
+from steppe.detection.sigma.loader import LoadedRules, LoadProblem, gc_paused, load_rules
 from steppe.detection.sigma.logsource import RouteKey, constants, routable, route, select
 from steppe.detection.sigma.plan import Plan
 from steppe.ingest.telemetry.model import NormalisedEvent
@@ -78,14 +78,41 @@ def _info(number: int, rule: SigmaRule, tree: Node) -> RuleInfo:
     )
 
 
+def _dismantle(rule: SigmaRule) -> None:
+    """Break the reference cycles of a rule's detections (items point at their parents)
+    once its tree is built: the objects then go with reference counting instead of
+    waiting for — and slowing — the cyclic collector (245,000 objects for SigmaHQ)."""
+
+    def clear(detection: SigmaDetection) -> None:
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                clear(item)
+            item.parent = None
+        detection.detection_items = []
+        detection.parent = None
+
+    for detection in rule.detection.detections.values():
+        clear(detection)
+    rule.detection.parsed_condition = []
+
+
 class SigmaEngine:
-    """Loaded, compiled Sigma rules. ``problems`` lists what did not load or compile."""
+    """Loaded, compiled Sigma rules. ``problems`` lists what did not load or compile.
+    The engine consumes ``loaded``: its rules' detections are taken apart once compiled."""
 
     def __init__(self, loaded: LoadedRules) -> None:
         self.problems: list[LoadProblem] = list(loaded.problems)
         self.rules: list[RuleInfo] = []
         self.unrouted: list[RuleInfo] = []
         by_object: dict[int, RuleInfo] = {}
+        with gc_paused():
+            self._compile_rules(loaded, by_object)
+        self.files = loaded.files
+        self.correlations = CorrelationEngine(loaded.correlations, by_object, self.problems)
+        self._plans: dict[RouteKey, Plan] = {}
+        self._lock = threading.Lock()
+
+    def _compile_rules(self, loaded: LoadedRules, by_object: dict[int, RuleInfo]) -> None:
         for rule in loaded.rules:
             where = (str(rule.source.path), rule.source.line) if rule.source else ("<rules>", None)
             try:
@@ -95,14 +122,11 @@ class SigmaEngine:
                 self.problems.append(LoadProblem(where[0], where[1], f"not supported: {reason}"))
                 continue
             info = _info(len(self.rules), rule, tree)
+            _dismantle(rule)
             self.rules.append(info)
             by_object[id(rule)] = info
             if not routable(info.logsource):
                 self.unrouted.append(info)
-        self.files = loaded.files
-        self.correlations = CorrelationEngine(loaded.correlations, by_object, self.problems)
-        self._plans: dict[RouteKey, Plan] = {}
-        self._lock = threading.Lock()
 
     @classmethod
     def from_paths(cls, paths: Iterable[Path]) -> SigmaEngine:
@@ -120,7 +144,8 @@ class SigmaEngine:
                         renames = select(info.logsource, key)
                         if renames is not None:
                             chosen.append((info.number, info.tree, renames))
-                    plan = Plan(chosen, constants(key))
+                    with gc_paused():
+                        plan = Plan(chosen, constants(key))
                     self._plans[key] = plan
         return plan
 

@@ -21,8 +21,10 @@ and correlation rules are resolved against everything loaded.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
-__all__ = ["LoadProblem", "LoadedRules", "load_rules", "rule_files", "snapshot"]
+__all__ = ["LoadProblem", "LoadedRules", "gc_paused", "load_rules", "rule_files", "snapshot"]
 
 _SUFFIXES = (".yml", ".yaml")
 
@@ -65,6 +67,20 @@ class LoadedRules:
     filters: list[SigmaFilter] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
     files: int = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: loading and compiling allocate hundreds of
+    thousands of objects that all stay alive, and the collector kept walking them (a
+    third of the load time of the SigmaHQ set). Reference counting still frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def rule_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -184,9 +200,10 @@ def _location(rule: SigmaRule | SigmaCorrelationRule | SigmaFilter) -> tuple[str
 def load_rules(paths: Iterable[Path]) -> LoadedRules:
     """Load every rule under ``paths``; problems are collected, never raised."""
     out = LoadedRules()
-    for path in rule_files(paths):
-        out.files += 1
-        _load_file(path, out)
+    with gc_paused():
+        for path in rule_files(paths):
+            out.files += 1
+            _load_file(path, out)
     if out.filters:
         kept: list[SigmaRule] = []
         for rule in out.rules:

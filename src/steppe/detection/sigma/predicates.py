@@ -26,6 +26,8 @@ from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
+import ahocorasick
+
 from steppe.detection.sigma.ir import (
     Cidr,
     Compare,
@@ -175,9 +177,15 @@ def _string_check(node: Match) -> Callable[[str], bool]:
         return lambda v: v.endswith(values)
     if len(values) <= 3:
         return lambda v: any(x in v for x in values)
-    # Many alternatives: one regex alternation runs the loop in C.
-    search = re.compile("|".join(re.escape(x) for x in values)).search
-    return lambda v: search(v) is not None
+    # Many alternatives: a small Aho-Corasick automaton runs the loop in C, and builds
+    # far faster than the equivalent regex alternation (Python's re parser was most of
+    # the compile time of the SigmaHQ set).
+    automaton = ahocorasick.Automaton()
+    for x in values:
+        automaton.add_word(x, None)
+    automaton.make_automaton()
+    scan = automaton.iter
+    return lambda v: next(scan(v), None) is not None
 
 
 @lru_cache(maxsize=65536)
