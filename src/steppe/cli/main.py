@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from steppe.cli import audit_cmds, directory_cmds, intel_cmds, telemetry_cmds
+from steppe.cli import audit_cmds, directory_cmds, intel_cmds, sigma_cmds, telemetry_cmds
 from steppe.cli.demo_cmd import demo
 from steppe.cli.runtime import Runtime
 from steppe.cli.serve_cmd import serve
@@ -38,6 +38,7 @@ app.add_typer(directory_cmds.token_app, name="token")
 app.add_typer(intel_cmds.intel_app, name="intel")
 app.add_typer(audit_cmds.audit_app, name="audit")
 app.add_typer(telemetry_cmds.telemetry_app, name="telemetry")
+app.add_typer(sigma_cmds.sigma_app, name="sigma")
 app.command()(demo)
 app.command()(serve)
 
