@@ -172,14 +172,15 @@ def _add(
     except (SigmaError, TypeError, ValueError, AttributeError, KeyError) as exc:
         out.problems.append(LoadProblem(source, line, _reason(exc)))
         return
+    # One problem per rule (its reasons joined); collection-level errors on their own.
+    of_rules = {id(e) for item in [*collection.rules, *collection.filters] for e in item.errors}
     for error in collection.errors:
-        out.problems.append(LoadProblem(source, line, _reason(error)))
-    seen_errors = {id(e) for e in collection.errors}
+        if id(error) not in of_rules:
+            out.problems.append(LoadProblem(source, line, _reason(error)))
     for rule in collection.rules:
-        fresh = [e for e in rule.errors if id(e) not in seen_errors]
         if rule.errors:
-            for error in fresh[:1]:
-                out.problems.append(LoadProblem(source, line, _reason(error)))
+            reasons = "; ".join(dict.fromkeys(_reason(e) for e in rule.errors))
+            out.problems.append(LoadProblem(source, line, reasons))
             continue
         if isinstance(rule, SigmaCorrelationRule):
             out.correlations.append(rule)
@@ -187,7 +188,8 @@ def _add(
             out.rules.append(rule)
     for flt in collection.filters:
         if flt.errors:
-            out.problems.append(LoadProblem(source, line, _reason(flt.errors[0])))
+            reasons = "; ".join(dict.fromkeys(_reason(e) for e in flt.errors))
+            out.problems.append(LoadProblem(source, line, reasons))
         else:
             out.filters.append(flt)
 

@@ -52,10 +52,7 @@ class ScanReport:
     def summary(self) -> list[RuleSummary]:
         """Hits per rule, most severe level first, then most hits."""
         order = {"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4}
-        rows = [
-            RuleSummary(rid, *self.rules[rid], count)
-            for rid, count in self.hits.items()
-        ]
+        rows = [RuleSummary(rid, *self.rules[rid], count) for rid, count in self.hits.items()]
         return sorted(rows, key=lambda r: (order.get(r.level, 5), -r.hits, r.title))
 
 
