@@ -87,7 +87,11 @@ class EventView(dict[str | None, Lowered]):
         self.doc = doc
 
     def __missing__(self, key: str | None) -> Lowered:
-        lowered = _every(self.doc, True) if key is None else _lower(self.doc.get(key))
+        if key is None:
+            lowered: Lowered = _every(self.doc, True)
+        else:
+            value = self.doc.get(key)
+            lowered = value.lower() if value.__class__ is str else _lower(value)
         self[key] = lowered
         return lowered
 
@@ -99,18 +103,9 @@ class EventView(dict[str | None, Lowered]):
 
 
 def _every(doc: dict[str, Any], lower: bool) -> str:
-    # One text for all values, joined by NULs: one scan and one lower() per event.
-    out: list[str] = []
-    for value in doc.values():
-        if value.__class__ is str:
-            out.append(value)
-            continue
-        text = text_of(value)
-        if isinstance(text, str):
-            out.append(text)
-        elif text is not None:
-            out.extend(text)
-    joined = "\x00".join(out)
+    # One text for all values, joined by NULs: one scan and one lower() per event. Values
+    # become text as str() has them (a list as "['a', 'b']"): keywords are substrings.
+    joined = "\x00".join(map(str, [v for v in doc.values() if v is not None]))
     return joined.lower() if lower else joined
 
 
