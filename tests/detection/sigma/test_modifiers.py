@@ -130,6 +130,11 @@ CMD = "C:\\Windows\\System32\\cmd.exe"
         ),
         ({"CommandLine|fieldref|startswith": "Image"}, {"Image": "a", "CommandLine": "ab"}, True),
         ({"CommandLine|fieldref|endswith": "Image"}, {"Image": "a", "CommandLine": "ab"}, False),
+        # time parts of a timestamp field
+        ({"UtcTime|hour": 10}, {"UtcTime": "2026-11-28 10:42:07.123"}, True),
+        ({"UtcTime|minute": 42}, {"UtcTime": "2026-11-28T10:42:07Z"}, True),
+        ({"UtcTime|year": 2025}, {"UtcTime": "2026-11-28 10:42:07.123"}, False),
+        ({"UtcTime|month": 11}, {"UtcTime": "not a time"}, False),
         # numbers and booleans compare as text; null is absent
         ({"LogonId": 999}, {"LogonId": 999}, True),
         ({"LogonId": 999}, {"LogonId": "999"}, True),
