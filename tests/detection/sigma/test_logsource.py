@@ -147,3 +147,26 @@ def test_generic_json_runs_rules_naming_its_dataset() -> None:
     }
     assert eng.matching_rules(event)
     assert not eng.matching_rules({**event, "event.dataset": "apache.access"})
+
+
+def test_ecs_endpoint_events_run_endpoint_rules_with_ecs_names() -> None:
+    eng = engine(
+        rule(
+            {
+                "sel": {"Image|endswith": "\\whoami.exe", "CommandLine|contains": "/all"},
+                "condition": "sel",
+            }
+        )
+    )
+    event: NormalisedEvent = {
+        "event.module": "generic",
+        "event.dataset": "edr.process",
+        "event.category": "process",
+        "event.action": "process-started",
+        "process.executable": "C:\\Windows\\System32\\whoami.exe",
+        "process.command_line": "whoami /all",
+        "raw": {},
+    }
+    assert eng.matching_rules(event)
+    assert not eng.matching_rules({**event, "event.category": "file"})
+    assert not eng.matching_rules({**event, "process.command_line": "whoami"})

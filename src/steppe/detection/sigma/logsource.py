@@ -15,8 +15,12 @@ Every event gets a *route*: a small hashable key naming its kind, and a flat
   ``id.orig_h`` …) + ECS fields + Sigma's proxy/dns/firewall names.
 - **Suricata EVE**: key ``("suricata", event_type)``; document = the EVE record
   flattened with dots (``http.hostname``) + ECS + the same Sigma names.
-- **Generic JSON** (ECS): key ``("generic", dataset)``; document = the record flattened
-  + ECS; a rule applies when its product, service or category names the dataset.
+- **Generic JSON** (ECS): key ``("generic", dataset, category)``; document = the record
+  flattened + ECS; a rule applies when its product, service or category names the
+  dataset, and endpoint rules (``process_creation``, ``file_event``, ``registry_*``,
+  ``network_connection``, ``dns_query``, ``image_load``, ``driver_load``) apply to events
+  whose ``event.category`` says so, with Sigma's field names renamed to ECS
+  (``Image`` → ``process.executable``, ``CommandLine`` → ``process.command_line`` …).
 
     >>> key, doc = route({"event.module": "windows", "raw": {"EventID": 1,
     ...     "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\\\x.exe"}})
@@ -40,6 +44,7 @@ from steppe.ingest.telemetry.model import ECS_COLUMNS, NormalisedEvent
 
 __all__ = [
     "CATEGORIES",
+    "ECS_FIELDS",
     "SERVICES",
     "RouteKey",
     "constants",
@@ -172,6 +177,41 @@ _NETWORK: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+_REGISTRY = ("registry_add", "registry_delete", "registry_set", "registry_rename", "registry_event")
+_PROCESS_ECS = {
+    "Image": "process.executable",
+    "CommandLine": "process.command_line",
+    "ParentImage": "process.parent.executable",
+    "ParentCommandLine": "process.parent.command_line",
+    "ProcessId": "process.pid",
+    "ParentProcessId": "process.parent.pid",
+    "OriginalFileName": "process.pe.original_file_name",
+    "CurrentDirectory": "process.working_directory",
+    "User": "user.name",
+    "Computer": "host.name",
+}
+_ACTOR_ECS = {"Image": "process.executable", "User": "user.name", "Computer": "host.name"}
+
+#: Sigma endpoint category (as ECS events name it) → Sigma field → ECS field.
+ECS_FIELDS: dict[str, dict[str, str]] = {
+    "process_creation": _PROCESS_ECS,
+    "file_event": {**_ACTOR_ECS, "TargetFilename": "file.path"},
+    "registry": {**_ACTOR_ECS, "TargetObject": "registry.path", "Details": "registry.data.strings"},
+    "network_connection": {
+        **_ACTOR_ECS,
+        "DestinationIp": "destination.ip",
+        "DestinationPort": "destination.port",
+        "DestinationHostname": "destination.domain",
+        "SourceIp": "source.ip",
+        "SourcePort": "source.port",
+        "Protocol": "network.transport",
+    },
+    "dns_query": {**_ACTOR_ECS, "QueryName": "dns.question.name"},
+    "image_load": {**_ACTOR_ECS, "ImageLoaded": "dll.path"},
+    "driver_load": {"ImageLoaded": "file.path", "Computer": "host.name"},
+}
+
+
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
@@ -199,7 +239,20 @@ def select(logsource: dict[str, Any], key: RouteKey) -> dict[str, str] | None:
         return None
     dataset = str(key[1]).lower()
     named = [n for n in (product, service, category) if n is not None]
-    return {} if named and all(n in dataset for n in named) else None
+    if named and all(n in dataset for n in named):
+        return {}
+    # ECS events that say what they are (event.category) run the endpoint categories'
+    # rules, their fields renamed to ECS.
+    ecs_category = key[2] if len(key) > 2 else None
+    if (
+        ecs_category is not None
+        and category is not None
+        and service is None
+        and product in (None, "windows", "linux", "macos")
+        and (category == ecs_category or (ecs_category == "registry" and category in _REGISTRY))
+    ):
+        return ECS_FIELDS[ecs_category]
+    return None
 
 
 def _windows(
@@ -272,9 +325,30 @@ def route(event: NormalisedEvent) -> tuple[RouteKey, dict[str, Any]]:
     elif module == "suricata":
         key = ("suricata", dataset.removeprefix("suricata.eve."))
     else:
-        key = ("generic", dataset)
+        key = ("generic", dataset, _ecs_category(doc))
     _aliases(doc)
     return key, doc
+
+
+def _ecs_category(doc: dict[str, Any]) -> str | None:
+    """The Sigma endpoint category of an ECS event, from event.category (and type)."""
+    found = doc.get("event.category")
+    categories = found if isinstance(found, list) else [found]
+    kinds = doc.get("event.type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    action = str(doc.get("event.action") or "").lower()
+    for category in categories:
+        if category == "process" and ("start" in kinds or "start" in action or "creat" in action):
+            return "process_creation"
+        if category == "network":
+            return "dns_query" if "dns.question.name" in doc else "network_connection"
+        if category == "file":
+            return "file_event"
+        if category == "registry":
+            return "registry"
+        if category in ("library", "driver"):
+            return "image_load" if category == "library" else "driver_load"
+    return None
 
 
 def _flatten(node: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
