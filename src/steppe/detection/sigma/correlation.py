@@ -22,6 +22,7 @@ of correlations; extended (boolean) temporal conditions.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -186,6 +187,7 @@ class CorrelationEngine:
     ) -> None:
         self.by_rule: dict[int, list[_Correlation]] = {}
         self.correlations: list[_Correlation] = []
+        self._lock = threading.Lock()  # windows are shared by the threads that evaluate
         for rule in rules:
             where = (str(rule.source.path), rule.source.line) if rule.source else ("<rules>", None)
             try:
@@ -275,7 +277,8 @@ class CorrelationEngine:
         hits: list[SigmaHit] = []
         for info in matched:
             for corr in self.by_rule.get(info.number, ()):
-                done = corr.observe(info.number, t, event, doc, organisation_id)
+                with self._lock:
+                    done = corr.observe(info.number, t, event, doc, organisation_id)
                 if done is None:
                     continue
                 (_, values), events = done
