@@ -49,7 +49,7 @@ __all__ = ["Plan"]
 
 Trigger = tuple[str | None, str]
 _second = itemgetter(1)
-_Compiled = tuple[Test, tuple[Trigger, ...] | None, float]
+_Compiled = tuple[Test, tuple[Trigger, ...] | None]
 
 
 def _cost(triggers: tuple[Trigger, ...]) -> float:
@@ -78,7 +78,7 @@ class _Compiler:
             if isinstance(inner, bool):
                 return not inner
             test = inner[0]
-            return (lambda view: not test(view)), None, 0.0
+            return (lambda view: not test(view)), None
         return self.leaf(node)
 
     def leaf(self, node: Node) -> _Compiled | bool:
@@ -93,7 +93,7 @@ class _Compiler:
         test = leaf_test(node)  # type: ignore[arg-type]
         if fields[0] is not None and all(f in self.constants for f in fields):
             return test(self.constant_view)
-        return test, _triggers(node), 0.0
+        return test, _triggers(node)
 
     def all_of(self, items: Sequence[Node]) -> _Compiled | bool:
         parts: list[_Compiled] = []
@@ -106,16 +106,16 @@ class _Compiler:
         if not parts:
             return True
         best: tuple[Trigger, ...] | None = None
-        for _, triggers, _ in parts:
+        for _, triggers in parts:
             if triggers is not None and (best is None or _cost(triggers) < _cost(best)):
                 best = triggers
         tests = [p[0] for p in parts]
         if len(tests) == 1:
-            return tests[0], best, 0.0
+            return tests[0], best
         if len(tests) == 2:
             a, b = tests
-            return (lambda view: a(view) and b(view)), best, 0.0
-        return (lambda view: all(t(view) for t in tests)), best, 0.0
+            return (lambda view: a(view) and b(view)), best
+        return (lambda view: all(t(view) for t in tests)), best
 
     def any_of(self, items: Sequence[Node]) -> _Compiled | bool:
         parts: list[_Compiled] = []
@@ -128,7 +128,7 @@ class _Compiler:
         if not parts:
             return False
         union: list[Trigger] | None = []
-        for _, triggers, _ in parts:
+        for _, triggers in parts:
             if triggers is None or union is None:
                 union = None
             else:
@@ -136,11 +136,11 @@ class _Compiler:
         tests = [p[0] for p in parts]
         found = tuple(dict.fromkeys(union)) if union is not None else None
         if len(tests) == 1:
-            return tests[0], found, 0.0
+            return tests[0], found
         if len(tests) == 2:
             a, b = tests
-            return (lambda view: a(view) or b(view)), found, 0.0
-        return (lambda view: any(t(view) for t in tests)), found, 0.0
+            return (lambda view: a(view) or b(view)), found
+        return (lambda view: any(t(view) for t in tests)), found
 
 
 def _with_field(node: Node, field: str | None) -> Node:
@@ -191,7 +191,7 @@ class Plan:
                 self.tests[number] = lambda view: True
                 self.always.append(number)
                 continue
-            test, triggers, _ = got
+            test, triggers = got
             self.tests[number] = test
             if triggers is None:
                 self.always.append(number)
