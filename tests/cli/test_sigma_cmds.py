@@ -34,8 +34,8 @@ def test_scan_prints_hits_and_a_summary(steppe: Steppe) -> None:
     code, out, err = steppe("sigma", "scan", str(folder), "--rules", str(WHOAMI_RULES))
     assert code == 0, err
     assert rule_id in out  # the hit lines and the summary name the rule
-    assert "hits per rule" in out and "2 events in 3 files" in out
-    assert "info.yml: not a telemetry format" in err  # the folder's info.yml, reported
+    assert "hits per rule" in out and "2 events in 2 files" in out
+    assert "1 files skipped (no telemetry format)" in err and "info.yml" in err
 
 
 def test_scan_json(steppe: Steppe) -> None:
@@ -49,6 +49,22 @@ def test_scan_json(steppe: Steppe) -> None:
     assert {h["rule_id"] for h in hits} >= {rule_id}
     assert all(h["event"]["raw"]["EventID"] == 1 for h in hits)
     assert summary["events"] == 2 and rule_id in {s["rule_id"] for s in summary["summary"]}
+    assert [Path(p).name for p in summary["skipped"]] == ["info.yml"]
+
+
+def test_scan_min_level_leaves_out_lower_hits(steppe: Steppe) -> None:
+    folder, _ = _case()
+    out = steppe.ok("sigma", "scan", str(folder), "--rules", str(WHOAMI_RULES), "--json")
+    levels = {h["level"] for h in map(json.loads, out.splitlines()[:-1])}
+    top = max(levels, key=["informational", "low", "medium", "high", "critical"].index)
+    out = steppe.ok(
+        "sigma", "scan", str(folder), "--rules", str(WHOAMI_RULES), "--json", "--min-level", top
+    )
+    assert {h["level"] for h in map(json.loads, out.splitlines()[:-1])} == {top}
+    code, _, err = steppe(
+        "sigma", "scan", str(folder), "--rules", str(WHOAMI_RULES), "--min-level", "severe"
+    )
+    assert code == 1 and "unknown level" in err
 
 
 def test_scan_refuses_a_missing_path_in_one_line(steppe: Steppe, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from rich.table import Table
 from steppe.cli.runtime import Runtime
 from steppe.detection.sigma.engine import SigmaEngine
 from steppe.detection.sigma.hits import SigmaHit
-from steppe.detection.sigma.scan import input_files, scan
+from steppe.detection.sigma.scan import LEVELS, input_files, scan
 from steppe.errors import InputError
 from steppe.ingest.telemetry.formats import FORMATS
 
@@ -104,6 +104,10 @@ def scan_cmd(
     json: Annotated[
         bool, typer.Option("--json", help="One JSON object per hit, then a summary object.")
     ] = False,
+    min_level: Annotated[
+        str,
+        typer.Option(help="Leave out hits below this level: " + ", ".join(LEVELS) + "."),
+    ] = "informational",
 ) -> None:
     """Run the rules over files (EVTX, Windows JSON, JSON lines, Zeek, EVE) without storing
     anything: each hit (rule id, title, level, the event), then hits per rule."""
@@ -111,6 +115,10 @@ def scan_cmd(
     if format not in FORMATS:
         raise InputError(
             f"unknown format {format!r}; use one of: {', '.join(FORMATS)}", field="--format"
+        )
+    if min_level not in LEVELS:
+        raise InputError(
+            f"unknown level {min_level!r}; use one of: {', '.join(LEVELS)}", field="--min-level"
         )
     for path in paths:
         if not path.exists():
@@ -165,6 +173,7 @@ def scan_cmd(
             on_hit=print_hit,
             on_event=on_event,
             on_file=lambda _p: progress.update(task, advance=1, events=counter["events"]),
+            min_level=min_level,
         )
     for problem in report.problems[:SHOWN_PROBLEMS]:
         rt.err.print(escape(str(problem)), highlight=False)
@@ -180,6 +189,7 @@ def scan_cmd(
                         for s in summary
                     ],
                     "files": report.files,
+                    "skipped": [str(p) for p in report.skipped],
                     "events": report.events,
                     "problems": report.problem_count,
                     "rules": len(engine.rules),
@@ -198,8 +208,14 @@ def scan_cmd(
         for row in summary:
             table.add_row(row.level, escape(row.title), row.rule_id, f"{row.hits:,}")
         rt.out.print(table)
+    if report.skipped:
+        rt.err.print(
+            f"{len(report.skipped):,} files skipped (no telemetry format), e.g. "
+            f"{escape(str(report.skipped[0]))}",
+            highlight=False,
+        )
     rt.out.print(
-        f"{report.events:,} events in {report.files:,} files, "
+        f"{report.events:,} events in {report.files - len(report.skipped):,} files, "
         f"{sum(report.hits.values()):,} hits from {len(summary):,} of {len(engine.rules):,} "
         f"rules; {report.problem_count:,} unreadable records"
     )

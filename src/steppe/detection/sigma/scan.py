@@ -26,10 +26,10 @@ from pathlib import Path
 
 from steppe.detection.sigma.engine import SigmaEngine
 from steppe.detection.sigma.hits import SigmaHit
-from steppe.ingest.telemetry.formats import read_path
+from steppe.ingest.telemetry.formats import detect_format, read_path
 from steppe.ingest.telemetry.model import ParseProblem
 
-__all__ = ["RuleSummary", "ScanReport", "input_files", "scan"]
+__all__ = ["LEVELS", "RuleSummary", "ScanReport", "input_files", "scan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +40,14 @@ class RuleSummary:
     hits: int
 
 
+LEVELS = ("informational", "low", "medium", "high", "critical")
+
+
 @dataclass
 class ScanReport:
     events: int = 0
     files: int = 0
+    skipped: list[Path] = field(default_factory=list)  # not telemetry (auto format only)
     problems: list[ParseProblem] = field(default_factory=list)
     problem_count: int = 0
     hits: Counter[str] = field(default_factory=Counter)
@@ -51,7 +55,7 @@ class ScanReport:
 
     def summary(self) -> list[RuleSummary]:
         """Hits per rule, most severe level first, then most hits."""
-        order = {"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4}
+        order = {level: -i for i, level in enumerate(LEVELS)}
         rows = [RuleSummary(rid, *self.rules[rid], count) for rid, count in self.hits.items()]
         return sorted(rows, key=lambda r: (order.get(r.level, 5), -r.hits, r.title))
 
@@ -69,6 +73,15 @@ def input_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+def _is_telemetry(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return True  # let the reader report it with its reason
+    return detect_format(head) is not None
+
+
 #: Problems kept in the report (the rest are counted).
 KEPT_PROBLEMS = 1000
 
@@ -80,12 +93,21 @@ def scan(
     on_hit: Callable[[str, SigmaHit], None] | None = None,
     on_event: Callable[[Path], None] | None = None,
     on_file: Callable[[Path], None] | None = None,
+    min_level: str = "informational",
 ) -> ScanReport:
     """Run every rule over every event of ``paths``; ``on_hit(source, hit)`` is called
-    as hits come, ``on_event``/``on_file`` drive a progress display."""
+    as hits come, ``on_event``/``on_file`` drive a progress display. Hits below
+    ``min_level`` are left out. With ``fmt="auto"``, files that are no telemetry format
+    (a README, an info.yml) are skipped and listed in ``report.skipped``."""
     report = ScanReport()
+    floor = LEVELS.index(min_level)
     for path in input_files(paths):
         report.files += 1
+        if fmt == "auto" and not _is_telemetry(path):
+            report.skipped.append(path)
+            if on_file is not None:
+                on_file(path)
+            continue
         for _source, item in read_path(path, fmt):
             if isinstance(item, ParseProblem):
                 report.problem_count += 1
@@ -94,6 +116,8 @@ def scan(
                 continue
             report.events += 1
             for hit in engine.evaluate(item):
+                if hit.level in LEVELS and LEVELS.index(hit.level) < floor:
+                    continue
                 report.hits[hit.rule_id] += 1
                 report.rules.setdefault(hit.rule_id, (hit.title, hit.level))
                 if on_hit is not None:
