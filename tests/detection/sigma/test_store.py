@@ -68,3 +68,13 @@ def test_the_watcher_picks_up_changes(tmp_path: Path) -> None:
         assert titles(store, "a.exe") == ["a.yml"]
     finally:
         store.stop()
+
+
+def test_a_reload_builds_the_plans_already_in_use(tmp_path: Path) -> None:
+    write(tmp_path, "a.yml", 1, "a.exe")
+    store = RuleStore([tmp_path])
+    titles(store, "a.exe")
+    seen = store.engine.routes()
+    write(tmp_path, "b.yml", 2, "b.exe")
+    store.reload()
+    assert store.engine.routes() == seen

@@ -149,6 +149,10 @@ class SigmaEngine:
                     self._plans[key] = plan
         return plan
 
+    def routes(self) -> list[RouteKey]:
+        """The routes whose plans are built so far (the kinds of events seen)."""
+        return list(self._plans)
+
     def warm(self, keys: Iterable[RouteKey]) -> None:
         """Build the plans of these routes now rather than on their first event."""
         for key in keys:

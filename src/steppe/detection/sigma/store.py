@@ -2,8 +2,9 @@
 
 A :class:`RuleStore` watches rule folders (files' mtime and size). When something
 changes, :meth:`RuleStore.reload` builds a whole new :class:`SigmaEngine` beside the
-serving one and swaps it in with one assignment, so matching never sees half a rule set
-and never waits for a load. A rule that no longer loads is reported (file, line,
+serving one — its plans for the kinds of events already seen included — and swaps it in
+with one assignment, so matching never sees half a rule set and never waits for a load
+or a compile. A rule that no longer loads is reported (file, line,
 reason) and the rest of the set goes on. ``start()`` runs the check on a background
 thread every ``interval`` seconds; ``reload()`` does it now.
 
@@ -84,6 +85,9 @@ class RuleStore:
                 if files.get(f) != self._files.get(f)
             )
             engine = SigmaEngine(load_rules(self.paths))
+            # Plans for the kinds of events already seen are built before the swap, so
+            # no event waits for a compile after a reload.
+            engine.warm(self.engine.routes())
             self.engine = engine  # the swap: one assignment, atomic for readers
             self._files = files
             log.info(
