@@ -19,6 +19,7 @@ from steppe.cli import (
     directory_cmds,
     intel_cmds,
     lake_cmds,
+    sigma_cmds,
     syslog_cmds,
     telemetry_cmds,
 )
@@ -48,6 +49,7 @@ app.add_typer(telemetry_cmds.telemetry_app, name="telemetry")
 app.add_typer(lake_cmds.lake_app, name="lake")
 app.add_typer(syslog_cmds.syslog_app, name="syslog")
 app.command()(lake_cmds.hunt)
+app.add_typer(sigma_cmds.sigma_app, name="sigma")
 app.command()(demo)
 app.command()(serve)
 

@@ -1,0 +1,1 @@
+"""Detection on members' telemetry: IOC matching and Sigma rules."""
