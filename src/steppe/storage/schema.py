@@ -26,6 +26,9 @@ __all__ = [
     "api_tokens",
     "audit_head",
     "audit_log",
+    "feed_entries",
+    "feed_groups",
+    "feeds",
     "group_members",
     "id_sequences",
     "idempotency_keys",
@@ -181,6 +184,59 @@ observables = Table(
     Column("type", String(20), nullable=False),
     Column("value", Text, nullable=False),
     Index("ix_observables_value", "value", "type"),
+)
+
+# --- feeds (steppe.intel.feeds): scheduled pulls of CSV/plain/MISP/STIX/text sources.
+# A feed's settings and the state of its last pull; stats and totals are JSON objects.
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("owner_org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("distribution", String(20), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("format", String(20), nullable=False),
+    Column("preset", String(50), nullable=True),
+    Column("mapping", Text, nullable=True),  # JSON column mapping of a csv feed
+    Column("url", Text, nullable=False),
+    Column("every_seconds", Integer, nullable=True),  # None: pulled only when asked
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("last_pull_at", TS, nullable=True),
+    Column("last_version_at", TS, nullable=True),  # `modified` of the last versions written
+    Column("last_success_at", TS, nullable=True),
+    Column("last_status", String(20), nullable=True),  # ok / not-modified / error
+    Column("last_error", Text, nullable=True),
+    Column("last_stats", Text, nullable=True),  # JSON
+    Column("totals", Text, nullable=False),  # JSON
+    Column("state", Text, nullable=True),  # JSON: e.g. MISP event timestamps already pulled
+)
+
+feed_groups = Table(
+    "feed_groups",
+    metadata,
+    Column("feed_id", ForeignKey("feeds.id"), primary_key=True),
+    Column("group_id", ForeignKey("sharing_groups.id"), primary_key=True),
+)
+
+# Provenance: one row per (feed, observable). The indicator it became is ``object_pk``
+# (its current version); who said it is the feed and its owner; visibility is the
+# object's (read through visible_filter on intel_objects).
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("feed_id", ForeignKey("feeds.id"), primary_key=True),
+    Column("type", String(20), primary_key=True),
+    Column("value", Text, primary_key=True),
+    Column("object_pk", ForeignKey("intel_objects.pk"), nullable=False),
+    Column("confidence", Integer, nullable=True),
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    Column("expired_at", TS, nullable=True),
+    Index("ix_feed_entries_value", "value", "type"),
 )
 
 audit_log = Table(
