@@ -26,6 +26,8 @@ __all__ = [
     "api_tokens",
     "audit_head",
     "audit_log",
+    "correlation_values",
+    "correlations",
     "feed_entries",
     "feed_groups",
     "feeds",
@@ -40,6 +42,7 @@ __all__ = [
     "observables",
     "organisations",
     "sharing_groups",
+    "sightings",
     "users",
 ]
 
@@ -183,7 +186,53 @@ observables = Table(
     Column("object_pk", ForeignKey("intel_objects.pk"), nullable=False, index=True),
     Column("type", String(20), nullable=False),
     Column("value", Text, nullable=False),
+    # Names of the MISP warninglists the value is on, "\n"-separated; NULL when none.
+    Column("warninglists", Text, nullable=True),
     Index("ix_observables_value", "value", "type"),
+)
+
+# Correlation, bounded: one row per distinct (type, value) seen in an observable, and
+# at most `cap` member objects per value. A value that would pass the cap is marked
+# over-correlating and loses its members, so the table grows with the distinct values,
+# not with their square (steppe.intel.correlation).
+correlation_values = Table(
+    "correlation_values",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("type", String(20), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("members", Integer, nullable=False),  # objects when last counted
+    Column("over_cap", Boolean, nullable=False),
+    UniqueConstraint("value", "type", name="uq_correlation_values_value"),
+)
+
+correlations = Table(
+    "correlations",
+    metadata,
+    Column("value_id", ForeignKey("correlation_values.id"), primary_key=True),
+    Column("object_pk", ForeignKey("intel_objects.pk"), primary_key=True, index=True),
+)
+
+# STIX sightings of an object (the owner's copy of a stix id): who saw it, how often,
+# and whether that organisation lets itself be named (steppe.intel.sightings).
+sightings = Table(
+    "sightings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("stix_id", String(300), nullable=False),
+    Column("owner_org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("object_pk", ForeignKey("intel_objects.pk"), nullable=False),  # version sighted
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),  # who saw it
+    Column("type", String(20), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    Column("source", Text, nullable=True),  # e.g. an alert id
+    Column("named", Boolean, nullable=False),  # the sighting organisation may be named
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("type IN ('seen', 'false-positive', 'expired')", name="type"),
+    CheckConstraint("count >= 1", name="count"),
+    Index("ix_sightings_object", "stix_id", "owner_org_id"),
 )
 
 # --- feeds (steppe.intel.feeds): scheduled pulls of CSV/plain/MISP/STIX/text sources.
