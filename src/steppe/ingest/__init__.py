@@ -1,0 +1,1 @@
+"""Ways in: intelligence (feeds, MISP, free text) and telemetry (sensors, syslog, files)."""

@@ -1,0 +1,20 @@
+"""Readers and writers of intelligence formats: lists and CSV feeds, free text, MISP.
+
+They turn a source into canonical values (:class:`FeedEntry`) or STIX 2.1 objects for
+:func:`steppe.intel.importer.import_objects`; bad rows come back as
+:class:`RowProblem` (file, line, field, message) and never stop the rest.
+"""
+
+from steppe.ingest.intel.entries import FeedEntry, RowProblem, refang
+from steppe.ingest.intel.lists import PRESETS, ListMapping, mapping_from, preset_for_file, read_list
+
+__all__ = [
+    "PRESETS",
+    "FeedEntry",
+    "ListMapping",
+    "RowProblem",
+    "mapping_from",
+    "preset_for_file",
+    "read_list",
+    "refang",
+]
