@@ -7,12 +7,15 @@ They turn a source into canonical values (:class:`FeedEntry`) or STIX 2.1 object
 
 from steppe.ingest.intel.entries import FeedEntry, RowProblem, refang
 from steppe.ingest.intel.lists import PRESETS, ListMapping, mapping_from, preset_for_file, read_list
+from steppe.ingest.intel.text import extract_html, extract_text
 
 __all__ = [
     "PRESETS",
     "FeedEntry",
     "ListMapping",
     "RowProblem",
+    "extract_html",
+    "extract_text",
     "mapping_from",
     "preset_for_file",
     "read_list",
