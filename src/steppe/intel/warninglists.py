@@ -55,7 +55,7 @@ __all__ = ["DEFAULT_DISABLED", "WarninglistIndex", "flag", "list_names"]
 #: build time and memory. The top-10k/20k lists stay on.
 DEFAULT_DISABLED = frozenset({"tranco", "google-chrome-crux-1million"})
 
-Hits = dict[tuple[ObservableType, str], list[str]]
+Hits = dict[tuple[ObservableType | str, str], list[str]]
 
 _IP_ATTRS = {"ip-src", "ip-dst", "domain|ip", "ip-src|port", "ip-dst|port"}
 _DOMAIN_ATTRS = {"hostname", "domain", "domain|ip", "hostname|port"}
@@ -90,7 +90,7 @@ class WarninglistIndex:
     domain_tree: dict[str, tuple[str, ...]] = field(default_factory=dict)  # entry + subdomains
     subdomains_only: dict[str, tuple[str, ...]] = field(default_factory=dict)
     public_suffixes: set[str] = field(default_factory=set)
-    exact: dict[tuple[ObservableType, str], tuple[str, ...]] = field(default_factory=dict)
+    exact: dict[tuple[ObservableType | str, str], tuple[str, ...]] = field(default_factory=dict)
     mail_domains: dict[str, tuple[str, ...]] = field(default_factory=dict)
     mail_regexes: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
     ipv4: Any = field(default_factory=lambda: pytricia.PyTricia(32))
@@ -169,26 +169,30 @@ class WarninglistIndex:
             return False
         trie = self.ipv4 if network.version == 4 else self.ipv6
         key = str(network)
-        current = trie.get(key) if trie.has_key(key) else None  # noqa: W601 - pytricia API
+        current = trie.get(key) if trie.has_key(key) else None
         if current is None:
             trie[key] = (name,)
         elif name not in current:
             trie[key] = (*current, name)
         return True
 
-    def check(self, kind: ObservableType, value: str) -> tuple[str, ...]:
-        """Names of the lists ``value`` (canonical, of type ``kind``) is on."""
+    def check(self, kind: ObservableType | str, value: str) -> tuple[str, ...]:
+        """Names of the lists ``value`` (canonical, of type ``kind``) is on.
+
+        ``kind`` may be the type's name as stored (``"ipv4"``): ObservableType is a
+        StrEnum, so both hash and compare alike.
+        """
         if kind in _IP_KINDS:
             return self._ip(value)
-        if kind is ObservableType.DOMAIN:
+        if kind == ObservableType.DOMAIN:
             return self._domain(value)
-        if kind is ObservableType.URL:
+        if kind == ObservableType.URL:
             found = self.exact.get((kind, value), ())
             parts = urlsplit(value)
             if parts.path in ("", "/") and not parts.query and parts.hostname:
                 found = _merge(found, self._domain(parts.hostname))
             return found
-        if kind is ObservableType.EMAIL:
+        if kind == ObservableType.EMAIL:
             found = self.exact.get((kind, value), ())
             domain = value.rpartition("@")[2]
             found = _merge(found, self._walk(domain, self.mail_domains, None))
@@ -233,10 +237,8 @@ class WarninglistIndex:
                 found = _merge(found, parents_only.get(name, ()))
         return found
 
-    def flag(
-        self, values: Iterable[tuple[ObservableType, str]], disabled: frozenset[str] = frozenset()
-    ) -> Hits:
-        """The values that are on an enabled list, each with the lists' names.
+    def flag(self, values: Iterable[tuple[ObservableType | str, str]]) -> Hits:
+        """The values that are on a list, each with the lists' names.
 
         Values must be canonical (as stored); values on no list are left out.
         """
@@ -245,10 +247,6 @@ class WarninglistIndex:
         for kind, value in values:
             names = check(kind, value)
             if names:
-                if disabled:
-                    names = tuple(n for n in names if n not in disabled)
-                    if not names:
-                        continue
                 hits[(kind, value)] = list(names)
         return hits
 
@@ -315,7 +313,8 @@ def _misp_regex(entry: str) -> re.Pattern[str] | None:
 
 
 def flag(
-    values: Iterable[tuple[ObservableType, str]], disabled: frozenset[str] = frozenset()
+    values: Iterable[tuple[ObservableType | str, str]],
+    disabled: Iterable[str] = DEFAULT_DISABLED,
 ) -> Hits:
     """Warninglist hits for canonical ``values``, with the process-wide index.
 
@@ -324,9 +323,9 @@ def flag(
     >>> flag([(ObservableType.DOMAIN, "google.com")])  # doctest: +SKIP
     {(<ObservableType.DOMAIN: 'domain'>, 'google.com'): ['List of known google domains', …]}
     """
-    return WarninglistIndex.load().flag(values, disabled)
+    return WarninglistIndex.load(disabled).flag(values)
 
 
-def list_names() -> list[str]:
-    """Names of every installed list (for the ``disabled`` setting)."""
-    return sorted(WarninglistIndex.load().names)
+def list_names(disabled: Iterable[str] = DEFAULT_DISABLED) -> dict[str, str]:
+    """Key (folder name, for the ``disabled`` setting) -> name of each enabled list."""
+    return dict(sorted(WarninglistIndex.load(disabled).keys.items()))
