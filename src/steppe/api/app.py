@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
-from steppe.api.routes import audit, directory, intel
+from steppe.api.routes import audit, directory, enrichment, feeds, intel
 from steppe.errors import ConfigError
 from steppe.settings import Settings
 from steppe.storage import migrate
@@ -64,7 +64,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         limiter=RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst),
     )
     install_problem_handlers(app)
-    for router in (directory.router, intel.router, audit.router):
+    for router in (directory.router, intel.router, enrichment.router, feeds.router, audit.router):
         app.include_router(router, prefix=API_PREFIX)
 
     def openapi() -> dict[str, Any]:

@@ -12,34 +12,24 @@ from rich.table import Table
 
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
-from steppe.intel.feed_fetch import FetchLimits
+from steppe.ingest.feeds.fetch import limits_from
+from steppe.ingest.feeds.pull import PullResult, pull_feed, register_feed
 from steppe.intel.feed_ingest import remove_feed
-from steppe.intel.feed_pull import PullResult, pull_feed
 from steppe.intel.feeds import (
     Feed,
     FeedFormat,
     FeedSpec,
-    add_feed,
     due_feeds,
     find_feed,
     list_feeds,
     parse_every,
 )
-from steppe.settings import Settings
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, TlpLevel
 
-__all__ = ["feed_app", "fetch_limits"]
+__all__ = ["feed_app"]
 
 feed_app = typer.Typer(help="Intel feeds: scheduled pulls of lists, CSV, MISP and STIX sources.")
-
-
-def fetch_limits(settings: Settings) -> FetchLimits:
-    return FetchLimits(
-        timeout=settings.feed_timeout_seconds,
-        max_bytes=settings.feed_max_bytes,
-        max_redirects=settings.feed_max_redirects,
-    )
 
 
 @feed_app.command("add")
@@ -87,7 +77,7 @@ def feed_add(
             mapping=spec_mapping,
             enabled=not disabled,
         )
-        feed = add_feed(conn, rt.operator_trail(), spec)
+        feed = register_feed(conn, rt.operator_trail(), spec)
     rt.out.print(f"added feed {feed.name} ({feed.format.value}) for {feed.owner}")
 
 
@@ -165,7 +155,7 @@ def feed_pull(
         rt.out.print("no feed to pull")
         return
     trail = rt.operator_trail()
-    limits = fetch_limits(rt.settings)
+    limits = limits_from(rt.settings)
     results: list[PullResult] = []
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=rt.err

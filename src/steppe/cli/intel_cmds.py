@@ -17,7 +17,8 @@ from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
-from steppe.intel.queries import export_bundle, get_object, search_value
+from steppe.intel.provenance import Source, sources_of_objects, sources_of_values
+from steppe.intel.queries import export_bundle, get_stored, search_value
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, TlpLevel
@@ -89,9 +90,12 @@ def intel_search(
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
         found_kind, canonical, hits = search_value(conn, actor, value, kind)
+        key = (found_kind.value, canonical)
+        sources = sources_of_values(conn, actor, [key])[key]
     if as_json:
+        listed = [s.as_dict() for s in sources]
         for hit in hits:
-            sys.stdout.buffer.write(orjson.dumps(asdict(hit)) + b"\n")
+            sys.stdout.buffer.write(orjson.dumps({**asdict(hit), "sources": listed}) + b"\n")
         return
     if not hits:
         rt.out.print(f"no intel visible to {as_user} for {found_kind.value} {canonical}")
@@ -120,6 +124,8 @@ def intel_search(
             + (" (revoked)" if h.revoked else ""),
         )
     rt.out.print(table)
+    if sources:
+        rt.out.print(_sources_table(sources, f"sources of {canonical} visible to {as_user}"))
 
 
 @intel_app.command("show")
@@ -132,8 +138,11 @@ def intel_show(
     rt: Runtime = ctx.obj
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
-        obj = get_object(conn, actor, stix_id)
-    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+        stored = get_stored(conn, actor, stix_id)
+        sources = sources_of_objects(conn, actor, [stored.pk])[stored.pk]
+    sys.stdout.buffer.write(orjson.dumps(stored.body, option=orjson.OPT_INDENT_2) + b"\n")
+    if sources:  # on stderr: stdout stays the STIX object, for scripts
+        rt.err.print(_sources_table(sources, "sources (feeds listing its values)"))
 
 
 @intel_app.command("export")
@@ -166,6 +175,23 @@ def intel_export(
                 count = export_bundle(conn, actor, out, bundle_id=bundle_id, types=object_type)
             tmp.replace(output)  # a reader never sees half a bundle
     rt.err.print(f"exported {count} objects visible to {as_user}")
+
+
+def _sources_table(sources: list[Source], title: str) -> Table:
+    table = Table(
+        "value", "feed", "owner", "conf", "first seen", "last seen", "expired", title=title
+    )
+    for s in sources:
+        table.add_row(
+            s.value,
+            s.feed,
+            s.owner,
+            "" if s.confidence is None else str(s.confidence),
+            s.first_seen[:19],
+            s.last_seen[:19],
+            (s.expired_at or "")[:19],
+        )
+    return table
 
 
 def _read(path: Path) -> bytes:

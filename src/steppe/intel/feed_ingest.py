@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from sqlalchemy import Connection, select, text
@@ -41,6 +41,7 @@ from steppe.storage.ids import allocate_ids
 from steppe.storage.schema import feed_entries, intel_objects, object_groups, observables
 
 __all__ = [
+    "Entry",
     "FeedEntry",
     "IngestStats",
     "indicator_id",
@@ -56,8 +57,22 @@ FEED_NAMESPACE = uuid.UUID("8f0d3c6e-2b1a-4e57-9c4d-6a1f7e2b9d30")
 _NS_BYTES = FEED_NAMESPACE.bytes
 
 
+class Entry(Protocol):
+    """What the fast path reads of an entry: :class:`steppe.ingest.intel.FeedEntry` has
+    it (the readers' type; this module cannot import it, being below them)."""
+
+    @property
+    def type(self) -> ObservableType: ...
+    @property
+    def value(self) -> str: ...  # canonical already (the reader's job)
+    @property
+    def confidence(self) -> int | None: ...
+    @property
+    def comment(self) -> str | None: ...
+
+
 class FeedEntry(NamedTuple):
-    """One value of a feed, canonical already (the reader's job)."""
+    """The smallest :class:`Entry`, for callers that build entries themselves."""
 
     type: ObservableType
     value: str
@@ -186,7 +201,7 @@ def version_stamp(feed: Feed) -> str:
 def ingest_entries(
     conn: Connection,
     feed: Feed,
-    entries: Iterable[FeedEntry],
+    entries: Iterable[Entry],
     *,
     stamp: str,
     complete: bool = True,
@@ -198,7 +213,7 @@ def ingest_entries(
     """
     stats = IngestStats()
     stored = _stored_entries(conn, feed.id)
-    pulled: dict[tuple[str, str], FeedEntry] = {}
+    pulled: dict[tuple[str, str], Entry] = {}
     for entry in entries:
         key = (entry.type.value, entry.value)
         seen = pulled.get(key)
@@ -207,8 +222,8 @@ def ingest_entries(
             pulled[key] = entry
     stats.entries = len(pulled)
 
-    fresh: list[FeedEntry] = []
-    changed: list[tuple[FeedEntry, _Stored]] = []
+    fresh: list[Entry] = []
+    changed: list[tuple[Entry, _Stored]] = []
     for key, entry in pulled.items():
         old = stored.get(key)
         if old is None:

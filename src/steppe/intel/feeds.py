@@ -127,6 +127,7 @@ class Feed:
     last_stats: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    group_map: tuple[tuple[int, str], ...] = ()  # (group id, name) of its groups
 
     @property
     def rights(self) -> ObjectRights:
@@ -181,7 +182,6 @@ def add_feed(conn: Connection, trail: AuditTrail, spec: FeedSpec) -> Feed:
     for group in spec.groups:
         if spec.owner.id not in group.member_org_ids and spec.owner.id != group.owner_org_id:
             raise InputError(f"{spec.owner.name!r} is not in sharing group {group.name!r}")
-    _check_reader(spec)
     if conn.execute(select(feeds.c.id).where(feeds.c.name == name)).first() is not None:
         raise Conflict(f"a feed named {name!r} exists")
     feed_id = conn.execute(
@@ -219,15 +219,6 @@ def add_feed(conn: Connection, trail: AuditTrail, spec: FeedSpec) -> Feed:
         },
     )
     return find_feed(conn, name)
-
-
-def _check_reader(spec: FeedSpec) -> None:
-    if spec.format is FeedFormat.CSV and spec.preset is None and spec.mapping is None:
-        raise InputError("a csv feed needs --mapping or --preset", field="mapping")
-    if spec.preset is not None and spec.preset not in PRESETS:
-        raise InputError(f"unknown preset {spec.preset!r}; known: {', '.join(PRESETS)}")
-    if spec.mapping is not None and not isinstance(spec.mapping.get("value"), (int, str)):
-        raise InputError("a mapping needs 'value': a column number or name", field="mapping")
 
 
 def list_feeds(conn: Connection, actor: Actor | None = None) -> list[Feed]:
@@ -349,4 +340,5 @@ def _feed(r: Any, groups: list[tuple[int, str]]) -> Feed:
         last_stats=_json(r.last_stats),
         totals=_json(r.totals),
         state=_json(r.state),
+        group_map=tuple(sorted(groups)),
     )

@@ -18,8 +18,17 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from steppe.errors import SteppeError
+from steppe.settings import Settings
 
-__all__ = ["FetchError", "FetchLimits", "Fetched", "fetch", "local_path"]
+__all__ = [
+    "FetchError",
+    "FetchLimits",
+    "Fetched",
+    "fetch",
+    "http_client",
+    "limits_from",
+    "local_path",
+]
 
 
 class FetchError(SteppeError):
@@ -33,6 +42,14 @@ class FetchLimits:
     timeout: float = 30.0
     max_bytes: int = 256 * 1024 * 1024
     max_redirects: int = 5
+
+
+def limits_from(settings: Settings) -> FetchLimits:
+    return FetchLimits(
+        timeout=settings.feed_timeout_seconds,
+        max_bytes=settings.feed_max_bytes,
+        max_redirects=settings.feed_max_redirects,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +78,11 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    limits: FetchLimits = FetchLimits(),
+    limits: FetchLimits | None = None,
     client: httpx.Client | None = None,
 ) -> Fetched:
     """Fetch ``url`` unless it did not change since ``etag`` / ``last_modified``."""
+    limits = limits or FetchLimits()
     if url.startswith("file:"):
         return _fetch_file(url, etag, limits)
     if client is None:

@@ -21,20 +21,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError, SteppeError
-from steppe.intel import feed_sources
-from steppe.intel.feed_fetch import FetchLimits
+from steppe.ingest.feeds.fetch import FetchLimits, http_client
+from steppe.ingest.feeds.sources import FeedSource, check_reader, read_feed
 from steppe.intel.feed_ingest import IngestStats, ingest_entries, version_stamp
-from steppe.intel.feeds import LIST_FORMATS, Feed, due_feeds, find_feed, record_pull
+from steppe.intel.feeds import (
+    LIST_FORMATS,
+    Feed,
+    FeedSpec,
+    add_feed,
+    due_feeds,
+    find_feed,
+    record_pull,
+)
 from steppe.intel.importer import Marking, import_objects
 from steppe.sharing import directory
 from steppe.storage import timestamps
 from steppe.storage.engine import writing
 
-__all__ = ["PullResult", "pull_due", "pull_feed"]
+__all__ = ["PullResult", "pull_due", "pull_feed", "register_feed"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +89,7 @@ def pull_feed(
     try:
         if progress:
             progress("fetching")
-        source = feed_sources.read_feed(feed, limits=limits, client=client)
+        source = read_feed(feed, limits=limits, client=client)
     except (SteppeError, OSError, ValueError) as exc:
         return _failed(engine, trail, feed, at, exc)
     except Exception as exc:  # a reader's bug must not stop the scheduler
@@ -140,6 +148,12 @@ def pull_feed(
     return PullResult(feed.name, "ok", stats, error, problems[:100])
 
 
+def register_feed(conn: Connection, trail: AuditTrail, spec: FeedSpec) -> Feed:
+    """Check that the feed's reader settings work, then add it (audited ``feed.add``)."""
+    check_reader(spec)
+    return add_feed(conn, trail, spec)
+
+
 def pull_due(
     engine: Engine,
     trail: AuditTrail,
@@ -151,12 +165,12 @@ def pull_due(
     limits = limits or FetchLimits()
     with engine.connect() as conn:
         due = due_feeds(conn, now)
-    with feed_sources.http_client(limits) as client:
+    with http_client(limits) as client:
         return [pull_feed(engine, trail, f.name, limits=limits, client=client) for f in due]
 
 
 def _import_stix(
-    conn: Any, trail: AuditTrail, feed: Feed, source: feed_sources.FeedSource
+    conn: Connection, trail: AuditTrail, feed: Feed, source: FeedSource
 ) -> IngestStats:
     """Formats read into STIX objects go through the checked import path."""
     owner = directory.get_organisation(conn, feed.owner_org_id)
