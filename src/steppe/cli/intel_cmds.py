@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from steppe.cli import sighting_cmds
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
 from steppe.intel.importer import ImportReport, Marking, import_objects
@@ -78,15 +79,26 @@ def intel_import(
 @intel_app.command("search")
 def intel_search(
     ctx: typer.Context,
-    value: Annotated[str, typer.Argument(help="An IP, CIDR, domain, URL, email, hash, CVE…")],
     as_user: Annotated[str, typer.Option("--as", help="Search as this user sees.")],
+    value: Annotated[
+        str | None, typer.Argument(help="An IP, CIDR, domain, URL, email, hash, CVE…")
+    ] = None,
     kind: Annotated[
         ObservableType | None, typer.Option("--type", help="Type of the value (default: guessed).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
+    technique: Annotated[
+        str | None,
+        typer.Option(help="Instead of a value: objects tagged with an ATT&CK technique (T1059)."),
+    ] = None,
 ) -> None:
-    """Find the intel a user may see that carries a value."""
+    """Find the intel a user may see that carries a value (or an ATT&CK technique tag)."""
     rt: Runtime = ctx.obj
+    if technique is not None:
+        sighting_cmds.search_technique(rt, as_user, technique, as_json)
+        return
+    if value is None:
+        raise InputError("give a value to search for, or --technique", field="VALUE")
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
         found_kind, canonical, hits = search_value(conn, actor, value, kind)
@@ -140,9 +152,14 @@ def intel_show(
         actor = directory.load_actor(conn, as_user)
         stored = get_stored(conn, actor, stix_id)
         sources = sources_of_objects(conn, actor, [stored.pk])[stored.pk]
+        enrichment = sighting_cmds.describe(conn, actor, stored, rt)
     sys.stdout.buffer.write(orjson.dumps(stored.body, option=orjson.OPT_INDENT_2) + b"\n")
+    sighting_cmds.print_enrichment(rt, enrichment)
     if sources:  # on stderr: stdout stays the STIX object, for scripts
         rt.err.print(_sources_table(sources, "sources (feeds listing its values)"))
+
+
+intel_app.command("sight")(sighting_cmds.intel_sight)
 
 
 @intel_app.command("export")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from steppe.cli import audit_cmds, directory_cmds, feed_cmds, intel_cmds
+from steppe.cli import audit_cmds, directory_cmds, feed_cmds, intel_cmds, tag_cmds
 from steppe.cli.demo_cmd import demo
 from steppe.cli.runtime import Runtime
 from steppe.cli.serve_cmd import serve
@@ -36,6 +36,8 @@ app.add_typer(directory_cmds.group_app, name="group")
 app.add_typer(directory_cmds.user_app, name="user")
 app.add_typer(directory_cmds.token_app, name="token")
 app.add_typer(intel_cmds.intel_app, name="intel")
+app.add_typer(tag_cmds.tag_app, name="tag")
+app.add_typer(tag_cmds.attack_app, name="attack")
 app.add_typer(feed_cmds.feed_app, name="feed")
 app.add_typer(audit_cmds.audit_app, name="audit")
 app.command()(demo)
