@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from conftest import KEY
-from feed_server import FeedServer, feed_server  # noqa: F401  (the fixture)
+from feed_server import FeedServer, feed_server_fixture  # noqa: F401  (the fixture)
 from steppe.audit.trail import AuditTrail
 from steppe.ingest.feeds.pull import pull_due, pull_feed
 from steppe.intel.feeds import FeedFormat, FeedSpec, add_feed, find_feed

@@ -7,17 +7,29 @@ They turn a source into canonical values (:class:`FeedEntry`) or STIX 2.1 object
 
 from steppe.ingest.intel.entries import FeedEntry, RowProblem, refang
 from steppe.ingest.intel.lists import PRESETS, ListMapping, mapping_from, preset_for_file, read_list
+from steppe.ingest.intel.misp_export import to_misp_event
+from steppe.ingest.intel.misp_import import (
+    MispImport,
+    read_misp_event,
+    read_misp_events,
+    read_misp_feed,
+)
 from steppe.ingest.intel.text import extract_html, extract_text
 
 __all__ = [
     "PRESETS",
     "FeedEntry",
     "ListMapping",
+    "MispImport",
     "RowProblem",
     "extract_html",
     "extract_text",
     "mapping_from",
     "preset_for_file",
     "read_list",
+    "read_misp_event",
+    "read_misp_events",
+    "read_misp_feed",
     "refang",
+    "to_misp_event",
 ]
