@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from conftest import KEY
 from steppe.audit.trail import AuditTrail
+from steppe.ingest.intel import PRESETS, RowProblem, read_list
 from steppe.intel.feed_ingest import (
     FEED_NAMESPACE,
     FeedEntry,
@@ -22,7 +23,6 @@ from steppe.intel.feed_ingest import (
     pattern_of,
     version_stamp,
 )
-from steppe.ingest.intel import PRESETS, RowProblem, read_list
 from steppe.intel.feeds import Feed, FeedFormat, FeedSpec, add_feed, find_feed
 from steppe.intel.observables import ObservableType
 from steppe.intel.patterns import parse_pattern
