@@ -32,7 +32,6 @@ distribution. This direct mapping is what a feed of 100,000 attributes needs.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,42 +44,36 @@ from steppe.errors import InputError, InvalidObservable
 from steppe.ingest.intel.entries import RowProblem
 from steppe.ingest.intel.misp_mapping import (
     ATTRIBUTE_PATHS,
-    COMPOSITE_PART,
     NARROWNESS,
-    PATH_KIND,
     TLP_TAGS,
     misp_distribution,
     stix_time,
     tlp_of_tags,
 )
+from steppe.ingest.intel.misp_objects import (
+    GALAXY_SDO,
+    MISP_NAMESPACE,
+    SIGHTING_TYPES,
+    cluster_sdo,
+    comparison,
+    dumps,
+    flag,
+    galaxy_of_tag,
+    group_name,
+    json_safe,
+    list_of,
+    make_uuid,
+    tags_of,
+    text_of,
+)
 from steppe.intel import taxonomies
 from steppe.intel.importer import Marking
-from steppe.intel.observables import ObservableType, canonicalise
 from steppe.intel.stix import tlp_marking_id
 from steppe.intel.taxonomies import InvalidTag
 from steppe.sharing.model import FEDERATABLE_TLP, Distribution, TlpLevel
 from steppe.storage import timestamps
 
 __all__ = ["MispImport", "read_misp_event", "read_misp_events", "read_misp_feed"]
-
-#: Namespace of the ids made up for what MISP does not give a UUID (SCOs, relationships).
-MISP_NAMESPACE = uuid.UUID("0d6c3f5e-8a57-4f4e-9b1c-5a2d7e9c4b31")
-
-_GALAXY_SDO = {
-    "mitre-attack-pattern": "attack-pattern",
-    "attack-pattern": "attack-pattern",
-    "mitre-malware": "malware",
-    "malpedia": "malware",
-    "android": "malware",
-    "ransomware": "malware",
-    "mitre-tool": "tool",
-    "tool": "tool",
-    "mitre-intrusion-set": "intrusion-set",
-    "threat-actor": "intrusion-set",
-}
-_GALAXY_TAG_RE = re.compile(r'misp-galaxy:([a-z0-9-]+)="(.+)"')
-_TECHNIQUE_RE = re.compile(r" - (T[0-9]{4}(?:\.[0-9]{3})?)$")
-_SIGHTING_TYPES = {"0": "sighting", "1": "false-positive", "2": "expiration"}
 
 
 @dataclass(slots=True)
@@ -196,60 +189,6 @@ def read_misp_feed(
             yield RowProblem(exc.source or str(path), exc.line, exc.field, exc.message)
 
 
-def _uuid(value: object, *seed: str) -> str:
-    """``value`` if it is a UUID, else one derived from ``seed`` (stable across reads)."""
-    if isinstance(value, str):
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            pass
-    return str(uuid.uuid5(MISP_NAMESPACE, "/".join(seed)))
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with integers orjson cannot write (beyond 64 bits) as text.
-
-    MISP fields are copied into the STIX objects, which the importer writes with orjson;
-    a junk 30-digit "timestamp" must not turn into a crash there.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**64 else str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(_json_safe(value))
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _list(holder: dict[str, Any], key: str) -> list[Any]:
-    """``holder[key]`` when it is a list; anything else (absent, null, junk) is empty."""
-    found = holder.get(key)
-    return found if isinstance(found, list) else []
-
-
-def _tags(holder: dict[str, Any]) -> list[str]:
-    tags = _list(holder, "Tag")
-    return [t["name"] for t in tags if isinstance(t, dict) and isinstance(t.get("name"), str)]
-
-
-def _flag(value: object) -> bool:
-    return value is True or str(value).strip().lower() in ("1", "true")
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
 class _EventReader:
     """Builds the objects of one event, gathering its marking and problems on the way."""
 
@@ -266,7 +205,7 @@ class _EventReader:
         self.where = where
         self.default_tlp = default_tlp
         self.widest = widest
-        self.uuid = _uuid(event.get("uuid"), source, where)
+        self.uuid = make_uuid(event.get("uuid"), source, where)
         self.when = stix_time(event.get("timestamp"), timestamps.now())
         self.objects: list[dict[str, Any]] = []
         self.refs: list[str] = []
@@ -277,7 +216,7 @@ class _EventReader:
         self.clusters: dict[str, str] = {}  # cluster tag name -> SDO id
         self.bad_tags: dict[str, str | None] = {}  # tag -> why the store refuses it
         org: dict[str, Any] = event["Orgc"] if isinstance(event.get("Orgc"), dict) else {}
-        self.identity = f"identity--{_uuid(org.get('uuid'), self.uuid, 'orgc')}"
+        self.identity = f"identity--{make_uuid(org.get('uuid'), self.uuid, 'orgc')}"
         self.org_name = str(org.get("name") or "MISP")
 
     def problem(self, where: str, message: str) -> None:
@@ -297,10 +236,10 @@ class _EventReader:
             }
         )
         self.refs.append(self.identity)
-        for index, attribute in enumerate(_list(event, "Attribute")):
+        for index, attribute in enumerate(list_of(event, "Attribute")):
             self.attribute(attribute, f"{self.where}.Attribute[{index}]", None)
-        for o_index, misp_object in enumerate(_list(event, "Object")):
-            if not isinstance(misp_object, dict) or _flag(misp_object.get("deleted")):
+        for o_index, misp_object in enumerate(list_of(event, "Object")):
+            if not isinstance(misp_object, dict) or flag(misp_object.get("deleted")):
                 continue
             meta = {
                 k: misp_object[k]
@@ -316,12 +255,12 @@ class _EventReader:
                 )
                 if k in misp_object
             }
-            for index, attribute in enumerate(_list(misp_object, "Attribute")):
+            for index, attribute in enumerate(list_of(misp_object, "Attribute")):
                 where = f"{self.where}.Object[{o_index}].Attribute[{index}]"
                 self.attribute(attribute, where, meta)
-        for galaxy in _list(event, "Galaxy"):
+        for galaxy in list_of(event, "Galaxy"):
             self.galaxy(galaxy, None)
-        event_tags = _tags(event)
+        event_tags = tags_of(event)
         for tag in event_tags:
             self.galaxy_tag(tag, None)
         tlp = tlp_of_tags(event_tags) or self.default_tlp
@@ -332,7 +271,7 @@ class _EventReader:
             info=str(event.get("info") or ""),
             objects=self.objects,
             marking=marking,
-            data=_dumps({"Event": event}),
+            data=dumps({"Event": event}),
             sharing_groups=tuple(sorted(groups)),
             problems=self.problems,
         )
@@ -370,7 +309,7 @@ class _EventReader:
             "published": published,
             "object_refs": self.refs,
             "object_marking_refs": [tlp_marking_id(tlp)],
-            "x_misp_event": _json_safe(meta),
+            "x_misp_event": json_safe(meta),
         }
         labels = self.labels(tags, tlp, f"{self.where}.Tag")
         if labels:
@@ -415,7 +354,7 @@ class _EventReader:
                 self.problem(f"{self.where}.distribution", "is not 0-4; kept to your organisation")
             first = Distribution.ORGANISATION
         if first is Distribution.GROUPS:
-            self.groups.add(_group_name(event))
+            self.groups.add(group_name(event))
         chosen = min([first, *(d for d, _ in self.distributions)], key=NARROWNESS.index)
         if chosen is not first:
             where = next(w for d, w in self.distributions if d is chosen)
@@ -446,22 +385,22 @@ class _EventReader:
         if not isinstance(attribute, dict):
             self.problem(where, "is not an object; skipped")
             return
-        if _flag(attribute.get("deleted")):
+        if flag(attribute.get("deleted")):
             return
         misp_type, value = attribute.get("type"), attribute.get("value")
         if not isinstance(misp_type, str) or not isinstance(value, str) or not value:
             self.problem(where, "has no type or no value; skipped")
             return
-        attr_uuid = _uuid(attribute.get("uuid"), self.uuid, where)
+        attr_uuid = make_uuid(attribute.get("uuid"), self.uuid, where)
         when = stix_time(attribute.get("timestamp"), self.when)
-        tags = _tags(attribute)
+        tags = tags_of(attribute)
         meta: dict[str, Any] = {
             "uuid": attr_uuid,
             "type": misp_type,
-            "category": _text(attribute.get("category")) or None,
+            "category": text_of(attribute.get("category")) or None,
             "value": value,
-            "to_ids": _flag(attribute.get("to_ids")),
-            "comment": _text(attribute.get("comment")),
+            "to_ids": flag(attribute.get("to_ids")),
+            "comment": text_of(attribute.get("comment")),
             "timestamp": attribute.get("timestamp"),
             "Tag": tags,
         }
@@ -473,10 +412,10 @@ class _EventReader:
             "created": when,
             "modified": when,
             "created_by_ref": self.identity,
-            "x_misp_attribute": _json_safe(meta),
+            "x_misp_attribute": json_safe(meta),
         }
         if misp_object is not None:
-            common["x_misp_object"] = _json_safe(misp_object)
+            common["x_misp_object"] = json_safe(misp_object)
         tlp = tlp_of_tags(tags)
         if tlp is not None:
             self.tlps.add(tlp)
@@ -488,9 +427,9 @@ class _EventReader:
         sdo = self.mapped(misp_type, value, attr_uuid, meta, common, where)
         self.objects.extend(sdo)
         self.refs.append(sdo[0]["id"])
-        for index, sighting in enumerate(_list(attribute, "Sighting")):
+        for index, sighting in enumerate(list_of(attribute, "Sighting")):
             self.sighting(sighting, sdo[0]["id"], f"{where}.Sighting[{index}]")
-        for galaxy in _list(attribute, "Galaxy"):
+        for galaxy in list_of(attribute, "Galaxy"):
             self.galaxy(galaxy, sdo[0]["id"])
         for tag in tags:
             self.galaxy_tag(tag, sdo[0]["id"])
@@ -500,7 +439,7 @@ class _EventReader:
         if distribution is None:
             return  # 5: inherit the event's
         if distribution is Distribution.GROUPS:
-            self.groups.add(_group_name(attribute))
+            self.groups.add(group_name(attribute))
         self.distributions.append((distribution, f"{where}.distribution"))
 
     def mapped(
@@ -516,11 +455,11 @@ class _EventReader:
         path = ATTRIBUTE_PATHS.get(misp_type)
         if path is not None:
             try:
-                comparison = _comparison(misp_type, value, path)
+                compared = comparison(misp_type, value, path)
             except InvalidObservable as exc:
                 self.problem(f"{where}.value", f"{exc.message}; kept, not matched")
             else:
-                return self.observable(comparison, attr_uuid, meta, common)
+                return self.observable(compared, attr_uuid, meta, common)
         if misp_type == "vulnerability":
             cve: dict[str, Any] = {"type": "vulnerability", "id": f"vulnerability--{attr_uuid}"}
             cve.update(common, name=value[:500])
@@ -582,7 +521,7 @@ class _EventReader:
             self.problem(where, "is not an object; skipped")
             return
         seen = stix_time(sighting.get("date_sighting"), self.when)
-        kind = _SIGHTING_TYPES.get(str(sighting.get("type", "0")), "sighting")
+        kind = SIGHTING_TYPES.get(str(sighting.get("type", "0")), "sighting")
         org: dict[str, Any] = sighting.get("Organisation") or {}
         if not isinstance(org, dict):
             org = {}
@@ -590,7 +529,7 @@ class _EventReader:
             {
                 "type": "sighting",
                 "spec_version": "2.1",
-                "id": f"sighting--{_uuid(sighting.get('uuid'), sdo_id, where)}",
+                "id": f"sighting--{make_uuid(sighting.get('uuid'), sdo_id, where)}",
                 "created": seen,
                 "modified": seen,
                 "sighting_of_ref": sdo_id,
@@ -607,23 +546,23 @@ class _EventReader:
 
     def galaxy_tag(self, tag: str, sdo_id: str | None) -> None:
         if tag.startswith("misp-galaxy:"):
-            galaxy = _galaxy_of_tag(tag)
+            galaxy = galaxy_of_tag(tag)
             if galaxy is not None:
                 self.galaxy(galaxy, sdo_id)
 
     def galaxy(self, galaxy: Any, sdo_id: str | None) -> None:
         if not isinstance(galaxy, dict):
             return
-        sdo_type = _GALAXY_SDO.get(str(galaxy.get("type")), "x-misp-galaxy-cluster")
-        for cluster in _list(galaxy, "GalaxyCluster"):
+        sdo_type = GALAXY_SDO.get(str(galaxy.get("type")), "x-misp-galaxy-cluster")
+        for cluster in list_of(galaxy, "GalaxyCluster"):
             if not isinstance(cluster, dict) or not isinstance(cluster.get("value"), str):
                 continue
-            cluster_uuid = _uuid(cluster.get("uuid"), str(galaxy.get("type")), cluster["value"])
+            cluster_uuid = make_uuid(cluster.get("uuid"), str(galaxy.get("type")), cluster["value"])
             tag_name = str(cluster.get("tag_name") or cluster_uuid)
             cluster_id = self.clusters.get(tag_name)
             if cluster_id is None:
                 cluster_id = self.clusters[tag_name] = f"{sdo_type}--{cluster_uuid}"
-                self.objects.append(_cluster_sdo(sdo_type, cluster_id, cluster, galaxy, self.when))
+                self.objects.append(cluster_sdo(sdo_type, cluster_id, cluster, galaxy, self.when))
                 self.refs.append(cluster_id)
             if sdo_id is not None:
                 self.objects.append(
@@ -638,75 +577,3 @@ class _EventReader:
                         "target_ref": cluster_id,
                     }
                 )
-
-
-def _galaxy_of_tag(tag: str) -> dict[str, Any] | None:
-    """The galaxy a ``misp-galaxy:type="value"`` tag names (feeds carry clusters as tags)."""
-    match = _GALAXY_TAG_RE.fullmatch(tag)
-    if match is None:
-        return None
-    kind, value = match.groups()
-    cluster: dict[str, Any] = {"value": value, "type": kind, "tag_name": tag}
-    technique = _TECHNIQUE_RE.search(value)
-    if technique is not None:
-        cluster["meta"] = {"external_id": [technique.group(1)]}
-    return {"type": kind, "name": kind, "GalaxyCluster": [cluster]}
-
-
-def _group_name(holder: dict[str, Any]) -> str:
-    group = holder.get("SharingGroup")
-    if isinstance(group, dict) and group.get("name"):
-        return str(group["name"])
-    return f"misp-sharing-group-{holder.get('sharing_group_id')}"
-
-
-def _comparison(misp_type: str, value: str, path: tuple[str, str]) -> tuple[str, str, str]:
-    """(object type, property, pattern literal) of a mapped attribute; canonical value."""
-    stix_type, prop = path
-    part = value
-    if misp_type in COMPOSITE_PART:
-        parts = value.split("|")
-        if len(parts) != 2:
-            raise InvalidObservable(f"{misp_type} needs two values separated by '|'")
-        part = parts[COMPOSITE_PART[misp_type]]
-    if stix_type == "ipv4-addr" and ":" in part:
-        stix_type = "ipv6-addr"
-    kind = PATH_KIND[(stix_type, prop)]
-    if kind in (ObservableType.IPV4, ObservableType.IPV6) and "/" in part:
-        canonical = canonicalise(ObservableType.CIDR, part)
-    else:
-        canonical = canonicalise(kind, part)
-    if kind is ObservableType.ASN:
-        return stix_type, prop, canonical[2:]
-    return stix_type, prop, f"'{_escape(canonical)}'"
-
-
-def _cluster_sdo(
-    sdo_type: str, sdo_id: str, cluster: dict[str, Any], galaxy: dict[str, Any], when: str
-) -> dict[str, Any]:
-    sdo: dict[str, Any] = {
-        "type": sdo_type,
-        "spec_version": "2.1",
-        "id": sdo_id,
-        "created": when,
-        "modified": when,
-        "name": cluster["value"][:500],
-        "x_misp_cluster": _json_safe(
-            {
-                "galaxy": {k: galaxy.get(k) for k in ("uuid", "name", "type", "namespace")},
-                "cluster": {k: cluster.get(k) for k in ("uuid", "value", "type", "tag_name")},
-            }
-        ),
-    }
-    if sdo_type == "malware":
-        sdo["is_family"] = True
-    description = cluster.get("description")
-    if isinstance(description, str) and description:
-        sdo["description"] = description
-    meta: dict[str, Any] = cluster["meta"] if isinstance(cluster.get("meta"), dict) else {}
-    external = [e for e in _list(meta, "external_id") if isinstance(e, str)]
-    if external and sdo_type == "attack-pattern":
-        sdo["external_references"] = [
-            {"source_name": "mitre-attack", "external_id": e} for e in external
-        ]
-    return sdo
