@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,7 +20,10 @@ from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
 from steppe.api.routes import audit, directory, enrichment, feeds, intel
+from steppe.audit.trail import AuditTrail
 from steppe.errors import ConfigError
+from steppe.ingest.feeds.fetch import limits_from
+from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -40,9 +45,31 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         raise ConfigError(
             f"the database is at schema {current or 'none'}, not {head}: run `steppe init` first"
         )
+    built_engine = engine
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Threads start with the server, not when the app is built (tests build many).
+        scheduler = None
+        if settings.feed_scheduler:
+            scheduler = FeedScheduler(
+                built_engine,
+                AuditTrail(key=secret_key, actor="scheduler:feeds"),
+                limits_from(settings),
+                every=settings.feed_check_seconds,
+            )
+            scheduler.start()
+        app.state.feed_scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
     # The docs page's Swagger UI assets come from the fastapi-offline wheel, not a CDN:
     # centers run air-gapped.
     app = FastAPIOffline(
+        lifespan=lifespan,
         title="Steppe API",
         version="1",
         description=(
