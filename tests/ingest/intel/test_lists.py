@@ -196,3 +196,14 @@ def test_arbitrary_text_never_raises(text: str, preset: str) -> None:
             assert item.value == item.value.strip() and item.value
         else:
             assert item.source == "fuzz.txt" and item.line is not None
+
+
+def test_quoted_csv_fields_and_a_byte_order_mark() -> None:
+    mapping = ListMapping(delimiter=",", comment_column=1)
+    data = '\ufeffevil.example,"c2, then a loader"\nbad.example,plain\n'.encode()
+    entries, problems = _split(list(read_list(data, mapping, "x.csv")))
+    assert problems == []
+    assert [(e.value, e.comment, e.line) for e in entries] == [
+        ("evil.example", "c2, then a loader", 1),
+        ("bad.example", "plain", 2),
+    ]

@@ -21,11 +21,13 @@ A mapping comes from a dict (JSON, the CLI's options) through pydantic::
 Speed: this is the first step of a feed pull (≈120,000 lines for ipsum), so the loop
 splits with ``str.split`` (no csv module, no regex per line) and lets
 :func:`~steppe.intel.observables.canonical_observable` take its already-canonical fast
-path. Quoted CSV fields are not unquoted: the feeds this reads do not quote.
+path. A line with a ``"`` in it goes through the csv module (quoted fields, delimiters
+inside quotes).
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
@@ -186,9 +188,9 @@ class _Layout:
 
 def _lines(data: Iterable[str] | str | bytes) -> Iterable[str]:
     if isinstance(data, bytes):
-        data = data.decode("utf-8", errors="replace")
+        data = data.decode("utf-8-sig", errors="replace")
     if isinstance(data, str):
-        return data.splitlines()
+        return data.removeprefix("\ufeff").splitlines()
     return data
 
 
@@ -225,7 +227,6 @@ def read_list(
     block_comments = mapping.block_comments
     do_refang = mapping.refang
     value_at = layout.value
-    plain = delimiter is None
     score_at = layout.confidence if layout.confidence is not None else -1
     score_only = (
         score_at >= 0
@@ -247,8 +248,11 @@ def read_list(
                 if heading:
                     block = heading
             continue
-        if plain:
+        if delimiter is None:
             fields = [line]
+        elif '"' in line and len(delimiter) == 1:
+            # Quoted fields are rare in feeds: only those lines pay for the csv module.
+            fields = next(csv.reader([line], delimiter=delimiter))
         else:
             fields = line.split(delimiter)
             if expected is not None and len(fields) != expected:
