@@ -54,7 +54,10 @@ def _event() -> MISPEvent:
     c2.add_tag("c2-server")
     c2.add_sighting({"type": "0", "source": "sensor-1", "date_sighting": "1767225600"})
     c2.add_sighting({"type": "1", "source": "analyst", "date_sighting": "1767229200"})
-    event.add_attribute("domain", "Evil-Mail.example", category="Network activity", to_ids=False)
+    context = event.add_attribute(
+        "domain", "Evil-Mail.example", category="Network activity", to_ids=False
+    )
+    context.add_sighting({"type": "0", "source": "dns-logs", "date_sighting": "1767225600"})
     event.add_attribute("url", "http://evil.example/gate.php", category="Network activity")
     event.add_attribute("md5", "d41d8cd98f00b204e9800998ecf8427e", category="Payload delivery")
     event.add_attribute("sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709", to_ids=True)
@@ -224,10 +227,17 @@ def test_round_trip_of_an_event_keeps_sightings_and_galaxies(
     original = {"Event": doc.get("Event", doc)}
     found = read_misp_event(original, "event.json")
     sightings = [o for o in found.objects if o["type"] == "sighting"]
-    assert sorted(s["x_misp_sighting"]["type"] for s in sightings) == ["false-positive", "sighting"]
-    assert {s["sighting_of_ref"] for s in sightings} == {
-        next(o["id"] for o in found.objects if o.get("name") == "ip-dst: 198.51.100.7")
+    assert sorted(s["x_misp_sighting"]["type"] for s in sightings) == [
+        "false-positive",
+        "sighting",
+        "sighting",
+    ]
+    c2_id = next(o["id"] for o in found.objects if o.get("name") == "ip-dst: 198.51.100.7")
+    assert {s["sighting_of_ref"].split("--")[0] for s in sightings} == {
+        "indicator",
+        "observed-data",  # a sighting of a to_ids=false attribute
     }
+    assert sum(s["sighting_of_ref"] == c2_id for s in sightings) == 2
     # The galaxy and its tag name one cluster: one attack-pattern.
     assert len([o for o in found.objects if o["type"] == "attack-pattern"]) == 1
     exported = _round_trip(found, sqlite_engine, trail)
@@ -238,6 +248,8 @@ def test_round_trip_of_an_event_keeps_sightings_and_galaxies(
         ("0", "sensor-1"),
         ("1", "analyst"),
     ]
+    context = next(a for a in event["Attribute"] if a["value"] == "Evil-Mail.example")
+    assert [(s["type"], s["source"]) for s in context["Sighting"]] == [("0", "dns-logs")]
     [galaxy] = event["Galaxy"]
     assert galaxy["type"] == "mitre-attack-pattern"
     assert [c["value"] for c in galaxy["GalaxyCluster"]] == ["Phishing - T1566"]
@@ -396,3 +408,74 @@ def test_arbitrary_text_never_raises_anything_but_input_errors(text: str) -> Non
 def test_arbitrary_json_never_raises_anything_but_input_errors(doc: Any) -> None:
     with contextlib.suppress(InputError):
         read_misp_events(doc, "fuzz.json")
+
+
+_TYPES = [
+    "ip-dst",
+    "ip-src|port",
+    "domain",
+    "url",
+    "md5",
+    "sha256",
+    "email-src",
+    "filename",
+    "filename|md5",
+    "AS",
+    "vulnerability",
+    "text",
+    "regkey",
+    "comment",
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_TYPES),
+            st.one_of(
+                st.text(min_size=1, max_size=40),
+                st.sampled_from(
+                    [
+                        "198.51.100.7",
+                        "10.0.0.0/8",
+                        "evil.example",
+                        "http://a.example/x",
+                        "AS1",
+                        "d41d8cd98f00b204e9800998ecf8427e",
+                        "a@b.example",
+                        "x.exe|" + "a" * 32,
+                    ]
+                ),
+            ),
+            st.booleans(),
+            st.text(max_size=30),
+            st.lists(
+                st.sampled_from(["tlp:amber", "PAP:RED", "free tag", "kill-chain:nope"]),
+                max_size=2,
+                unique=True,
+            ),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_attribute_survives_read_and_write_back(
+    rows: list[tuple[str, str, bool, str, list[str]]],
+) -> None:
+    event: dict[str, Any] = {"info": "prop", "distribution": "1", "Attribute": []}
+    for index, (kind, value, to_ids, comment, tags) in enumerate(rows):
+        event["Attribute"].append(
+            {
+                "uuid": f"00000000-0000-4000-8000-{index:012d}",
+                "type": kind,
+                "category": "Other",
+                "value": value,
+                "to_ids": to_ids,
+                "comment": comment,
+                "Tag": [{"name": t} for t in tags],
+            }
+        )
+    found = read_misp_event({"Event": event}, "prop.json")
+    exported = to_misp_event({"type": "bundle", "objects": found.objects})
+    assert _attributes(exported["Event"]) == _attributes(event)

@@ -13,6 +13,7 @@ from steppe.ingest.intel.misp_import import (
     read_misp_event,
     read_misp_events,
     read_misp_feed,
+    read_misp_manifest,
 )
 from steppe.ingest.intel.text import extract_html, extract_text
 
@@ -30,6 +31,7 @@ __all__ = [
     "read_misp_event",
     "read_misp_events",
     "read_misp_feed",
+    "read_misp_manifest",
     "refang",
     "to_misp_event",
 ]

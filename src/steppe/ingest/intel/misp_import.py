@@ -73,7 +73,13 @@ from steppe.intel.taxonomies import InvalidTag
 from steppe.sharing.model import FEDERATABLE_TLP, Distribution, TlpLevel
 from steppe.storage import timestamps
 
-__all__ = ["MispImport", "read_misp_event", "read_misp_events", "read_misp_feed"]
+__all__ = [
+    "MispImport",
+    "read_misp_event",
+    "read_misp_events",
+    "read_misp_feed",
+    "read_misp_manifest",
+]
 
 
 @dataclass(slots=True)
@@ -164,20 +170,13 @@ def read_misp_feed(
     """
     manifest_path = folder / "manifest.json"
     try:
-        manifest = orjson.loads(manifest_path.read_bytes())
+        manifest = manifest_path.read_bytes()
     except FileNotFoundError:
         raise InputError("not a MISP feed: manifest.json is missing", source=str(folder)) from None
-    except orjson.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON: {exc.msg}", source=str(manifest_path), line=exc.lineno
-        ) from None
-    if not isinstance(manifest, dict):
-        raise InputError("expected an object of event UUIDs", source=str(manifest_path))
-    for event_uuid in manifest:
+    uuids, problems = read_misp_manifest(manifest, str(manifest_path))
+    yield from problems
+    for event_uuid in uuids:
         path = folder / f"{event_uuid}.json"
-        if "/" in event_uuid or "\\" in event_uuid or event_uuid.startswith("."):
-            yield RowProblem(str(manifest_path), None, event_uuid, "is not an event UUID")
-            continue
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -187,6 +186,31 @@ def read_misp_feed(
             yield read_misp_event(data, str(path), default_tlp=default_tlp, widest=widest)
         except InputError as exc:
             yield RowProblem(exc.source or str(path), exc.line, exc.field, exc.message)
+
+
+def read_misp_manifest(data: bytes, source: str) -> tuple[list[str], list[RowProblem]]:
+    """The event UUIDs a feed's ``manifest.json`` lists, and the keys that are not UUIDs.
+
+    For a feed pulled over HTTP: fetch ``<uuid>.json`` for each and read it with
+    :func:`read_misp_event`. Only real UUIDs come back, so they are safe in a path or URL::
+
+        >>> read_misp_manifest(b'{"5f1c2a9e-1d2b-4c3d-8e4f-0a1b2c3d4e5f": {}, "../x": {}}', "m.json")
+        (['5f1c2a9e-1d2b-4c3d-8e4f-0a1b2c3d4e5f'], [RowProblem(source='m.json', line=None, field='../x', message='is not an event UUID')])
+    """
+    try:
+        manifest = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", source=source, line=exc.lineno) from None
+    if not isinstance(manifest, dict):
+        raise InputError("expected an object of event UUIDs", source=source)
+    uuids: list[str] = []
+    problems: list[RowProblem] = []
+    for key in manifest:
+        try:
+            uuids.append(str(uuid.UUID(key)))
+        except ValueError:
+            problems.append(RowProblem(source, None, key[:80], "is not an event UUID"))
+    return uuids, problems
 
 
 class _EventReader:
