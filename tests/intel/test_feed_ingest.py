@@ -120,9 +120,11 @@ def _current(engine: Engine) -> dict[str, dict[str, object]]:
 
 def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
     _feed(engine)
-    a, b, c = "198.51.100.1", "198.51.100.2", "198.51.100.3"
+    a, b, c = "77.90.185.1", "77.90.185.2", "77.90.185.3"
     first = _pull(engine, "list", [FeedEntry(IP, a, 50), FeedEntry(IP, b, 50)])
+    first.pop("correlated")  # counted by steppe.intel.correlation, tested there
     assert first == {
+        "warninglisted": 0,
         "entries": 2,
         "new": 2,
         "updated": 0,
@@ -181,6 +183,34 @@ def test_a_value_listed_twice_is_one_entry_with_its_highest_confidence(
     )
     assert stats["entries"] == 1
     assert _current(sqlite_engine)["192.0.2.1"]["confidence"] == 70
+
+
+def test_warninglisted_values_are_stored_but_not_matchable(sqlite_engine: Engine) -> None:
+    _feed(sqlite_engine)
+    stats = _pull(
+        sqlite_engine, "list", [FeedEntry(IP, "198.51.100.7"), FeedEntry(IP, "77.90.185.9")]
+    )
+    assert stats["warninglisted"] == 1  # 198.51.100.0/24 is TEST-NET-2 (RFC 5737)
+    with sqlite_engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                select(observables.c.value, intel_objects.c.matchable).join(
+                    intel_objects, intel_objects.c.pk == observables.c.object_pk
+                )
+            ).all()
+        )
+        flags = conn.execute(
+            select(observables.c.warninglists).where(observables.c.value == "198.51.100.7")
+        ).scalar()
+    assert rows == {"198.51.100.7": False, "77.90.185.9": True}
+    assert flags
+
+
+def test_a_value_in_two_feeds_is_correlated(sqlite_engine: Engine) -> None:
+    _feed(sqlite_engine, "one")
+    _feed(sqlite_engine, "two")
+    _pull(sqlite_engine, "one", [FeedEntry(IP, "77.90.185.9")])
+    assert _pull(sqlite_engine, "two", [FeedEntry(IP, "77.90.185.9")])["correlated"] >= 1
 
 
 def _ipsum_entries(limit: int | None = None) -> list[FeedEntry]:

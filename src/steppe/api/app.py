@@ -24,6 +24,7 @@ from steppe.audit.trail import AuditTrail
 from steppe.errors import ConfigError
 from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.scheduler import FeedScheduler
+from steppe.intel.config import IntelConfig
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 AuditTrail(key=secret_key, actor="scheduler:feeds"),
                 limits_from(settings),
                 every=settings.feed_check_seconds,
+                config=IntelConfig.from_settings(settings),
             )
             scheduler.start()
         app.state.feed_scheduler = scheduler

@@ -14,6 +14,7 @@ from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
 from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.pull import PullResult, pull_feed, register_feed
+from steppe.intel.config import IntelConfig
 from steppe.intel.feed_ingest import remove_feed
 from steppe.intel.feeds import (
     Feed,
@@ -156,6 +157,7 @@ def feed_pull(
         return
     trail = rt.operator_trail()
     limits = limits_from(rt.settings)
+    config = IntelConfig.from_settings(rt.settings)
     results: list[PullResult] = []
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=rt.err
@@ -166,7 +168,7 @@ def feed_pull(
             def phase(text: str, task: TaskID = task, name: str = name) -> None:
                 progress.update(task, description=f"{name}: {text}")
 
-            result = pull_feed(rt.engine, trail, name, limits=limits, progress=phase)
+            result = pull_feed(rt.engine, trail, name, limits=limits, progress=phase, config=config)
             progress.update(task, description=f"{name}: {result.status}", total=1, completed=1)
             results.append(result)
     for r in results:

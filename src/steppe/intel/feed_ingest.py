@@ -33,8 +33,11 @@ from sqlalchemy import Connection, select, text
 
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InvalidObservable
+from steppe.intel.config import IntelConfig
+from steppe.intel.correlation import correlate
 from steppe.intel.feeds import Feed, delete_feed_row
 from steppe.intel.observables import ObservableType
+from steppe.intel.warninglists import WarninglistIndex
 from steppe.storage import timestamps
 from steppe.storage.bulk import bulk_insert
 from steppe.storage.ids import allocate_ids
@@ -91,6 +94,8 @@ class IngestStats:
     unchanged: int = 0
     expired: int = 0
     bad_rows: int = 0
+    warninglisted: int = 0  # indicators stored not matchable: the value is on a warninglist
+    correlated: int = 0  # new correlation memberships
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -160,10 +165,13 @@ _OBJECT_COLUMNS = (
     "revoked",
     "is_current",
     "matchable",
+    "pattern_note",
     "name",
     "imported_at",
     "body",
 )
+_MATCHABLE = _OBJECT_COLUMNS.index("matchable")
+_OBSERVABLE_COLUMNS = ("id", "object_pk", "type", "value", "warninglists")
 _ENTRY_COLUMNS = (
     "feed_id",
     "type",
@@ -205,12 +213,17 @@ def ingest_entries(
     *,
     stamp: str,
     complete: bool = True,
+    config: IntelConfig | None = None,
 ) -> IngestStats:
     """Store one pull's ``entries`` for ``feed`` inside the caller's transaction.
 
     ``stamp`` is the pull's version time (:func:`version_stamp`). With ``complete``
-    (the pull is the whole feed), stored entries missing from it expire.
+    (the pull is the whole feed), stored entries missing from it expire. As the
+    importer does (``config``, default :class:`IntelConfig`), values on a MISP
+    warninglist are flagged and their indicators stored not matchable, and the new
+    versions are correlated.
     """
+    cfg = config or IntelConfig()
     stats = IngestStats()
     stored = _stored_entries(conn, feed.id)
     pulled: dict[tuple[str, str], Entry] = {}
@@ -250,9 +263,10 @@ def ingest_entries(
     for (kind, value), old in gone:
         gone_rows.append(rows.add(kind, value, old.confidence, None, old.first_seen, stamp))
 
+    stats.warninglisted = rows.flag(WarninglistIndex.load(cfg.warninglists_disabled))
     _demote(conn, [old.object_pk for _e, old in changed] + [old.object_pk for _k, old in gone])
     bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, rows.objects)
-    bulk_insert(conn, observables, ("id", "object_pk", "type", "value"), rows.observables)
+    bulk_insert(conn, observables, _OBSERVABLE_COLUMNS, rows.observables)
     if feed.group_ids:
         bulk_insert(
             conn,
@@ -288,6 +302,7 @@ def ingest_entries(
             for pk, ((k, v), old) in zip(gone_rows, gone, strict=True)
         ],
     )
+    stats.correlated = correlate(conn, pks, cfg.correlation).new_members
     if stats.unchanged:
         # Everything still listed was seen now: one statement, not one per entry.
         conn.execute(
@@ -328,7 +343,7 @@ def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
         rows.add(kind, value, confidence, None, first_seen, expired_at)
     _demote(conn, [r.object_pk for r in current])
     bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, rows.objects)
-    bulk_insert(conn, observables, ("id", "object_pk", "type", "value"), rows.observables)
+    bulk_insert(conn, observables, _OBSERVABLE_COLUMNS, rows.observables)
     if feed.group_ids:
         bulk_insert(
             conn,
@@ -353,7 +368,7 @@ class _RowBuilder:
         self.next_obs = first_obs
         self.revoked = revoked
         self.objects: list[tuple[Any, ...]] = []
-        self.observables: list[tuple[int, int, str, str]] = []
+        self.observables: list[tuple[int, int, str, str, str | None]] = []
         self.imported_at = timestamps.now()
         self.prefix = f"{feed.name}: "
 
@@ -407,15 +422,32 @@ class _RowBuilder:
                 self.revoked,
                 True,
                 True,
+                None,
                 name,
                 self.imported_at,
                 orjson.dumps(body).decode(),
             )
         )
-        self.observables.append((self.next_obs, pk, kind, value))
+        self.observables.append((self.next_obs, pk, kind, value, None))
         self.next_pk += 1
         self.next_obs += 1
         return pk
+
+    def flag(self, index: WarninglistIndex) -> int:
+        """Mark values on a warninglist (one observable per object, same order); their
+        indicators are not matchable. Returns how many."""
+        hits = index.flag([(r[2], r[3]) for r in self.observables])
+        if not hits:
+            return 0
+        for at, row in enumerate(self.observables):
+            names = hits.get((row[2], row[3]))
+            if names is None:
+                continue
+            self.observables[at] = (*row[:4], "\n".join(names))
+            obj = self.objects[at]
+            note = ("on a warninglist: " + "; ".join(names))[:2000]
+            self.objects[at] = (*obj[:_MATCHABLE], False, note, *obj[_MATCHABLE + 2 :])
+        return len(hits)
 
 
 def _stored_entries(conn: Connection, feed_id: int) -> dict[tuple[str, str], _Stored]:

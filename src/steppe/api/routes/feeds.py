@@ -18,6 +18,7 @@ from steppe.api.schemas import _In
 from steppe.errors import Forbidden, InputError, NotFound
 from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.pull import pull_feed, register_feed
+from steppe.intel.config import IntelConfig
 from steppe.intel.feed_ingest import remove_feed
 from steppe.intel.feeds import (
     Feed,
@@ -164,7 +165,13 @@ def feeds_pull(request: Request, actor: ActorDep, name: Name) -> PullOut:
         feed = find_feed(conn, name, actor)
     require_manager(actor, feed.owner_org_id)
     limits = limits_from(svc.settings)
-    result = pull_feed(svc.engine, trail_for(request, actor), name, limits=limits)
+    result = pull_feed(
+        svc.engine,
+        trail_for(request, actor),
+        name,
+        limits=limits,
+        config=IntelConfig.from_settings(svc.settings),
+    )
     return PullOut(**result.as_dict())
 
 

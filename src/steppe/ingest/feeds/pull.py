@@ -27,6 +27,7 @@ from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError, SteppeError
 from steppe.ingest.feeds.fetch import FetchLimits, http_client
 from steppe.ingest.feeds.sources import FeedSource, check_reader, read_feed
+from steppe.intel.config import IntelConfig
 from steppe.intel.feed_ingest import IngestStats, ingest_entries, version_stamp
 from steppe.intel.feeds import (
     LIST_FORMATS,
@@ -78,6 +79,7 @@ def pull_feed(
     limits: FetchLimits | None = None,
     client: httpx.Client | None = None,
     progress: Progress | None = None,
+    config: IntelConfig | None = None,
 ) -> PullResult:
     """Pull one feed now (whatever its schedule). Errors are recorded, not raised —
     except an unknown feed name (NotFound)."""
@@ -115,9 +117,9 @@ def pull_feed(
             current = find_feed(conn, name)  # fresh state: another pull may have run
             stamp = version_stamp(current)
             if feed.format in LIST_FORMATS:
-                stats = ingest_entries(conn, current, source.entries, stamp=stamp)
+                stats = ingest_entries(conn, current, source.entries, stamp=stamp, config=config)
             else:
-                stats = _import_stix(conn, trail, current, source)
+                stats = _import_stix(conn, trail, current, source, config)
             problems = [str(p) for p in source.problems]
             stats.bad_rows = len(problems)
             stats.seconds = round(time.perf_counter() - started, 3)
@@ -160,17 +162,25 @@ def pull_due(
     *,
     limits: FetchLimits | None = None,
     now: str | None = None,
+    config: IntelConfig | None = None,
 ) -> list[PullResult]:
     """Pull every enabled feed whose interval has passed since its last pull."""
     limits = limits or FetchLimits()
     with engine.connect() as conn:
         due = due_feeds(conn, now)
     with http_client(limits) as client:
-        return [pull_feed(engine, trail, f.name, limits=limits, client=client) for f in due]
+        return [
+            pull_feed(engine, trail, f.name, limits=limits, client=client, config=config)
+            for f in due
+        ]
 
 
 def _import_stix(
-    conn: Connection, trail: AuditTrail, feed: Feed, source: FeedSource
+    conn: Connection,
+    trail: AuditTrail,
+    feed: Feed,
+    source: FeedSource,
+    config: IntelConfig | None,
 ) -> IngestStats:
     """Formats read into STIX objects go through the checked import path."""
     owner = directory.get_organisation(conn, feed.owner_org_id)
@@ -185,7 +195,10 @@ def _import_stix(
             owner=owner,
             marking=Marking(feed.distribution, feed.tlp, groups),
             source=name,
+            config=config,
         )
+        stats.warninglisted += report.warninglisted
+        stats.correlated += report.correlated
         stats.entries += report.objects
         stats.new += report.created
         stats.updated += report.new_versions

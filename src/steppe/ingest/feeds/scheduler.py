@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from steppe.audit.trail import AuditTrail
 from steppe.ingest.feeds.fetch import FetchLimits
 from steppe.ingest.feeds.pull import PullResult, pull_due
+from steppe.intel.config import IntelConfig
 
 __all__ = ["FeedScheduler"]
 
@@ -27,8 +28,15 @@ log = logging.getLogger(__name__)
 
 class FeedScheduler:
     def __init__(
-        self, engine: Engine, trail: AuditTrail, limits: FetchLimits, *, every: float
+        self,
+        engine: Engine,
+        trail: AuditTrail,
+        limits: FetchLimits,
+        *,
+        every: float,
+        config: IntelConfig | None = None,
     ) -> None:
+        self.config = config
         self.engine = engine
         self.trail = trail
         self.limits = limits
@@ -54,7 +62,7 @@ class FeedScheduler:
 
     def run_once(self) -> list[PullResult]:
         try:
-            self.last = pull_due(self.engine, self.trail, limits=self.limits)
+            self.last = pull_due(self.engine, self.trail, limits=self.limits, config=self.config)
         except Exception:  # e.g. the database is briefly unreachable: try again next round
             log.exception("feed scheduler: the round failed")
             self.last = []
