@@ -198,13 +198,13 @@ def _same_attributes(original: dict[str, Any], exported: dict[str, Any]) -> None
 
 
 def test_round_trip_of_a_feed_loses_no_attribute(
-    feed: Path, sqlite_engine: Engine, trail: AuditTrail
+    feed: Path, engine: Engine, trail: AuditTrail
 ) -> None:
     [event_file] = [p for p in feed.glob("*.json") if p.name != "manifest.json"]
     original = orjson.loads(event_file.read_bytes())["Event"]
     [found] = list(read_misp_feed(feed))
     assert isinstance(found, MispImport)
-    exported = _round_trip(found, sqlite_engine, trail)
+    exported = _round_trip(found, engine, trail)
     _same_attributes(original, exported)
     event = exported["Event"]
     assert event["uuid"] == original["uuid"]
@@ -309,6 +309,16 @@ def test_shapes_of_input() -> None:
     event = {"info": "a", "Attribute": []}
     assert len(read_misp_events({"response": [{"Event": event}, {"Event": event}]}, "r")) == 2
     assert len(read_misp_events([{"Event": event}], "r")) == 1
+    attributes = {
+        "response": {
+            "Attribute": [
+                {"type": "domain", "value": "a.example", "to_ids": True, "distribution": "3"}
+            ]
+        }
+    }
+    [found] = read_misp_events(attributes, "r")
+    assert found.marking.distribution is Distribution.ORGANISATION
+    assert any(o.get("pattern") == "[domain-name:value = 'a.example']" for o in found.objects)
     assert read_misp_event(orjson.dumps({"Event": event}), "r").info == "a"
     with pytest.raises(InputError, match="not valid JSON") as caught:
         read_misp_event(b'{"Event": {\n"info": }', "bad.json")

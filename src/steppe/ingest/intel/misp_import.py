@@ -142,6 +142,12 @@ def read_misp_events(
 
 
 def _events_of(doc: Any, source: str) -> list[dict[str, Any]]:
+    if isinstance(doc, dict) and isinstance(doc.get("response"), dict):
+        # restSearch on attributes: no event around them, so no event distribution
+        # either; they are read as one event kept to the importing organisation.
+        attributes = doc["response"].get("Attribute")
+        if isinstance(attributes, list):
+            return [{"info": "MISP attributes (restSearch)", "Attribute": attributes}]
     if isinstance(doc, dict) and isinstance(doc.get("response"), list):
         doc = doc["response"]
     items = doc if isinstance(doc, list) else [doc]
