@@ -207,3 +207,10 @@ def test_quoted_csv_fields_and_a_byte_order_mark() -> None:
         ("evil.example", "c2, then a loader", 1),
         ("bad.example", "plain", 2),
     ]
+
+
+@given(st.text(alphabet=st.sampled_from('ab1.;,"\t\x00 #\n'), max_size=60))
+def test_arbitrary_csv_with_quotes_and_columns_never_raises(text: str) -> None:
+    mapping = ListMapping(delimiter=";", value_column=2, comment_column=0, confidence_column=1)
+    for item in read_list(text, mapping, "fuzz.csv"):
+        assert isinstance(item, FeedEntry | RowProblem)

@@ -227,6 +227,7 @@ def read_list(
     block_comments = mapping.block_comments
     do_refang = mapping.refang
     value_at = layout.value
+    required = layout.required
     score_at = layout.confidence if layout.confidence is not None else -1
     score_only = (
         score_at >= 0
@@ -250,26 +251,31 @@ def read_list(
             continue
         if delimiter is None:
             fields = [line]
-        elif '"' in line and len(delimiter) == 1:
-            # Quoted fields are rare in feeds: only those lines pay for the csv module.
-            fields = next(csv.reader([line], delimiter=delimiter))
+            width = 1
         else:
-            fields = line.split(delimiter)
-            if expected is not None and len(fields) != expected:
+            if '"' in line and len(delimiter) == 1:
+                # Quoted fields are rare in feeds: only those lines pay for the csv module.
+                try:
+                    fields = next(csv.reader([line], delimiter=delimiter), [])
+                except csv.Error:  # e.g. a NUL in the line: read it unquoted
+                    fields = line.split(delimiter)
+            else:
+                fields = line.split(delimiter)
+            width = len(fields)
+            if expected is not None and width != expected:
                 yield RowProblem(
                     source,
                     lineno,
                     "columns",
-                    f"expected {expected} columns separated by {delimiter!r}, got {len(fields)}",
+                    f"expected {expected} columns separated by {delimiter!r}, got {width}",
                 )
                 continue
-            if len(fields) < layout.required:
+            if width < required:
                 yield RowProblem(
                     source,
                     lineno,
                     "columns",
-                    f"expected at least {layout.required} columns separated by "
-                    f"{delimiter!r}, got {len(fields)}",
+                    f"expected at least {required} columns separated by {delimiter!r}, got {width}",
                 )
                 continue
         value = fields[value_at].strip()
@@ -283,12 +289,12 @@ def read_list(
         except InvalidObservable as exc:
             yield RowProblem(source, lineno, "value", exc.message)
             continue
-        if len(fields) == 1 and block is None and not tags:
+        if width == 1 and block is None and not tags:
             yield FeedEntry(found, canonical, None, None, lineno)  # a plain list's row
             continue
         if score_only:
             # ipsum's shape (value and a score), the hot one: a few distinct scores.
-            score = fields[score_at] if len(fields) > score_at else ""
+            score = fields[score_at] if width > score_at else ""
             confidence = scores.get(score)
             if confidence is None:
                 try:
