@@ -16,6 +16,7 @@ from rich.table import Table
 from steppe.cli import sighting_cmds
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
+from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
 from steppe.intel.provenance import Source, sources_of_objects, sources_of_values
@@ -71,6 +72,7 @@ def intel_import(
                 marking=Marking(distribution, level, groups),
                 source=source,
                 progress=lambda n: progress.advance(task, n),
+                config=IntelConfig.from_settings(rt.settings),
             )
             progress.update(task, description=f"stored {source}")
     _print_report(rt, report)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from steppe.errors import ConfigError
 from steppe.intel.correlation import CorrelationConfig
 from steppe.intel.scoring import DEFAULT_DECAY, DecayConfig, DecayParameters
 from steppe.intel.warninglists import DEFAULT_DISABLED
@@ -28,6 +29,11 @@ class IntelConfig:
     def from_settings(cls, settings: Settings) -> IntelConfig:
         decay = dict(DEFAULT_DECAY)
         for kind, (lifetime, speed) in settings.intel_decay.items():
+            if lifetime <= 0 or speed <= 0:
+                raise ConfigError(
+                    f"STEPPE_INTEL_DECAY: {kind!r} needs a lifetime and a speed above 0, "
+                    f"got [{lifetime}, {speed}]"
+                )
             decay[kind] = DecayParameters(lifetime, speed)
         return cls(
             warninglists_disabled=frozenset(settings.intel_warninglists_disabled),

@@ -27,6 +27,7 @@ from steppe.api.schemas import (
     StoredObjectOut,
 )
 from steppe.errors import Conflict, Forbidden, InputError, InvalidStix, NotFound
+from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
 from steppe.intel.provenance import Source, sources_of_objects
@@ -105,6 +106,7 @@ def import_bundle(
             owner=owner,
             marking=Marking(distribution, level, groups),
             source="request body",
+            config=IntelConfig.from_settings(svc.settings),
         )
         return 201, _report(report)
 
@@ -263,6 +265,7 @@ def _new_version(
             owner=directory.get_organisation(conn, actor.org_id),
             marking=Marking(Distribution(current.distribution), TlpLevel(current.tlp), groups),
             source="request body",
+            config=IntelConfig.from_settings(services(request).settings),
         )
         if report.new_versions != 1:
             raise Conflict("the object was not stored as a new version")
