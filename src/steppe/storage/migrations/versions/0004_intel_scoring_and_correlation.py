@@ -84,9 +84,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sightings", schema=None) as batch_op:
         batch_op.create_index("ix_sightings_object", ["stix_id", "owner_org_id"], unique=False)
+    # correlation_values ids come in blocks, like objects' (steppe.storage.ids)
+    id_sequences = sa.table("id_sequences", sa.column("name"), sa.column("next_id"))
+    op.bulk_insert(id_sequences, [{"name": "correlation_values", "next_id": 1}])
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM id_sequences WHERE name = 'correlation_values'")
     with op.batch_alter_table("sightings", schema=None) as batch_op:
         batch_op.drop_index("ix_sightings_object")
     op.drop_table("sightings")
