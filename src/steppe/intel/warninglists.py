@@ -166,8 +166,9 @@ class WarninglistIndex:
         # entry was two thirds of the index's build time (135,000 IP entries).
         trie = self.ipv6 if ":" in entry else self.ipv4
         try:
-            current = trie.get(entry)
-            if current is None or not trie.has_key(entry):  # noqa: W601 - pytricia's API
+            # get() answers the longest enclosing prefix; has_key() the exact one
+            current = trie.get(entry) if trie.has_key(entry) else None
+            if current is None:
                 trie[entry] = (name,)
             elif name not in current:
                 trie[entry] = (*current, name)
