@@ -173,10 +173,10 @@ _OBJECT_COLUMNS = (
 _MATCHABLE = _OBJECT_COLUMNS.index("matchable")
 _OBSERVABLE_COLUMNS = ("id", "object_pk", "type", "value", "warninglists")
 _ENTRY_COLUMNS = (
+    "object_pk",
     "feed_id",
     "type",
     "value",
-    "object_pk",
     "confidence",
     "first_seen",
     "last_seen",
@@ -253,8 +253,15 @@ def ingest_entries(
     pks = allocate_ids(conn, "intel_objects", count)
     obs_ids = allocate_ids(conn, "observables", count)
     rows = _RowBuilder(feed, stamp, pks.start, obs_ids.start)
-    for entry in fresh:
-        rows.add(entry.type.value, entry.value, entry.confidence, entry.comment, stamp, None)
+    # New indicators in the order of their ids: the unique index on stix_id then grows at
+    # its end instead of splitting pages all over (a smaller WAL, a faster commit).
+    ids = [indicator_id(feed.id, e.type.value, e.value) for e in fresh]
+    order = sorted(range(len(fresh)), key=ids.__getitem__)
+    fresh = [fresh[i] for i in order]
+    for entry, stix_id in zip(fresh, [ids[i] for i in order], strict=True):
+        rows.add(
+            entry.type.value, entry.value, entry.confidence, entry.comment, stamp, None, stix_id
+        )
     for entry, old in changed:
         rows.add(
             entry.type.value, entry.value, entry.confidence, entry.comment, old.first_seen, None
@@ -279,27 +286,27 @@ def ingest_entries(
         feed_entries,
         _ENTRY_COLUMNS,
         [
-            (feed.id, e.type.value, e.value, pk, e.confidence, stamp, stamp, None)
+            (pk, feed.id, e.type.value, e.value, e.confidence, stamp, stamp, None)
             for pk, e in zip(range(pks.start, pks.start + len(fresh)), fresh, strict=True)
         ],
     )
+    # The provenance row moves to the new version (its key is the current version's pk).
     update = "UPDATE feed_entries SET object_pk = ?, confidence = ?, expired_at = ?"
-    where = " WHERE feed_id = ? AND type = ? AND value = ?"
     first_changed = pks.start + len(fresh)
     _executemany(
         conn,
-        update + ", last_seen = ?" + where,
+        update + ", last_seen = ? WHERE object_pk = ?",
         [
-            (first_changed + i, e.confidence, None, stamp, feed.id, e.type.value, e.value)
-            for i, (e, _old) in enumerate(changed)
+            (first_changed + i, e.confidence, None, stamp, old.object_pk)
+            for i, (e, old) in enumerate(changed)
         ],
     )
     _executemany(
         conn,
-        update + where,
+        update + " WHERE object_pk = ?",
         [
-            (pk, old.confidence, stamp, feed.id, k, v)
-            for pk, ((k, v), old) in zip(gone_rows, gone, strict=True)
+            (pk, old.confidence, stamp, old.object_pk)
+            for pk, (_k, old) in zip(gone_rows, gone, strict=True)
         ],
     )
     stats.correlated = correlate(conn, pks, cfg.correlation).new_members
@@ -380,10 +387,12 @@ class _RowBuilder:
         comment: str | None,
         first_seen: str,
         valid_until: str | None,
+        stix_id: str | None = None,
     ) -> int:
         pk = self.next_pk
         feed = self.feed
-        stix_id = indicator_id(feed.id, kind, value)
+        if stix_id is None:
+            stix_id = indicator_id(feed.id, kind, value)
         created = _stix_time(first_seen)
         name = self.prefix + value
         body: dict[str, Any] = {

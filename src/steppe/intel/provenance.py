@@ -87,9 +87,12 @@ def sources_of_values(
     require_reader(actor)
     found: dict[tuple[str, str], list[Source]] = {}
     for kind, value in dict.fromkeys(keys):
+        # Through observables (indexed by value): feed_entries is keyed by object only.
+        listed = observables.alias("listed")
         rows = conn.execute(
             _query(actor)
-            .where(feed_entries.c.value == value, feed_entries.c.type == kind)
+            .join(listed, listed.c.object_pk == feed_entries.c.object_pk)
+            .where(listed.c.value == value, listed.c.type == kind)
             .order_by(feed_entries.c.first_seen, feeds.c.name)
         )
         found[(kind, value)] = [_source(r) for r in rows]
@@ -104,13 +107,15 @@ def sources_of_objects(
     out: dict[int, list[Source]] = {pk: [] for pk in object_pks}
     if not object_pks:
         return out
-    carried = observables.alias("carried")
+    carried = observables.alias("carried")  # the values of the objects asked about
+    listed = observables.alias("listed")  # the same values in the feeds' indicators
     query = (
         _query(actor)
         .add_columns(carried.c.object_pk.label("for_pk"))
+        .join(listed, listed.c.object_pk == feed_entries.c.object_pk)
         .join(
             carried,
-            and_(carried.c.value == feed_entries.c.value, carried.c.type == feed_entries.c.type),
+            and_(carried.c.value == listed.c.value, carried.c.type == listed.c.type),
         )
         .where(carried.c.object_pk.in_(list(object_pks)))
         .order_by(feed_entries.c.first_seen, feeds.c.name)

@@ -271,21 +271,22 @@ feed_groups = Table(
     Column("group_id", ForeignKey("sharing_groups.id"), primary_key=True),
 )
 
-# Provenance: one row per (feed, observable). The indicator it became is ``object_pk``
-# (its current version); who said it is the feed and its owner; visibility is the
-# object's (read through visible_filter on intel_objects).
+# Provenance: one row per (feed, observable), keyed by the current version of the
+# indicator the feed made of it (``object_pk``: moves to each new version). Who said it is
+# the feed and its owner; visibility is the indicator's (visible_filter on intel_objects);
+# look-ups by value go through ``observables``. Integer keys only: two text indexes here
+# cost ~0.5 s per 100,000 rows of a first pull.
 feed_entries = Table(
     "feed_entries",
     metadata,
-    Column("feed_id", ForeignKey("feeds.id"), primary_key=True),
-    Column("type", String(20), primary_key=True),
-    Column("value", Text, primary_key=True),
-    Column("object_pk", ForeignKey("intel_objects.pk"), nullable=False),
+    Column("object_pk", ForeignKey("intel_objects.pk"), primary_key=True, autoincrement=False),
+    Column("feed_id", ForeignKey("feeds.id"), nullable=False, index=True),
+    Column("type", String(20), nullable=False),
+    Column("value", Text, nullable=False),
     Column("confidence", Integer, nullable=True),
     Column("first_seen", TS, nullable=False),
     Column("last_seen", TS, nullable=False),
     Column("expired_at", TS, nullable=True),
-    Index("ix_feed_entries_value", "value", "type"),
 )
 
 audit_log = Table(

@@ -55,7 +55,9 @@ def upgrade() -> None:
         "feed_groups",
         sa.Column("feed_id", sa.Integer(), nullable=False),
         sa.Column("group_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["feed_id"], ["feeds.id"], name=op.f("fk_feed_groups_feed_id_feeds")),
+        sa.ForeignKeyConstraint(
+            ["feed_id"], ["feeds.id"], name=op.f("fk_feed_groups_feed_id_feeds")
+        ),
         sa.ForeignKeyConstraint(
             ["group_id"], ["sharing_groups.id"], name=op.f("fk_feed_groups_group_id_sharing_groups")
         ),
@@ -63,10 +65,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "feed_entries",
+        sa.Column("object_pk", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("feed_id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.Column("object_pk", sa.Integer(), nullable=False),
         sa.Column("confidence", sa.Integer(), nullable=True),
         sa.Column("first_seen", _TS, nullable=False),
         sa.Column("last_seen", _TS, nullable=False),
@@ -79,13 +81,13 @@ def upgrade() -> None:
             ["intel_objects.pk"],
             name=op.f("fk_feed_entries_object_pk_intel_objects"),
         ),
-        sa.PrimaryKeyConstraint("feed_id", "type", "value", name=op.f("pk_feed_entries")),
+        sa.PrimaryKeyConstraint("object_pk", name=op.f("pk_feed_entries")),
     )
-    op.create_index("ix_feed_entries_value", "feed_entries", ["value", "type"], unique=False)
+    op.create_index("ix_feed_entries_feed_id", "feed_entries", ["feed_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_feed_entries_value", table_name="feed_entries")
+    op.drop_index("ix_feed_entries_feed_id", table_name="feed_entries")
     op.drop_table("feed_entries")
     op.drop_table("feed_groups")
     op.drop_table("feeds")
