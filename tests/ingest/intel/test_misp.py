@@ -282,6 +282,25 @@ def test_distribution_and_tlp_table() -> None:
     # An attribute narrower than its event narrows the whole import.
     private = {"type": "domain", "value": "a.example", "distribution": "0", "category": "Other"}
     assert marking("3", "tlp:clear", attribute=private)[0] == "organisation"
+    other_group = {
+        "type": "domain",
+        "value": "a.example",
+        "distribution": "4",
+        "SharingGroup": {"name": "Other bloc"},
+    }
+    two_groups = {"Event": {**grouped["Event"], "Attribute": [other_group]}}
+    found = read_misp_event(two_groups, "e.json")
+    assert found.marking.distribution is Distribution.ORGANISATION  # never the union
+    assert found.sharing_groups == ()
+    in_object = {
+        "Event": {
+            "info": "x",
+            "distribution": "3",
+            "Tag": [{"name": "tlp:clear"}],
+            "Object": [{"name": "file", "distribution": "0", "Attribute": []}],
+        }
+    }
+    assert read_misp_event(in_object, "e.json").marking.distribution is Distribution.ORGANISATION
     red = {"type": "domain", "value": "a.example", "Tag": [{"name": "tlp:red"}]}
     assert marking("1", "tlp:green", attribute=red)[0] == "organisation"
 

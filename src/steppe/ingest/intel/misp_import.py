@@ -285,6 +285,7 @@ class _EventReader:
                 )
                 if k in misp_object
             }
+            self.attribute_distribution(misp_object, f"{self.where}.Object[{o_index}]")
             for index, attribute in enumerate(list_of(misp_object, "Attribute")):
                 where = f"{self.where}.Object[{o_index}].Attribute[{index}]"
                 self.attribute(attribute, where, meta)
@@ -392,6 +393,15 @@ class _EventReader:
                 where,
                 f"distribution {chosen.value!r} is narrower than the event's; the whole event "
                 f"is imported as {chosen.value!r}",
+            )
+        if chosen is Distribution.GROUPS and len(self.groups) > 1:
+            # Steppe's groups are a union (members of any may see); MISP meant each part
+            # for its own group. Only the owner is sure to be in all of them.
+            chosen = Distribution.ORGANISATION
+            self.problem(
+                f"{self.where}.distribution",
+                f"parts are for different sharing groups ({', '.join(sorted(self.groups))}); "
+                "imported as 'organisation'",
             )
         if NARROWNESS.index(chosen) > NARROWNESS.index(self.widest):
             chosen = self.widest
