@@ -110,6 +110,16 @@ def _galaxy_clusters() -> dict[str, dict[str, str]]:
 @lru_cache(maxsize=16384)
 def normalise_tag(tag: str, free_tags: bool = True) -> tuple[str, ...]:
     """The labels to store for ``tag``; :class:`InvalidTag` naming it when it is wrong."""
+    labels = _normalise(tag, free_tags)
+    for label in labels:
+        if len(label) > _MAX_LABEL:  # a long galaxy value in its machine-tag spelling
+            raise InvalidTag(
+                f"tag {tag!r} is {len(label)} characters as {label!r}; at most {_MAX_LABEL}"
+            )
+    return labels
+
+
+def _normalise(tag: str, free_tags: bool) -> tuple[str, ...]:
     text = tag.strip()
     if not text or len(text) > _MAX_LABEL:
         raise InvalidTag(f"tag {tag!r} must have 1 to {_MAX_LABEL} characters")
