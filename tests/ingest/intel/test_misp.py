@@ -22,6 +22,7 @@ from steppe.errors import InputError, MarkingConflict
 from steppe.ingest.intel import (
     MispImport,
     RowProblem,
+    narrowest,
     read_misp_event,
     read_misp_events,
     read_misp_feed,
@@ -30,6 +31,7 @@ from steppe.ingest.intel import (
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.queries import export_bundle
 from steppe.sharing import directory
+from steppe.sharing.directory import SharingGroup
 from steppe.sharing.model import Distribution, OrgKind, Role, TlpLevel
 
 SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -508,3 +510,34 @@ def test_any_attribute_survives_read_and_write_back(
     found = read_misp_event({"Event": event}, "prop.json")
     exported = to_misp_event({"type": "bundle", "objects": found.objects})
     assert _attributes(exported["Event"]) == _attributes(event)
+
+
+def _group(group_id: int, name: str) -> SharingGroup:
+    return SharingGroup(group_id, name, "", 1, False, frozenset({1}))
+
+
+def test_within_a_feed_marking_is_never_wider() -> None:
+    community_green = Marking(Distribution.COMMUNITY, TlpLevel.GREEN)
+    found = read_misp_event(
+        {"Event": {"info": "x", "distribution": "3", "Tag": [{"name": "tlp:clear"}]}}, "e"
+    )
+    assert found.within(community_green) == community_green
+    assert found.within(Marking(Distribution.FEDERATION, TlpLevel.CLEAR)) == Marking(
+        Distribution.FEDERATION, TlpLevel.CLEAR
+    )
+    private = read_misp_event({"Event": {"info": "x", "distribution": "0"}}, "e")
+    assert private.within(community_green).distribution is Distribution.ORGANISATION
+    grouped = read_misp_event({"Event": {"info": "x", "distribution": "4"}}, "e")
+    # Sharing groups the caller did not map: kept to the organisation.
+    assert grouped.within(community_green).distribution is Distribution.ORGANISATION
+    a, b, c = _group(1, "A"), _group(2, "B"), _group(3, "C")
+    mapped = dataclasses.replace(grouped.marking, groups=(a, b))
+    assert narrowest(mapped, community_green).groups == (a, b)
+    assert narrowest(mapped, Marking(Distribution.GROUPS, TlpLevel.GREEN, (b, c))).groups == (b,)
+    disjoint = narrowest(mapped, Marking(Distribution.GROUPS, TlpLevel.GREEN, (c,)))
+    assert disjoint == Marking(Distribution.ORGANISATION, TlpLevel.AMBER)
+    red = narrowest(
+        Marking(Distribution.FEDERATION, TlpLevel.CLEAR),
+        Marking(Distribution.COMMUNITY, TlpLevel.RED),
+    )
+    assert red == Marking(Distribution.ORGANISATION, TlpLevel.RED)

@@ -10,6 +10,7 @@ from steppe.ingest.intel.lists import PRESETS, ListMapping, mapping_from, preset
 from steppe.ingest.intel.misp_export import to_misp_event
 from steppe.ingest.intel.misp_import import (
     MispImport,
+    narrowest,
     read_misp_event,
     read_misp_events,
     read_misp_feed,
@@ -26,6 +27,7 @@ __all__ = [
     "extract_html",
     "extract_text",
     "mapping_from",
+    "narrowest",
     "preset_for_file",
     "read_list",
     "read_misp_event",

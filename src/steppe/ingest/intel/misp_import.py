@@ -70,11 +70,13 @@ from steppe.intel import taxonomies
 from steppe.intel.importer import Marking
 from steppe.intel.stix import tlp_marking_id
 from steppe.intel.taxonomies import InvalidTag
+from steppe.sharing.directory import SharingGroup
 from steppe.sharing.model import FEDERATABLE_TLP, Distribution, TlpLevel
 from steppe.storage import timestamps
 
 __all__ = [
     "MispImport",
+    "narrowest",
     "read_misp_event",
     "read_misp_events",
     "read_misp_feed",
@@ -99,6 +101,53 @@ class MispImport:
     data: bytes
     sharing_groups: tuple[str, ...] = ()
     problems: list[RowProblem] = field(default_factory=list)
+
+    def within(self, cap: Marking) -> Marking:
+        """The event's marking, no wider than ``cap`` (a feed's own marking, say).
+
+        An import of a MISP event should never be wider than what the event asks for,
+        nor than what the feed was registered with::
+
+            >>> found = read_misp_event({"Event": {"info": "x", "distribution": "0"}}, "e")
+            >>> found.within(Marking(Distribution.COMMUNITY, TlpLevel.GREEN))
+            Marking(distribution=<Distribution.ORGANISATION: 'organisation'>, tlp=<TlpLevel.AMBER: 'amber'>, groups=())
+
+        A GROUPS marking whose groups the caller has not filled in counts as
+        ORGANISATION. Groups on both sides keep only the groups in both.
+        """
+        return narrowest(self.marking, cap)
+
+
+def narrowest(a: Marking, b: Marking) -> Marking:
+    """A marking no wider than either ``a`` or ``b``, that :func:`check_marking` accepts.
+
+    Distribution: the narrower; TLP: the more restrictive; groups (a union of audiences):
+    those in both when both are GROUPS, else the GROUPS side's.
+    """
+    sides = [
+        m if m.distribution is not Distribution.GROUPS or m.groups else _private(m) for m in (a, b)
+    ]
+    distribution = min((m.distribution for m in sides), key=NARROWNESS.index)
+    tlp = max(a.tlp, b.tlp, key=_TLP_ORDER.index)
+    groups: tuple[SharingGroup, ...] = ()
+    if distribution is Distribution.GROUPS:
+        grouped = [m for m in sides if m.distribution is Distribution.GROUPS]
+        ids = set.intersection(*({g.id for g in m.groups} for m in grouped))
+        groups = tuple(g for g in grouped[0].groups if g.id in ids)
+        if not groups:
+            distribution = Distribution.ORGANISATION
+    if tlp is TlpLevel.RED and distribution in (Distribution.COMMUNITY, Distribution.FEDERATION):
+        distribution = Distribution.ORGANISATION
+    if distribution is Distribution.FEDERATION and tlp not in FEDERATABLE_TLP:
+        distribution = Distribution.COMMUNITY
+    return Marking(distribution, tlp, groups)
+
+
+def _private(marking: Marking) -> Marking:
+    return Marking(Distribution.ORGANISATION, marking.tlp)
+
+
+_TLP_ORDER = list(TlpLevel)
 
 
 def read_misp_event(
