@@ -124,3 +124,8 @@ def test_refang_forms() -> None:
 def test_arbitrary_text_never_raises(text: str) -> None:
     for entry in extract_text(text, "fuzz") + extract_html(text, "fuzz"):
         assert entry.line is not None and entry.line >= 1
+
+
+def test_an_html_document_passed_as_text_is_read_as_html() -> None:
+    page = "<!DOCTYPE html>\n<html><body>\n<script>x='198.51.100.1'</script><p>evil-cdn[.]net</p>"
+    assert [(e.line, e.value) for e in extract_text(page, "post")] == [(3, "evil-cdn.net")]

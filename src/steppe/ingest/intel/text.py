@@ -91,11 +91,19 @@ def _lines_of(text: str) -> Iterable[tuple[int, str]]:
 def extract_text(text: str, source: str) -> list[FeedEntry]:
     """The indicators in ``text``, canonical, each once, with its first line.
 
+    A text that starts as an HTML document (``<!DOCTYPE html>``, ``<html>``) is read as
+    one, with :func:`extract_html`.
+
     ``source`` names the text in the entries' tags-free output (kept for symmetry with
     the other readers and for callers' messages). Never raises on odd input: a value
     the canonicaliser refuses is extraction noise and is skipped.
     """
+    if _HTML_START_RE.match(text):
+        return extract_html(text, source)
     return _extract(_lines_of(text), source)
+
+
+_HTML_START_RE = re.compile(r"\s*(?:<!doctype html|<html[\s>])", re.IGNORECASE)
 
 
 def extract_html(html: str, source: str) -> list[FeedEntry]:
