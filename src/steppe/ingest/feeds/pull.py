@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError, SteppeError
@@ -42,6 +42,7 @@ from steppe.intel.importer import Marking, import_objects
 from steppe.sharing import directory
 from steppe.storage import timestamps
 from steppe.storage.engine import writing
+from steppe.storage.schema import feeds
 
 __all__ = ["PullResult", "pull_due", "pull_feed", "register_feed"]
 
@@ -114,6 +115,7 @@ def pull_feed(
         progress("storing")
     try:
         with writing(engine) as conn:
+            _lock(conn, feed)  # one pull of a feed stores at a time (SQLite: BEGIN IMMEDIATE)
             current = find_feed(conn, name)  # fresh state: another pull may have run
             stamp = version_stamp(current)
             if feed.format in LIST_FORMATS:
@@ -204,6 +206,11 @@ def _import_stix(
         stats.updated += report.new_versions
         stats.unchanged += report.unchanged
     return stats
+
+
+def _lock(conn: Connection, feed: Feed) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(feeds.c.id).where(feeds.c.id == feed.id).with_for_update())
 
 
 def _summary(problems: list[str]) -> str:
