@@ -172,6 +172,10 @@ def test_header_without_the_named_column_is_one_clear_error() -> None:
     assert (
         str(caught.value) == "x.csv:1: header: column 'ioc' is not in the header (value, comment)"
     )
+    with pytest.raises(InputError) as caught:
+        list(read_list("# exported\n\nvalue,comment\n", mapping, "x.csv"))
+    assert caught.value.line == 3
+    assert list(read_list("# nothing yet\n", mapping, "x.csv")) == []
 
 
 def test_mapping_validation() -> None:
@@ -209,8 +213,13 @@ def test_quoted_csv_fields_and_a_byte_order_mark() -> None:
     ]
 
 
-@given(st.text(alphabet=st.sampled_from('ab1.;,"\t\x00 #\n'), max_size=60))
-def test_arbitrary_csv_with_quotes_and_columns_never_raises(text: str) -> None:
+@given(st.text(alphabet=st.sampled_from('ab1.;,"\t\x00 #\n'), max_size=60), st.booleans())
+def test_arbitrary_csv_with_quotes_and_columns_never_raises(text: str, header: bool) -> None:
     mapping = ListMapping(delimiter=";", value_column=2, comment_column=0, confidence_column=1)
-    for item in read_list(text, mapping, "fuzz.csv"):
-        assert isinstance(item, FeedEntry | RowProblem)
+    if header:  # columns by name: a header without them is the one error allowed
+        mapping = ListMapping(delimiter=";", header=True, value_column="a", comment_column="b")
+    try:
+        for item in read_list(text, mapping, "fuzz.csv"):
+            assert isinstance(item, FeedEntry | RowProblem)
+    except InputError as exc:
+        assert header and exc.field == "header"

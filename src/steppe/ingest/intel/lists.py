@@ -162,12 +162,6 @@ class _Layout:
         self.comment = self._index(mapping.comment_column, header)
         self.first_seen = self._index(mapping.first_seen_column, header)
         self.tags = self._index(mapping.tags_column, header)
-        used = [
-            i
-            for i in (self.value, self.confidence, self.comment, self.first_seen, self.tags)
-            if i is not None
-        ]
-        self.needed = max(used) + 1
         # Only the value is required; the other columns may be missing from a row.
         self.required = self.value + 1
 
@@ -181,7 +175,6 @@ class _Layout:
         except ValueError:
             raise InputError(
                 f"column {column!r} is not in the header ({', '.join(header)})",
-                line=1,
                 field="header",
             ) from None
 
@@ -216,6 +209,8 @@ def read_list(
             if line and not (prefix and line.startswith(prefix)):
                 header = [c.strip() for c in line.split(delimiter)]
                 break
+    if mapping.header and header is None:
+        return  # nothing but comments and blank lines: an empty feed
     try:
         layout = _Layout(mapping, header)
     except InputError as exc:
