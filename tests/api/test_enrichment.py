@@ -54,7 +54,7 @@ def test_sightings_score_and_related(client: TestClient, coalition: Any) -> None
     rel_uz = client.get(f"{url}/related", headers=coalition.auth("outsider")).json()
     assert {r["stix_id"] for r in rel_kz} == {b["id"], secret["id"]}
     assert {r["stix_id"] for r in rel_uz} == {b["id"]}  # CSTO's copy stays out of sight
-    assert rel_uz[0]["shared"] == [["domain", "shared.bad.test"]]
+    assert rel_uz[0]["shared"] == [{"type": "domain", "value": "shared.bad.test"}]
 
     hidden = f"{P}/intel/objects/{secret['id']}"
     assert client.get(f"{hidden}/sightings", headers=coalition.auth("outsider")).status_code == 404

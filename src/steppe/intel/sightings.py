@@ -282,7 +282,7 @@ def _aggregates(
             func.max(case((and_(is_expiry, authoritative), organisations.c.name))),
         )
         .join(organisations, organisations.c.id == s.c.org_id)
-        .where(s.c.stix_id.in_({k[0] for k in keys}))
+        .where(s.c.stix_id.in_(sorted({k[0] for k in keys})))
         .group_by(s.c.stix_id, s.c.owner_org_id)
     ).all()
     wanted = set(keys)

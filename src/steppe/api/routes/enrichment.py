@@ -79,13 +79,18 @@ class ScoreOut(BaseModel):
     reason: str
 
 
+class ValueOut(BaseModel):
+    type: str
+    value: str
+
+
 class RelatedOut(BaseModel):
     stix_id: str
     type: str
     name: str | None
     owner: str
     tlp: str
-    shared: list[tuple[str, str]] = Field(description="(type, value) pairs both objects carry")
+    shared: list[ValueOut] = Field(description="The values both objects carry")
 
 
 class TagIn(_In):
@@ -204,21 +209,21 @@ def get_related(
     found = related(conn, actor, stix_id, exclusions=exclusions, limit=limit)
     return [
         RelatedOut(stix_id=r.stix_id, type=r.type, name=r.name, owner=r.owner, tlp=r.tlp,
-                   shared=r.shared)
+                   shared=[ValueOut(type=t, value=v) for t, v in r.shared])
         for r in found
     ]  # fmt: skip
 
 
 @router.get(
     "/intel/over-correlating",
-    response_model=list[tuple[str, str]],
+    response_model=list[ValueOut],
     summary="Values over the correlation cap, among those the caller sees in some object",
 )
 def get_over_correlating(
     conn: ConnDep, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[tuple[str, str]]:
+) -> list[ValueOut]:
     require_role(actor, *READERS)
-    return over_correlating(conn, actor, limit)
+    return [ValueOut(type=t, value=v) for t, v in over_correlating(conn, actor, limit)]
 
 
 @router.post(
