@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,11 @@ def test_sight_show_search_tag_and_attack(run: Run, tmp_path: Path) -> None:
     assert '"id": "' + a["id"] in out  # stdout stays the STIX object
     assert "score 40.0" in err and "false-positive 1" in err and b["id"] in err
     assert "KG-CERT" not in err  # anonymous sighting
+    out, _ = run.ok("intel", "search", "cli.bad.test", "--as", "ana", "--json")
+    scores = {json.loads(line)["stix_id"]: json.loads(line)["score"] for line in out.splitlines()}
+    assert scores[a["id"]] == 40.0
+    out, _ = run.ok("intel", "search", "cli.bad.test", "--as", "ana")
+    assert "score" in out and "40" in out
 
     out, _ = run.ok("tag", "add", a["id"], "attack.t1059.001", "--as", "ana")
     assert "attack.t1059.001" in out

@@ -106,10 +106,13 @@ def intel_search(
         found_kind, canonical, hits = search_value(conn, actor, value, kind)
         key = (found_kind.value, canonical)
         sources = sources_of_values(conn, actor, [key])[key]
+        scores = sighting_cmds.scores_of_hits(conn, hits, rt)
     if as_json:
         listed = [s.as_dict() for s in sources]
         for hit in hits:
-            sys.stdout.buffer.write(orjson.dumps({**asdict(hit), "sources": listed}) + b"\n")
+            score = scores.get((hit.stix_id, hit.owner))
+            extra = {"sources": listed, "score": None if score is None else round(score.score, 1)}
+            sys.stdout.buffer.write(orjson.dumps({**asdict(hit), **extra}) + b"\n")
         return
     if not hits:
         rt.out.print(f"no intel visible to {as_user} for {found_kind.value} {canonical}")
@@ -123,6 +126,7 @@ def intel_search(
         "conf",
         "valid until",
         "matchable",
+        "score",
         title=f"{found_kind.value} {canonical}: {len(hits)} visible to {as_user}",
     )
     for h in hits:
@@ -136,6 +140,7 @@ def intel_search(
             h.valid_until or "",
             {True: "yes", False: "no", None: "-"}[h.matchable]
             + (" (revoked)" if h.revoked else ""),
+            sighting_cmds.score_text(scores.get((h.stix_id, h.owner))),
         )
     rt.out.print(table)
     if sources:

@@ -10,19 +10,28 @@ from typing import Annotated
 import orjson
 import typer
 from rich.table import Table
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from steppe.cli.runtime import Runtime
 from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import Related, related
-from steppe.intel.queries import StoredObject, get_stored, list_objects
+from steppe.intel.queries import SearchHit, StoredObject, get_stored, list_objects
 from steppe.intel.scoring import Score
 from steppe.intel.sightings import Sightings, SightingType, list_sightings, record_sighting
 from steppe.intel.sightings import scores_for as _scores_for
 from steppe.sharing import directory
 from steppe.sharing.model import Actor
+from steppe.storage.schema import intel_objects, organisations
 
-__all__ = ["Enrichment", "describe", "intel_sight", "print_enrichment", "search_technique"]
+__all__ = [
+    "Enrichment",
+    "describe",
+    "intel_sight",
+    "print_enrichment",
+    "score_text",
+    "scores_of_hits",
+    "search_technique",
+]
 
 
 def intel_sight(
@@ -113,3 +122,28 @@ def search_technique(rt: Runtime, as_user: str, technique: str, as_json: bool) -
     for o in found:
         table.add_row(o.stix_id, o.type, o.name or "", o.owner, o.tlp.upper())
     rt.out.print(table)
+
+
+def scores_of_hits(
+    conn: Connection, hits: list[SearchHit], rt: Runtime
+) -> dict[tuple[str, str], Score]:
+    """Scores of search hits (already filtered by the policy), by (stix id, owner name)."""
+    if not hits:
+        return {}
+    wanted = {(h.stix_id, h.owner) for h in hits}
+    o = intel_objects
+    rows = conn.execute(
+        select(o.c.pk, o.c.stix_id, organisations.c.name)
+        .join(organisations, organisations.c.id == o.c.owner_org_id)
+        .where(o.c.stix_id.in_(sorted({h.stix_id for h in hits})), o.c.is_current.is_(True))
+    ).all()
+    pks = {(r.stix_id, r.name): r.pk for r in rows if (r.stix_id, r.name) in wanted}
+    cfg = IntelConfig.from_settings(rt.settings)
+    scores = _scores_for(conn, list(pks.values()), config=cfg.decay)
+    return {key: scores[pk] for key, pk in pks.items() if pk in scores}
+
+
+def score_text(score: Score | None) -> str:
+    if score is None:
+        return "-"
+    return f"{score.score:.0f}" + (" (expired)" if score.expired else "")
