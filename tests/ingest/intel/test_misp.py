@@ -541,3 +541,72 @@ def test_within_a_feed_marking_is_never_wider() -> None:
         Marking(Distribution.COMMUNITY, TlpLevel.RED),
     )
     assert red == Marking(Distribution.ORGANISATION, TlpLevel.RED)
+
+
+_STIX_KEYS = [
+    "type",
+    "id",
+    "pattern",
+    "pattern_type",
+    "labels",
+    "x_misp_attribute",
+    "x_misp_object",
+    "x_misp_event",
+    "object_marking_refs",
+    "sighting_of_ref",
+    "x_misp_sighting",
+    "x_misp_cluster",
+    "value",
+    "hashes",
+    "modified",
+    "uuid",
+    "Tag",
+    "galaxy",
+    "cluster",
+    "object_refs",
+    "description",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(_STIX_KEYS),
+            st.recursive(
+                st.none()
+                | st.booleans()
+                | st.integers()
+                | st.sampled_from(
+                    [
+                        "indicator",
+                        "report",
+                        "sighting",
+                        "observed-data",
+                        "ipv4-addr",
+                        "file",
+                        "indicator--6a2d3b0f-2e3c-4d4e-9f50-1b2c3d4e5f60",
+                        "stix",
+                        "[ipv4-addr:value = '1.2.3.4']",
+                        "2026-01-01T00:00:00Z",
+                        "x",
+                    ]
+                )
+                | st.text(max_size=10),
+                lambda inner: (
+                    st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(_STIX_KEYS), inner, max_size=3)
+                ),
+                max_leaves=10,
+            ),
+            max_size=8,
+        ),
+        max_size=5,
+    )
+)
+def test_export_of_arbitrary_objects_never_raises_anything_but_input_errors(
+    objects: list[dict[str, Any]],
+) -> None:
+    with contextlib.suppress(InputError):
+        event = to_misp_event({"type": "bundle", "objects": objects})
+        orjson.dumps(event)

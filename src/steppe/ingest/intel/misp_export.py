@@ -63,7 +63,39 @@ def _objects_of(bundle: bytes | str | dict[str, Any] | list[Any]) -> list[dict[s
         doc = doc.get("objects", [doc]) if doc.get("type") == "bundle" else [doc]
     if not isinstance(doc, list):
         raise InputError("expected a STIX bundle or a list of STIX objects")
-    return [o for o in doc if isinstance(o, dict) and isinstance(o.get("id"), str)]
+    return [
+        _clean(o)
+        for o in doc
+        if isinstance(o, dict) and isinstance(o.get("id"), str) and isinstance(o.get("type"), str)
+    ]
+
+
+_LISTS = ("object_marking_refs", "object_refs", "labels")
+_DICTS = ("x_misp_attribute", "x_misp_object", "x_misp_event", "x_misp_sighting", "x_misp_cluster")
+_TEXTS = ("description", "name", "pattern", "pattern_type", "sighting_of_ref", "modified")
+
+
+def _clean(obj: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose fields the writer reads have the shapes it expects; junk is dropped.
+
+    Stored objects passed the importer's checks, but this also takes bundles from
+    elsewhere, and a list where a string belongs must not become a crash.
+    """
+    out = dict(obj)
+    for key in _LISTS:
+        if key in out:
+            out[key] = _strings(out[key])
+    for key in _DICTS:
+        if key in out and not isinstance(out[key], dict):
+            del out[key]
+    for key in _TEXTS:
+        if key in out and not isinstance(out[key], str):
+            del out[key]
+    return out
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def to_misp_event(bundle: bytes | str | dict[str, Any] | list[Any]) -> dict[str, Any]:
@@ -140,12 +172,12 @@ def _event_fields(report: dict[str, Any] | None) -> dict[str, Any]:
         if meta.get(key):
             event[key] = meta[key]
     labels = report.get("labels") if report is not None else None
-    event["Tag"] = meta.get("Tag") or [str(t) for t in labels or ()]
+    event["Tag"] = _strings(meta.get("Tag")) or _strings(labels)
     return event
 
 
 def _uuid_of(obj: dict[str, Any] | None) -> str | None:
-    return obj["id"].split("--", 1)[1] if obj is not None else None
+    return obj["id"].partition("--")[2] or None if obj is not None else None
 
 
 def _object_fields(holder: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +197,7 @@ def _attributes(obj: dict[str, Any]) -> Iterable[dict[str, Any]]:
     stix_type = obj.get("type")
     description = obj.get("description")
     comment = description if isinstance(description, str) else ""
-    labels = [str(t) for t in obj.get("labels") or ()]
+    labels = _strings(obj.get("labels"))
     timestamp = _timestamp(obj)
     if stix_type == "indicator" and obj.get("pattern_type") == "stix":
         try:
@@ -183,13 +215,15 @@ def _attributes(obj: dict[str, Any]) -> Iterable[dict[str, Any]]:
             yield _plain(kind, value, False, comment, labels, timestamp)
 
 
-def _timestamp(obj: dict[str, Any]) -> str:
-    when = obj.get("modified") or obj.get("created")
-    if isinstance(when, str):
-        try:
-            return misp_time(when)
-        except ValueError:
-            pass
+def _timestamp(obj: dict[str, Any], *keys: str) -> str:
+    """MISP's epoch seconds from the first of ``keys`` that holds a timestamp, else now."""
+    for key in keys or ("modified", "created"):
+        when = obj.get(key)
+        if isinstance(when, str):
+            try:
+                return misp_time(when)
+            except ValueError:
+                continue
     return str(int(datetime.now(UTC).timestamp()))
 
 
@@ -225,7 +259,7 @@ def _from_meta(meta: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
         "comment": meta.get("comment") or "",
         "timestamp": str(meta.get("timestamp") or _timestamp(obj)),
         "distribution": str(meta.get("distribution", "5")),
-        "Tag": [{"name": str(t)} for t in meta.get("Tag") or ()],
+        "Tag": [{"name": t} for t in _strings(meta.get("Tag"))],
     }
     for key in ("first_seen", "last_seen", "object_relation"):
         if meta.get(key) is not None:
@@ -241,12 +275,11 @@ def _sightings(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
         extra: dict[str, Any] = obj.get("x_misp_sighting") or {}
         if not isinstance(extra, dict):
             extra = {}
-        seen = obj.get("last_seen") or obj.get("created")
         entry = {
             "uuid": _uuid_of(obj),
             "type": _SIGHTING_CODES.get(str(extra.get("type")), "0"),
             "source": str(extra.get("source") or ""),
-            "date_sighting": misp_time(seen) if isinstance(seen, str) else _timestamp(obj),
+            "date_sighting": _timestamp(obj, "last_seen", "created"),
         }
         out.setdefault(obj["sighting_of_ref"], []).append(entry)
     return out
@@ -258,12 +291,15 @@ def _galaxies(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         meta = obj.get("x_misp_cluster")
         if not isinstance(meta, dict):
             continue
-        galaxy_meta = meta.get("galaxy") or {}
+        galaxy_meta = meta.get("galaxy")
+        cluster_meta = meta.get("cluster")
+        if not isinstance(galaxy_meta, dict) or not isinstance(cluster_meta, dict):
+            continue
         key = str(galaxy_meta.get("uuid") or galaxy_meta.get("type"))
         galaxy = galaxies.setdefault(
             key, {**{k: v for k, v in galaxy_meta.items() if v is not None}, "GalaxyCluster": []}
         )
-        cluster = {k: v for k, v in (meta.get("cluster") or {}).items() if v is not None}
+        cluster = {k: v for k, v in cluster_meta.items() if v is not None}
         if isinstance(obj.get("description"), str):
             cluster["description"] = obj["description"]
         galaxy["GalaxyCluster"].append(cluster)
