@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymisp import MISPEvent, MISPGalaxy, MISPObject, MISPOrganisation
 from pymisp.tools import feed_meta_generator
@@ -610,3 +610,94 @@ def test_export_of_arbitrary_objects_never_raises_anything_but_input_errors(
     with contextlib.suppress(InputError):
         event = to_misp_event({"type": "bundle", "objects": objects})
         orjson.dumps(event)
+
+
+_TAGS = [
+    "tlp:amber",
+    "tlp:green",
+    "tlp:clear",
+    "tlp:red",
+    "tlp:amber+strict",
+    "PAP:RED",
+    "pap:green",
+    "free tag",
+    "kill-chain:nope",
+    'misp-galaxy:mitre-attack-pattern="Phishing - T1566"',
+    'misp-galaxy:mitre-attack-pattern="No Such Thing - T9999"',
+    'misp-galaxy:threat-actor="Nobody"',
+    "attack.t1059.001",
+]
+_VALUES = st.one_of(
+    st.text(min_size=1, max_size=30),
+    st.sampled_from(
+        [
+            "198.51.100.7",
+            "2001:db8::1",
+            "10.0.0.0/8",
+            "evil.example",
+            "EVIL.example.",
+            "http://a.example/x?q='1'\\",
+            "AS1",
+            "as4294967295",
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "a@b.example",
+            "x.exe|" + "a" * 32,
+            "1.2.3.4|80",
+            "o'brien.exe",
+        ]
+    ),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    event_tags=st.lists(st.sampled_from(_TAGS), max_size=3, unique=True),
+    distribution=st.sampled_from(["0", "1", "2", "3", "5", None]),
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([*_TYPES, "ip-src", "hostname", "domain|ip", "sha1", "link"]),
+            _VALUES,
+            st.booleans(),
+            st.lists(st.sampled_from(_TAGS), max_size=3, unique=True),
+            st.sampled_from(["0", "1", "3", "5", None]),
+        ),
+        max_size=6,
+    ),
+)
+def test_what_the_reader_gives_the_importer_takes(
+    sqlite_engine: Engine,
+    trail: AuditTrail,
+    event_tags: list[str],
+    distribution: str | None,
+    rows: list[tuple[str, str, bool, list[str], str | None]],
+) -> None:
+    """One odd attribute must never make the store refuse the whole event."""
+    event: dict[str, Any] = {
+        "info": "prop",
+        "distribution": distribution,
+        "Tag": [{"name": t} for t in event_tags],
+        "Attribute": [
+            {
+                "type": kind,
+                "value": value,
+                "to_ids": to_ids,
+                "Tag": [{"name": t} for t in tags],
+                "distribution": attribute_distribution,
+                "Sighting": [{"type": "1", "date_sighting": "1767225600"}],
+            }
+            for kind, value, to_ids, tags, attribute_distribution in rows
+        ],
+    }
+    found = read_misp_event({"Event": event}, "prop.json")
+    with sqlite_engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            org = directory.add_organisation(conn, trail, "CERT-A", "KZ", OrgKind.MEMBER)
+            report = import_objects(
+                conn, trail, found.data, found.objects, owner=org, marking=found.marking, source="p"
+            )
+            assert report.objects == len(found.objects)
+        finally:
+            transaction.rollback()

@@ -69,7 +69,6 @@ from steppe.ingest.intel.misp_objects import (
 from steppe.intel import taxonomies
 from steppe.intel.importer import Marking
 from steppe.intel.stix import tlp_marking_id
-from steppe.intel.taxonomies import InvalidTag
 from steppe.sharing.directory import SharingGroup
 from steppe.sharing.model import FEDERATABLE_TLP, Distribution, TlpLevel
 from steppe.storage import timestamps
@@ -279,7 +278,7 @@ class _EventReader:
         default_tlp: TlpLevel,
         widest: Distribution,
     ) -> None:
-        self.event = event
+        self.event: dict[str, Any] = json_safe(event)  # every string copied out is then safe
         self.source = source
         self.where = where
         self.default_tlp = default_tlp
@@ -414,7 +413,7 @@ class _EventReader:
             if message == "":
                 try:
                     taxonomies.normalise_tag(tag)
-                except InvalidTag as exc:
+                except InputError as exc:  # InvalidTag, or an unknown ATT&CK technique
                     message = exc.message
                 else:
                     message = None

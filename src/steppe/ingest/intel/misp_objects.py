@@ -71,17 +71,21 @@ def make_uuid(value: object, *seed: str) -> str:
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` with integers orjson cannot write (beyond 64 bits) as text.
+    """``value`` as the store can keep it: NUL characters dropped from strings, integers
+    beyond 64 bits (which orjson cannot write) as text.
 
-    MISP fields are copied into the STIX objects, which the importer writes with orjson;
-    a junk 30-digit "timestamp" must not turn into a crash there.
+    The importer refuses a whole bundle over one NUL (PostgreSQL text cannot hold it),
+    and a junk 30-digit "timestamp" must not become a crash there; MISP JSON in the wild
+    has both. Strings without NUL are returned as they are (the common case, cheap).
     """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**64 else str(value)
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {json_safe(str(k)): json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [json_safe(v) for v in value]
     return value
