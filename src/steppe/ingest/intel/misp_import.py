@@ -56,7 +56,6 @@ from steppe.ingest.intel.misp_objects import (
     SIGHTING_TYPES,
     cluster_sdo,
     comparison,
-    dumps,
     flag,
     galaxy_of_tag,
     group_name,
@@ -176,15 +175,21 @@ def read_misp_events(
     distribution (a member importing a public feed may keep it inside the community).
     """
     doc: Any = data
+    clean = False
     if isinstance(data, str | bytes):
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise InputError(f"not valid JSON: {exc.msg}", source=source, line=exc.lineno) from None
+        # JSON text can only spell NUL as \u0000, and orjson reads no integer orjson
+        # cannot write: without that escape there is nothing for json_safe to do (it
+        # took half the time of a 10,000-attribute event).
+        clean = (b"\\u0000" not in data) if isinstance(data, bytes) else ("\\u0000" not in data)
     events = _events_of(doc, source)
     out = []
     for index, event in enumerate(events):
         where = "Event" if len(events) == 1 else f"[{index}].Event"
+        event = event if clean else json_safe(event)
         out.append(_EventReader(event, source, where, default_tlp, widest).read())
     return out
 
@@ -278,7 +283,7 @@ class _EventReader:
         default_tlp: TlpLevel,
         widest: Distribution,
     ) -> None:
-        self.event: dict[str, Any] = json_safe(event)  # every string copied out is then safe
+        self.event = event  # json_safe already: every string copied out of it is safe
         self.source = source
         self.where = where
         self.default_tlp = default_tlp
@@ -350,7 +355,7 @@ class _EventReader:
             info=str(event.get("info") or ""),
             objects=self.objects,
             marking=marking,
-            data=dumps({"Event": event}),
+            data=orjson.dumps({"Event": event}),
             sharing_groups=tuple(sorted(groups)),
             problems=self.problems,
         )
@@ -388,7 +393,7 @@ class _EventReader:
             "published": published,
             "object_refs": self.refs,
             "object_marking_refs": [tlp_marking_id(tlp)],
-            "x_misp_event": json_safe(meta),
+            "x_misp_event": meta,
         }
         labels = self.labels(tags, tlp, f"{self.where}.Tag")
         if labels:
@@ -500,10 +505,10 @@ class _EventReader:
             "created": when,
             "modified": when,
             "created_by_ref": self.identity,
-            "x_misp_attribute": json_safe(meta),
+            "x_misp_attribute": meta,
         }
         if misp_object is not None:
-            common["x_misp_object"] = json_safe(misp_object)
+            common["x_misp_object"] = misp_object
         tlp = tlp_of_tags(tags)
         if tlp is not None:
             self.tlps.add(tlp)

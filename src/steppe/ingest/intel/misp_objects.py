@@ -16,8 +16,6 @@ import re
 import uuid
 from typing import Any
 
-import orjson
-
 from steppe.errors import InvalidObservable
 from steppe.ingest.intel.misp_mapping import COMPOSITE_PART, PATH_KIND
 from steppe.intel.observables import ObservableType, canonicalise
@@ -28,7 +26,6 @@ __all__ = [
     "SIGHTING_TYPES",
     "cluster_sdo",
     "comparison",
-    "dumps",
     "escape",
     "flag",
     "galaxy_of_tag",
@@ -71,15 +68,22 @@ def make_uuid(value: object, *seed: str) -> str:
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` as the store can keep it: NUL characters dropped from strings, integers
-    beyond 64 bits (which orjson cannot write) as text.
+    """``value`` as the store can keep it: NUL characters dropped from strings, lone
+    surrogates replaced, integers beyond 64 bits (which orjson cannot write) as text.
 
     The importer refuses a whole bundle over one NUL (PostgreSQL text cannot hold it),
     and a junk 30-digit "timestamp" must not become a crash there; MISP JSON in the wild
     has both. Strings without NUL are returned as they are (the common case, cheap).
     """
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:  # lone surrogates, from a caller's Python dict
+                value = value.encode(errors="replace").decode()
+        return value
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -89,10 +93,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [json_safe(v) for v in value]
     return value
-
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(json_safe(value))
 
 
 def text_of(value: object) -> str:
