@@ -10,7 +10,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from conftest import KEY
 from steppe.audit.trail import AuditTrail
@@ -26,8 +26,9 @@ from steppe.intel.feed_ingest import (
 from steppe.intel.feeds import Feed, FeedFormat, FeedSpec, add_feed, find_feed
 from steppe.intel.observables import ObservableType
 from steppe.intel.patterns import parse_pattern
+from steppe.intel.provenance import sources_of_values
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, OrgKind, TlpLevel
+from steppe.sharing.model import Actor, Distribution, OrgKind, Role, TlpLevel
 from steppe.storage.engine import writing
 from steppe.storage.schema import feed_entries, intel_objects, observables
 
@@ -118,6 +119,13 @@ def _current(engine: Engine) -> dict[str, dict[str, object]]:
     return {value: orjson.loads(body) for value, body in rows}
 
 
+def _last_seen(conn: Connection) -> dict[str, str]:
+    """last_seen as the provenance view gives it (to the owner's admin)."""
+    admin = Actor(0, "root", 1, OrgKind.COORDINATOR, frozenset({Role.ADMIN}))
+    found = sources_of_values(conn, admin, [("ipv4", f"77.90.185.{i}") for i in (1, 2, 3)])
+    return {v: s[0].last_seen for (_k, v), s in found.items() if s}
+
+
 def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
     _feed(engine)
     a, b, c = "77.90.185.1", "77.90.185.2", "77.90.185.3"
@@ -134,9 +142,7 @@ def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
     }
     before = _current(engine)
     with engine.connect() as conn:
-        seen_before = dict(
-            conn.execute(select(feed_entries.c.value, feed_entries.c.last_seen)).all()
-        )
+        seen_before = _last_seen(conn)
 
     # Same list again: nothing new is written, last_seen moves.
     again = _pull(engine, "list", [FeedEntry(IP, a, 50), FeedEntry(IP, b, 50)])
@@ -144,9 +150,7 @@ def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
     assert _current(engine) == before
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(intel_objects)).scalar() == 2
-        seen_after = dict(
-            conn.execute(select(feed_entries.c.value, feed_entries.c.last_seen)).all()
-        )
+        seen_after = _last_seen(conn)
     assert all(seen_after[v] > seen_before[v] for v in (a, b))
 
     # a's confidence changes, b leaves the list, c arrives.
@@ -165,6 +169,8 @@ def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
             select(feed_entries.c.expired_at).where(feed_entries.c.value == b)
         ).scalar()
     assert versions == 2 and expired is not None
+    with engine.connect() as conn:
+        assert seen_after[b] == _last_seen(conn)[b] < expired  # last listed by the 2nd pull
 
     # b comes back: a new version, valid again.
     fourth = _pull(

@@ -11,7 +11,9 @@ and that their patterns give back the observables stored.
 
 A re-pull compares with the feed's stored entries:
 
-- unchanged (same confidence): only ``last_seen`` moves, one UPDATE for all of them;
+- unchanged (same confidence): nothing is written — their ``last_seen`` is the feed's
+  latest pull (``feeds.last_version_at``) for as long as they are listed; rewriting
+  120,000 rows for it took ~4 s on PostgreSQL (MVCC writes each row anew);
 - changed confidence, or back after expiring: a new version of the indicator;
 - gone from the feed: a new version with ``valid_until`` = now (expired); history stays.
 
@@ -301,24 +303,16 @@ def ingest_entries(
             for i, (e, old) in enumerate(changed)
         ],
     )
+    # Gone: last seen at the feed's previous pull, expired now.
     _executemany(
         conn,
-        update + " WHERE object_pk = ?",
+        update + ", last_seen = ? WHERE object_pk = ?",
         [
-            (pk, old.confidence, stamp, old.object_pk)
+            (pk, old.confidence, stamp, feed.last_version_at or old.first_seen, old.object_pk)
             for pk, (_k, old) in zip(gone_rows, gone, strict=True)
         ],
     )
     stats.correlated = correlate(conn, pks, cfg.correlation).new_members
-    if stats.unchanged:
-        # Everything still listed was seen now: one statement, not one per entry.
-        conn.execute(
-            text(
-                "UPDATE feed_entries SET last_seen = :stamp"
-                " WHERE feed_id = :feed AND expired_at IS NULL AND last_seen < :stamp"
-            ),
-            {"stamp": stamp, "feed": feed.id},
-        )
     return stats
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy import Connection, Select, and_, case, func, select
 
 from steppe.sharing.model import Actor
 from steppe.sharing.policy import require_reader, visible_filter
@@ -54,7 +54,14 @@ def _query(actor: Actor) -> Select[Any]:
             o.c.stix_id,
             feed_entries.c.confidence,
             feed_entries.c.first_seen,
-            feed_entries.c.last_seen,
+            # Still listed: seen at the feed's latest pull (not written per entry).
+            case(
+                (
+                    feed_entries.c.expired_at.is_(None),
+                    func.coalesce(feeds.c.last_version_at, feed_entries.c.last_seen),
+                ),
+                else_=feed_entries.c.last_seen,
+            ).label("last_seen"),
             feed_entries.c.expired_at,
         )
         .select_from(

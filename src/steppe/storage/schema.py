@@ -285,6 +285,8 @@ feed_entries = Table(
     Column("value", Text, nullable=False),
     Column("confidence", Integer, nullable=True),
     Column("first_seen", TS, nullable=False),
+    # Written when the entry is added, changes or expires; while it is still listed, its
+    # last sighting is the feed's last_version_at (steppe.intel.provenance reads it so).
     Column("last_seen", TS, nullable=False),
     Column("expired_at", TS, nullable=True),
 )
