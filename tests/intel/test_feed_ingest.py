@@ -254,3 +254,31 @@ def test_an_ipsum_slice_lands_on_postgresql(pg_engine: Engine) -> None:
     assert _pull(pg_engine, "ipsum", entries)["new"] == 20_000
     again = _pull(pg_engine, "ipsum", entries[:19_000])
     assert (again["unchanged"], again["expired"]) == (19_000, 1_000)
+
+
+def test_batches_on_the_writer_thread_give_the_same_store(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import steppe.intel.feed_ingest as feed_ingest
+
+    monkeypatch.setattr(feed_ingest, "BATCH_SIZE", 3)
+    _feed(engine)
+    values = [f"77.90.186.{i}" for i in range(10)]
+    first = _pull(engine, "list", [FeedEntry(IP, v, 10) for v in values])
+    assert first["new"] == 10
+    # Four new, two changed, five gone: 11 versions in batches of 3.
+    second = [FeedEntry(IP, v, 10) for v in values[:5]]
+    second[0] = FeedEntry(IP, values[0], 90)
+    second[1] = FeedEntry(IP, values[1], 80)
+    second += [FeedEntry(IP, f"77.90.187.{i}", 5) for i in range(4)]
+    stats = _pull(engine, "list", second)
+    assert (stats["new"], stats["updated"], stats["expired"], stats["unchanged"]) == (4, 2, 5, 3)
+    now = _current(engine)
+    assert len(now) == 14 and now[values[0]]["confidence"] == 90
+    assert all("valid_until" in now[v] for v in values[5:])
+    with engine.connect() as conn:
+        entries = conn.execute(select(func.count()).select_from(feed_entries)).scalar()
+        current = conn.execute(
+            select(func.count()).where(intel_objects.c.is_current.is_(True))
+        ).scalar()
+    assert entries == current == 14

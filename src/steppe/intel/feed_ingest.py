@@ -41,7 +41,7 @@ from steppe.intel.feeds import Feed, delete_feed_row
 from steppe.intel.observables import ObservableType
 from steppe.intel.warninglists import WarninglistIndex
 from steppe.storage import timestamps
-from steppe.storage.bulk import bulk_insert
+from steppe.storage.bulk import BackgroundWriter, bulk_insert
 from steppe.storage.ids import allocate_ids
 from steppe.storage.schema import feed_entries, intel_objects, object_groups, observables
 
@@ -60,6 +60,9 @@ __all__ = [
 #: Namespace of feed indicator ids: uuid5(NS, "<feed id>:<type>:<value>").
 FEED_NAMESPACE = uuid.UUID("8f0d3c6e-2b1a-4e57-9c4d-6a1f7e2b9d30")
 _NS_BYTES = FEED_NAMESPACE.bytes
+
+#: Versions per batch handed to the writer thread (as in steppe.intel.importer).
+BATCH_SIZE = 10_000
 
 
 class Entry(Protocol):
@@ -254,44 +257,47 @@ def ingest_entries(
     count = len(fresh) + len(changed) + len(gone)
     pks = allocate_ids(conn, "intel_objects", count)
     obs_ids = allocate_ids(conn, "observables", count)
-    rows = _RowBuilder(feed, stamp, pks.start, obs_ids.start)
     # New indicators in the order of their ids: the unique index on stix_id then grows at
     # its end instead of splitting pages all over (a smaller WAL, a faster commit).
     ids = [indicator_id(feed.id, e.type.value, e.value) for e in fresh]
     order = sorted(range(len(fresh)), key=ids.__getitem__)
     fresh = [fresh[i] for i in order]
-    for entry, stix_id in zip(fresh, [ids[i] for i in order], strict=True):
-        rows.add(
-            entry.type.value, entry.value, entry.confidence, entry.comment, stamp, None, stix_id
-        )
-    for entry, old in changed:
-        rows.add(
-            entry.type.value, entry.value, entry.confidence, entry.comment, old.first_seen, None
-        )
-    gone_rows = []
-    for (kind, value), old in gone:
-        gone_rows.append(rows.add(kind, value, old.confidence, None, old.first_seen, stamp))
-
-    stats.warninglisted = rows.flag(WarninglistIndex.load(cfg.warninglists_disabled))
+    # (kind, value, confidence, comment, first_seen, valid_until, stix_id) per new version,
+    # in pk order: new entries, changed ones, gone ones.
+    versions: list[tuple[str, str, int | None, str | None, str, str | None, str | None]] = [
+        (e.type.value, e.value, e.confidence, e.comment, stamp, None, ids[i])
+        for e, i in zip(fresh, order, strict=True)
+    ]
+    versions += [
+        (e.type.value, e.value, e.confidence, e.comment, old.first_seen, None, None)
+        for e, old in changed
+    ]
+    versions += [(k, v, old.confidence, None, old.first_seen, stamp, None) for (k, v), old in gone]
     _demote(conn, [old.object_pk for _e, old in changed] + [old.object_pk for _k, old in gone])
-    bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, rows.objects)
-    bulk_insert(conn, observables, _OBSERVABLE_COLUMNS, rows.observables)
-    if feed.group_ids:
-        bulk_insert(
-            conn,
-            object_groups,
-            ("object_pk", "group_id"),
-            [(pk, g) for pk in range(pks.start, pks.stop) for g in sorted(feed.group_ids)],
-        )
-    bulk_insert(
-        conn,
-        feed_entries,
-        _ENTRY_COLUMNS,
-        [
-            (pk, feed.id, e.type.value, e.value, e.confidence, stamp, stamp, None)
-            for pk, e in zip(range(pks.start, pks.start + len(fresh)), fresh, strict=True)
-        ],
-    )
+    index = WarninglistIndex.load(cfg.warninglists_disabled)
+    groups = sorted(feed.group_ids)
+    starts = range(0, count, BATCH_SIZE)
+    # As in import_objects: the writer thread inserts one batch while this one builds the
+    # next (both drivers release the GIL in the database); one batch: no thread.
+    with BackgroundWriter(threaded=len(starts) > 1) as writer:
+        writing = None
+        for at in starts:
+            rows = _RowBuilder(feed, stamp, pks.start + at, obs_ids.start + at)
+            for version in versions[at : at + BATCH_SIZE]:
+                rows.add(*version)
+            stats.warninglisted += rows.flag(index)
+            new_entries = [
+                (pks.start + i, feed.id, kind, value, confidence, stamp, stamp, None)
+                for i, (kind, value, confidence, *_rest) in enumerate(
+                    versions[at : min(at + BATCH_SIZE, len(fresh))], start=at
+                )
+            ]
+            group_rows = [(r[0], g) for r in rows.objects for g in groups]
+            queued = writer.submit(_write_batch, conn, rows, group_rows, new_entries)
+            if writing is not None:  # at most one batch waits behind the one being written
+                writer.wait(writing)
+            writing = queued
+    gone_rows = range(pks.start + len(fresh) + len(changed), pks.stop)
     # The provenance row moves to the new version (its key is the current version's pk).
     update = "UPDATE feed_entries SET object_pk = ?, confidence = ?, expired_at = ?"
     first_changed = pks.start + len(fresh)
@@ -323,6 +329,19 @@ def remove_feed(conn: Connection, trail: AuditTrail, feed: Feed) -> int:
     delete_feed_row(conn, feed)
     trail.record(conn, "feed.remove", f"feed {feed.name}", {"revoked": revoked})
     return revoked
+
+
+def _write_batch(
+    conn: Connection,
+    rows: _RowBuilder,
+    group_rows: list[tuple[int, int]],
+    new_entries: list[tuple[Any, ...]],
+) -> None:
+    """Runs on the writer thread (or inline): one batch's inserts."""
+    bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, rows.objects)
+    bulk_insert(conn, observables, _OBSERVABLE_COLUMNS, rows.observables)
+    bulk_insert(conn, object_groups, ("object_pk", "group_id"), group_rows)
+    bulk_insert(conn, feed_entries, _ENTRY_COLUMNS, new_entries)
 
 
 def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
