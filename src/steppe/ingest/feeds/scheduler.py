@@ -70,6 +70,9 @@ class FeedScheduler:
         return self.last
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        # A first round at once (due feeds of a server that was down get pulled), then
+        # one per interval until stopped.
+        while True:
             self.run_once()
-            self._stop.wait(self.every)
+            if self._stop.wait(self.every):
+                return
