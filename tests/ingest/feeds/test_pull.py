@@ -254,3 +254,40 @@ def test_pull_due_pulls_what_is_due_and_survives_failures(
     assert {r.feed for r in pull_due(sqlite_engine, TRAIL, now=later)} == {"hourly", "failing"}
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(feed_entries)).scalar() == 1
+
+
+def test_a_misp_event_is_never_shared_wider_than_it_asks(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    event = {
+        "Event": {
+            "uuid": "5f1c2a9e-1d2b-4c3d-8e4f-0a1b2c3d4e5f",
+            "info": "your organisation only",
+            "distribution": "0",
+            "timestamp": "1767225600",
+            "Tag": [{"name": "tlp:amber"}],
+            "Attribute": [
+                {
+                    "uuid": "6a2d3b0f-2e3c-4d4e-9f50-1b2c3d4e5f60",
+                    "type": "domain",
+                    "category": "Network activity",
+                    "value": "org-only.evil-bench.ru",
+                    "to_ids": True,
+                }
+            ],
+        }
+    }
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    _add(sqlite_engine, "event", path.as_uri(), FeedFormat.MISP_EVENT)  # community, CLEAR
+    result = pull_feed(sqlite_engine, TRAIL, "event")
+    assert result.status == "ok", result.error
+    with sqlite_engine.connect() as conn:
+        marks = set(
+            conn.execute(
+                select(intel_objects.c.distribution, intel_objects.c.tlp).where(
+                    intel_objects.c.type == "indicator"
+                )
+            ).all()
+        )
+    assert marks == {("organisation", "amber")}

@@ -188,14 +188,15 @@ def _import_stix(
     owner = directory.get_organisation(conn, feed.owner_org_id)
     groups = tuple(directory.find_group(conn, g) for g in feed.groups)
     stats = IngestStats()
-    for name, data, objects in source.bundles:
+    feed_marking = Marking(feed.distribution, feed.tlp, groups)
+    for name, data, objects, event in source.bundles:
         report = import_objects(
             conn,
             trail,
             data,
             objects,
             owner=owner,
-            marking=Marking(feed.distribution, feed.tlp, groups),
+            marking=feed_marking if event is None else event.within(feed_marking),
             source=name,
             config=config,
         )

@@ -23,6 +23,7 @@ from steppe.ingest.intel import (
     PRESETS,
     FeedEntry,
     ListMapping,
+    MispImport,
     RowProblem,
     extract_text,
     mapping_from,
@@ -34,7 +35,9 @@ from steppe.intel.stix import read_bundle
 
 __all__ = ["Bundle", "FeedSource", "check_reader", "list_mapping", "read_feed"]
 
-Bundle = tuple[str, bytes, list[Any]]  # source name, raw bytes, STIX objects
+#: Source name, raw bytes, STIX objects, and the MISP event they came from (its own
+#: distribution and TLP may only narrow the feed's: MispImport.within).
+Bundle = tuple[str, bytes, list[Any], MispImport | None]
 _EVENT_UUID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
@@ -96,10 +99,10 @@ def read_feed(feed: Feed, *, limits: FetchLimits, client: httpx.Client | None = 
     elif feed.format is FeedFormat.TEXT:
         out.entries = extract_text(got.data.decode("utf-8", errors="replace"), source)
     elif feed.format is FeedFormat.STIX:
-        out.bundles = [(source, got.data, read_bundle(got.data, source))]
+        out.bundles = [(source, got.data, read_bundle(got.data, source), None)]
     elif feed.format is FeedFormat.MISP_EVENT:
         event = read_misp_event(got.data, source, default_tlp=feed.tlp, widest=feed.distribution)
-        out.bundles = [(source, event.data, event.objects)]
+        out.bundles = [(source, event.data, event.objects, event)]
         out.problems.extend(event.problems)
     return out
 
@@ -149,7 +152,7 @@ def _misp_feed(feed: Feed, limits: FetchLimits, client: httpx.Client | None) -> 
         except FetchError as exc:
             out.problems.append(RowProblem(name, None, None, exc.message))
             continue
-        out.bundles.append((name, event.data, event.objects))
+        out.bundles.append((name, event.data, event.objects, event))
         out.problems.extend(event.problems)
         seen[event_uuid] = stamp
     out.state = {"events": seen}
