@@ -129,6 +129,72 @@ class Settings(BaseSettings):
     def resolved_lake_dir(self) -> Path:
         return self.lake_dir if self.lake_dir is not None else self.data_dir / "lake"
 
+    feed_scheduler: bool = Field(
+        default=False,
+        description="Pull due feeds in a background thread of `steppe serve`.",
+    )
+    feed_check_seconds: int = Field(
+        default=60, gt=0, description="How often the feed scheduler looks for due feeds."
+    )
+    feed_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of each HTTP request of a feed pull."
+    )
+    feed_max_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, description="Largest feed download accepted (bytes)."
+    )
+    feed_max_redirects: int = Field(
+        default=5, ge=0, description="Redirects a feed pull follows before giving up."
+    )
+
+    intel_warninglists_disabled: list[str] = Field(
+        default=["google-chrome-crux-1million", "tranco"],
+        description=(
+            "MISP warninglists not applied, by key (folder name, e.g. 'tranco') or full "
+            "name. Values on the other lists are flagged and not matched. Default: the two "
+            "top-million rankings (traffic, not benignity)."
+        ),
+    )
+    intel_correlation_cap: int = Field(
+        default=50,
+        gt=1,
+        description=(
+            "Objects per observable value kept in the correlation table; a value in more "
+            "is over-correlating and no longer relates objects."
+        ),
+    )
+    intel_correlation_exclusions: list[str] = Field(
+        default=[], description="Canonical observable values never correlated."
+    )
+    intel_free_tags: bool = Field(
+        default=True,
+        description=(
+            "Accept tags (STIX labels) outside the MISP taxonomies and galaxies; tags in a "
+            "known namespace are always checked."
+        ),
+    )
+    intel_score_threshold: float = Field(
+        default=30.0,
+        ge=0,
+        le=100,
+        description="Score (0-100) under which an indicator is expired and not matched.",
+    )
+    intel_default_base_score: float = Field(
+        default=50.0, ge=0, le=100, description="Base score of objects without a confidence."
+    )
+    intel_false_positive_factor: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Score multiplier for each false-positive sighting.",
+    )
+    intel_decay: dict[str, tuple[float, float]] = Field(
+        default={},
+        description=(
+            "Per observable type, [lifetime in days, decay speed] overriding the defaults, "
+            'e.g. {"ipv4": [14, 1.0]} (JSON in the environment variable).'
+        ),
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

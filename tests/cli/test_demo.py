@@ -42,10 +42,15 @@ def test_demo_sets_up_the_coalition_and_its_commands_work(
     assert code == 0 and "no intel visible" in out
     code, out, _ = _run(capsys, *base, "audit", "verify")
     assert code == 0 and "intact" in out
+    # The sample data came in as feeds; pulling again finds the files unchanged.
+    code, out, _ = _run(capsys, *base, "feed", "list")
+    assert code == 0 and "sofacy-2015" in out and "failing" not in out
+    code, out, _ = _run(capsys, *base, "feed", "pull", "ipsum")
+    assert code == 0 and "ipsum: not modified" in out
 
     # Running it again rebuilds it from scratch.
     code, out, _ = _run(capsys, "demo", "--dir", str(folder), "--no-serve")
-    assert code == 0 and "569 intel objects" in out
+    assert code == 0 and "9 feeds of 483 entries" in out
 
 
 def test_demo_never_overwrites_a_real_data_folder(

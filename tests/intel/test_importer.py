@@ -56,7 +56,7 @@ def test_import_stores_objects_and_observables(
 ) -> None:
     data = bundle(
         indicator("Evil.Example."),
-        indicator("10.0.0.1", "ipv4-addr:value"),
+        indicator("91.92.93.94", "ipv4-addr:value"),
         indicator("x", "network-traffic:dst_port", pattern="[network-traffic:dst_port = 443]"),
         {
             "type": "malware",
@@ -73,7 +73,7 @@ def test_import_stores_objects_and_observables(
     assert (report.created, report.matchable, report.not_matchable) == (4, 2, 1)  # type: ignore[attr-defined]
     with engine.connect() as conn:
         values = set(conn.execute(select(observables.c.type, observables.c.value)).all())
-    assert values == {("domain", "evil.example"), ("ipv4", "10.0.0.1")}
+    assert values == {("domain", "evil.example"), ("ipv4", "91.92.93.94")}
 
 
 def test_reimport_is_a_noop_and_newer_modified_is_a_new_version(

@@ -20,9 +20,13 @@ from sqlalchemy import Engine
 from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
-from steppe.api.routes import audit, directory, intel, telemetry
+from steppe.api.routes import audit, directory, enrichment, feeds, intel, telemetry
+from steppe.audit.trail import AuditTrail
 from steppe.errors import ConfigError
+from steppe.ingest.feeds.fetch import limits_from
+from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.ingest.telemetry.service import TelemetryService
+from steppe.intel.config import IntelConfig
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -44,16 +48,34 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         raise ConfigError(
             f"the database is at schema {current or 'none'}, not {head}: run `steppe init` first"
         )
+    built_engine = engine
     telemetry_service = TelemetryService(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        telemetry_service.close()  # writes what is spooled; nothing accepted is lost
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Threads start with the server, not when the app is built (tests build many).
+        scheduler = None
+        if settings.feed_scheduler:
+            scheduler = FeedScheduler(
+                built_engine,
+                AuditTrail(key=secret_key, actor="scheduler:feeds"),
+                limits_from(settings),
+                every=settings.feed_check_seconds,
+                config=IntelConfig.from_settings(settings),
+            )
+            scheduler.start()
+        app.state.feed_scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+            telemetry_service.close()  # writes what is spooled; nothing accepted is lost
 
     # The docs page's Swagger UI assets come from the fastapi-offline wheel, not a CDN:
     # centers run air-gapped.
     app = FastAPIOffline(
+        lifespan=lifespan,
         title="Steppe API",
         version="1",
         description=(
@@ -67,7 +89,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
         static_url=f"{API_PREFIX}/docs-assets",
         swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
-        lifespan=lifespan,
     )
     app.state.services = Services(
         settings=settings,
@@ -78,7 +99,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     app.state.telemetry_gate = asyncio.Semaphore(settings.telemetry_max_concurrent)
     install_problem_handlers(app)
-    for router in (directory.router, intel.router, audit.router, telemetry.router):
+    for router in (
+        directory.router,
+        intel.router,
+        enrichment.router,
+        feeds.router,
+        audit.router,
+        telemetry.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
 
     def openapi() -> dict[str, Any]:

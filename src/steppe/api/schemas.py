@@ -26,6 +26,7 @@ __all__ = [
     "MemberIn",
     "OrganisationIn",
     "OrganisationOut",
+    "SourceOut",
     "StoredObjectOut",
     "TokenIn",
     "TokenOut",
@@ -131,6 +132,20 @@ class ImportOut(BaseModel):
     sha256: str
 
 
+class SourceOut(BaseModel):
+    """A feed's listing of a value the object carries (provenance)."""
+
+    type: str
+    value: str
+    feed: str
+    owner: str
+    stix_id: str = Field(description="The indicator the feed made of the value")
+    confidence: int | None
+    first_seen: str
+    last_seen: str
+    expired_at: str | None
+
+
 class StoredObjectOut(BaseModel):
     stix_id: str
     type: str
@@ -147,6 +162,10 @@ class StoredObjectOut(BaseModel):
     matchable: bool | None
     pattern_note: str | None
     object: dict[str, Any] = Field(description="The STIX 2.1 object, with its TLP marking ref")
+    sources: list[SourceOut] = Field(
+        default_factory=list,
+        description="Feeds listing the values it carries, as far as the caller may see them",
+    )
 
 
 class IntelPage(BaseModel):

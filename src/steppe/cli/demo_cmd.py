@@ -13,11 +13,12 @@ from rich.table import Table
 from steppe.cli.runtime import DEMO_MARKER, Runtime
 from steppe.cli.serve_cmd import run_api
 from steppe.demo.coalition import CENTER, MEMBERS, seed_coalition
-from steppe.demo.intel import sample_sets
+from steppe.demo.intel import sample_feeds, write_sample
 from steppe.errors import ConfigError
-from steppe.intel.importer import Marking, import_objects
+from steppe.ingest.feeds.pull import pull_feed, register_feed
+from steppe.intel.config import IntelConfig
+from steppe.intel.feeds import FeedSpec
 from steppe.intel.queries import search_value
-from steppe.intel.stix import read_bundle
 from steppe.settings import Settings
 from steppe.sharing import directory
 from steppe.storage import migrate
@@ -43,9 +44,26 @@ def demo(
     rt = Runtime(Settings(data_dir=directory_, demo=True), out=parent.out, err=parent.err)
     migrate.upgrade(rt.engine)
     trail = rt.operator_trail()
-    sets = list(sample_sets())
+    samples = list(sample_feeds())
     with rt.transaction() as conn:
         coalition = seed_coalition(conn, trail)
+        # The sample data arrives as feeds, pulled like any other (file:// URLs into the
+        # demo folder): the feeds show in `steppe feed list` and pull again on request.
+        for sample in samples:
+            register_feed(
+                conn,
+                trail,
+                FeedSpec(
+                    name=sample.name,
+                    url=write_sample(sample, directory_ / "feeds"),
+                    format=sample.format,
+                    owner=directory.find_organisation(conn, sample.owner),
+                    distribution=sample.distribution,
+                    tlp=sample.tlp,
+                    groups=tuple(directory.find_group(conn, g) for g in sample.groups),
+                    preset=sample.preset,
+                ),
+            )
         tokens = {
             name: directory.create_token(conn, trail, name, label="demo").token
             for name in coalition.users
@@ -56,23 +74,14 @@ def demo(
         + "".join(f"export {_env_name(n)}={t}\n" for n, t in tokens.items())
     )
     intel_rows = []
+    config = IntelConfig.from_settings(rt.settings)
     with Progress(console=rt.err, transient=True) as progress:
-        task = progress.add_task("importing sample intel", total=len(sets))
-        for sample in sets:
-            objects = read_bundle(sample.bundle, sample.title)
-            with rt.transaction() as conn:
-                owner = directory.find_organisation(conn, sample.owner)
-                groups = tuple(directory.find_group(conn, g) for g in sample.groups)
-                report = import_objects(
-                    conn,
-                    trail,
-                    sample.bundle,
-                    objects,
-                    owner=owner,
-                    marking=Marking(sample.distribution, sample.tlp, groups),
-                    source=sample.title,
-                )
-            intel_rows.append((sample, report.objects, report.observables))
+        task = progress.add_task("pulling the sample feeds", total=len(samples))
+        for sample in samples:
+            result = pull_feed(rt.engine, trail, sample.name, config=config)
+            if result.status != "ok" or result.stats is None:
+                raise ConfigError(f"the demo feed {sample.name} did not pull: {result.error}")
+            intel_rows.append((sample, result.stats.entries, result.stats.new))
             progress.advance(task)
 
     out = rt.out
@@ -92,11 +101,16 @@ def demo(
             "hidden from members" if group.hidden_roster else "visible to members",
         )
     out.print(groups_table)
-    intel = Table("owner", "audience", "TLP", "objects", "intel", title="Sample intel")
+    intel = Table("feed", "owner", "audience", "TLP", "entries", "intel", title="Sample feeds")
     for sample, count, _observables in intel_rows:
         audience = ", ".join(sample.groups) or sample.distribution.value
         intel.add_row(
-            sample.owner, audience, sample.tlp.value.upper(), str(count), sample.title[:40]
+            sample.name,
+            sample.owner,
+            audience,
+            sample.tlp.value.upper(),
+            str(count),
+            sample.title[:40],
         )
     out.print(intel)
 
@@ -121,7 +135,7 @@ def demo(
     out.print(
         f"Set up {len(coalition.organisations)} organisations ({CENTER} + {len(MEMBERS)} "
         f"members), {len(coalition.groups)} sharing groups, {len(coalition.users)} users and "
-        f"{sum(c for _s, c, _o in intel_rows)} intel objects in {elapsed:.1f} s."
+        f"{len(samples)} feeds of {sum(c for _s, c, _o in intel_rows)} entries in {elapsed:.1f} s."
     )
     out.print("Try:")
     d = f"steppe --data-dir {directory_}"
@@ -129,6 +143,7 @@ def demo(
     out.print(f"  {d} intel search softupdates.info --as analyst.pk  (QCCM member: found)")
     out.print(f"  {d} group list --as analyst.tj  (QCCM's roster is hidden from members)")
     out.print(f"  {d} intel export --as analyst.kz -o kz.json")
+    out.print(f"  {d} feed list")
     out.print(f"  {d} audit verify")
     url = f"http://{host}:{port}/api/v1"
     out.print(f"API tokens of the demo users: {token_file}. With the server running:")

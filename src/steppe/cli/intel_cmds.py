@@ -13,11 +13,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from steppe.cli import sighting_cmds
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
+from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
-from steppe.intel.queries import export_bundle, get_object, search_value
+from steppe.intel.provenance import Source, sources_of_objects, sources_of_values
+from steppe.intel.queries import export_bundle, get_stored, search_value
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, TlpLevel
@@ -69,6 +72,7 @@ def intel_import(
                 marking=Marking(distribution, level, groups),
                 source=source,
                 progress=lambda n: progress.advance(task, n),
+                config=IntelConfig.from_settings(rt.settings),
             )
             progress.update(task, description=f"stored {source}")
     _print_report(rt, report)
@@ -77,21 +81,38 @@ def intel_import(
 @intel_app.command("search")
 def intel_search(
     ctx: typer.Context,
-    value: Annotated[str, typer.Argument(help="An IP, CIDR, domain, URL, email, hash, CVE…")],
     as_user: Annotated[str, typer.Option("--as", help="Search as this user sees.")],
+    value: Annotated[
+        str | None, typer.Argument(help="An IP, CIDR, domain, URL, email, hash, CVE…")
+    ] = None,
     kind: Annotated[
         ObservableType | None, typer.Option("--type", help="Type of the value (default: guessed).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
+    technique: Annotated[
+        str | None,
+        typer.Option(help="Instead of a value: objects tagged with an ATT&CK technique (T1059)."),
+    ] = None,
 ) -> None:
-    """Find the intel a user may see that carries a value."""
+    """Find the intel a user may see that carries a value (or an ATT&CK technique tag)."""
     rt: Runtime = ctx.obj
+    if technique is not None:
+        sighting_cmds.search_technique(rt, as_user, technique, as_json)
+        return
+    if value is None:
+        raise InputError("give a value to search for, or --technique", field="VALUE")
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
         found_kind, canonical, hits = search_value(conn, actor, value, kind)
+        key = (found_kind.value, canonical)
+        sources = sources_of_values(conn, actor, [key])[key]
+        scores = sighting_cmds.scores_of_hits(conn, hits, rt)
     if as_json:
+        listed = [s.as_dict() for s in sources]
         for hit in hits:
-            sys.stdout.buffer.write(orjson.dumps(asdict(hit)) + b"\n")
+            score = scores.get((hit.stix_id, hit.owner))
+            extra = {"sources": listed, "score": None if score is None else round(score.score, 1)}
+            sys.stdout.buffer.write(orjson.dumps({**asdict(hit), **extra}) + b"\n")
         return
     if not hits:
         rt.out.print(f"no intel visible to {as_user} for {found_kind.value} {canonical}")
@@ -105,6 +126,7 @@ def intel_search(
         "conf",
         "valid until",
         "matchable",
+        "score",
         title=f"{found_kind.value} {canonical}: {len(hits)} visible to {as_user}",
     )
     for h in hits:
@@ -118,8 +140,11 @@ def intel_search(
             h.valid_until or "",
             {True: "yes", False: "no", None: "-"}[h.matchable]
             + (" (revoked)" if h.revoked else ""),
+            sighting_cmds.score_text(scores.get((h.stix_id, h.owner))),
         )
     rt.out.print(table)
+    if sources:
+        rt.out.print(_sources_table(sources, f"sources of {canonical} visible to {as_user}"))
 
 
 @intel_app.command("show")
@@ -132,8 +157,16 @@ def intel_show(
     rt: Runtime = ctx.obj
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
-        obj = get_object(conn, actor, stix_id)
-    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+        stored = get_stored(conn, actor, stix_id)
+        sources = sources_of_objects(conn, actor, [stored.pk])[stored.pk]
+        enrichment = sighting_cmds.describe(conn, actor, stored, rt)
+    sys.stdout.buffer.write(orjson.dumps(stored.body, option=orjson.OPT_INDENT_2) + b"\n")
+    sighting_cmds.print_enrichment(rt, enrichment)
+    if sources:  # on stderr: stdout stays the STIX object, for scripts
+        rt.err.print(_sources_table(sources, "sources (feeds listing its values)"))
+
+
+intel_app.command("sight")(sighting_cmds.intel_sight)
 
 
 @intel_app.command("export")
@@ -166,6 +199,23 @@ def intel_export(
                 count = export_bundle(conn, actor, out, bundle_id=bundle_id, types=object_type)
             tmp.replace(output)  # a reader never sees half a bundle
     rt.err.print(f"exported {count} objects visible to {as_user}")
+
+
+def _sources_table(sources: list[Source], title: str) -> Table:
+    table = Table(
+        "value", "feed", "owner", "conf", "first seen", "last seen", "expired", title=title
+    )
+    for s in sources:
+        table.add_row(
+            s.value,
+            s.feed,
+            s.owner,
+            "" if s.confidence is None else str(s.confidence),
+            s.first_seen[:19],
+            s.last_seen[:19],
+            (s.expired_at or "")[:19],
+        )
+    return table
 
 
 def _read(path: Path) -> bytes:

@@ -17,10 +17,12 @@ from sqlalchemy.exc import OperationalError
 from steppe.cli import (
     audit_cmds,
     directory_cmds,
+    feed_cmds,
     intel_cmds,
     lake_cmds,
     sigma_cmds,
     syslog_cmds,
+    tag_cmds,
     telemetry_cmds,
 )
 from steppe.cli.demo_cmd import demo
@@ -44,6 +46,9 @@ app.add_typer(directory_cmds.group_app, name="group")
 app.add_typer(directory_cmds.user_app, name="user")
 app.add_typer(directory_cmds.token_app, name="token")
 app.add_typer(intel_cmds.intel_app, name="intel")
+app.add_typer(tag_cmds.tag_app, name="tag")
+app.add_typer(tag_cmds.attack_app, name="attack")
+app.add_typer(feed_cmds.feed_app, name="feed")
 app.add_typer(audit_cmds.audit_app, name="audit")
 app.add_typer(telemetry_cmds.telemetry_app, name="telemetry")
 app.add_typer(lake_cmds.lake_app, name="lake")

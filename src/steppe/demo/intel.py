@@ -1,52 +1,69 @@
-"""Sample intelligence for the demo, built from two public feeds shipped in demo/data.
+"""Sample intelligence for the demo, as feeds built from two public lists in demo/data.
 
-Each owner shares with a different audience, so the demo shows the policy at work:
-a QCCM-only set that Russia's analysts cannot find, a TLP:RED organisation-only set,
-a federation set for peers, community feeds from the center.
+Each sample is written into the demo folder as a file and registered as a feed
+(``file://``) that the demo then pulls through the ordinary feed path. Each owner
+shares with a different audience, so the demo shows the policy at work: a QCCM-only
+list that Russia's analysts cannot find, a TLP:RED organisation-only list, a federation
+list for peers, community lists from the center.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from steppe.intel.feeds import FeedFormat
 from steppe.sharing.model import Distribution, TlpLevel
 
-__all__ = ["SampleSet", "sample_sets"]
+__all__ = ["SampleFeed", "sample_feeds", "write_sample"]
 
 _NS = uuid.UUID("5e3c7f0a-8d1b-4c2e-9f6a-0b7d2e4c1a93")
 _WHEN = "2026-11-01T00:00:00.000Z"
-_UNTIL = "2027-05-01T00:00:00.000Z"
 
 
 @dataclass(frozen=True, slots=True)
-class SampleSet:
-    """One import: who owns it, who it is for, and the bundle."""
+class SampleFeed:
+    """One demo feed: who owns it, who it is for, its file and a value to look for."""
 
+    name: str
     owner: str
     title: str
     distribution: Distribution
     tlp: TlpLevel
     groups: tuple[str, ...]
-    bundle: bytes
-    example: str  # a value from the set, to show who can find it
+    format: FeedFormat
+    preset: str | None
+    filename: str
+    content: bytes
+    example: str  # a value from the feed, to show who can find it
+
+
+def write_sample(feed: SampleFeed, folder: Path) -> str:
+    """Write the feed's file into ``folder``; returns its ``file://`` URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / feed.filename
+    path.write_bytes(feed.content)
+    return path.resolve().as_uri()
 
 
 def _id(kind: str, key: str) -> str:
     return f"{kind}--{uuid.uuid5(_NS, f'{kind}:{key}')}"
 
 
+def _data(name: str) -> str:
+    return resources.files("steppe.demo").joinpath(f"data/{name}").read_text()
+
+
 def _c2_sections() -> dict[str, list[str]]:
-    text = resources.files("steppe.demo").joinpath("data/c2-sample.txt").read_text()
     sections: dict[str, list[str]] = {}
     current = None
-    for line in text.splitlines():
+    for line in _data("c2-sample.txt").splitlines():
         line = line.strip()
         if line.startswith("# ") and "http" in line:
             current = line[2:].split(" http")[0].strip()
@@ -54,73 +71,6 @@ def _c2_sections() -> dict[str, list[str]]:
         elif line and not line.startswith("#") and current is not None:
             sections[current].append(line)
     return sections
-
-
-def _indicator(value: str, campaign: str, *, confidence: int = 70) -> dict[str, Any]:
-    try:
-        ipaddress.ip_address(value)
-        path = "ipv4-addr:value" if "." in value else "ipv6-addr:value"
-    except ValueError:
-        path = "domain-name:value"
-    return {
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": _id("indicator", f"{campaign}:{value}"),
-        "created": _WHEN,
-        "modified": _WHEN,
-        "name": f"{campaign}: {value}",
-        "indicator_types": ["malicious-activity"],
-        "pattern": f"[{path} = '{value}']",
-        "pattern_type": "stix",
-        "valid_from": _WHEN,
-        "valid_until": _UNTIL,
-        "confidence": confidence,
-    }
-
-
-def _campaign_bundle(campaign: str, values: list[str]) -> bytes:
-    camp = {
-        "type": "campaign",
-        "spec_version": "2.1",
-        "id": _id("campaign", campaign),
-        "created": _WHEN,
-        "modified": _WHEN,
-        "name": campaign,
-    }
-    objects: list[dict[str, Any]] = [camp]
-    for value in values:
-        ind = _indicator(value, campaign)
-        objects.append(ind)
-        objects.append(
-            {
-                "type": "relationship",
-                "spec_version": "2.1",
-                "id": _id("relationship", f"{campaign}:{value}"),
-                "created": _WHEN,
-                "modified": _WHEN,
-                "relationship_type": "indicates",
-                "source_ref": ind["id"],
-                "target_ref": camp["id"],
-            }
-        )
-    return _bundle(campaign, objects)
-
-
-def _bundle(key: str, objects: list[dict[str, Any]]) -> bytes:
-    return orjson.dumps({"type": "bundle", "id": _id("bundle", key), "objects": objects})
-
-
-def _ipsum_bundle() -> tuple[bytes, str]:
-    text = resources.files("steppe.demo").joinpath("data/ipsum-sample.txt").read_text()
-    objects = []
-    first = ""
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        ip, score = line.split()
-        first = first or ip
-        objects.append(_indicator(ip, "IPsum blacklisted IP", confidence=min(100, 10 * int(score))))
-    return _bundle("ipsum", objects), first
 
 
 def _vulnerability_bundle() -> bytes:
@@ -163,47 +113,47 @@ def _vulnerability_bundle() -> bytes:
         "source_ref": actor["id"],
         "target_ref": vuln["id"],
     }
-    return _bundle("kg-vuln", [actor, vuln, complex_indicator, rel])
+    objects: list[dict[str, Any]] = [actor, vuln, complex_indicator, rel]
+    return orjson.dumps({"type": "bundle", "id": _id("bundle", "kg-vuln"), "objects": objects})
 
 
-def sample_sets() -> Iterator[SampleSet]:
+def sample_feeds() -> Iterator[SampleFeed]:
     c2 = _c2_sections()
     plan = [
-        ("KZ-CERT", "FireEye Operation Snowman", Distribution.GROUPS, TlpLevel.AMBER, ("CSTO",)),
-        ("CNCERT", "Sofacy report Dec 2015", Distribution.GROUPS, TlpLevel.AMBER, ("QCCM",)),
-        ("CERT-In", "Mofang report by FoxIT", Distribution.GROUPS, TlpLevel.GREEN, ("BRICS",)),
-        ("RU-CERT", "Project Sauron", Distribution.ORGANISATION, TlpLevel.RED, ()),
+        ("snowman", "KZ-CERT", "FireEye Operation Snowman", Distribution.GROUPS, TlpLevel.AMBER, ("CSTO",)),
+        ("sofacy-2015", "CNCERT", "Sofacy report Dec 2015", Distribution.GROUPS, TlpLevel.AMBER, ("QCCM",)),
+        ("mofang", "CERT-In", "Mofang report by FoxIT", Distribution.GROUPS, TlpLevel.GREEN, ("BRICS",)),
+        ("sauron", "RU-CERT", "Project Sauron", Distribution.ORGANISATION, TlpLevel.RED, ()),
         (
+            "eternalblue-payloads",
             "PKCERT",
             "Threat actors leverage EternalBlue exploit to deliver non-WannaCry payloads",
             Distribution.FEDERATION,
             TlpLevel.GREEN,
             (),
         ),
-        ("UZ-CERT", "Black Oasis IOC", Distribution.GROUPS, TlpLevel.AMBER_STRICT, ("SCO",)),
-        ("Regional Center", "Sofacy activity", Distribution.COMMUNITY, TlpLevel.GREEN, ()),
-    ]
-    for owner, campaign, dist, tlp, groups in plan:
+        ("black-oasis", "UZ-CERT", "Black Oasis IOC", Distribution.GROUPS, TlpLevel.AMBER_STRICT, ("SCO",)),
+        ("sofacy-activity", "Regional Center", "Sofacy activity", Distribution.COMMUNITY, TlpLevel.GREEN, ()),
+    ]  # fmt: skip
+    for name, owner, campaign, dist, tlp, groups in plan:
         values = c2[campaign]
-        yield SampleSet(
-            owner, campaign, dist, tlp, groups, _campaign_bundle(campaign, values), values[-1]
-        )
-    ipsum, first_ip = _ipsum_bundle()
-    yield SampleSet(
-        "Regional Center",
-        "IPsum blacklist sample",
-        Distribution.COMMUNITY,
-        TlpLevel.CLEAR,
-        (),
-        ipsum,
-        first_ip,
+        # The campaign's name heads the list, as in signature-base: it becomes each
+        # indicator's description.
+        content = f"# {campaign}\n" + "".join(f"{v}\n" for v in values)
+        yield SampleFeed(
+            name, owner, campaign, dist, tlp, groups, FeedFormat.PLAIN, "signature-base",
+            f"{name}.txt", content.encode(), values[-1],
+        )  # fmt: skip
+    ipsum = _data("ipsum-sample.txt")
+    first_ip = next(
+        line.split()[0] for line in ipsum.splitlines() if line and not line.startswith("#")
     )
-    yield SampleSet(
-        "KG-CERT",
-        "CVE-2024-3400 and a demo actor",
-        Distribution.COMMUNITY,
-        TlpLevel.GREEN,
-        (),
-        _vulnerability_bundle(),
-        "CVE-2024-3400",
-    )
+    yield SampleFeed(
+        "ipsum", "Regional Center", "IPsum blacklist sample", Distribution.COMMUNITY,
+        TlpLevel.CLEAR, (), FeedFormat.CSV, "ipsum", "ipsum-sample.txt", ipsum.encode(), first_ip,
+    )  # fmt: skip
+    yield SampleFeed(
+        "kg-cve-2024-3400", "KG-CERT", "CVE-2024-3400 and a demo actor", Distribution.COMMUNITY,
+        TlpLevel.GREEN, (), FeedFormat.STIX, None, "kg-cve-2024-3400.json",
+        _vulnerability_bundle(), "CVE-2024-3400",
+    )  # fmt: skip

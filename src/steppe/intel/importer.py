@@ -35,10 +35,14 @@ from steppe.errors import (
     InvalidStix,
     MarkingConflict,
 )
+from steppe.intel import attack, taxonomies
+from steppe.intel.config import IntelConfig
+from steppe.intel.correlation import correlate
 from steppe.intel.observables import ObservableType, canonicalise
 from steppe.intel.patterns import PatternObservable, parse_pattern
 from steppe.intel.stix import bundle_tlp_definitions, check_object_times, line_of, tlp_of
-from steppe.sharing.directory import Organisation, SharingGroup
+from steppe.intel.warninglists import WarninglistIndex
+from steppe.sharing.directory import Organisation, SharingGroup, get_organisation
 from steppe.sharing.model import Distribution, OrgKind, TlpLevel
 from steppe.sharing.policy import check_marking
 from steppe.storage import timestamps
@@ -46,7 +50,15 @@ from steppe.storage.bulk import BackgroundWriter, bulk_insert
 from steppe.storage.ids import allocate_ids
 from steppe.storage.schema import intel_objects, object_groups, object_labels, observables
 
-__all__ = ["BATCH_SIZE", "ImportReport", "Marking", "import_objects", "observables_of"]
+__all__ = [
+    "BATCH_SIZE",
+    "ImportReport",
+    "Marking",
+    "ensure_attack_patterns",
+    "import_objects",
+    "observables_of",
+    "warninglist_rows",
+]
 
 #: Stand-in ``modified`` for objects that have none (SCOs, marking definitions): they do
 #: not version, so a constant makes re-imports no-ops.
@@ -83,6 +95,8 @@ class ImportReport:
     matchable: int = 0
     not_matchable: int = 0
     observables: int = 0
+    warninglisted: int = 0  # indicators not matchable because every value is on a warninglist
+    correlated: int = 0  # new correlation memberships
     by_type: Counter[str] = field(default_factory=Counter)
     sha256: str = ""
 
@@ -98,6 +112,7 @@ def import_objects(
     source: str,
     progress: ProgressHook | None = None,
     batch_size: int = BATCH_SIZE,
+    config: IntelConfig | None = None,
 ) -> ImportReport:
     """Check and store ``objects`` (parsed from ``data``) for ``owner``.
 
@@ -105,15 +120,34 @@ def import_objects(
     :class:`InputError` (located at the offending object) or a database error, nothing
     the import wrote stays behind. ``progress`` is called with the number of objects
     checked after each batch of ``batch_size``.
+
+    Along the way (``config``, default :class:`IntelConfig`): observables on a MISP
+    warninglist are flagged, and an indicator all of whose values are is stored not
+    matchable; tags (labels) are checked and normalised (:mod:`steppe.intel.taxonomies`),
+    ATT&CK ones get their attack-pattern object; the new objects are correlated.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    cfg = config or IntelConfig()
     group_ids = _check_audience(owner, marking)
     report = ImportReport(source=source, objects=len(objects))
     with conn.begin_nested():
-        _import(
-            conn, data, objects, owner, marking, group_ids, source, progress, batch_size, report
+        pks, techniques = _import(
+            conn,
+            data,
+            objects,
+            owner,
+            marking,
+            group_ids,
+            source,
+            progress,
+            batch_size,
+            report,
+            cfg,
         )
+        report.correlated = correlate(conn, pks, cfg.correlation).new_members
+        if techniques:
+            ensure_attack_patterns(conn, trail, techniques)
         trail.record(
             conn,
             "intel.import",
@@ -153,7 +187,8 @@ def _import(
     progress: ProgressHook | None,
     batch_size: int,
     report: ImportReport,
-) -> None:
+    cfg: IntelConfig,
+) -> tuple[range, set[str]]:
     # Take both id sequences' locks before anything else (on SQLite, the write lock,
     # before any read); the blocks are settled below, once the counts are known.
     first_pk = allocate_ids(conn, "intel_objects", 0).start
@@ -161,7 +196,9 @@ def _import(
     # One statement for all the ids (an index probe each): every batch's version
     # decisions need it, and the writer then only writes.
     stored = _stored_versions(conn, owner.id, _ids(objects))
-    builder = _BatchBuilder(data, objects, source, owner.id, marking, group_ids, stored, report)
+    builder = _BatchBuilder(
+        data, objects, source, owner.id, marking, group_ids, stored, report, cfg
+    )
     builder.next_pk, builder.next_obs = first_pk, first_obs
     starts = range(0, len(objects), batch_size)
     with BackgroundWriter(threaded=len(starts) > 1) as writer:
@@ -184,6 +221,7 @@ def _import(
         or allocate_ids(conn, "observables", builder.next_obs - first_obs).start != first_obs
     ):
         raise IntegrityError("an id sequence moved during the import; nothing was stored")
+    return range(first_pk, builder.next_pk), builder.techniques
 
 
 def _sha256(data: bytes) -> str:
@@ -212,7 +250,7 @@ class _Batch:
     objects: list[tuple[Any, ...]]
     groups: list[tuple[int, int]]
     labels: list[tuple[int, str]]
-    observables: list[tuple[int, int, str, str]]
+    observables: list[tuple[int, int, str, str, str | None]]
 
 
 _OBJECT_COLUMNS = (
@@ -259,8 +297,12 @@ class _BatchBuilder:
         group_ids: list[int],
         stored: dict[str, set[str]],
         report: ImportReport,
+        config: IntelConfig,
     ) -> None:
         self.data = data
+        self.free_tags = config.free_tags
+        self.warninglists = WarninglistIndex.load(config.warninglists_disabled)
+        self.techniques: set[str] = set()
         self.objects = objects
         self.source = source
         self.owner_id = owner_id
@@ -298,6 +340,7 @@ class _BatchBuilder:
         report = self.report
         rows: list[tuple[Any, ...]] = []
         observable_rows: list[tuple[int, int, str, str]] = []
+        spans: list[tuple[int, int, int]] = []  # matchable indicator: row, first observable, n
         label_rows: list[tuple[int, str]] = []
         group_rows: list[tuple[int, int]] = []
         demote: list[str] = []
@@ -328,10 +371,10 @@ class _BatchBuilder:
                         note = f"pattern_type {obj['pattern_type']!r} is not matched yet"
                 else:
                     found = dict.fromkeys(observables_of(obj))
-                labels = _labels(obj) if "labels" in obj else ()
                 tlp = default_tlp
                 if obj.get("object_marking_refs"):
                     tlp = tlp_of(obj, local_tlp) or default_tlp
+                labels = self._labels(obj, tlp) if "labels" in obj else ()
                 if tlp not in allowed_tlp:
                     # Decided by the TLP alone (distribution and groups are the import's).
                     check_marking(self.marking.distribution, tlp, group_ids)
@@ -377,6 +420,8 @@ class _BatchBuilder:
                         body,
                     )
                 )
+                if matchable is True:
+                    spans.append((len(rows) - 1, len(observable_rows), len(in_pattern)))
                 for observable in in_pattern:
                     observable_rows.append((obs_id, pk, observable.type.value, observable.value))
                     obs_id += 1
@@ -404,6 +449,10 @@ class _BatchBuilder:
                 line=line_of(self.data, stix_id_or_none, index),
                 field=f"objects[{index}]",
             ) from None
+        flagged, warned = warninglist_rows(self.warninglists, observable_rows, rows, spans)
+        matchable_count -= warned
+        not_matchable_count += warned
+        report.warninglisted += warned
         if matchable_count or not_matchable_count:
             types["indicator"] = types.get("indicator", 0) + matchable_count + not_matchable_count
         self.fresh += pk - first_pk
@@ -411,7 +460,17 @@ class _BatchBuilder:
         report.matchable += matchable_count
         report.not_matchable += not_matchable_count
         report.observables += len(observable_rows)
-        return _Batch(demote, rows, group_rows, label_rows, observable_rows)
+        return _Batch(demote, rows, group_rows, label_rows, flagged)
+
+    def _labels(self, obj: dict[str, Any], tlp: TlpLevel) -> tuple[str, ...]:
+        try:
+            labels = taxonomies.normalise_tags(_labels(obj), tlp, self.free_tags)
+        except InputError as exc:
+            raise exc.located(field="labels") if exc.field is None else exc from None
+        for label in labels:
+            if label.startswith("attack.t"):
+                self.techniques.add(label.removeprefix("attack."))
+        return tuple(labels)
 
     def _version(
         self,
@@ -511,7 +570,76 @@ def _write_batch(conn: Connection, owner_id: int, batch: _Batch) -> None:
     bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, batch.objects)
     bulk_insert(conn, object_groups, ("object_pk", "group_id"), batch.groups)
     bulk_insert(conn, object_labels, ("object_pk", "label"), batch.labels)
-    bulk_insert(conn, observables, ("id", "object_pk", "type", "value"), batch.observables)
+    bulk_insert(
+        conn, observables, ("id", "object_pk", "type", "value", "warninglists"), batch.observables
+    )
+
+
+_MATCHABLE = _OBJECT_COLUMNS.index("matchable")
+_NOTE = _OBJECT_COLUMNS.index("pattern_note")
+
+
+def warninglist_rows(
+    index: WarninglistIndex,
+    observable_rows: Sequence[tuple[int, int, str, str]],
+    object_rows: list[tuple[Any, ...]] | None = None,
+    spans: Sequence[tuple[int, int, int]] = (),
+) -> tuple[list[tuple[int, int, str, str, str | None]], int]:
+    """Observable rows with their warninglists column; indicators left with none to match.
+
+    ``spans`` name the matchable indicators among ``object_rows`` (row index, index of
+    its first observable row, how many): one whose every value is on a warninglist is
+    switched to not matchable in place, with a ``pattern_note`` naming the lists.
+    Returns the rows and how many indicators were switched. One index look-up per
+    distinct value of the batch.
+    """
+    hits = index.flag({(r[2], r[3]) for r in observable_rows})
+    if not hits:
+        return [(*r, None) for r in observable_rows], 0
+    joined = {key: "\n".join(names) for key, names in hits.items()}
+    rows = [(*r, joined.get((r[2], r[3]))) for r in observable_rows]
+    switched = 0
+    if object_rows is not None:
+        for at, first, count in spans:
+            lists: dict[str, None] = {}
+            for r in observable_rows[first : first + count]:
+                names = hits.get((r[2], r[3]))
+                if names is None:
+                    break
+                lists.update(dict.fromkeys(names))
+            else:
+                if count:
+                    row = object_rows[at]
+                    note = "every value is on a warninglist: " + "; ".join(lists)
+                    object_rows[at] = (*row[:_MATCHABLE], False, note[:2000], *row[_NOTE + 1 :])
+                    switched += 1
+    return rows, switched
+
+
+def ensure_attack_patterns(
+    conn: Connection, trail: AuditTrail, technique_ids: Iterable[str]
+) -> int:
+    """Store the attack-pattern objects of ``technique_ids`` not stored yet; how many.
+
+    Owned by the coordinator organisation (the center), ``community``, TLP:CLEAR, with
+    MITRE's STIX id (:mod:`steppe.intel.attack`). Without a coordinator organisation
+    nothing is created: the tags still link objects by label.
+    """
+    owner_id, missing = attack.missing_attack_patterns(conn, technique_ids)
+    if owner_id is None or not missing:
+        return 0
+    objects = [attack.attack_pattern_object(t) for t in missing]
+    data = orjson.dumps({"type": "bundle", "objects": objects})
+    report = import_objects(
+        conn,
+        trail,
+        data,
+        objects,
+        owner=get_organisation(conn, owner_id),
+        marking=Marking(Distribution.COMMUNITY, TlpLevel.CLEAR),
+        source="MITRE ATT&CK (pymispgalaxies)",
+    )
+    return report.created
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

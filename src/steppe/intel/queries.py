@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Connection, Select, exists, select
 
 from steppe.errors import InvalidObservable, NotFound
+from steppe.intel import attack
 from steppe.intel.observables import ObservableType, canonical_observable
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_definition, tlp_marking_id
 from steppe.sharing.model import Actor, TlpLevel
@@ -214,6 +215,7 @@ def list_objects(
     kind: ObservableType | str | None = None,
     stix_type: str | None = None,
     label: str | None = None,
+    technique: str | None = None,
     modified_after: str | None = None,
     modified_before: str | None = None,
     after_pk: int = 0,
@@ -222,6 +224,8 @@ def list_objects(
     """Current objects visible to ``actor``, oldest import first, one page at a time.
 
     ``after_pk`` is the cursor: the ``pk`` of the last object of the previous page.
+    ``technique`` (``T1059``) selects objects tagged with the ATT&CK technique or one of
+    its sub-techniques.
     """
     require_reader(actor)
     o = intel_objects
@@ -247,6 +251,12 @@ def list_objects(
         query = query.where(
             exists(
                 select(1).where(object_labels.c.object_pk == o.c.pk, object_labels.c.label == label)
+            )
+        )
+    if technique is not None:
+        query = query.where(
+            exists(
+                select(1).where(object_labels.c.object_pk == o.c.pk, attack.label_filter(technique))
             )
         )
     if modified_after is not None:

@@ -23,11 +23,14 @@ from steppe.api.schemas import (
     LookupInvalid,
     LookupMatchOut,
     LookupOut,
+    SourceOut,
     StoredObjectOut,
 )
 from steppe.errors import Conflict, Forbidden, InputError, InvalidStix, NotFound
+from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
+from steppe.intel.provenance import Source, sources_of_objects
 from steppe.intel.queries import StoredObject, get_stored, list_objects, lookup_values
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
@@ -103,6 +106,7 @@ def import_bundle(
             owner=owner,
             marking=Marking(distribution, level, groups),
             source="request body",
+            config=IntelConfig.from_settings(svc.settings),
         )
         return 201, _report(report)
 
@@ -143,7 +147,8 @@ def search(
     more = len(items) > limit
     page = items[:limit]
     next_cursor = _encode_cursor(page[-1].pk) if more else None
-    return IntelPage(items=[_out(o) for o in page], next_cursor=next_cursor)
+    sources = sources_of_objects(conn, actor, [o.pk for o in page])
+    return IntelPage(items=[_out(o, sources[o.pk]) for o in page], next_cursor=next_cursor)
 
 
 @router.get(
@@ -153,7 +158,8 @@ def search(
 )
 def read(conn: ConnDep, actor: ActorDep, stix_id: str) -> StoredObjectOut:
     require_role(actor, *WRITERS, Role.READER)
-    return _out(get_stored(conn, actor, stix_id))
+    stored = get_stored(conn, actor, stix_id)
+    return _out(stored, sources_of_objects(conn, actor, [stored.pk])[stored.pk])
 
 
 @router.put(
@@ -259,6 +265,7 @@ def _new_version(
             owner=directory.get_organisation(conn, actor.org_id),
             marking=Marking(Distribution(current.distribution), TlpLevel(current.tlp), groups),
             source="request body",
+            config=IntelConfig.from_settings(services(request).settings),
         )
         if report.new_versions != 1:
             raise Conflict("the object was not stored as a new version")
@@ -360,6 +367,7 @@ def _report(r: ImportReport) -> dict[str, Any]:
     ).model_dump()
 
 
-def _out(o: StoredObject) -> StoredObjectOut:
+def _out(o: StoredObject, sources: list[Source] | None = None) -> StoredObjectOut:
     metadata = {f.name: getattr(o, f.name) for f in fields(o) if f.name not in ("pk", "body")}
-    return StoredObjectOut(**metadata, object=o.body)
+    listed = [SourceOut(**s.as_dict()) for s in sources or ()]
+    return StoredObjectOut(**metadata, object=o.body, sources=listed)

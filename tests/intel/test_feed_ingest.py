@@ -1,0 +1,284 @@
+"""The fast path of list feeds: deterministic, valid STIX indicators with provenance,
+re-pulls that version, expire and bump last_seen without duplicating anything."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Engine, func, select
+
+from conftest import KEY
+from steppe.audit.trail import AuditTrail
+from steppe.ingest.intel import PRESETS, RowProblem, read_list
+from steppe.intel.feed_ingest import (
+    FEED_NAMESPACE,
+    FeedEntry,
+    indicator_id,
+    ingest_entries,
+    pattern_of,
+    version_stamp,
+)
+from steppe.intel.feeds import Feed, FeedFormat, FeedSpec, add_feed, find_feed
+from steppe.intel.observables import ObservableType
+from steppe.intel.patterns import parse_pattern
+from steppe.intel.provenance import sources_of_values
+from steppe.sharing import directory
+from steppe.sharing.model import Actor, Distribution, OrgKind, Role, TlpLevel
+from steppe.storage.engine import writing
+from steppe.storage.schema import feed_entries, intel_objects, observables
+
+ROOT = Path(__file__).resolve().parents[2]
+IPSUM = ROOT / "tests" / "data" / "feeds" / "ipsum" / "ipsum.txt"
+IP = ObservableType.IPV4
+
+
+def _feed(engine: Engine, name: str = "list") -> Feed:
+    trail = AuditTrail(KEY, "test")
+    with writing(engine) as conn:
+        try:
+            org = directory.find_organisation(conn, "Center")
+        except Exception:
+            org = directory.add_organisation(conn, trail, "Center", None, OrgKind.COORDINATOR)
+        spec = FeedSpec(
+            name, "file:///dev/null", FeedFormat.PLAIN, org, Distribution.COMMUNITY, TlpLevel.CLEAR
+        )
+        return add_feed(conn, trail, spec)
+
+
+def _pull(engine: Engine, name: str, entries: list[FeedEntry]) -> dict[str, int]:
+    with writing(engine) as conn:
+        feed = find_feed(conn, name)
+        stamp = version_stamp(feed)
+        stats = ingest_entries(conn, feed, entries, stamp=stamp)
+        from steppe.intel.feeds import record_pull
+
+        record_pull(conn, feed, at=stamp, status="ok", stats=stats.as_dict(), version_at=stamp)
+    return {k: v for k, v in stats.as_dict().items() if k != "seconds"}
+
+
+def test_indicator_ids_are_uuid5_of_feed_type_and_value() -> None:
+    expected = f"indicator--{uuid.uuid5(FEED_NAMESPACE, '7:ipv4:198.51.100.7')}"
+    assert indicator_id(7, "ipv4", "198.51.100.7") == expected
+    assert indicator_id(8, "ipv4", "198.51.100.7") != expected
+
+
+_VALUES = {
+    "ipv4": "198.51.100.7",
+    "ipv6": "2001:db8::1",
+    "cidr": "10.0.0.0/8",
+    "domain": "evil.example",
+    "url": "http://evil.example/a'b\\c",
+    "email": "bad@evil.example",
+    "md5": "d41d8cd98f00b204e9800998ecf8427e",
+    "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "filename": "evil.exe",
+    "asn": "AS64496",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_VALUES))
+def test_patterns_give_back_the_value(kind: str) -> None:
+    parsed = parse_pattern(pattern_of(kind, _VALUES[kind]))
+    assert parsed.matchable
+    assert [(o.type.value, o.value) for o in parsed.observables] == [(kind, _VALUES[kind])]
+
+
+@given(st.from_regex(r"[a-z0-9]{1,20}\.example", fullmatch=True))
+def test_domain_patterns_round_trip(domain: str) -> None:
+    parsed = parse_pattern(pattern_of("domain", domain))
+    assert [o.value for o in parsed.observables] == [domain]
+
+
+def test_stored_bodies_are_valid_stix(sqlite_engine: Engine) -> None:
+    from stix2validator import ValidationOptions, validate_instance
+
+    _feed(sqlite_engine)
+    entries = [FeedEntry(ObservableType(k), v, 60, "a comment") for k, v in sorted(_VALUES.items())]
+    _pull(sqlite_engine, "list", entries)
+    with sqlite_engine.connect() as conn:
+        bodies = conn.execute(select(intel_objects.c.body)).scalars().all()
+    assert len(bodies) == len(_VALUES)
+    for body in bodies:
+        result = validate_instance(orjson.loads(body), ValidationOptions(version="2.1"))
+        assert result.is_valid, [str(e) for e in result.errors]
+
+
+def _current(engine: Engine) -> dict[str, dict[str, object]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(observables.c.value, intel_objects.c.body)
+            .join(intel_objects, intel_objects.c.pk == observables.c.object_pk)
+            .where(intel_objects.c.is_current.is_(True))
+        ).all()
+    return {value: orjson.loads(body) for value, body in rows}
+
+
+def _last_seen(conn: Connection) -> dict[str, str]:
+    """last_seen as the provenance view gives it (to the owner's admin)."""
+    admin = Actor(0, "root", 1, OrgKind.COORDINATOR, frozenset({Role.ADMIN}))
+    found = sources_of_values(conn, admin, [("ipv4", f"77.90.185.{i}") for i in (1, 2, 3)])
+    return {v: s[0].last_seen for (_k, v), s in found.items() if s}
+
+
+def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
+    _feed(engine)
+    a, b, c = "77.90.185.1", "77.90.185.2", "77.90.185.3"
+    first = _pull(engine, "list", [FeedEntry(IP, a, 50), FeedEntry(IP, b, 50)])
+    first.pop("correlated")  # counted by steppe.intel.correlation, tested there
+    assert first == {
+        "warninglisted": 0,
+        "entries": 2,
+        "new": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "expired": 0,
+        "bad_rows": 0,
+    }
+    before = _current(engine)
+    with engine.connect() as conn:
+        seen_before = _last_seen(conn)
+
+    # Same list again: nothing new is written, last_seen moves.
+    again = _pull(engine, "list", [FeedEntry(IP, a, 50), FeedEntry(IP, b, 50)])
+    assert again["unchanged"] == 2 and again["new"] == again["updated"] == 0
+    assert _current(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(intel_objects)).scalar() == 2
+        seen_after = _last_seen(conn)
+    assert all(seen_after[v] > seen_before[v] for v in (a, b))
+
+    # a's confidence changes, b leaves the list, c arrives.
+    third = _pull(engine, "list", [FeedEntry(IP, a, 90), FeedEntry(IP, c, 10)])
+    assert (third["new"], third["updated"], third["expired"], third["unchanged"]) == (1, 1, 1, 0)
+    now = _current(engine)
+    assert now[a]["confidence"] == 90 and now[a]["id"] == before[a]["id"]
+    assert now[a]["created"] == before[a]["created"] and now[a]["modified"] > before[a]["modified"]
+    assert "valid_until" in now[b] and now[b]["confidence"] == 50
+    assert c in now
+    with engine.connect() as conn:
+        versions = conn.execute(
+            select(func.count()).where(intel_objects.c.stix_id == before[a]["id"])
+        ).scalar()
+        expired = conn.execute(
+            select(feed_entries.c.expired_at).where(feed_entries.c.value == b)
+        ).scalar()
+    assert versions == 2 and expired is not None
+    with engine.connect() as conn:
+        assert seen_after[b] == _last_seen(conn)[b] < expired  # last listed by the 2nd pull
+
+    # b comes back: a new version, valid again.
+    fourth = _pull(
+        engine, "list", [FeedEntry(IP, a, 90), FeedEntry(IP, b, 50), FeedEntry(IP, c, 10)]
+    )
+    assert (fourth["updated"], fourth["unchanged"]) == (1, 2)
+    assert "valid_until" not in _current(engine)[b]
+
+
+def test_a_value_listed_twice_is_one_entry_with_its_highest_confidence(
+    sqlite_engine: Engine,
+) -> None:
+    _feed(sqlite_engine)
+    stats = _pull(
+        sqlite_engine, "list", [FeedEntry(IP, "192.0.2.1", 20), FeedEntry(IP, "192.0.2.1", 70)]
+    )
+    assert stats["entries"] == 1
+    assert _current(sqlite_engine)["192.0.2.1"]["confidence"] == 70
+
+
+def test_warninglisted_values_are_stored_but_not_matchable(sqlite_engine: Engine) -> None:
+    _feed(sqlite_engine)
+    stats = _pull(
+        sqlite_engine, "list", [FeedEntry(IP, "198.51.100.7"), FeedEntry(IP, "77.90.185.9")]
+    )
+    assert stats["warninglisted"] == 1  # 198.51.100.0/24 is TEST-NET-2 (RFC 5737)
+    with sqlite_engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                select(observables.c.value, intel_objects.c.matchable).join(
+                    intel_objects, intel_objects.c.pk == observables.c.object_pk
+                )
+            ).all()
+        )
+        flags = conn.execute(
+            select(observables.c.warninglists).where(observables.c.value == "198.51.100.7")
+        ).scalar()
+    assert rows == {"198.51.100.7": False, "77.90.185.9": True}
+    assert flags
+
+
+def test_a_value_in_two_feeds_is_correlated(sqlite_engine: Engine) -> None:
+    _feed(sqlite_engine, "one")
+    _feed(sqlite_engine, "two")
+    _pull(sqlite_engine, "one", [FeedEntry(IP, "77.90.185.9")])
+    assert _pull(sqlite_engine, "two", [FeedEntry(IP, "77.90.185.9")])["correlated"] >= 1
+
+
+def _ipsum_entries(limit: int | None = None) -> list[FeedEntry]:
+    if not IPSUM.exists():
+        pytest.skip("tests/data/feeds/ipsum/ipsum.txt is missing")
+    items = list(read_list(IPSUM.read_bytes(), PRESETS["ipsum"], "ipsum.txt"))
+    assert not [i for i in items if isinstance(i, RowProblem)]
+    entries = [
+        FeedEntry(i.type, i.value, i.confidence) for i in items if not isinstance(i, RowProblem)
+    ]
+    return entries[:limit] if limit else entries
+
+
+def test_the_whole_ipsum_feed_lands_on_sqlite(sqlite_engine: Engine) -> None:
+    entries = _ipsum_entries()
+    assert len(entries) > 120_000
+    _feed(sqlite_engine, "ipsum")
+    stats = _pull(sqlite_engine, "ipsum", entries)
+    assert stats["new"] == len({e.value for e in entries})
+    with sqlite_engine.connect() as conn:
+        count = conn.execute(
+            select(func.count()).select_from(observables).where(observables.c.type == "ipv4")
+        ).scalar()
+        top = conn.execute(
+            select(feed_entries.c.confidence).where(feed_entries.c.value == "77.90.185.20")
+        ).scalar()
+    assert count == stats["new"]
+    assert top == 100  # listed by 10 blocklists
+
+
+@pytest.mark.postgres
+def test_an_ipsum_slice_lands_on_postgresql(pg_engine: Engine) -> None:
+    entries = _ipsum_entries(20_000)
+    _feed(pg_engine, "ipsum")
+    assert _pull(pg_engine, "ipsum", entries)["new"] == 20_000
+    again = _pull(pg_engine, "ipsum", entries[:19_000])
+    assert (again["unchanged"], again["expired"]) == (19_000, 1_000)
+
+
+def test_batches_on_the_writer_thread_give_the_same_store(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import steppe.intel.feed_ingest as feed_ingest
+
+    monkeypatch.setattr(feed_ingest, "BATCH_SIZE", 3)
+    _feed(engine)
+    values = [f"77.90.186.{i}" for i in range(10)]
+    first = _pull(engine, "list", [FeedEntry(IP, v, 10) for v in values])
+    assert first["new"] == 10
+    # Four new, two changed, five gone: 11 versions in batches of 3.
+    second = [FeedEntry(IP, v, 10) for v in values[:5]]
+    second[0] = FeedEntry(IP, values[0], 90)
+    second[1] = FeedEntry(IP, values[1], 80)
+    second += [FeedEntry(IP, f"77.90.187.{i}", 5) for i in range(4)]
+    stats = _pull(engine, "list", second)
+    assert (stats["new"], stats["updated"], stats["expired"], stats["unchanged"]) == (4, 2, 5, 3)
+    now = _current(engine)
+    assert len(now) == 14 and now[values[0]]["confidence"] == 90
+    assert all("valid_until" in now[v] for v in values[5:])
+    with engine.connect() as conn:
+        entries = conn.execute(select(func.count()).select_from(feed_entries)).scalar()
+        current = conn.execute(
+            select(func.count()).where(intel_objects.c.is_current.is_(True))
+        ).scalar()
+    assert entries == current == 14
