@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli.test_cli import Steppe, coalition, steppe  # noqa: F401  (fixtures)
+from cli_runner import Steppe
 from feed_server import FeedServer, feed_server_fixture  # noqa: F401  (the fixture)
 
 
 def test_add_pull_list_show_and_remove(
-    coalition: Steppe,  # noqa: F811
+    coalition: Steppe,
     tmp_path: Path,
     feed_server: FeedServer,
 ) -> None:
@@ -71,7 +71,7 @@ def test_add_pull_list_show_and_remove(
     assert code == 1 and "no feed named 'kz-c2'" in err
 
 
-def test_bad_settings_are_refused_with_one_line(coalition: Steppe) -> None:  # noqa: F811
+def test_bad_settings_are_refused_with_one_line(coalition: Steppe) -> None:
     run = coalition
     base = ("feed", "add", "x", "--url", "https://feeds.example/x", "--owner", "Center")
     code, _o, err = run(*base, "--format", "csv", "--mapping", "{nope")
