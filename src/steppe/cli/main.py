@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from steppe.cli import audit_cmds, directory_cmds, intel_cmds
+from steppe.cli import audit_cmds, directory_cmds, intel_cmds, taxii_cmds
 from steppe.cli.demo_cmd import demo
 from steppe.cli.runtime import Runtime
 from steppe.cli.serve_cmd import serve
@@ -37,6 +37,8 @@ app.add_typer(directory_cmds.user_app, name="user")
 app.add_typer(directory_cmds.token_app, name="token")
 app.add_typer(intel_cmds.intel_app, name="intel")
 app.add_typer(audit_cmds.audit_app, name="audit")
+app.add_typer(taxii_cmds.taxii_app, name="taxii")
+app.add_typer(taxii_cmds.sync_app, name="sync")
 app.command()(demo)
 app.command()(serve)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,8 @@ from steppe.federation.reading import ObjectFilter, read_page, version_of
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.stix import bundle_tlp_definitions, tlp_of
 from steppe.sharing import directory
-from steppe.sharing.model import Actor, OrgKind
+from steppe.sharing.directory import Organisation
+from steppe.sharing.model import Actor, OrgKind, TlpLevel
 from steppe.storage import timestamps
 from steppe.storage.schema import (
     intel_objects,
@@ -46,7 +48,14 @@ from steppe.storage.schema import (
     taxii_statuses,
 )
 
-__all__ = ["StatusResource", "add_objects", "delete_object", "get_status"]
+__all__ = [
+    "StatusResource",
+    "add_objects",
+    "delete_object",
+    "get_status",
+    "import_each",
+    "incoming_tlp",
+]
 
 _OBJECT_AT = re.compile(r"^objects\[(\d+)\]\.?")
 
@@ -100,7 +109,7 @@ def add_objects(
         local = bundle_tlp_definitions(objects)
         for index in candidates:
             obj = objects[index]
-            level = (tlp_of(obj, local) if isinstance(obj, dict) else None) or default_tlp
+            level = incoming_tlp(obj, local, default_tlp)
             if not agreement.allows_tlp(level):
                 failures[index] = f"TLP:{level.value.upper()} may not arrive from a peer"
             elif isinstance(obj, dict) and not agreement.allows_type(str(obj.get("type"))):
@@ -110,7 +119,62 @@ def add_objects(
         # this is sync, so it is handed the organisation as a member.
         owner = dataclasses.replace(owner, kind=OrgKind.MEMBER)
     marking = Marking(distribution, default_tlp, groups)
-    source = f"TAXII POST to {collection.alias}"
+    failures.update(
+        import_each(
+            conn,
+            trail,
+            data,
+            objects,
+            candidates,
+            owner,
+            marking,
+            f"TAXII POST to {collection.alias}",
+        )
+    )
+    successes = [_detail(objects[i]) for i in range(len(objects)) if i not in failures]
+    failed = [{**_detail(objects[i]), "message": failures[i]} for i in sorted(failures)]
+    status = StatusResource(str(uuid.uuid4()), requested, len(objects), successes, failed)
+    conn.execute(
+        insert(taxii_statuses).values(
+            id=status.id,
+            user_id=actor.user_id,
+            collection_id=collection.id,
+            request_timestamp=requested,
+            total_count=status.total_count,
+            success_count=len(successes),
+            failure_count=len(failed),
+            pending_count=0,
+            details=orjson.dumps({"successes": successes, "failures": failed}).decode(),
+        )
+    )
+    return status
+
+
+def incoming_tlp(obj: Any, local: dict[str, TlpLevel], default: TlpLevel) -> TlpLevel:
+    """The TLP an incoming object will be stored with (its own marking, else ``default``)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("object_marking_refs"), list):
+        return default
+    if not all(isinstance(ref, str) for ref in obj["object_marking_refs"]):
+        return default  # the importer rejects it, with the field
+    return tlp_of(obj, local) or default
+
+
+def import_each(
+    conn: Connection,
+    trail: AuditTrail,
+    data: bytes,
+    objects: Sequence[Any],
+    candidates: list[int],
+    owner: Organisation,
+    marking: Marking,
+    source: str,
+) -> dict[int, str]:
+    """Import ``objects[i]`` for each ``i`` in ``candidates``; the ones that fail, with why.
+
+    The importer stops at the first bad object and rolls its savepoint back; this puts
+    in the objects before it, records it, and carries on after it.
+    """
+    failures: dict[int, str] = {}
     while candidates:
         try:
             import_objects(
@@ -129,8 +193,8 @@ def add_objects(
                 failures.update(dict.fromkeys(candidates, exc.message))
                 break
             k = int(at.group(1))
-            exc.field = (exc.field or "")[at.end() :] or None
-            failures[candidates[k]] = (f"{exc.field}: " if exc.field else "") + exc.message
+            field = (exc.field or "")[at.end() :]
+            failures[candidates[k]] = (f"{field}: " if field else "") + exc.message
             if k:
                 import_objects(
                     conn,
@@ -142,23 +206,7 @@ def add_objects(
                     source=source,
                 )
             candidates = candidates[k + 1 :]
-    successes = [_detail(objects[i]) for i in range(len(objects)) if i not in failures]
-    failed = [{**_detail(objects[i]), "message": failures[i]} for i in sorted(failures)]
-    status = StatusResource(str(uuid.uuid4()), requested, len(objects), successes, failed)
-    conn.execute(
-        insert(taxii_statuses).values(
-            id=status.id,
-            user_id=actor.user_id,
-            collection_id=collection.id,
-            request_timestamp=requested,
-            total_count=status.total_count,
-            success_count=len(successes),
-            failure_count=len(failed),
-            pending_count=0,
-            details=orjson.dumps({"successes": successes, "failures": failed}).decode(),
-        )
-    )
-    return status
+    return failures
 
 
 def _detail(obj: Any) -> dict[str, str]:
