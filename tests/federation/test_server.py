@@ -262,3 +262,23 @@ def test_peer_sees_only_federation_clear_green(client: TestClient, coalition: Co
         client.get(f"{ROOT}/collections/{community}/objects/", headers=coalition.bearer("peer")),
         404,
     )
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_every_taxii_route_is_documented(app: FastAPI) -> None:
+    from pathlib import Path
+
+    from starlette.routing import Mount
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "taxii.md").read_text()
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/taxii2")
+    documented = 0
+    for route in mount.routes:
+        path = "/taxii2" + route.path.replace("{cid}", "{id}").replace("{oid}", "{object_id}")
+        if not path.endswith("/"):
+            continue  # the same route without its trailing slash
+        for method in sorted(route.methods or ()):
+            if method != "HEAD":
+                assert f"`{method} {path}`" in doc, (method, path)
+                documented += 1
+    assert documented == 11

@@ -58,7 +58,11 @@ class TaxiiClient:
         if user is None:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(headers=headers, auth=auth, timeout=timeout, transport=transport)
-        self.api_root = self._resolve_root(url if url.endswith("/") else url + "/")
+        try:
+            self.api_root = self._resolve_root(url if url.endswith("/") else url + "/")
+        except BaseException:
+            self._http.close()  # the caller never gets the client to close
+            raise
 
     def close(self) -> None:
         self._http.close()
