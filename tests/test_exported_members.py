@@ -8,7 +8,18 @@ import steppe
 def test_all_is_complete_and_real() -> None:
     public = {name for name in dir(steppe) if not name.startswith("_")} - {"annotations"}
     # Subpackages are importable but are not part of the flat API.
-    modules = {"api", "audit", "cli", "demo", "errors", "intel", "settings", "sharing", "storage"}
+    modules = {
+        "api",
+        "audit",
+        "cli",
+        "demo",
+        "errors",
+        "federation",
+        "intel",
+        "settings",
+        "sharing",
+        "storage",
+    }
     assert set(steppe.__all__) - {"__version__"} == public - modules
     for name in steppe.__all__:
         assert hasattr(steppe, name)
