@@ -282,3 +282,21 @@ def test_every_taxii_route_is_documented(app: FastAPI) -> None:
                 assert f"`{method} {path}`" in doc, (method, path)
                 documented += 1
     assert documented == 11
+
+
+def test_next_of_one_object_is_not_valid_for_another(
+    client: TestClient, coalition: Coalition
+) -> None:
+    cid = _cid(client, coalition, "community")
+    first, other = indicator("v.example"), indicator("w.example")
+    later = {**first, "modified": "2026-03-01T00:00:00.000Z"}
+    _post(client, coalition, cid, [first, other])
+    _post(client, coalition, cid, [later])
+    url = f"{ROOT}/collections/{cid}/objects/{first['id']}/versions/"
+    body = client.get(url, params={"limit": 1}, headers=coalition.bearer("ana")).json()
+    assert body["more"] and body["versions"] == ["2026-01-01T00:00:00.000000Z"]
+    elsewhere = f"{ROOT}/collections/{cid}/objects/{other['id']}/versions/"
+    answer = client.get(elsewhere, params={"next": body["next"]}, headers=coalition.bearer("ana"))
+    _assert_error(answer, 400)
+    rest = client.get(url, params={"next": body["next"]}, headers=coalition.bearer("ana")).json()
+    assert rest == {"more": False, "versions": ["2026-03-01T00:00:00.000000Z"]}

@@ -282,6 +282,8 @@ def _page(
         given = _has_filters(request)
         if given and cursor.filter != flt.to_dict():
             raise InputError("was issued for other filters than this request's", field="next")
+        if cursor.filter.get("ids") != list(flt.ids) and endpoint in ("object", "versions"):
+            raise InputError("was issued for another object", field="next")
         flt = ObjectFilter.from_dict(cursor.filter)
         after = cursor.after
     page = read_page(
