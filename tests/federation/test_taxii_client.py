@@ -17,7 +17,9 @@ from taxii2client.v21 import Server, as_pages
 from federation.conftest import Coalition
 from helpers import indicator
 
-pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize(
+    "engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 LATER = "2026-02-01T00:00:00.000Z"
 
