@@ -300,3 +300,11 @@ def test_next_of_one_object_is_not_valid_for_another(
     _assert_error(answer, 400)
     rest = client.get(url, params={"next": body["next"]}, headers=coalition.bearer("ana")).json()
     assert rest == {"more": False, "versions": ["2026-03-01T00:00:00.000000Z"]}
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_unknown_paths_and_methods_answer_in_taxii(
+    client: TestClient, coalition: Coalition
+) -> None:
+    _assert_error(client.get("/taxii2/steppe/nothing/here/", headers=coalition.bearer("ana")), 404)
+    _assert_error(client.put(f"{ROOT}/collections/", headers=coalition.bearer("ana")), 405)

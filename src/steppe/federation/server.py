@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -29,6 +30,7 @@ import orjson
 from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -50,6 +52,7 @@ from steppe.storage.engine import writing
 __all__ = ["API_ROOT", "TAXII_MEDIA_TYPE", "create_taxii_app"]
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
+_log = logging.getLogger(__name__)
 API_ROOT = "steppe"
 _ERROR_TITLES = {
     400: "Bad Request",
@@ -59,6 +62,7 @@ _ERROR_TITLES = {
     406: "Not Acceptable",
     409: "Conflict",
     413: "Content Too Large",
+    405: "Method Not Allowed",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     429: "Too Many Requests",
@@ -104,7 +108,13 @@ def create_taxii_app(
         routes.append(Route(path, endpoint, methods=methods))
         if path != "/":
             routes.append(Route(path.rstrip("/"), endpoint, methods=methods))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """No such path (404) or method (405) under /taxii2/: a TAXII error resource too."""
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
 def _endpoint(
@@ -133,6 +143,7 @@ def _endpoint(
         except SteppeError as exc:
             return _error(exc.status, str(exc))
         except Exception:
+            _log.exception("TAXII %s %s failed", request.method, request.url.path)
             return _error(500, "internal error; the server log has the details")
 
     return run
