@@ -151,3 +151,31 @@ def test_collections_and_peers(steppe: Steppe) -> None:
     assert code == 1 and "TLP:AMBER may not cross" in err
     code, _o, err = steppe("sync", "run", "node-x")  # nothing listens on port 9
     assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+@SQLITE
+def test_feed_pulls_on_schedule_from_where_it_stopped(
+    steppe: Steppe, live_server: str, coalition: Coalition
+) -> None:
+    first = _seed(live_server, coalition, 12)
+    steppe.ok(
+        "taxii", "feed", "add", "kz-community", f"{live_server}/taxii2/", "--collection", "community",
+        "--as", "Local-CERT", "--token", coalition.tokens["ana"], "--distribution", "community",
+        "--tlp", "green", "--every", "60",
+    )  # fmt: skip
+    assert "pulled 12 objects" in steppe.ok("taxii", "feed", "run", "--due")
+    second = _seed(live_server, coalition, 5)
+    assert "pulled" not in steppe.ok("taxii", "feed", "run", "--due")  # not due for an hour
+    assert "pulled 5 objects" in steppe.ok("taxii", "feed", "run", "kz-community")
+    assert "kz-community" in steppe.ok("taxii", "feed", "list")
+    engine = make_engine(f"sqlite:///{steppe.data_dir / 'steppe.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(select(intel_objects.c.stix_id, intel_objects.c.distribution)).all()
+    engine.dispose()
+    assert sorted(r.stix_id for r in rows) == sorted(first + second)
+    assert {r.distribution for r in rows} == {"community"}
+    code, _out, err = steppe(
+        "taxii", "feed", "add", "bad", f"{live_server}/taxii2/", "--collection", "community",
+        "--as", "Local-CERT", "--token", "t", "--distribution", "federation", "--tlp", "amber",
+    )  # fmt: skip
+    assert code == 1 and "TLP:CLEAR and TLP:GREEN" in err

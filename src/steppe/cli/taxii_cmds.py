@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -9,10 +10,11 @@ import typer
 from rich.table import Table
 
 from steppe.cli.runtime import Runtime
-from steppe.errors import InputError
+from steppe.errors import InputError, SteppeError
 from steppe.federation import agreements
 from steppe.federation.client import TaxiiClient
 from steppe.federation.collections import define_collection, find_collection, list_defined
+from steppe.federation.feeds import add_feed, find_feed, is_due, list_feeds, pull_feed
 from steppe.federation.reading import ObjectFilter, read_page, serialise_objects
 from steppe.federation.sync import run_sync
 from steppe.federation.writing import import_each
@@ -25,8 +27,10 @@ __all__ = ["sync_app", "taxii_app"]
 
 taxii_app = typer.Typer(help="TAXII 2.1: pull from and push to TAXII servers; collections.")
 collection_app = typer.Typer(help="Collections an admin defines by a filter (read-only).")
+feed_app = typer.Typer(help="Collections of other TAXII servers, pulled on a schedule.")
 sync_app = typer.Typer(help="Sync with peer Steppe nodes over TAXII, by agreement.")
 taxii_app.add_typer(collection_app, name="collection")
+taxii_app.add_typer(feed_app, name="feed")
 
 TokenOption = Annotated[
     str,
@@ -259,3 +263,87 @@ def sync_run(ctx: typer.Context, name: str) -> None:
     )
     for message in report.messages[:5]:
         rt.err.print(f"  {message}")
+
+
+@feed_app.command("add")
+def feed_add(
+    ctx: typer.Context,
+    name: str,
+    url: Annotated[str, typer.Argument(help="TAXII 2.1 discovery or API root URL.")],
+    collection: Annotated[str, typer.Option(help="Collection id or alias there.")],
+    as_org: Annotated[str, typer.Option("--as", help="Organisation that owns what is pulled.")],
+    token: TokenOption,
+    user: UserOption = None,
+    distribution: Annotated[
+        Distribution, typer.Option(help="Who may see what is pulled (not groups).")
+    ] = Distribution.ORGANISATION,
+    tlp: Annotated[str, typer.Option(help="TLP for objects without their own marking.")] = "amber",
+    every: Annotated[int, typer.Option(help="Minutes between pulls (for `feed run --due`).")] = 60,
+) -> None:
+    """Add a TAXII feed: a collection elsewhere, pulled into the store on a schedule."""
+    rt: Runtime = ctx.obj
+    with rt.transaction() as conn:
+        feed = add_feed(
+            conn,
+            rt.operator_trail(),
+            name,
+            url,
+            collection,
+            directory.find_organisation(conn, as_org),
+            token=token,
+            username=user,
+            distribution=distribution,
+            tlp=_tlp(tlp),
+            every_minutes=every,
+        )
+    rt.out.print(f"added feed {feed.name}: {feed.collection} at {feed.url} every {every} min")
+
+
+@feed_app.command("list")
+def feed_list(ctx: typer.Context) -> None:
+    """List TAXII feeds and where each stopped."""
+    rt: Runtime = ctx.obj
+    with rt.reading() as conn:
+        feeds = list_feeds(conn)
+    table = Table("name", "url", "collection", "every", "last run", "added after")
+    for f in feeds:
+        table.add_row(
+            f.name,
+            f.url,
+            f.collection,
+            f"{f.every_minutes} min",
+            f.last_run or "never",
+            f.added_after or "-",
+        )
+    rt.out.print(table)
+
+
+@feed_app.command("run")
+def feed_run(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="One feed (default: all).")] = None,
+    due: Annotated[bool, typer.Option(help="Only feeds whose interval has passed (cron).")] = False,
+) -> None:
+    """Pull feeds now; each resumes where its last run stopped."""
+    rt: Runtime = ctx.obj
+    with rt.reading() as conn:
+        feeds = [find_feed(conn, name)] if name else list_feeds(conn)
+    now = datetime.now(UTC)
+    trail = rt.operator_trail()
+    failed = 0
+    for feed in feeds:
+        if due and not is_due(feed, now):
+            continue
+        try:
+            report = pull_feed(rt.engine, trail, feed)
+        except SteppeError as exc:  # one feed down does not stop the others
+            rt.err.print(f"error: feed {feed.name}: {exc}")
+            failed += 1
+            continue
+        rt.out.print(
+            f"feed {feed.name}: pulled {report.received} objects ({report.refused} refused)"
+        )
+        for message in report.messages[:3]:
+            rt.err.print(f"  refused: {message}")
+    if failed:
+        raise typer.Exit(1)

@@ -40,6 +40,7 @@ __all__ = [
     "sync_cursors",
     "sync_peers",
     "taxii_collections",
+    "taxii_feeds",
     "taxii_statuses",
     "users",
 ]
@@ -292,4 +293,25 @@ sync_cursors = Table(
     Column("after_ts", TS, nullable=True),  # push: (imported_at, pk) of the last row sent
     Column("after_pk", Integer, nullable=True),
     Column("updated_at", TS, nullable=False),
+)
+
+# TAXII collections of other servers pulled on a schedule (`steppe taxii feed`), with
+# where the last pull stopped.
+taxii_feeds = Table(
+    "taxii_feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("url", Text, nullable=False),  # discovery or API root
+    Column("collection", String(200), nullable=False),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),  # owns what is pulled
+    Column("distribution", String(20), nullable=False),
+    Column("tlp", String(20), nullable=False),  # for objects without their own marking
+    Column("username", String(200), nullable=True),
+    Column("token", Text, nullable=False),
+    Column("every_minutes", Integer, nullable=False),
+    Column("next_token", Text, nullable=True),
+    Column("added_after", TS, nullable=True),
+    Column("last_run", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""TAXII collections and statuses, sync peers and cursors, the date_added index
+"""TAXII collections, statuses and feeds, sync peers and cursors, the date_added index
 
 Revision ID: 0006
 Revises: 0002
@@ -94,8 +94,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("peer_id", "direction", name=op.f("pk_sync_cursors")),
     )
 
+    op.create_table(
+        "taxii_feeds",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("collection", sa.String(length=200), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("distribution", sa.String(length=20), nullable=False),
+        sa.Column("tlp", sa.String(length=20), nullable=False),
+        sa.Column("username", sa.String(length=200), nullable=True),
+        sa.Column("token", sa.Text(), nullable=False),
+        sa.Column("every_minutes", sa.Integer(), nullable=False),
+        sa.Column("next_token", sa.Text(), nullable=True),
+        sa.Column("added_after", TS, nullable=True),
+        sa.Column("last_run", TS, nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_taxii_feeds_org_id_organisations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_taxii_feeds")),
+        sa.UniqueConstraint("name", name=op.f("uq_taxii_feeds_name")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("taxii_feeds")
     op.drop_table("sync_cursors")
     op.drop_table("sync_peers")
     with op.batch_alter_table("taxii_statuses", schema=None) as batch_op:
