@@ -308,3 +308,26 @@ def test_unknown_paths_and_methods_answer_in_taxii(
 ) -> None:
     _assert_error(client.get("/taxii2/steppe/nothing/here/", headers=coalition.bearer("ana")), 404)
     _assert_error(client.put(f"{ROOT}/collections/", headers=coalition.bearer("ana")), 405)
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_source_of_derived_data_is_not_deleted(client: TestClient, coalition: Coalition) -> None:
+    """Deleting a source would widen what is derived from it: refused."""
+    from sqlalchemy import insert, select
+
+    from steppe.storage.schema import intel_objects, object_sources
+
+    cid = _cid(client, coalition, "community")
+    source, derived = indicator("src.example"), indicator("derived.example")
+    _post(client, coalition, cid, [source, derived])
+    with coalition.engine.begin() as conn:
+        pks = dict(conn.execute(select(intel_objects.c.stix_id, intel_objects.c.pk)).all())
+        conn.execute(
+            insert(object_sources).values(object_pk=pks[derived["id"]], source_pk=pks[source["id"]])
+        )
+    url = f"{ROOT}/collections/{cid}/objects/{source['id']}/"
+    _assert_error(client.delete(url, headers=coalition.bearer("ana")), 409)
+    assert client.get(url, headers=coalition.bearer("ana")).status_code == 200
+    derived_url = f"{ROOT}/collections/{cid}/objects/{derived['id']}/"
+    assert client.delete(derived_url, headers=coalition.bearer("ana")).status_code == 200
+    assert client.delete(url, headers=coalition.bearer("ana")).status_code == 200

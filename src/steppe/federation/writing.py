@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from steppe.audit.trail import AuditTrail
-from steppe.errors import Forbidden, InputError, NotFound
+from steppe.errors import Conflict, Forbidden, InputError, NotFound
 from steppe.federation.agreements import agreement_for_org
 from steppe.federation.collections import WRITER_ROLES, TaxiiCollection
 from steppe.federation.reading import ObjectFilter, read_page, version_of
@@ -242,7 +242,8 @@ def delete_object(
     """Delete the caller's organisation's versions of ``stix_id`` matching ``flt``.
 
     NotFound when the caller sees no such object in the collection; Forbidden when it
-    sees one but its organisation owns none of the versions. Returns the rows deleted.
+    sees one but its organisation owns none of the versions; Conflict when other objects
+    are derived from it. Returns the rows deleted.
     """
     if not collection.can_write or not (actor.roles & WRITER_ROLES):
         raise Forbidden("the caller may not delete from this collection")
@@ -253,12 +254,18 @@ def delete_object(
     own = [r.pk for r in rows if _owner(conn, r.pk) == actor.org_id]
     if not own:
         raise Forbidden("only the owner organisation may delete this object")
+    # Derived objects are visible only to who sees all their sources: dropping a source
+    # would widen them. Such an object stays until what is derived from it goes.
+    derived = conn.execute(
+        select(object_sources.c.object_pk).where(object_sources.c.source_pk.in_(own)).limit(1)
+    ).first()
+    if derived is not None:
+        raise Conflict(f"other objects are derived from {stix_id!r}; it cannot be deleted")
     for table, column in (
         (observables, observables.c.object_pk),
         (object_labels, object_labels.c.object_pk),
         (object_groups, object_groups.c.object_pk),
         (object_sources, object_sources.c.object_pk),
-        (object_sources, object_sources.c.source_pk),
     ):
         conn.execute(delete(table).where(column.in_(own)))
     conn.execute(delete(intel_objects).where(intel_objects.c.pk.in_(own)))
