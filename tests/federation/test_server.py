@@ -331,3 +331,42 @@ def test_a_source_of_derived_data_is_not_deleted(client: TestClient, coalition: 
     derived_url = f"{ROOT}/collections/{cid}/objects/{derived['id']}/"
     assert client.delete(derived_url, headers=coalition.bearer("ana")).status_code == 200
     assert client.delete(url, headers=coalition.bearer("ana")).status_code == 200
+
+
+def test_peer_agreement_narrows_every_read(client: TestClient, coalition: Coalition) -> None:
+    from steppe.audit.trail import AuditTrail
+    from steppe.federation.agreements import add_peer, parse_agreement
+    from steppe.sharing import directory
+
+    with coalition.engine.begin() as conn:
+        add_peer(
+            conn,
+            AuditTrail("k" * 20, "test"),
+            "peer-node",
+            directory.find_organisation(conn, "Peer"),
+            api_root="http://127.0.0.1:9/taxii2/steppe/",
+            collection="federation",
+            username="us",
+            token="t",
+            agreement=parse_agreement(tlp="clear", sightings="drop"),
+        )
+    federation = _cid(client, coalition, "federation")
+    clear = indicator(
+        "clear.example",
+        object_marking_refs=["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"],
+    )
+    green = indicator("green.example")
+    _post(client, coalition, federation, [clear, green])
+    base = f"{ROOT}/collections/{federation}"
+    peer = coalition.bearer("peer")
+    assert [o["id"] for o in client.get(f"{base}/objects/", headers=peer).json()["objects"]] == [
+        clear["id"]
+    ]
+    assert [m["id"] for m in client.get(f"{base}/manifest/", headers=peer).json()["objects"]] == [
+        clear["id"]
+    ]
+    _assert_error(client.get(f"{base}/objects/{green['id']}/", headers=peer), 404)
+    _assert_error(client.get(f"{base}/objects/{green['id']}/versions/", headers=peer), 404)
+    # A member still sees both.
+    mine = client.get(f"{base}/manifest/", headers=coalition.bearer("ana")).json()["objects"]
+    assert {m["id"] for m in mine} == {clear["id"], green["id"]}

@@ -282,6 +282,7 @@ def _page(
     collection: TaxiiCollection,
     endpoint: str,
     flt: ObjectFilter,
+    agreement: Agreement | None,
 ) -> tuple[Page, str | None]:
     """One page of the request's filter, or of its ``next`` cursor's; and the next cursor."""
     after = None
@@ -304,7 +305,7 @@ def _page(
         flt,
         limit=_limit(ctx, request),
         after=after,
-        agreement=_agreement(conn, actor),
+        agreement=agreement,
     )
     following = None
     if page.more:
@@ -399,10 +400,9 @@ def _objects(ctx: _Context, request: Request) -> Response:
     with ctx.engine.connect() as conn:
         actor = _actor(ctx, request, conn)
         collection = _collection_of(conn, actor, request)
-        page, following = _page(
-            ctx, request, conn, actor, collection, "objects", _filter(request, ("last",))
-        )
         agreement = _agreement(conn, actor)
+        flt = _filter(request, ("last",))
+        page, following = _page(ctx, request, conn, actor, collection, "objects", flt, agreement)
     return _envelope(page, following, agreement)
 
 
@@ -470,8 +470,8 @@ def _object(ctx: _Context, request: Request) -> Response:
         collection = _collection_of(conn, actor, request)
         flt = _filter(request, ("last",))
         flt = ObjectFilter(flt.added_after, (oid,), (), flt.versions, flt.spec_versions)
-        page, following = _page(ctx, request, conn, actor, collection, "object", flt)
         agreement = _agreement(conn, actor)
+        page, following = _page(ctx, request, conn, actor, collection, "object", flt, agreement)
     if not page.rows and not request.query_params.get("next"):
         raise NotFound(f"no object {oid!r} in this collection")
     return _envelope(page, following, agreement)
@@ -484,7 +484,8 @@ def _versions(ctx: _Context, request: Request) -> Response:
         collection = _collection_of(conn, actor, request)
         flt = _filter(request, ("all",))
         flt = ObjectFilter(flt.added_after, (oid,), (), flt.versions, flt.spec_versions)
-        page, following = _page(ctx, request, conn, actor, collection, "versions", flt)
+        agreement = _agreement(conn, actor)
+        page, following = _page(ctx, request, conn, actor, collection, "versions", flt, agreement)
     if not page.rows and not request.query_params.get("next"):
         raise NotFound(f"no object {oid!r} in this collection")
     text = _head(page.more, following)
@@ -498,7 +499,14 @@ def _manifest(ctx: _Context, request: Request) -> Response:
         actor = _actor(ctx, request, conn)
         collection = _collection_of(conn, actor, request)
         page, following = _page(
-            ctx, request, conn, actor, collection, "manifest", _filter(request, ("last",))
+            ctx,
+            request,
+            conn,
+            actor,
+            collection,
+            "manifest",
+            _filter(request, ("last",)),
+            _agreement(conn, actor),
         )
     text = _head(page.more, following)
     if page.rows:
