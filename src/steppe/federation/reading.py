@@ -14,15 +14,19 @@ an anonymised sighting — go through orjson.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
+    bindparam,
     case,
     false,
     not_,
@@ -34,7 +38,7 @@ from sqlalchemy import (
 from steppe.federation.agreements import Agreement
 from steppe.federation.collections import TaxiiCollection
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_id
-from steppe.sharing.model import Actor, TlpLevel
+from steppe.sharing.model import READ_ROLES, Actor, OrgKind, Role, TlpLevel
 from steppe.sharing.policy import require_reader, visible_filter
 from steppe.storage.schema import intel_objects
 
@@ -139,6 +143,47 @@ def read_page(
 ) -> Page:
     """Up to ``limit`` rows of ``collection`` the caller may see, after ``after``."""
     require_reader(actor)
+    query = _base_query(
+        actor.org_id,
+        actor.org_kind,
+        bool(actor.roles & READ_ROLES),
+        collection,
+        dataclasses.replace(flt, added_after=None),
+        flt.added_after is not None,
+        agreement,
+    )
+    params: dict[str, Any] = {}
+    if flt.added_after is not None:
+        params["added_after"] = flt.added_after
+    if after is not None:
+        moment, pk = after
+        query = query.where(
+            or_(_o.c.imported_at > moment, and_(_o.c.imported_at == moment, _o.c.pk > pk))
+        )
+    # .all() fetches in one call; iterating the result fetches row by row (slower here).
+    rows = [Row(*r) for r in conn.execute(query.limit(limit + 1), params).all()]
+    return Page(rows[:limit], len(rows) > limit)
+
+
+@lru_cache(maxsize=512)
+def _base_query(
+    org_id: int,
+    org_kind: OrgKind,
+    reads: bool,
+    collection: TaxiiCollection,
+    flt: ObjectFilter,
+    has_added_after: bool,
+    agreement: Agreement | None,
+) -> Select[Any]:
+    """The page query without its position and size, built once per caller shape.
+
+    Building the policy filter and the rest as SQLAlchemy expressions took ~7 ms a page,
+    a fifth of a page's time; what varies between pages (the position, the limit, the
+    ``added_after`` value) is added per call. The filter reads group membership live in
+    SQL, so a cached query never holds a stale membership.
+    """
+    roles = frozenset({Role.READER}) if reads else frozenset()
+    actor = Actor(0, "", org_id, org_kind, roles)
     conditions: list[ColumnElement[bool]] = [
         collection.predicate(_o),
         visible_filter(actor, _o),
@@ -152,24 +197,15 @@ def read_page(
         conditions.append(_o.c.stix_id.in_(flt.ids))
     if flt.types:
         conditions.append(_o.c.type.in_(flt.types))
-    if flt.added_after is not None:
-        conditions.append(_o.c.imported_at > flt.added_after)
-    if after is not None:
-        moment, pk = after
-        conditions.append(
-            or_(_o.c.imported_at > moment, and_(_o.c.imported_at == moment, _o.c.pk > pk))
-        )
-    query = (
+    if has_added_after:
+        conditions.append(_o.c.imported_at > bindparam("added_after"))
+    return (
         select(
             _o.c.pk, _o.c.imported_at, _o.c.stix_id, _o.c.type, _o.c.modified, _o.c.tlp, _o.c.body
         )
         .where(*conditions)
         .order_by(_o.c.imported_at, _o.c.pk)
-        .limit(limit + 1)
     )
-    # .all() fetches in one call; iterating the result fetches row by row (slower here).
-    rows = [Row(*r) for r in conn.execute(query).all()]
-    return Page(rows[:limit], len(rows) > limit)
 
 
 def serialise_objects(rows: Sequence[Row], agreement: Agreement | None = None) -> str:
