@@ -15,6 +15,8 @@ is httpx over loopback in this process. Three sets of ``--post`` generated indic
 3. ``POST /taxii2/steppe/collections/{community}/objects/`` (202 + a status resource
    with one entry per object).
 
+The three take turns envelope by envelope, so each meets the same database size.
+
 Then the store is filled up to ``--get`` objects (bulk import) and read page by page
 (``--page`` objects a page, ``next`` cursors) three ways:
 
@@ -205,45 +207,28 @@ def run(
         [orjson.dumps({"objects": objs[i : i + env_size]}) for i in range(0, len(objs), env_size)]
         for objs in sets
     ]
-    settle()
-    timings: list[float] = []
-    started = time.perf_counter()
-    for data in envelopes[0]:
-        t0 = time.perf_counter()
+    # The three paths take turns, envelope by envelope, so each meets the same database
+    # size and the same moments of the (shared, noisy) machine.
+    bundle_prefix = b'{"type":"bundle","id":"bundle--'
+
+    def in_process(data: bytes) -> None:
         objects = orjson.loads(data)["objects"]
         with writing(engine) as conn:
             import_objects(conn, trail, data, objects, owner=org, marking=marking, source="bench")
-        timings.append(time.perf_counter() - t0)
-    post_in = line(
-        "import_objects in-process (baseline)", args.post, time.perf_counter() - started, timings
-    )
 
-    settle()
-    timings = []
-    started = time.perf_counter()
-    for data in envelopes[1]:
-        t0 = time.perf_counter()
+    def rest(data: bytes) -> None:
+        body = data.replace(
+            b'{"objects"', bundle_prefix + str(uuid.uuid4()).encode() + b'","objects"', 1
+        )
         answer = http.post(
             "/api/v1/intel/objects",
-            content=data.replace(
-                b'{"objects"',
-                b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects"',
-                1,
-            ),
+            content=body,
             params={"distribution": "community", "tlp": "green"},
             headers={"Content-Type": "application/json"},
         )
         assert answer.status_code == 201, answer.text
-        timings.append(time.perf_counter() - t0)
-    post_rest = line(
-        "POST /api/v1/intel/objects (baseline)", args.post, time.perf_counter() - started, timings
-    )
 
-    settle()
-    timings = []
-    started = time.perf_counter()
-    for data in envelopes[2]:
-        t0 = time.perf_counter()
+    def taxii(data: bytes) -> None:
         answer = http.post(
             f"/taxii2/steppe/collections/{cid}/objects/",
             content=data,
@@ -252,9 +237,26 @@ def run(
         assert answer.status_code == 202, answer.text
         status = answer.json()
         assert status["success_count"] == status["total_count"], status
-        timings.append(time.perf_counter() - t0)
-    post_taxii = line(
-        "POST /taxii2/…/objects/ (TAXII)", args.post, time.perf_counter() - started, timings
+
+    paths = [in_process, rest, taxii]
+    timings: list[list[float]] = [[], [], []]
+    settle()
+    for batch in zip(*envelopes, strict=True):
+        for index, (path, data) in enumerate(zip(paths, batch, strict=True)):
+            t0 = time.perf_counter()
+            path(data)
+            timings[index].append(time.perf_counter() - t0)
+    post_in, post_rest, post_taxii = (
+        line(label, args.post, sum(spent), spent)
+        for label, spent in zip(
+            (
+                "import_objects in-process (baseline)",
+                "POST /api/v1/intel/objects (baseline)",
+                "POST /taxii2/…/objects/ (TAXII)",
+            ),
+            timings,
+            strict=True,
+        )
     )
 
     stored = 3 * args.post
