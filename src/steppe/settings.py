@@ -194,6 +194,20 @@ class Settings(BaseSettings):
             'e.g. {"ipv4": [14, 1.0]} (JSON in the environment variable).'
         ),
     )
+    taxii_max_content_length: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description=(
+            "Largest TAXII POST body (bytes), announced as the API root's max_content_length; "
+            "larger ones get 413."
+        ),
+    )
+    taxii_page_size: int = Field(
+        default=1000, gt=0, description="Objects per TAXII page when the client gives no limit."
+    )
+    taxii_max_page_size: int = Field(
+        default=10000, gt=0, description="Most objects one TAXII page holds, whatever the limit."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

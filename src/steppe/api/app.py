@@ -23,6 +23,7 @@ from steppe.api.problems import document_problems, install_problem_handlers
 from steppe.api.routes import audit, directory, enrichment, feeds, intel, telemetry
 from steppe.audit.trail import AuditTrail
 from steppe.errors import ConfigError
+from steppe.federation.server import create_taxii_app
 from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.ingest.telemetry.service import TelemetryService
@@ -31,9 +32,10 @@ from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
 
-__all__ = ["API_PREFIX", "create_app", "settle_heap"]
+__all__ = ["API_PREFIX", "TAXII_PREFIX", "create_app", "settle_heap"]
 
 API_PREFIX = "/api/v1"
+TAXII_PREFIX = "/taxii2"
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -108,6 +110,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         telemetry.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.
+    app.mount(
+        TAXII_PREFIX,
+        create_taxii_app(settings, engine, secret_key, app.state.services.limiter.check),
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -23,6 +23,7 @@ from steppe.cli import (
     sigma_cmds,
     syslog_cmds,
     tag_cmds,
+    taxii_cmds,
     telemetry_cmds,
 )
 from steppe.cli.demo_cmd import demo
@@ -55,6 +56,8 @@ app.add_typer(lake_cmds.lake_app, name="lake")
 app.add_typer(syslog_cmds.syslog_app, name="syslog")
 app.command()(lake_cmds.hunt)
 app.add_typer(sigma_cmds.sigma_app, name="sigma")
+app.add_typer(taxii_cmds.taxii_app, name="taxii")
+app.add_typer(taxii_cmds.sync_app, name="sync")
 app.command()(demo)
 app.command()(serve)
 

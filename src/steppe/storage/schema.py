@@ -43,6 +43,11 @@ __all__ = [
     "organisations",
     "sharing_groups",
     "sightings",
+    "sync_cursors",
+    "sync_peers",
+    "taxii_collections",
+    "taxii_feeds",
+    "taxii_statuses",
     "telemetry_retention",
     "users",
 ]
@@ -337,4 +342,95 @@ telemetry_retention = Table(
     Column("days", Integer, nullable=False),
     Column("updated_at", TS, nullable=False),
     CheckConstraint("days > 0", name="days_positive"),
+)
+
+# --- federation (TAXII 2.1 and node sync) -------------------------------------------------
+
+# TAXII `date_added` is intel_objects.imported_at; pages are read in (imported_at, pk)
+# order from the last row of the previous page, so that order needs an index.
+Index("ix_intel_objects_imported_at", intel_objects.c.imported_at, intel_objects.c.pk)
+
+# Collections an admin defines with a filter, next to the built-in audience collections.
+taxii_collections = Table(
+    "taxii_collections",
+    metadata,
+    Column("id", String(36), primary_key=True),  # a UUID: TAXII collection ids are URLs' parts
+    Column("alias", String(100), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("filter", Text, nullable=False),  # JSON: types, tlp, labels, distributions, owner
+    Column("created_at", TS, nullable=False),
+)
+
+# The status resource of each TAXII POST, readable only by the user who posted.
+taxii_statuses = Table(
+    "taxii_statuses",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("collection_id", String(36), nullable=False),
+    Column("request_timestamp", TS, nullable=False),
+    Column("total_count", Integer, nullable=False),
+    Column("success_count", Integer, nullable=False),
+    Column("failure_count", Integer, nullable=False),
+    Column("pending_count", Integer, nullable=False),
+    Column("details", Text, nullable=False),  # JSON: {"successes": [...], "failures": [...]}
+)
+
+# Another Steppe node (or any TAXII 2.1 server) this one syncs with, and the agreement:
+# what may leave for it and how what it sends is stored here.
+sync_peers = Table(
+    "sync_peers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    # The local organisation (kind 'peer') standing for the other node: what it sends is
+    # stored as that organisation's, and its users are the accounts the node pulls with.
+    Column("org_id", ForeignKey("organisations.id"), nullable=False, unique=True),
+    Column("api_root", Text, nullable=False),  # URL of the peer's TAXII API root
+    Column("collection", String(100), nullable=False),  # id or alias there
+    Column("username", String(200), nullable=False),
+    Column("token", Text, nullable=False),  # the peer's API token for us
+    Column("direction", String(10), nullable=False),  # pull, push or both
+    Column("tlp", String(100), nullable=False),  # comma-separated TLP levels that may leave
+    Column("types", Text, nullable=False, default=""),  # comma-separated STIX types; '' = all
+    Column("sightings", String(20), nullable=False),  # keep, anonymise or drop
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("direction IN ('pull', 'push', 'both')", name="direction"),
+    CheckConstraint("sightings IN ('keep', 'anonymise', 'drop')", name="sightings"),
+)
+
+# Where each direction of a sync stopped: written after every page, so a killed run
+# resumes there (re-sending a page is harmless: imports are idempotent).
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("peer_id", ForeignKey("sync_peers.id"), primary_key=True),
+    Column("direction", String(10), primary_key=True),  # pull or push
+    Column("next_token", Text, nullable=True),  # pull: the peer's `next` mid-run
+    Column("added_after", TS, nullable=True),  # pull: date_added reached by a finished run
+    Column("after_ts", TS, nullable=True),  # push: (imported_at, pk) of the last row sent
+    Column("after_pk", Integer, nullable=True),
+    Column("updated_at", TS, nullable=False),
+)
+
+# TAXII collections of other servers pulled on a schedule (`steppe taxii feed`), with
+# where the last pull stopped.
+taxii_feeds = Table(
+    "taxii_feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("url", Text, nullable=False),  # discovery or API root
+    Column("collection", String(200), nullable=False),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),  # owns what is pulled
+    Column("distribution", String(20), nullable=False),
+    Column("tlp", String(20), nullable=False),  # for objects without their own marking
+    Column("username", String(200), nullable=True),
+    Column("token", Text, nullable=False),
+    Column("every_minutes", Integer, nullable=False),
+    Column("next_token", Text, nullable=True),
+    Column("added_after", TS, nullable=True),
+    Column("last_run", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
 )

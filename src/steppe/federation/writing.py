@@ -1,0 +1,303 @@
+"""Writing to a collection: POST of an envelope (with its status resource) and DELETE.
+
+Objects posted belong to the caller's organisation, with the collection's distribution
+(``organisation``, ``groups`` with the collection's group, ``community`` or
+``federation``); an object's own TLP marking is honoured, and one that contradicts the
+collection (TLP:AMBER into ``federation``, TLP:RED into ``community``) fails alone.
+
+A peer center's account writes what it syncs: objects are stored as the peer
+organisation's, one distribution step narrower (``federation`` → ``community``), and
+only at the TLP levels the agreement allows.
+
+The importer (:func:`steppe.intel.importer.import_objects`) stops at the first bad
+object and rolls everything back. To give each object its own result without checking
+objects one by one, the envelope goes in whole; when object *k* fails, the objects
+before it go in (they passed), *k* is recorded as a failure and the rest is tried
+again. A good envelope costs one import; each bad object costs one more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Column, Connection, delete, insert, select, update
+
+from steppe.audit.trail import AuditTrail
+from steppe.errors import Conflict, Forbidden, InputError, NotFound
+from steppe.federation.agreements import agreement_for_org
+from steppe.federation.collections import WRITER_ROLES, TaxiiCollection
+from steppe.federation.reading import ObjectFilter, read_page, version_of
+from steppe.intel.importer import Marking, import_objects
+from steppe.intel.stix import bundle_tlp_definitions, tlp_of
+from steppe.sharing import directory
+from steppe.sharing.directory import Organisation
+from steppe.sharing.model import Actor, OrgKind, TlpLevel
+from steppe.storage import timestamps
+from steppe.storage.schema import (
+    intel_objects,
+    metadata,
+    object_sources,
+    taxii_statuses,
+)
+
+__all__ = [
+    "StatusResource",
+    "add_objects",
+    "delete_object",
+    "get_status",
+    "import_each",
+    "incoming_tlp",
+]
+
+_OBJECT_AT = re.compile(r"^objects\[(\d+)\]\.?")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusResource:
+    id: str
+    request_timestamp: str
+    total_count: int
+    successes: list[dict[str, str]]
+    failures: list[dict[str, str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "status": "complete",
+            "request_timestamp": self.request_timestamp,
+            "total_count": self.total_count,
+            "success_count": len(self.successes),
+            "failure_count": len(self.failures),
+            "pending_count": 0,
+        }
+        # TAXII: lists are omitted, never sent empty.
+        if self.successes:
+            doc["successes"] = self.successes
+        if self.failures:
+            doc["failures"] = self.failures
+        return doc
+
+
+def add_objects(
+    conn: Connection,
+    trail: AuditTrail,
+    actor: Actor,
+    collection: TaxiiCollection,
+    data: bytes,
+    objects: list[Any],
+) -> StatusResource:
+    """Store an envelope's objects in ``collection``; each succeeds or fails alone."""
+    if not collection.can_write or not (actor.roles & WRITER_ROLES):
+        raise Forbidden("the caller may not write to this collection")
+    requested = timestamps.now()
+    owner = directory.get_organisation(conn, actor.org_id)
+    distribution, default_tlp, groups = collection.write_distribution()
+    failures: dict[int, str] = {}
+    candidates = list(range(len(objects)))
+    if owner.kind is OrgKind.PEER:
+        # What a peer sends is stored one step narrower, and only at agreed TLP levels.
+        agreement = agreement_for_org(conn, owner.id)
+        distribution = agreement.narrow(distribution)
+        local = bundle_tlp_definitions(objects)
+        for index in candidates:
+            obj = objects[index]
+            level = incoming_tlp(obj, local, default_tlp)
+            if not agreement.allows_tlp(level):
+                failures[index] = f"TLP:{level.value.upper()} may not arrive from a peer"
+            elif isinstance(obj, dict) and not agreement.allows_type(str(obj.get("type"))):
+                failures[index] = f"type {obj.get('type')!r} is not in the sync agreement"
+        candidates = [i for i in candidates if i not in failures]
+        # The importer refuses peer owners so that nothing but sync can store as one:
+        # this is sync, so it is handed the organisation as a member.
+        owner = dataclasses.replace(owner, kind=OrgKind.MEMBER)
+    marking = Marking(distribution, default_tlp, groups)
+    failures.update(
+        import_each(
+            conn,
+            trail,
+            data,
+            objects,
+            candidates,
+            owner,
+            marking,
+            f"TAXII POST to {collection.alias}",
+        )
+    )
+    successes = [_detail(objects[i]) for i in range(len(objects)) if i not in failures]
+    failed = [{**_detail(objects[i]), "message": failures[i]} for i in sorted(failures)]
+    status = StatusResource(str(uuid.uuid4()), requested, len(objects), successes, failed)
+    conn.execute(
+        insert(taxii_statuses).values(
+            id=status.id,
+            user_id=actor.user_id,
+            collection_id=collection.id,
+            request_timestamp=requested,
+            total_count=status.total_count,
+            success_count=len(successes),
+            failure_count=len(failed),
+            pending_count=0,
+            details=orjson.dumps({"successes": successes, "failures": failed}).decode(),
+        )
+    )
+    return status
+
+
+def incoming_tlp(obj: Any, local: dict[str, TlpLevel], default: TlpLevel) -> TlpLevel:
+    """The TLP an incoming object will be stored with (its own marking, else ``default``)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("object_marking_refs"), list):
+        return default
+    if not all(isinstance(ref, str) for ref in obj["object_marking_refs"]):
+        return default  # the importer rejects it, with the field
+    return tlp_of(obj, local) or default
+
+
+def import_each(
+    conn: Connection,
+    trail: AuditTrail,
+    data: bytes,
+    objects: Sequence[Any],
+    candidates: list[int],
+    owner: Organisation,
+    marking: Marking,
+    source: str,
+) -> dict[int, str]:
+    """Import ``objects[i]`` for each ``i`` in ``candidates``; the ones that fail, with why.
+
+    The importer stops at the first bad object and rolls its savepoint back; this puts
+    in the objects before it, records it, and carries on after it.
+    """
+    failures: dict[int, str] = {}
+    while candidates:
+        try:
+            import_objects(
+                conn,
+                trail,
+                data,
+                [objects[i] for i in candidates],
+                owner=owner,
+                marking=marking,
+                source=source,
+            )
+            break
+        except InputError as exc:
+            at = _OBJECT_AT.match(exc.field or "")
+            if at is None:  # not about one object: every remaining one fails with it
+                failures.update(dict.fromkeys(candidates, exc.message))
+                break
+            k = int(at.group(1))
+            field = (exc.field or "")[at.end() :]
+            failures[candidates[k]] = (f"{field}: " if field else "") + exc.message
+            if k:
+                import_objects(
+                    conn,
+                    trail,
+                    data,
+                    [objects[i] for i in candidates[:k]],
+                    owner=owner,
+                    marking=marking,
+                    source=source,
+                )
+            candidates = candidates[k + 1 :]
+    return failures
+
+
+def _detail(obj: Any) -> dict[str, str]:
+    if not isinstance(obj, dict):
+        return {"id": "", "version": ""}
+    version = obj.get("modified") or obj.get("created") or ""
+    return {"id": str(obj.get("id", "")), "version": str(version)}
+
+
+def get_status(conn: Connection, actor: Actor, status_id: str) -> StatusResource:
+    """A status resource; only the user who posted may read it (others get NotFound)."""
+    row = conn.execute(
+        select(taxii_statuses).where(
+            taxii_statuses.c.id == status_id, taxii_statuses.c.user_id == actor.user_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no status {status_id!r}")
+    details = orjson.loads(row.details)
+    return StatusResource(
+        row.id, row.request_timestamp, row.total_count, details["successes"], details["failures"]
+    )
+
+
+def delete_object(
+    conn: Connection,
+    trail: AuditTrail,
+    actor: Actor,
+    collection: TaxiiCollection,
+    stix_id: str,
+    flt: ObjectFilter,
+) -> int:
+    """Delete the caller's organisation's versions of ``stix_id`` matching ``flt``.
+
+    NotFound when the caller sees no such object in the collection; Forbidden when it
+    sees one but its organisation owns none of the versions; Conflict when other objects
+    are derived from it. Returns the rows deleted.
+    """
+    if not collection.can_write or not (actor.roles & WRITER_ROLES):
+        raise Forbidden("the caller may not delete from this collection")
+    flt = dataclasses.replace(flt, ids=(stix_id,), added_after=None)
+    rows = read_page(conn, actor, collection, flt, limit=100_000).rows
+    if not rows:
+        raise NotFound(f"no object {stix_id!r}")
+    own = [r.pk for r in rows if _owner(conn, r.pk) == actor.org_id]
+    if not own:
+        raise Forbidden("only the owner organisation may delete this object")
+    # Derived objects are visible only to who sees all their sources: dropping a source
+    # would widen them. Such an object stays until what is derived from it goes.
+    derived = conn.execute(
+        select(object_sources.c.object_pk).where(object_sources.c.source_pk.in_(own)).limit(1)
+    ).first()
+    if derived is not None:
+        raise Conflict(f"other objects are derived from {stix_id!r}; it cannot be deleted")
+    for column in _references_to_objects():
+        conn.execute(delete(column.table).where(column.in_(own)))
+    conn.execute(delete(intel_objects).where(intel_objects.c.pk.in_(own)))
+    _restore_current(conn, stix_id, actor.org_id)
+    trail.record(
+        conn,
+        "taxii.delete",
+        f"object {stix_id}",
+        {"collection": collection.alias, "versions": [version_of(r) for r in rows if r.pk in own]},
+    )
+    return len(own)
+
+
+def _references_to_objects() -> list[Column[Any]]:
+    """Every column that points at an intel object's row, found in the schema itself so a
+    table added later (sightings, correlations, feed entries …) is never left dangling."""
+    return [
+        column
+        for table in reversed(metadata.sorted_tables)
+        for column in table.columns
+        if any(fk.column is intel_objects.c.pk for fk in column.foreign_keys)
+    ]
+
+
+def _owner(conn: Connection, pk: int) -> int:
+    owner: int = conn.execute(
+        select(intel_objects.c.owner_org_id).where(intel_objects.c.pk == pk)
+    ).scalar_one()
+    return owner
+
+
+def _restore_current(conn: Connection, stix_id: str, org_id: int) -> None:
+    """After deleting versions, the newest one left (if any) is the current one."""
+    o = intel_objects
+    mine = (o.c.stix_id == stix_id) & (o.c.owner_org_id == org_id)
+    if conn.execute(select(o.c.pk).where(mine, o.c.is_current.is_(True))).first():
+        return
+    newest = conn.execute(
+        select(o.c.pk).where(mine).order_by(o.c.modified.desc()).limit(1)
+    ).scalar()
+    if newest is not None:
+        conn.execute(update(o).where(o.c.pk == newest).values(is_current=True))
