@@ -370,3 +370,33 @@ def test_peer_agreement_narrows_every_read(client: TestClient, coalition: Coalit
     # A member still sees both.
     mine = client.get(f"{base}/manifest/", headers=coalition.bearer("ana")).json()["objects"]
     assert {m["id"] for m in mine} == {clear["id"], green["id"]}
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_sighted_and_correlated_object_deletes_whole(
+    client: TestClient, coalition: Coalition
+) -> None:
+    """Rows that point at the object (sightings, correlations) go with it: no 500."""
+    from sqlalchemy import func, select
+
+    from steppe.storage.schema import correlations, intel_objects, sightings
+
+    cid = _cid(client, coalition, "community")
+    first, second = indicator("twice.example"), indicator("twice.example")
+    _post(client, coalition, cid, [first, second])  # same value: correlated
+    sighted = client.post(
+        f"/api/v1/intel/objects/{first['id']}/sightings",
+        json={"type": "seen"},
+        headers=coalition.bearer("bek"),
+    )
+    assert sighted.status_code in (200, 201), sighted.text
+    with coalition.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sightings)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(correlations)).scalar_one() == 2
+    url = f"{ROOT}/collections/{cid}/objects/{first['id']}/"
+    assert client.delete(url, headers=coalition.bearer("ana")).status_code == 200
+    with coalition.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sightings)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(correlations)).scalar_one() == 1
+        left = conn.execute(select(intel_objects.c.stix_id)).scalars().all()
+    assert first["id"] not in left and second["id"] in left
