@@ -37,12 +37,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-
-from steppe.errors import SteppeError
+from steppe.errors import Overloaded, SteppeError
 from steppe.ingest.telemetry.model import NormalisedEvent
+from steppe.lake import batches
 from steppe.lake.compaction import compact_partition, compaction_lock, finish_interrupted
 from steppe.lake.partitions import Partition, list_partitions
 from steppe.lake.retention import prune
@@ -243,14 +241,12 @@ class EventLake:
         spool = self._require_spool()
         if not events:
             return
-        # ``raw`` goes in as JSON text ("j"): the writer then stores it without parsing
-        # and re-encoding every raw record (measured: the writer's largest cost).
-        batch = {"o": organisation_id, "t": timestamps.now(), "j": 1, "e": _with_raw_text(events)}
-        try:
-            payload = orjson.dumps(batch, option=orjson.OPT_NON_STR_KEYS)
-        except TypeError:
-            # orjson refuses integers past 64 bits and unknown types: keep them as text
-            payload = orjson.dumps(json_safe(batch))
+        if spool.pending_bytes >= self.max_backlog_bytes:
+            # Refused before any work on the batch: under overload a 429 costs nothing.
+            self._refuse(spool)
+        # Converted to the lake's Arrow table here, once (see steppe.lake.batches): the
+        # writer then has nothing left to parse.
+        payload = batches.encode(organisation_id, timestamps.now(), events)
         try:
             spool.append(payload, max_backlog=self.max_backlog_bytes, retry_after=self._retry())
         except SteppeError:
@@ -263,6 +259,15 @@ class EventLake:
         if spool.pending_bytes >= self.segment_bytes:
             with self._wake:
                 self._wake.notify_all()
+
+    def _refuse(self, spool: Spool) -> None:
+        with self._count_lock:
+            self._rejected += 1
+        raise Overloaded(
+            f"telemetry backlog is full ({spool.pending_bytes} bytes waiting for the "
+            "Parquet writer); retry later",
+            retry_after=self._retry(),
+        )
 
     def flush(self) -> None:
         """Write everything accepted so far to Parquet before returning."""
@@ -396,40 +401,6 @@ def _write_with_retries(segment: Segment, root: Path, attempts: int = 3) -> Segm
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def _with_raw_text(events: Sequence[NormalisedEvent]) -> list[NormalisedEvent]:
-    out = []
-    for event in events:
-        raw = event.get("raw")
-        try:
-            text = orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
-        except TypeError:
-            text = orjson.dumps(json_safe(raw)).decode()
-        out.append({**event, "raw": text})
-    return out
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with what JSON cannot carry made into what it can: huge integers and
-    unknown types as text, sets and tuples as lists, keys as strings (NaN becomes null
-    by orjson itself).
-
-    >>> json_safe({1: {2**70, float("nan")}})
-    {'1': ['1180591620717411303424', nan]}
-    """
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [json_safe(item) for item in value]
-    if isinstance(value, bool) or value is None or isinstance(value, float | str):
-        return value
-    if isinstance(value, int):
-        return value if _INT64_MIN <= value <= _UINT64_MAX else str(value)
-    return str(value)
-
-
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
 def _remove_stale_temporaries(root: Path, dead_spools: list[str]) -> None:

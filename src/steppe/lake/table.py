@@ -22,7 +22,6 @@ accepted, so it still lands in a day partition.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ import pyarrow.compute as pc
 
 from steppe.ingest.telemetry.model import ECS_COLUMNS, ColumnKind, NormalisedEvent
 
-__all__ = ["LEFTOVER_KEY", "TIMESTAMP", "EventRow", "events_table", "lake_schema"]
+__all__ = ["LEFTOVER_KEY", "TIMESTAMP", "EventRow", "events_table", "json_safe", "lake_schema"]
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -213,5 +212,27 @@ def _raw_text(raw: Any, leftover: dict[str, Any] | None, raw_is_json: bool = Fal
     try:
         return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        # orjson refuses integers past 64 bits and unknown types; the slow encoder doesn't
-        return json.dumps(raw, default=str, ensure_ascii=False)
+        # orjson refuses integers past 64 bits and unknown types: those as text
+        return orjson.dumps(json_safe(raw)).decode()
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with what JSON cannot carry made into what it can: huge integers and
+    unknown types as text, sets and tuples as lists, keys as strings (NaN becomes null
+    by orjson itself).
+
+    >>> json_safe({1: {2**70, float("nan")}})
+    {'1': ['1180591620717411303424', nan]}
+    """
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(item) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, float | str):
+        return value
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _UINT64_MAX else str(value)
+    return str(value)
+
+
+_UINT64_MAX = 2**64 - 1
