@@ -241,9 +241,7 @@ class EventLake:
         spool = self._require_spool()
         if not events:
             return
-        if spool.pending_bytes >= self.max_backlog_bytes:
-            # Refused before any work on the batch: under overload a 429 costs nothing.
-            self._refuse(spool)
+        self.refuse_if_full()  # before any work on the batch: a 429 costs nothing
         # Converted to the lake's Arrow table here, once (see steppe.lake.batches): the
         # writer then has nothing left to parse.
         payload = batches.encode(organisation_id, timestamps.now(), events)
@@ -260,7 +258,12 @@ class EventLake:
             with self._wake:
                 self._wake.notify_all()
 
-    def _refuse(self, spool: Spool) -> None:
+    def refuse_if_full(self) -> None:
+        """Raise :class:`~steppe.errors.Overloaded` now if the backlog is full, so that a
+        caller (the HTTP route) refuses before reading or parsing a body."""
+        spool = self._require_spool()
+        if spool.pending_bytes < self.max_backlog_bytes:
+            return
         with self._count_lock:
             self._rejected += 1
         raise Overloaded(

@@ -22,6 +22,7 @@ accepted, so it still lands in a day partition.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -212,8 +213,19 @@ def _raw_text(raw: Any, leftover: dict[str, Any] | None, raw_is_json: bool = Fal
     try:
         return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        # orjson refuses integers past 64 bits and unknown types: those as text
-        return orjson.dumps(json_safe(raw)).decode()
+        # orjson refuses integers past 64 bits and unknown types; the slow encoder keeps
+        # the integers exact (sets as lists, NaN as null: JSON has no NaN)
+        return json.dumps(_plain(raw), default=str, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def json_safe(value: Any) -> Any:
