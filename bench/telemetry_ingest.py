@@ -4,7 +4,9 @@
     python bench/telemetry_ingest.py --quick     # 50,000 events: seconds
 
 Generates ``--events`` Suricata EVE JSON lines (seeded: a mix of dns, http, tls, flow and
-alert records as a sensor sends them) into a temporary file, then, in one run:
+alert records as a busy sensor writes them, 2,000 a second in time order, random client
+and server addresses; ``--days N`` interleaves N days instead, as a backfill would) into
+a temporary file, then, in one run:
 
 1. **parse only** — the ceiling: ``orjson.loads`` of every line, nothing else;
 2. **file ingest** — what ``steppe telemetry ingest FILE --format eve`` does: parse and
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +54,24 @@ from steppe.storage.engine import make_engine
 KEY = "bench-secret-key-0123456789abcdef"
 
 
-def event(rng: random.Random, i: int) -> dict[str, Any]:
+#: Events per second of sensor time: a busy sensor's eve.json, in time order.
+RATE = 2_000
+START = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def timestamp(i: int, spread_days: int) -> str:
+    """Live traffic: ``RATE`` events a second, ascending. With ``spread_days`` the days
+    interleave line by line (a backfill of many days: a file per day and batch)."""
+    moment = START + timedelta(microseconds=i * 1_000_000 // RATE)
+    if spread_days > 1:
+        moment -= timedelta(days=i % spread_days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+
+
+def event(rng: random.Random, i: int, spread_days: int = 1) -> dict[str, Any]:
     kind = rng.choices(["dns", "http", "tls", "flow", "alert"], [35, 25, 15, 20, 5])[0]
     base: dict[str, Any] = {
-        "timestamp": f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i // 60) % 60:02d}.{i % 1000000:06d}+0000",
+        "timestamp": timestamp(i, spread_days),
         "flow_id": rng.getrandbits(50),
         "in_iface": "eth0",
         "event_type": kind,
@@ -102,9 +119,9 @@ def event(rng: random.Random, i: int) -> dict[str, Any]:
     return base
 
 
-def generate(path: Path, n: int) -> list[bytes]:
+def generate(path: Path, n: int, spread_days: int = 1) -> list[bytes]:
     rng = random.Random(20261128)
-    lines = [orjson.dumps(event(rng, i)) for i in range(n)]
+    lines = [orjson.dumps(event(rng, i, spread_days)) for i in range(n)]
     path.write_bytes(b"\n".join(lines) + b"\n")
     return lines
 
@@ -258,6 +275,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--overload", type=int, default=10, help="× clients in the overload")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the overload")
+    parser.add_argument(
+        "--days", type=int, default=1, help="spread the events over this many days, interleaved"
+    )
     parser.add_argument("--quick", action="store_true", help="50,000 events, 5 s overload")
     args = parser.parse_args()
     if args.quick:
@@ -266,7 +286,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         path = work / "eve.json"
-        lines = generate(path, args.events)
+        lines = generate(path, args.events, args.days)
         size_mb = path.stat().st_size / 1e6
         print(f"{args.events:,} EVE events, {size_mb:.0f} MB of JSON lines")
 
