@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from steppe.errors import Overloaded, SteppeError
 from steppe.ingest.telemetry.model import NormalisedEvent
 from steppe.lake import batches
@@ -144,6 +146,11 @@ class EventLake:
         """
         if self._spool is not None:
             raise SteppeError("the event lake is already started")
+        # Arrow's default allocator (mimalloc) keeps a heap per thread: every threadpool
+        # thread that converted a batch kept its peak. Measured under a 10× overload of
+        # the HTTP intake: server RSS 650 MiB with it, 470 MiB with the system allocator,
+        # at the same throughput. One lake per process, so it decides for the process.
+        pa.set_memory_pool(pa.system_memory_pool())
         self.root.mkdir(parents=True, exist_ok=True)
         report = self.recover()
         name = f"{time.time_ns():020d}-{secrets.token_hex(4)}"

@@ -167,7 +167,9 @@ class Spool:
         """Bytes in segments not yet retired: the backlog the flusher must write out."""
         return self._pending_bytes
 
-    def append(self, payload: bytes, *, max_backlog: int, retry_after: float = 1.0) -> None:
+    def append(
+        self, payload: bytes | memoryview, *, max_backlog: int, retry_after: float = 1.0
+    ) -> None:
         """Append one record; return once it is on disk (fsynced).
 
         Raises :class:`~steppe.errors.Overloaded` without writing anything when the
