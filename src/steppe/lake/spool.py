@@ -176,24 +176,27 @@ class Spool:
         backlog would pass ``max_backlog`` (a batch is always taken into an empty spool,
         so one large batch cannot wedge ingest).
         """
-        record = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        # Header and payload are written together (writev) rather than joined: a batch is
+        # megabytes, and the copy showed in the server's memory under overload.
+        header = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload))
+        size = len(header) + len(payload)
         with self._cond:
             self._check_usable()
-            if self._pending_bytes and self._pending_bytes + len(record) > max_backlog:
+            if self._pending_bytes and self._pending_bytes + size > max_backlog:
                 raise Overloaded(
                     f"telemetry backlog is full ({self._pending_bytes} bytes waiting for "
                     "the Parquet writer); retry later",
                     retry_after=retry_after,
                 )
-            segment = self._active_for(len(record))
+            segment = self._active_for(size)
             assert segment.fd is not None
             try:
-                _write_all(segment.fd, record)
+                _write_all(segment.fd, header, payload)
             except OSError as exc:
                 self._undo_partial_write(segment, exc)
-            segment.size += len(record)
+            segment.size += size
             segment.records += 1
-            self._pending_bytes += len(record)
+            self._pending_bytes += size
             self._written += 1
             ticket = self._written
             while self._synced < ticket:
@@ -325,8 +328,11 @@ class Spool:
             self._cond.notify_all()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _write_all(fd: int, *parts: bytes | memoryview) -> None:
+    views = [memoryview(part).cast("B") for part in parts if len(part)]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if views and written:
+            views[0] = views[0][written:]
