@@ -9,9 +9,9 @@
     1
     >>> lake.close()
 
-:meth:`EventLake.accept` is the acknowledgment point: it appends the batch to the spool
-(:mod:`steppe.lake.spool`) and returns once it is fsynced, so an accepted event survives
-kill -9. A background thread seals spool segments (by size, or after ``flush_seconds``)
+:meth:`EventLake.accept` is the acknowledgment point: it converts the batch to the lake's
+table once (:mod:`steppe.lake.batches`), appends it to the spool (:mod:`steppe.lake.spool`)
+and returns once it is fsynced, so an accepted event survives kill -9. A background thread seals spool segments (by size, or after ``flush_seconds``)
 and writes them to Parquet (:mod:`steppe.lake.writer`). When the backlog of spooled bytes
 not yet in Parquet passes ``max_backlog_bytes``, ``accept`` raises
 :class:`~steppe.errors.Overloaded` and takes nothing of that batch.

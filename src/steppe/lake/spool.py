@@ -2,9 +2,10 @@
 
 A batch is durable when :meth:`Spool.append` returns; that is the acknowledgment point
 of ingest. Each record on disk is ``magic(4) | length(4) | crc32(4) | payload``, little
-endian; the payload is the batch as orjson. Concurrent callers share fsyncs (group
-commit): the first waiter syncs everything written so far while the others wait on a
-condition, so N threads pay for about one fsync per round, not N.
+endian; the payload is the batch (:mod:`steppe.lake.batches`: an Arrow IPC stream, or
+JSON for small batches). Concurrent callers share fsyncs (group commit): the first
+waiter syncs everything written so far while the others wait on a condition, so N
+threads pay for about one fsync per round, not N.
 
 Segments (``<seq>.wal``) rotate by size, and when the flusher seals them on its timer.
 A sealed segment is fsynced and closed; it is deleted (:meth:`Spool.retire`) only after
