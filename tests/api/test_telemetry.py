@@ -174,9 +174,11 @@ def test_a_full_lake_answers_429_and_keeps_nothing_of_that_request(
         second = client.post(
             URL, content=jsonl([eve_dns(i) for i in range(7)]), headers=coalition.auth("sensor")
         )
+        unread = client.post(URL, content=b"not even JSON", headers=coalition.auth("sensor"))
         assert first.status_code == 202
         assert second.status_code == 429
         assert int(second.headers["Retry-After"]) >= 1
+        assert unread.status_code == 429  # refused before the body was read, not 422
         app.state.services.telemetry.lake.flush()
         third = client.post(
             URL, content=jsonl([eve_dns(i) for i in range(7)]), headers=coalition.auth("sensor")

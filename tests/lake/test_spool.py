@@ -125,3 +125,23 @@ def test_a_closed_spool_accepts_nothing(tmp_path: Path) -> None:
     spool.close()
     with pytest.raises(SpoolBroken, match="closed"):
         spool.append(b"late", max_backlog=BIG)
+
+
+def test_records_survive_short_writes_and_views(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel may write part of a writev; the rest follows, nothing doubled."""
+    import os
+
+    real_writev = os.writev
+
+    def stingy(fd: int, buffers: list[memoryview]) -> int:
+        return real_writev(fd, [buffers[0][:5]])  # at most 5 bytes a call
+
+    monkeypatch.setattr(os, "writev", stingy)
+    spool = Spool(tmp_path / "s", segment_bytes=BIG)
+    payloads = [b"first record", memoryview(b"-a view of a buffer-")[1:-1], b""]
+    for payload in payloads:
+        spool.append(payload, max_backlog=BIG)
+    (segment,) = spool.seal()
+    assert list(read_segment(segment.path)) == [bytes(p) for p in payloads]

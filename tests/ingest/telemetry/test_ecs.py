@@ -133,3 +133,29 @@ def test_every_time_out_is_in_the_stored_form_or_a_problem(text: str) -> None:
         except FieldProblem:
             continue
         assert _STORED.fullmatch(out), (text, out)
+
+
+@given(
+    octets=st.lists(st.integers(0, 300), min_size=3, max_size=5),
+    zeros=st.lists(st.integers(0, 2), min_size=5, max_size=5),
+    noise=st.sampled_from(["", " ", "\n", "x", "٣", "+"]),
+)
+@example(octets=[1, 2, 3, 4], zeros=[0, 0, 0, 0, 0], noise="\n")
+@example(octets=[1, 2, 3, 4], zeros=[1, 0, 0, 0, 0], noise="")
+def test_ipv4_fast_path_agrees_with_ipaddress(
+    octets: list[int], zeros: list[int], noise: str
+) -> None:
+    """The hand-written IPv4 check accepts exactly what ipaddress does, unchanged."""
+    import ipaddress
+
+    text = ".".join("0" * pad + str(n) for n, pad in zip(octets, zeros, strict=False)) + noise
+    try:
+        expected: str | None = str(ipaddress.ip_address(text))
+    except ValueError:
+        expected = None
+    ecs.IPS.clear()  # the cache would answer for a value seen before
+    if expected is None:
+        with pytest.raises(FieldProblem, match="IP address"):
+            ecs.ip(text, "source.ip")
+    else:
+        assert ecs.ip(text, "source.ip") == expected

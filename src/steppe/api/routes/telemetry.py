@@ -82,6 +82,8 @@ async def submit(
     gate: asyncio.Semaphore = request.app.state.telemetry_gate
     if gate.locked():  # checked before the body is read: overload costs no memory
         raise Overloaded("the telemetry intake is busy; retry shortly", retry_after=1)
+    if svc.telemetry.started:
+        svc.telemetry.lake.refuse_if_full()  # likewise: a full lake refuses unread bodies
     async with gate:
         limit = svc.settings.telemetry_max_body_bytes
         body = await _read_limited(request, limit)

@@ -23,6 +23,7 @@ telemetry repeats the same few addresses and seconds endlessly).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -75,12 +76,22 @@ def _remember(cache: dict[str, str], key: str, value: str) -> str:
     return value
 
 
+# A dotted quad already in canonical form (no leading zeros, every octet ≤ 255): exactly
+# the IPv4 texts ``ipaddress`` accepts and gives back unchanged. Hand-written because
+# ``ipaddress.ip_address`` measured ~6 µs per new address, the largest cost of parsing
+# EVE from a busy network (a scan or many clients: the cache misses); this match ~0.3 µs.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch
+
+
 def ip(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise FieldProblem(field, f"expected an IP address, found {value!r}")
     known = IPS.get(value)
     if known is not None:
         return known
+    if _PLAIN_IPV4(value) is not None:
+        return _remember(IPS, value, value)
     try:
         address = ipaddress.ip_address(value)
     except ValueError:

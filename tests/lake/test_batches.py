@@ -1,0 +1,118 @@
+"""Spool records: Arrow batches and JSON batches give the lake the same rows."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lake.lakedata import event, read_lake
+from steppe.lake import EventLake
+from steppe.lake.batches import ARROW_MARK, ARROW_MIN_EVENTS, BadRecord, decode, encode
+from steppe.lake.table import LEFTOVER_KEY, lake_schema
+
+ACCEPTED = "2026-11-28T12:00:00.000000Z"
+
+
+def awkward(n: int) -> dict[str, Any]:
+    """Events with what the conversion must coerce or keep aside."""
+    match n % 6:
+        case 0:
+            return event(n)
+        case 1:
+            return event(n, **{"destination.port": "8080", "source.port": "not a port"})
+        case 2:
+            return {k: v for k, v in event(n).items() if k != "@timestamp"}  # no time
+        case 3:
+            return event(n, **{"process.pid": 2**70, "tags": {"a"}})  # unfit, no column
+        case 4:
+            return event(n, day="2026-11-27", **{"@timestamp": "2026-11-27T23:59:59"})
+        case _:
+            return {**event(n), "raw": {"n": n, "big": 2**70, "nan": math.nan}}
+
+
+def as_json_record(events: list[dict[str, Any]]) -> bytes:
+    """The JSON form encode() gives small batches (and earlier versions always wrote)."""
+    singles = [orjson.loads(encode(1, ACCEPTED, [e])) for e in events]
+    return orjson.dumps({**singles[0], "e": [single["e"][0] for single in singles]})
+
+
+def test_arrow_and_json_records_hold_the_same_rows() -> None:
+    events = [awkward(n) for n in range(ARROW_MIN_EVENTS * 2)]
+    arrow = encode(1, ACCEPTED, events)
+    assert bytes(arrow).startswith(ARROW_MARK)
+    from_arrow, from_json = decode(arrow), decode(as_json_record(events))
+    assert from_arrow.schema.equals(lake_schema())
+    rows = from_arrow.to_pylist()
+
+    def number(row: dict[str, Any]) -> int:
+        return int(json.loads(row["raw"])["n"])
+
+    # Alike but for huge integers in raw: exact numbers in Arrow, text in the JSON form
+    assert [r for r in rows if number(r) % 6 not in (3, 5)] == [
+        r for r in from_json.to_pylist() if number(r) % 6 not in (3, 5)
+    ]
+    assert rows[1]["destination.port"] == 8080 and rows[1]["source.port"] is None
+    assert orjson.loads(rows[1]["raw"])[LEFTOVER_KEY] == {"source.port": "not a port"}
+    assert rows[2]["@timestamp"].isoformat() == "2026-11-28T12:00:00+00:00"  # accepted at
+    assert json.loads(rows[3]["raw"])[LEFTOVER_KEY] == {"process.pid": 2**70, "tags": ["a"]}
+    assert json.loads(rows[5]["raw"]) == {"n": 5, "big": 2**70, "nan": None}
+
+
+def test_records_of_earlier_versions_still_decode() -> None:
+    old = {"o": 4, "t": ACCEPTED, "e": [event(1), event(2)]}  # raw as a dict, no "j"
+    table = decode(orjson.dumps(old))
+    assert [orjson.loads(r)["n"] for r in table.column("raw").to_pylist()] == [1, 2]
+    assert table.column("organisation").to_pylist() == [4, 4]
+
+
+def test_a_batch_spooled_before_a_column_existed_gets_it_as_nulls() -> None:
+    table = decode(encode(1, ACCEPTED, [event(n) for n in range(ARROW_MIN_EVENTS)]))
+    older = table.drop_columns(["log.source.address", "rule.name"])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, older.schema) as stream:
+        stream.write_table(older)
+    conformed = decode(ARROW_MARK + sink.getvalue().to_pybytes())
+    assert conformed.schema.equals(lake_schema())
+    assert conformed.column("rule.name").null_count == ARROW_MIN_EVENTS
+    assert conformed.column("raw").to_pylist() == table.column("raw").to_pylist()
+
+
+@pytest.mark.parametrize("payload", [b"{}", b"[1]", b"garbage", ARROW_MARK + b"garbage"])
+def test_a_record_that_is_no_batch_is_refused(payload: bytes) -> None:
+    with pytest.raises(BadRecord):
+        decode(payload)
+
+
+def test_large_batches_reach_every_partition_once_and_in_time_order(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path)
+    lake.start(background=False)
+    days = ["2026-11-26", "2026-11-28", "2026-11-27"]
+    for org in (2, 1):
+        batch = [
+            event(
+                org * 1000 + n, days[n % 3], **{"@timestamp": f"{days[n % 3]}T{n % 24:02d}:00:00Z"}
+            )
+            for n in range(300)
+        ]
+        lake.accept(org, batch)
+    lake.flush()
+    counts = Counter(orjson.loads(r)["n"] for r in read_lake(tmp_path).column("raw").to_pylist())
+    assert counts == Counter(org * 1000 + n for org in (1, 2) for n in range(300))
+    parts = sorted(tmp_path.glob("organisation=*/day=*/*.parquet"))
+    assert len(parts) == 6
+    for path in parts:
+        table = pq.read_table(path)
+        stamps = table.column("@timestamp").to_pylist()
+        assert stamps == sorted(stamps)
+        org = int(path.parent.parent.name.split("=")[1])
+        assert set(table.column("organisation").to_pylist()) == {org}
+        assert {s.date().isoformat() for s in stamps} == {path.parent.name.split("=")[1]}
+    lake.close()
