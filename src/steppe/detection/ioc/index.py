@@ -1,0 +1,215 @@
+"""The IOC index: every active indicator's values, each with who may see it.
+
+One dict per kind of value (IP, domain, URL, hash, email) maps the canonical value to
+the union of its indicators' audience masks — the only thing the hot path touches; a
+miss costs one dict look-up. On a hit the postings (indicator pk → mask) say which
+indicators the matching organisation may see. CIDRs live in a pytricia trie per address
+family, walked from the longest prefix up to the first one the organisation may see.
+
+Updates are incremental: :meth:`IocIndex.add` and :meth:`IocIndex.remove` touch only the
+indicator's own values, so a revoked indicator stops matching at once; an indicator
+whose ``valid_until`` has passed is skipped at match time, before any rebuild.
+
+    >>> index = IocIndex()
+    >>> index.add(IndicatorRef(7, "indicator--1", 2, 80, "amber", None),
+    ...           [("domain", "evil.example")], audience=0b100)
+    >>> [h.value for h in index.match_domain("a.b.evil.example", org_id=2, now="2026")]
+    ['evil.example']
+    >>> index.match_domain("a.b.evil.example", org_id=3, now="2026")
+    []
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pytricia
+
+__all__ = ["KINDS", "Hit", "IndicatorRef", "IocIndex"]
+
+#: Observable types the matcher uses, and the table each goes to.
+KINDS = {
+    "ipv4": "ip",
+    "ipv6": "ip",
+    "cidr": "cidr",
+    "domain": "domain",
+    "url": "url",
+    "email": "email",
+    "md5": "hash",
+    "sha1": "hash",
+    "sha256": "hash",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorRef:
+    """What an alert needs to know of a matched indicator."""
+
+    pk: int
+    stix_id: str
+    owner_org_id: int
+    confidence: int | None
+    tlp: str
+    valid_until: str | None  # stored timestamp; matching stops once it has passed
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One indicator value found in one event field, visible to the matching org."""
+
+    indicator: IndicatorRef
+    kind: str  # observable type of the indicator value
+    value: str  # the indicator's value (a parent domain, a CIDR, …)
+    observed: str  # what the event had
+
+
+class IocIndex:
+    """Canonical value → audience mask, with postings for the rare hit."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, int]] = {
+            t: {} for t in ("ip", "domain", "url", "email", "hash")
+        }
+        self._postings: dict[tuple[str, str], dict[int, int]] = {}
+        self._types: dict[tuple[str, str], str] = {}
+        self._tries = {4: pytricia.PyTricia(32), 6: pytricia.PyTricia(128)}
+        self.indicators: dict[int, IndicatorRef] = {}
+        self._values: dict[int, list[tuple[str, str]]] = {}
+        self._by_stix: dict[str, set[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+    # -- updates -------------------------------------------------------------------------
+
+    def add(self, ref: IndicatorRef, values: Iterable[tuple[str, str]], *, audience: int) -> None:
+        """Index ``ref``'s (type, canonical value) pairs, visible to ``audience``.
+
+        Adding an indicator again replaces its previous values and audience.
+        """
+        if ref.pk in self.indicators:
+            self.remove(ref.pk)
+        kept: list[tuple[str, str]] = []
+        for obs_type, value in values:
+            table = KINDS.get(obs_type)
+            if table is None:
+                continue
+            if table == "cidr":
+                value = cidr_key(value)  # the trie prints networks its own way
+            key = (table, value)
+            postings = self._postings.setdefault(key, {})
+            postings[ref.pk] = audience
+            self._types[key] = obs_type
+            self._refresh(key, postings)
+            kept.append(key)
+        if kept:
+            self.indicators[ref.pk] = ref
+            self._values[ref.pk] = kept
+            self._by_stix.setdefault(ref.stix_id, set()).add(ref.pk)
+
+    def remove_stix(self, stix_id: str) -> int:
+        """Forget every indexed version of ``stix_id`` (by any owner). Returns how many."""
+        pks = self._by_stix.pop(stix_id, set())
+        for pk in pks:
+            self.remove(pk)
+        return len(pks)
+
+    def remove(self, pk: int) -> bool:
+        """Forget indicator ``pk`` (revoked, expired, no longer visible). True if known."""
+        keys = self._values.pop(pk, None)
+        ref = self.indicators.pop(pk, None)
+        if keys is None:
+            return False
+        if ref is not None:
+            self._by_stix.get(ref.stix_id, set()).discard(pk)
+        for key in keys:
+            postings = self._postings.get(key)
+            if postings is None:
+                continue
+            postings.pop(pk, None)
+            self._refresh(key, postings)
+        return True
+
+    def _refresh(self, key: tuple[str, str], postings: dict[int, int]) -> None:
+        table, value = key
+        mask = 0
+        for audience in postings.values():
+            mask |= audience
+        if table == "cidr":
+            trie = self._tries[6 if ":" in value else 4]
+            if postings:
+                trie[value] = postings
+            elif value in trie:
+                del trie[value]
+        elif postings:
+            self.tables[table][value] = mask
+        else:
+            self.tables[table].pop(value, None)
+        if not postings:
+            self._postings.pop(key, None)
+            self._types.pop(key, None)
+
+    # -- look-ups (the callers normalise the observed value) ------------------------------
+
+    def hits(self, table: str, value: str, observed: str, org_id: int, now: str) -> list[Hit]:
+        """Indicators behind ``value`` in ``table`` that ``org_id`` may see and are valid."""
+        mask = self.tables[table].get(value)
+        if mask is None or not (mask >> org_id) & 1:
+            return []
+        key = (table, value)
+        return self._visible(key, self._postings[key], observed, org_id, now)
+
+    def _visible(
+        self, key: tuple[str, str], postings: dict[int, int], observed: str, org_id: int, now: str
+    ) -> list[Hit]:
+        found = []
+        for pk, audience in postings.items():
+            if not (audience >> org_id) & 1:
+                continue
+            ref = self.indicators[pk]
+            if ref.valid_until is not None and ref.valid_until <= now:
+                continue
+            found.append(Hit(ref, self._types[key], key[1], observed))
+        return found
+
+    def match_domain(self, domain: str, org_id: int, now: str) -> list[Hit]:
+        """``domain`` and each parent: an ``evil.example`` indicator hits ``a.evil.example``."""
+        table = self.tables["domain"]
+        name = domain
+        found: list[Hit] = []
+        while True:
+            mask = table.get(name)
+            if mask is not None and (mask >> org_id) & 1:
+                found.extend(self.hits("domain", name, domain, org_id, now))
+            dot = name.find(".")
+            if dot < 0:
+                return found
+            name = name[dot + 1 :]
+
+    def match_cidr(self, ip: str, org_id: int, now: str) -> list[Hit]:
+        """The longest prefix containing ``ip`` among those ``org_id`` may see."""
+        trie = self._tries[6 if ":" in ip else 4]
+        if not len(trie):
+            return []
+        try:
+            prefix = trie.get_key(ip)
+        except ValueError:
+            return []
+        while prefix is not None:
+            key = ("cidr", prefix)
+            found = self._visible(key, trie[prefix], ip, org_id, now)
+            if found:
+                return found
+            prefix = trie.parent(prefix)
+        return []
+
+    def has_cidrs(self) -> bool:
+        return bool(len(self._tries[4]) or len(self._tries[6]))
+
+
+def cidr_key(value: str) -> str:
+    """The trie key of a canonical CIDR (pytricia prints networks the same way)."""
+    return str(ipaddress.ip_network(value, strict=False))
