@@ -26,7 +26,13 @@ from steppe.sharing.model import Actor
 from steppe.sharing.policy import can_read_telemetry, require_reader, visible_filter
 from steppe.storage.schema import alerts, intel_objects, organisations
 
-__all__ = ["AlertPage", "get_alert", "list_alerts", "readable_organisations"]
+__all__ = [
+    "AlertPage",
+    "get_alert",
+    "list_alerts",
+    "readable_organisations",
+    "resolve_alert_id",
+]
 
 MAX_LIMIT = 1000
 
@@ -110,6 +116,22 @@ def get_alert(conn: Connection, actor: Actor, alert_id: str) -> AlertView:
     if row is None:
         raise NotFound(f"no alert {alert_id}")
     return _view(row, _visible_indicators(conn, actor, {row.indicator_pk}), evidence=True)
+
+
+def resolve_alert_id(conn: Connection, actor: Actor, prefix: str) -> str:
+    """The full id of the one readable alert whose id starts with ``prefix`` (listings
+    show 12 characters); ``prefix`` itself when none or several do."""
+    if len(prefix) >= 64:
+        return prefix
+    found = conn.scalars(
+        select(alerts.c.id)
+        .where(
+            alerts.c.id.startswith(prefix, autoescape=True),
+            alerts.c.org_id.in_(readable_organisations(conn, actor)),
+        )
+        .limit(2)
+    ).all()
+    return str(found[0]) if len(found) == 1 else prefix
 
 
 def _visible_indicators(conn: Connection, actor: Actor, pks: set[int | None]) -> set[int]:
