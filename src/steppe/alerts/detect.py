@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from steppe.alerts.store import StoreResult, store_ioc_alerts
 from steppe.audit.trail import AuditTrail
 from steppe.detection.ioc.index import IocIndex
-from steppe.detection.ioc.loading import build_index, refresh
+from steppe.detection.ioc.loading import build_index, changed_since, refresh
 from steppe.detection.ioc.matcher import IocMatcher
 from steppe.lake.partitions import Partition, list_partitions, parquet_files
 from steppe.lake.table import lake_schema
@@ -131,31 +131,77 @@ def retro_hunt(
 class StreamingDetector:
     """Matches every batch of events the broker carries, as it arrives.
 
-    The index is built once at start; :meth:`refresh` applies intel changes (imports,
-    revocations) without a rebuild.
+    The index is built once at start. A background thread then looks every
+    ``refresh_seconds`` for indicators stored since (new, revoked, re-marked), applies
+    them to the index without a rebuild and, if ``retro_days`` > 0, retro-hunts the new
+    ones over that many days of the lake.
     """
 
-    def __init__(self, engine: Engine, trail: AuditTrail, broker: Broker) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        trail: AuditTrail,
+        broker: Broker,
+        *,
+        lake_root: Path | None = None,
+        refresh_seconds: float = 10.0,
+        retro_days: int = 30,
+    ) -> None:
         self.engine = engine
         self.trail = trail
         self.broker = broker
+        self.lake_root = lake_root
+        self.refresh_seconds = refresh_seconds
+        self.retro_days = retro_days
         self.index = IocIndex()
         self.matcher = IocMatcher(self.index)
         self.alerts = 0
+        self.retro_alerts = 0
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._checked = timestamps.now()
+        self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
 
     def start(self) -> None:
+        self._checked = timestamps.now()
         with self.engine.connect() as conn:
-            fresh = build_index(conn)
+            fresh = build_index(conn, self._checked)
         with self._lock:
             self.index = fresh
             self.matcher = IocMatcher(fresh)
         self._subscription = self.broker.subscribe("telemetry.*", self.handle)
+        self._thread = threading.Thread(target=self._run, name="ioc-refresh", daemon=True)
+        self._thread.start()
 
-    def refresh(self, stix_ids: Iterable[str]) -> None:
-        with self.engine.connect() as conn, self._lock:
-            refresh(conn, self.index, stix_ids)
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.refresh_seconds):
+            try:
+                self.refresh_changes()
+            except Exception:  # the next round retries; detection goes on meanwhile
+                log.exception("refreshing the IOC index failed")
+
+    def refresh_changes(self) -> list[str]:
+        """Apply indicators stored since the last check; retro-hunt the new ones."""
+        moment = timestamps.now()
+        with self.engine.connect() as conn:
+            changed = changed_since(conn, self._checked)
+            if changed:
+                with self._lock:
+                    refresh(conn, self.index, changed, moment)
+        self._checked = moment
+        if changed and self.retro_days > 0 and self.lake_root is not None:
+            report = retro_hunt(
+                self.engine, self.trail, self.lake_root, changed, days=self.retro_days
+            )
+            self.retro_alerts += report.new
+        return changed
 
     def handle(self, message: Message) -> None:
         org_id = int(message.subject.rsplit(".", 1)[1])

@@ -29,7 +29,7 @@ from steppe.sharing.model import Distribution, ObjectRights, TlpLevel
 from steppe.storage import timestamps
 from steppe.storage.schema import intel_objects, object_groups, object_sources, observables
 
-__all__ = ["build_index", "refresh"]
+__all__ = ["build_index", "changed_since", "refresh"]
 
 _CHUNK = 5_000
 
@@ -90,6 +90,18 @@ def refresh(
         query = _active_query(moment).where(intel_objects.c.stix_id.in_(chunk))
         active.extend(_load(conn, index, query, now, config, True))
     return active
+
+
+def changed_since(conn: Connection, since: str) -> list[str]:
+    """Stix ids of indicators with a version stored after ``since`` (new, revoked,
+    re-marked): what :func:`refresh` should re-read."""
+    o = intel_objects
+    query = (
+        select(o.c.stix_id)
+        .where(o.c.type == "indicator", o.c.imported_at > since)
+        .group_by(o.c.stix_id)
+    )
+    return list(conn.scalars(query))
 
 
 def _load(
