@@ -154,13 +154,9 @@ def _steppe_share(args: tuple[str, int, int]) -> int:
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(stop - start)
-    match = _MATCHER.match_event
     loads = orjson.loads
-    hits = 0
-    for line in data.splitlines():
-        if match(loads(line), ORG, NOW):
-            hits += 1
-    return hits
+    events = map(loads, data.splitlines())
+    return sum(1 for _ in _MATCHER.match_events(events, ORG, NOW))
 
 
 def _shares(path: Path, parts: int) -> list[tuple[str, int, int]]:

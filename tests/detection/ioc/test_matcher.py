@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from steppe.detection.ioc.audience import bit
 from steppe.detection.ioc.index import IndicatorRef, IocIndex
@@ -24,7 +26,13 @@ def _matcher(*entries: tuple[int, str, str, int]) -> IocMatcher:
 
 
 def _hits(matcher: IocMatcher, event: dict[str, str], org: int = KZ) -> set[tuple[str, str]]:
-    return {(h.field, h.hit.value) for h in matcher.match_event(event, org, NOW)}
+    found = {(h.field, h.hit.value) for h in matcher.match_event(event, org, NOW)}
+    # The batch path's prefilter must never turn away an event that hits.
+    batch = {
+        (h.field, h.hit.value) for _, hits in matcher.match_events([event], org, NOW) for h in hits
+    }
+    assert batch == found
+    return found
 
 
 ALL = bit(KZ) | bit(KG) | bit(UZ)
@@ -157,3 +165,39 @@ def test_re_adding_replaces_values_and_audience() -> None:
     assert not matcher.match_event({"dns.question.name": "old.example"}, KG, NOW)
     assert not matcher.match_event({"dns.question.name": "new.example"}, KZ, NOW)
     assert matcher.match_event({"dns.question.name": "new.example"}, KG, NOW)
+
+
+_LABELS = st.sampled_from(
+    ["evil", "example", "a", "b", "EVIL", "xn--mnchen-3ya", "münchen", "de", ""]
+)
+_NAMES = st.lists(_LABELS, min_size=1, max_size=4).map(".".join) | st.sampled_from(
+    ["evil.example.", "203.0.113.9", "[2001:db8::1]", "10.1.2.3", "2001:DB8::1"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    name=_NAMES,
+    ip=st.sampled_from(["203.0.113.9", "10.1.2.3", "10.200.0.1", "2001:db8::5", "x", "1.1.1.1"]),
+    scheme=st.sampled_from(["http://", "HTTPS://", "", "http://u@"]),
+    port=st.sampled_from(["", ":8080"]),
+    path=st.sampled_from(["", "/", "/a/b", "/a/b#f", "/a/b?x=1"]),
+)
+def test_the_prefilter_never_drops_a_hit(
+    name: str, ip: str, scheme: str, port: str, path: str
+) -> None:
+    matcher = _matcher(
+        (1, "domain", "evil.example", ALL),
+        (2, "domain", "xn--mnchen-3ya.de", ALL),
+        (3, "url", "http://evil.example/a/b", ALL),
+        (4, "ipv4", "203.0.113.9", ALL),
+        (5, "cidr", "10.1.0.0/16", ALL),
+        (6, "ipv6", "2001:db8::1", ALL),
+        (7, "cidr", "2001:db8::/120", ALL),
+    )
+    for event in (
+        {"dns.question.name": name, "destination.ip": ip},
+        {"url.full": f"{scheme}{name}{port}{path}", "source.ip": ip},
+        {"tls.server.sni": name, "url.domain": ip},
+    ):
+        _hits(matcher, event)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import pytricia
 
-__all__ = ["KINDS", "Hit", "IndicatorRef", "IocIndex"]
+__all__ = ["KINDS", "Hit", "IndicatorRef", "IocIndex", "host_tail", "url_host"]
 
 #: Observable types the matcher uses, and the table each goes to.
 KINDS = {
@@ -81,6 +81,9 @@ class IocIndex:
         self.indicators: dict[int, IndicatorRef] = {}
         self._values: dict[int, list[tuple[str, str]]] = {}
         self._by_stix: dict[str, set[int]] = {}
+        #: Last two labels of every domain (and URL host) value, counted: the matcher's
+        #: prefilter. An event name whose last two labels are not here cannot hit.
+        self.tails: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.indicators)
@@ -103,6 +106,9 @@ class IocIndex:
                 value = cidr_key(value)  # the trie prints networks its own way
             key = (table, value)
             postings = self._postings.setdefault(key, {})
+            if ref.pk not in postings and table in ("domain", "url"):
+                tail = host_tail(value if table == "domain" else url_host(value))
+                self.tails[tail] = self.tails.get(tail, 0) + 1
             postings[ref.pk] = audience
             self._types[key] = obs_type
             self._refresh(key, postings)
@@ -131,7 +137,13 @@ class IocIndex:
             postings = self._postings.get(key)
             if postings is None:
                 continue
-            postings.pop(pk, None)
+            if postings.pop(pk, None) is not None and key[0] in ("domain", "url"):
+                tail = host_tail(key[1] if key[0] == "domain" else url_host(key[1]))
+                left = self.tails.get(tail, 0) - 1
+                if left > 0:
+                    self.tails[tail] = left
+                else:
+                    self.tails.pop(tail, None)
             self._refresh(key, postings)
         return True
 
@@ -215,6 +227,32 @@ class IocIndex:
 
     def has_cidrs(self) -> bool:
         return bool(self._cidr_count[4] or self._cidr_count[6])
+
+
+def host_tail(name: str) -> str:
+    """The last two labels of a host name (all of it if it has fewer).
+
+    >>> host_tail("a.b.evil.example"), host_tail("localhost")
+    ('evil.example', 'localhost')
+    """
+    last = name.rfind(".")
+    if last < 0:
+        return name
+    return name[name.rfind(".", 0, last) + 1 :]
+
+
+def url_host(url: str) -> str:
+    """The host of a canonical URL (lower-case, no port, no user info).
+
+    >>> url_host("http://user@evil.example:8080/a?b")
+    'evil.example'
+    """
+    rest = url.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    authority = authority.rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        return authority[1 : authority.find("]")]
+    return authority.split(":", 1)[0]
 
 
 def cidr_key(value: str) -> str:
