@@ -114,3 +114,23 @@ def test_sigma_hits_land_in_the_same_store(world: World) -> None:
     with world.engine.connect() as conn:
         page = list_alerts(conn, world.actors["bek"], kind="sigma")
     assert [(a.rule_id, a.severity) for a in page.items] == [("rule-1", "high")]
+
+
+def test_an_alert_outlives_its_deleted_indicator_and_stops_naming_it(world: World) -> None:
+    from sqlalchemy import delete
+
+    from steppe.storage.schema import metadata
+
+    _detect(world, "kz", [dns("c2.evil.example", 1)])
+    with world.engine.begin() as conn:  # as a TAXII DELETE does: every referencing row
+        pk = conn.scalar(select(intel_objects.c.pk).where(intel_objects.c.stix_id == EVIL))
+        for table in reversed(metadata.sorted_tables):
+            for column in table.columns:
+                if any(fk.column is intel_objects.c.pk for fk in column.foreign_keys):
+                    conn.execute(delete(table).where(column == pk))
+        conn.execute(delete(intel_objects).where(intel_objects.c.pk == pk))
+    with world.engine.connect() as conn:
+        page = list_alerts(conn, world.actors["ana"])
+    assert [(a.observed, a.indicator, a.matched) for a in page.items] == [
+        ("c2.evil.example", None, None)
+    ]

@@ -447,7 +447,10 @@ alerts = Table(
     Column("id", String(64), primary_key=True),  # sha256 hex of (kind, event, indicator/rule)
     Column("kind", String(10), nullable=False),  # ioc or sigma
     Column("org_id", ForeignKey("organisations.id"), nullable=False),  # whose telemetry
-    Column("indicator_pk", ForeignKey("intel_objects.pk"), nullable=True),
+    # No foreign key on purpose: the alert is the member's record and outlives the
+    # indicator (a TAXII DELETE removes every row that references an object). A deleted
+    # indicator is simply no longer named (steppe.alerts.queries).
+    Column("indicator_pk", Integer, nullable=True),
     Column("indicator_stix_id", String(300), nullable=True),
     Column("rule_id", String(300), nullable=True),
     Column("title", Text, nullable=False),

@@ -47,11 +47,6 @@ def upgrade() -> None:
             "severity IN ('low', 'medium', 'high', 'critical')", name=op.f("ck_alerts_severity")
         ),
         sa.ForeignKeyConstraint(
-            ["indicator_pk"],
-            ["intel_objects.pk"],
-            name=op.f("fk_alerts_indicator_pk_intel_objects"),
-        ),
-        sa.ForeignKeyConstraint(
             ["org_id"], ["organisations.id"], name=op.f("fk_alerts_org_id_organisations")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
