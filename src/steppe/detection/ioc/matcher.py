@@ -118,7 +118,7 @@ class IocMatcher:
                 for field in ip_fields:
                     v = get(field)
                     if v and (
-                        v in ips or ":" in v or (cidr_count[4] and trie4.get_key(v) is not None)
+                        v in ips or ":" in v or (cidr_count[4] and v in trie4)
                     ):
                         break
                 else:
