@@ -201,3 +201,48 @@ def test_the_prefilter_never_drops_a_hit(
         {"tls.server.sni": name, "url.domain": ip},
     ):
         _hits(matcher, event)
+
+
+def test_remove_stix_forgets_every_owner_s_version() -> None:
+    index = IocIndex()
+    index.add(
+        IndicatorRef(1, "indicator--x", KZ, 80, "green", None),
+        [("domain", "a.example")],
+        audience=ALL,
+    )
+    index.add(
+        IndicatorRef(2, "indicator--x", KG, 80, "green", None),
+        [("domain", "b.example")],
+        audience=ALL,
+    )
+    index.add(
+        IndicatorRef(3, "indicator--y", KG, 80, "green", None),
+        [("domain", "a.example")],
+        audience=ALL,
+    )
+    assert index.remove(1)
+    assert index.remove_stix("indicator--x") == 1
+    assert set(index.indicators) == {3}
+    assert index.remove_stix("indicator--x") == 0
+    matcher = IocMatcher(index)
+    assert [
+        h.hit.indicator.pk for h in matcher.match_event({"url.domain": "a.example"}, KZ, NOW)
+    ] == [3]
+    assert not matcher.match_event({"url.domain": "b.example"}, KZ, NOW)
+
+
+def test_nested_cidrs_come_and_go_independently() -> None:
+    index = IocIndex()
+    index.add(_ref(1), [("cidr", "10.0.0.0/8")], audience=ALL)
+    index.add(_ref(2), [("cidr", "10.1.0.0/16")], audience=ALL)
+    matcher = IocMatcher(index)
+    event = {"destination.ip": "10.1.2.3"}
+    assert [h.hit.value for h in matcher.match_event(event, KZ, NOW)] == ["10.1.0.0/16"]
+    index.remove(2)
+    assert [h.hit.value for h in matcher.match_event(event, KZ, NOW)] == ["10.0.0.0/8"]
+    index.add(_ref(2), [("cidr", "10.1.0.0/16")], audience=ALL)
+    index.remove(1)
+    assert [h.hit.value for h in matcher.match_event(event, KZ, NOW)] == ["10.1.0.0/16"]
+    assert not matcher.match_event({"destination.ip": "10.2.0.1"}, KZ, NOW)
+    index.remove(2)
+    assert not index.has_cidrs() and not matcher.match_event(event, KZ, NOW)

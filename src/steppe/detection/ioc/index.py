@@ -2,7 +2,7 @@
 
 One dict per kind of value (IP, domain, URL, hash, email) maps the canonical value to
 the union of its indicators' audience masks — the only thing the hot path touches; a
-miss costs one dict look-up. On a hit the postings (indicator pk → mask) say which
+miss costs one dict look-up. On a hit the postings (indicators, each with its mask) say which
 indicators the matching organisation may see. CIDRs live in a pytricia trie per address
 family, walked from the longest prefix up to the first one the organisation may see.
 
@@ -73,14 +73,19 @@ class IocIndex:
         self.tables: dict[str, dict[str, int]] = {
             t: {} for t in ("ip", "domain", "url", "email", "hash")
         }
-        self._postings: dict[tuple[str, str], dict[int, int]] = {}
-        self._types: dict[tuple[str, str], str] = {}
+        # (table, value) → the pk of its one indicator, or a set when several share it;
+        # audiences by pk. A dict per value would cost ~200 bytes for each of a million.
+        self._postings: dict[tuple[str, str], int | set[int]] = {}
+        self._audience: dict[int, int] = {}
         self._tries = {4: pytricia.PyTricia(32), 6: pytricia.PyTricia(128)}
         # pytricia's len() walks the whole tree (85 µs at 10,000 prefixes): count here.
         self._cidr_count = {4: 0, 6: 0}
         self.indicators: dict[int, IndicatorRef] = {}
         self._values: dict[int, list[tuple[str, str]]] = {}
-        self._by_stix: dict[str, set[int]] = {}
+        # stix id → pk; the rare second version of one stix id (another owner's) in
+        # _more_by_stix. A set per id would cost 200 bytes for each of a million.
+        self._by_stix: dict[str, int] = {}
+        self._more_by_stix: dict[str, set[int]] = {}
         #: Last two labels of every domain (and URL host) value, counted: the matcher's
         #: prefilter. An event name whose last two labels are not here cannot hit.
         self.tails: dict[str, int] = {}
@@ -105,22 +110,32 @@ class IocIndex:
             if table == "cidr":
                 value = cidr_key(value)  # the trie prints networks its own way
             key = (table, value)
-            postings = self._postings.setdefault(key, {})
-            if ref.pk not in postings and table in ("domain", "url"):
+            current = self._postings.get(key)
+            if current is None:
+                self._postings[key] = ref.pk
+            elif isinstance(current, int):
+                if current != ref.pk:
+                    self._postings[key] = {current, ref.pk}
+            else:
+                current.add(ref.pk)
+            if current is None and table in ("domain", "url"):
                 tail = host_tail(value if table == "domain" else url_host(value))
                 self.tails[tail] = self.tails.get(tail, 0) + 1
-            postings[ref.pk] = audience
-            self._types[key] = obs_type
-            self._refresh(key, postings)
+            self._audience[ref.pk] = audience
+            self._refresh(key)
             kept.append(key)
         if kept:
             self.indicators[ref.pk] = ref
             self._values[ref.pk] = kept
-            self._by_stix.setdefault(ref.stix_id, set()).add(ref.pk)
+            if self._by_stix.setdefault(ref.stix_id, ref.pk) != ref.pk:
+                self._more_by_stix.setdefault(ref.stix_id, set()).add(ref.pk)
 
     def remove_stix(self, stix_id: str) -> int:
         """Forget every indexed version of ``stix_id`` (by any owner). Returns how many."""
-        pks = self._by_stix.pop(stix_id, set())
+        pks = self._more_by_stix.pop(stix_id, set())
+        first = self._by_stix.pop(stix_id, None)
+        if first is not None:
+            pks.add(first)
         for pk in pks:
             self.remove(pk)
         return len(pks)
@@ -132,43 +147,66 @@ class IocIndex:
         if keys is None:
             return False
         if ref is not None:
-            self._by_stix.get(ref.stix_id, set()).discard(pk)
+            self._forget_stix(ref.stix_id, pk)
         for key in keys:
-            postings = self._postings.get(key)
-            if postings is None:
-                continue
-            if postings.pop(pk, None) is not None and key[0] in ("domain", "url"):
-                tail = host_tail(key[1] if key[0] == "domain" else url_host(key[1]))
-                left = self.tails.get(tail, 0) - 1
-                if left > 0:
-                    self.tails[tail] = left
-                else:
-                    self.tails.pop(tail, None)
-            self._refresh(key, postings)
+            current = self._postings.get(key)
+            if isinstance(current, set):
+                current.discard(pk)
+                if len(current) == 1:
+                    self._postings[key] = next(iter(current))
+            elif current == pk:
+                del self._postings[key]
+                if key[0] in ("domain", "url"):
+                    tail = host_tail(key[1] if key[0] == "domain" else url_host(key[1]))
+                    left = self.tails.get(tail, 0) - 1
+                    if left > 0:
+                        self.tails[tail] = left
+                    else:
+                        self.tails.pop(tail, None)
+            self._refresh(key)
+        self._audience.pop(pk, None)
         return True
 
-    def _refresh(self, key: tuple[str, str], postings: dict[int, int]) -> None:
+    def _refresh(self, key: tuple[str, str]) -> None:
         table, value = key
+        pks = self._pks(key)
         mask = 0
-        for audience in postings.values():
-            mask |= audience
+        for pk in pks:
+            mask |= self._audience[pk]
         if table == "cidr":
             family = 6 if ":" in value else 4
             trie = self._tries[family]
-            if postings:
-                if value not in trie:
+            # has_key, not `in`: `in` is a longest-prefix search (a /8 "contains" a /16).
+            if pks:
+                if not trie.has_key(value):
                     self._cidr_count[family] += 1
-                trie[value] = postings
-            elif value in trie:
+                    trie[value] = True
+            elif trie.has_key(value):
                 del trie[value]
                 self._cidr_count[family] -= 1
-        elif postings:
+        elif pks:
             self.tables[table][value] = mask
         else:
             self.tables[table].pop(value, None)
-        if not postings:
-            self._postings.pop(key, None)
-            self._types.pop(key, None)
+
+    def _pks(self, key: tuple[str, str]) -> tuple[int, ...] | set[int]:
+        current = self._postings.get(key)
+        if current is None:
+            return ()
+        if isinstance(current, int):
+            return (current,)
+        return current
+
+    def _forget_stix(self, stix_id: str, pk: int) -> None:
+        more = self._more_by_stix.get(stix_id)
+        if more is not None:
+            more.discard(pk)
+        if self._by_stix.get(stix_id) == pk:
+            del self._by_stix[stix_id]
+            if more:
+                self._by_stix[stix_id] = more.pop()
+        if more is not None and not more:
+            del self._more_by_stix[stix_id]
 
     # -- look-ups (the callers normalise the observed value) ------------------------------
 
@@ -177,20 +215,17 @@ class IocIndex:
         mask = self.tables[table].get(value)
         if mask is None or not (mask >> org_id) & 1:
             return []
-        key = (table, value)
-        return self._visible(key, self._postings[key], observed, org_id, now)
+        return self._visible((table, value), observed, org_id, now)
 
-    def _visible(
-        self, key: tuple[str, str], postings: dict[int, int], observed: str, org_id: int, now: str
-    ) -> list[Hit]:
+    def _visible(self, key: tuple[str, str], observed: str, org_id: int, now: str) -> list[Hit]:
         found = []
-        for pk, audience in postings.items():
-            if not (audience >> org_id) & 1:
+        for pk in self._pks(key):
+            if not (self._audience[pk] >> org_id) & 1:
                 continue
             ref = self.indicators[pk]
             if ref.valid_until is not None and ref.valid_until <= now:
                 continue
-            found.append(Hit(ref, self._types[key], key[1], observed))
+            found.append(Hit(ref, _observable_type(*key), key[1], observed))
         return found
 
     def match_domain(self, domain: str, org_id: int, now: str) -> list[Hit]:
@@ -218,8 +253,7 @@ class IocIndex:
         except ValueError:
             return []
         while prefix is not None:
-            key = ("cidr", prefix)
-            found = self._visible(key, trie[prefix], ip, org_id, now)
+            found = self._visible(("cidr", prefix), ip, org_id, now)
             if found:
                 return found
             prefix = trie.parent(prefix)
@@ -227,6 +261,18 @@ class IocIndex:
 
     def has_cidrs(self) -> bool:
         return bool(self._cidr_count[4] or self._cidr_count[6])
+
+
+_HASH_TYPES = {32: "md5", 40: "sha1", 64: "sha256"}
+
+
+def _observable_type(table: str, value: str) -> str:
+    """The observable type of an indexed value (told by its table and its form)."""
+    if table == "ip":
+        return "ipv6" if ":" in value else "ipv4"
+    if table == "hash":
+        return _HASH_TYPES[len(value)]
+    return table
 
 
 def host_tail(name: str) -> str:

@@ -117,9 +117,7 @@ class IocMatcher:
             try:
                 for field in ip_fields:
                     v = get(field)
-                    if v and (
-                        v in ips or ":" in v or (cidr_count[4] and v in trie4)
-                    ):
+                    if v and (v in ips or ":" in v or (cidr_count[4] and v in trie4)):
                         break
                 else:
                     for field in domain_fields:
