@@ -181,8 +181,14 @@ def _shares(path: Path, parts: int) -> list[tuple[str, int, int]]:
 def steppe(path: Path, workers: int) -> int:
     if workers == 1:
         return _steppe_share((str(path), 0, path.stat().st_size))
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return sum(pool.map(_steppe_share, _shares(path, workers)))
+    # Keep the collector's hands off the index in the children: a collection there
+    # touches every object's header and copies the shared pages (gc.freeze's purpose).
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return sum(pool.map(_steppe_share, _shares(path, workers)))
+    finally:
+        gc.unfreeze()
 
 
 def polars_join(path: Path, world: World) -> int:
