@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         description="Match telemetry against the IOC index as it arrives (the API "
         "process); `steppe serve` turns it on unless set.",
     )
+    detection_sigma_dir: Path | None = Field(
+        default=None,
+        description="A folder of Sigma rules streaming detection also evaluates.",
+    )
     detection_refresh_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -9,7 +9,9 @@ again by ``steppe detect`` is one alert.
 - :func:`retro_hunt` — new indicators (by stix id) against the lake's recent window:
   an index of just those indicators, the same lake scan.
 - :class:`StreamingDetector` — a subscriber on ``telemetry.*``: each message is one
-  organisation's batch of events (orjson list).
+  organisation's batch of events (orjson list); given a Sigma
+  :class:`~steppe.detection.sigma.store.RuleStore`, it evaluates the rules on the same
+  batches and stores their hits in the same alert table.
 
     >>> report = detect_lake(engine, trail, lake_root, index, since="2026-11-27T00:00:00Z")  # doctest: +SKIP
 """
@@ -29,11 +31,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from sqlalchemy import Engine
 
-from steppe.alerts.store import StoreResult, store_ioc_alerts
+from steppe.alerts.store import AlertStore, StoreResult, store_ioc_alerts
 from steppe.audit.trail import AuditTrail
 from steppe.detection.ioc.index import IocIndex
 from steppe.detection.ioc.loading import build_index, changed_since, refresh
 from steppe.detection.ioc.matcher import IocMatcher
+from steppe.detection.sigma.store import RuleStore
 from steppe.lake.partitions import Partition, list_partitions, parquet_files
 from steppe.lake.table import lake_schema
 from steppe.storage import timestamps
@@ -146,6 +149,7 @@ class StreamingDetector:
         lake_root: Path | None = None,
         refresh_seconds: float = 10.0,
         retro_days: int = 30,
+        rules: RuleStore | None = None,
     ) -> None:
         self.engine = engine
         self.trail = trail
@@ -153,6 +157,8 @@ class StreamingDetector:
         self.lake_root = lake_root
         self.refresh_seconds = refresh_seconds
         self.retro_days = retro_days
+        self.rules = rules  # Sigma rules evaluated on the same batches, if given
+        self.sigma_sink = AlertStore(engine, trail)
         self.index = IocIndex()
         self.matcher = IocMatcher(self.index)
         self.alerts = 0
@@ -170,11 +176,15 @@ class StreamingDetector:
         with self._lock:
             self.index = fresh
             self.matcher = IocMatcher(fresh)
+        if self.rules is not None:
+            self.rules.start()  # reloads rule files when they change
         self._subscription = self.broker.subscribe("telemetry.*", self.handle)
         self._thread = threading.Thread(target=self._run, name="ioc-refresh", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        if self.rules is not None:
+            self.rules.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -212,3 +222,8 @@ class StreamingDetector:
             with self.engine.begin() as conn:
                 result = store_ioc_alerts(conn, self.trail, org_id, found)
             self.alerts += result.new
+        if self.rules is not None:
+            evaluate = self.rules.evaluate
+            hits = [hit for event in events for hit in evaluate(dict(event), org_id)]
+            if hits:
+                self.sigma_sink.submit(hits)

@@ -23,6 +23,7 @@ from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
 from steppe.api.routes import alerts, audit, directory, enrichment, feeds, intel, telemetry
 from steppe.audit.trail import AuditTrail
+from steppe.detection.sigma.store import RuleStore
 from steppe.errors import ConfigError
 from steppe.federation.server import create_taxii_app
 from steppe.ingest.feeds.fetch import limits_from
@@ -77,6 +78,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 lake_root=settings.resolved_lake_dir(),
                 refresh_seconds=settings.detection_refresh_seconds,
                 retro_days=settings.detection_retro_days,
+                rules=(
+                    RuleStore([settings.detection_sigma_dir])
+                    if settings.detection_sigma_dir is not None
+                    else None
+                ),
             )
             detector.start()
         app.state.ioc_detector = detector
