@@ -158,7 +158,8 @@ def demo(
         f'"{url}/intel/objects?value=softupdates.info"'
     )
     if serve:
-        run_api(rt, rt.settings, host, port)
+        # Streaming IOC detection on, as under `steppe serve`.
+        run_api(rt, rt.settings.model_copy(update={"detection_streaming": True}), host, port)
 
 
 def _show_alerts(
