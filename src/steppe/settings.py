@@ -129,6 +129,25 @@ class Settings(BaseSettings):
     def resolved_lake_dir(self) -> Path:
         return self.lake_dir if self.lake_dir is not None else self.data_dir / "lake"
 
+    detection_streaming: bool = Field(
+        default=False,
+        description="Match telemetry against the IOC index as it arrives (the API "
+        "process); `steppe serve` turns it on unless set.",
+    )
+    detection_sigma_dir: Path | None = Field(
+        default=None,
+        description="A folder of Sigma rules streaming detection also evaluates.",
+    )
+    detection_refresh_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often streaming detection picks up new or revoked indicators.",
+    )
+    detection_retro_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days of the lake new indicators are retro-hunted over (0: never).",
+    )
     feed_scheduler: bool = Field(
         default=False,
         description="Pull due feeds in a background thread of `steppe serve`.",

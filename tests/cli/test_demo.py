@@ -48,6 +48,11 @@ def test_demo_sets_up_the_coalition_and_its_commands_work(
     code, out, _ = _run(capsys, *base, "feed", "pull", "ipsum")
     assert code == 0 and "ipsum: not modified" in out
 
+    # The replayed sample telemetry alerted QCCM members on QCCM intel, and nobody else.
+    for user, alerted in [("analyst.pk", True), ("analyst.tj", True), ("analyst.ru", False)]:
+        code, out, _ = _run(capsys, *base, "alert", "list", "--as", user, "--json")
+        assert code == 0 and ("www.softupdates.info" in out) is alerted, user
+
     # Running it again rebuilds it from scratch.
     code, out, _ = _run(capsys, "demo", "--dir", str(folder), "--no-serve")
     assert code == 0 and "9 feeds of 483 entries" in out

@@ -17,11 +17,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
+from steppe.alerts.detect import StreamingDetector
 from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
-from steppe.api.routes import audit, directory, enrichment, feeds, intel, telemetry
+from steppe.api.routes import alerts, audit, directory, enrichment, feeds, intel, telemetry
 from steppe.audit.trail import AuditTrail
+from steppe.detection.sigma.store import RuleStore
 from steppe.errors import ConfigError
 from steppe.federation.server import create_taxii_app
 from steppe.ingest.feeds.fetch import limits_from
@@ -67,9 +69,28 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             scheduler.start()
         app.state.feed_scheduler = scheduler
+        detector = None
+        if settings.detection_streaming:
+            detector = StreamingDetector(
+                built_engine,
+                AuditTrail(key=secret_key, actor="detector:ioc"),
+                telemetry_service.broker,
+                lake_root=settings.resolved_lake_dir(),
+                refresh_seconds=settings.detection_refresh_seconds,
+                retro_days=settings.detection_retro_days,
+                rules=(
+                    RuleStore([settings.detection_sigma_dir])
+                    if settings.detection_sigma_dir is not None
+                    else None
+                ),
+            )
+            detector.start()
+        app.state.ioc_detector = detector
         try:
             yield
         finally:
+            if detector is not None:
+                detector.stop()
             if scheduler is not None:
                 scheduler.stop()
             telemetry_service.close()  # writes what is spooled; nothing accepted is lost
@@ -108,6 +129,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         feeds.router,
         audit.router,
         telemetry.router,
+        alerts.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.

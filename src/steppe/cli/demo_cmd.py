@@ -10,10 +10,13 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from steppe.alerts.queries import list_alerts
+from steppe.audit.trail import AuditTrail
 from steppe.cli.runtime import DEMO_MARKER, Runtime
 from steppe.cli.serve_cmd import run_api
 from steppe.demo.coalition import CENTER, MEMBERS, seed_coalition
 from steppe.demo.intel import sample_feeds, write_sample
+from steppe.demo.telemetry import replay_sample_telemetry
 from steppe.errors import ConfigError
 from steppe.ingest.feeds.pull import pull_feed, register_feed
 from steppe.intel.config import IntelConfig
@@ -131,6 +134,7 @@ def demo(
             audience = ",".join(sample.groups) or sample.distribution.value
             matrix.add_row(sample.example, f"{sample.owner} → {audience}", *cells)
     out.print(matrix)
+    _show_alerts(rt, trail, [s.example for s, _c, _o in intel_rows], analysts)
     elapsed = time.perf_counter() - started
     out.print(
         f"Set up {len(coalition.organisations)} organisations ({CENTER} + {len(MEMBERS)} "
@@ -143,6 +147,7 @@ def demo(
     out.print(f"  {d} intel search softupdates.info --as analyst.pk  (QCCM member: found)")
     out.print(f"  {d} group list --as analyst.tj  (QCCM's roster is hidden from members)")
     out.print(f"  {d} intel export --as analyst.kz -o kz.json")
+    out.print(f"  {d} alert list --as analyst.pk  (alerts on PK-CERT's sample telemetry)")
     out.print(f"  {d} feed list")
     out.print(f"  {d} audit verify")
     url = f"http://{host}:{port}/api/v1"
@@ -153,7 +158,30 @@ def demo(
         f'"{url}/intel/objects?value=softupdates.info"'
     )
     if serve:
-        run_api(rt, rt.settings, host, port)
+        # Streaming IOC detection on, as under `steppe serve`.
+        run_api(rt, rt.settings.model_copy(update={"detection_streaming": True}), host, port)
+
+
+def _show_alerts(
+    rt: Runtime, trail: AuditTrail, examples: list[str], analysts: list[tuple[str, str]]
+) -> None:
+    """Replay sample telemetry that touches the demo intel; show each member's alerts."""
+    with rt.reading() as conn:
+        actors = [directory.load_actor(conn, user) for _country, user in analysts]
+    report = replay_sample_telemetry(
+        rt.engine, trail, rt.settings.resolved_lake_dir(), examples, [a.org_id for a in actors]
+    )
+    table = Table(
+        "member", "alerts", "what its sensors touched (indicator visible to it)",
+        title=f"IOC alerts: the same {report.events // max(len(actors), 1)} events at every "
+        "member, matched only against the intel it may see",
+    )  # fmt: skip
+    with rt.reading() as conn:
+        for (country, _user), actor in zip(analysts, actors, strict=True):
+            page = list_alerts(conn, actor, organisation=actor.org_id, limit=50)
+            seen = sorted({a.observed or "" for a in page.items})
+            table.add_row(country, str(page.total), ", ".join(seen) or "-")
+    rt.out.print(table)
 
 
 def _env_name(user: str) -> str:

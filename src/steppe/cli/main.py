@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from steppe.cli import (
+    alert_cmds,
     audit_cmds,
     directory_cmds,
     feed_cmds,
@@ -58,6 +59,8 @@ app.command()(lake_cmds.hunt)
 app.add_typer(sigma_cmds.sigma_app, name="sigma")
 app.add_typer(taxii_cmds.taxii_app, name="taxii")
 app.add_typer(taxii_cmds.sync_app, name="sync")
+app.command()(alert_cmds.detect)
+app.add_typer(alert_cmds.alert_app, name="alert")
 app.command()(demo)
 app.command()(serve)
 

@@ -24,6 +24,8 @@ def serve(
     settings = rt.settings
     if rt.is_demo and not settings.demo:
         settings = settings.model_copy(update={"demo": True})
+    if "detection_streaming" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"detection_streaming": True})
     run_api(rt, settings, host, port)
 
 

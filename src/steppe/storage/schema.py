@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "alerts",
     "api_tokens",
     "audit_head",
     "audit_log",
@@ -42,6 +43,7 @@ __all__ = [
     "observables",
     "organisations",
     "sharing_groups",
+    "sighting_preferences",
     "sightings",
     "sync_cursors",
     "sync_peers",
@@ -433,4 +435,48 @@ taxii_feeds = Table(
     Column("added_after", TS, nullable=True),
     Column("last_run", TS, nullable=True),
     Column("created_at", TS, nullable=False),
+)
+
+# --- alerts (steppe.alerts): detections on a member's telemetry, owned by that member.
+# One row per (event, indicator) for IOC alerts and per (event, rule) for Sigma hits;
+# the id is a hash of both, so detecting the same event twice (streaming and batch, a
+# re-run, a worker killed mid-batch) writes nothing new.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of (kind, event, indicator/rule)
+    Column("kind", String(10), nullable=False),  # ioc or sigma
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),  # whose telemetry
+    # No foreign key on purpose: the alert is the member's record and outlives the
+    # indicator (a TAXII DELETE removes every row that references an object). A deleted
+    # indicator is simply no longer named (steppe.alerts.queries).
+    Column("indicator_pk", Integer, nullable=True),
+    Column("indicator_stix_id", String(300), nullable=True),
+    Column("rule_id", String(300), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("field", String(100), nullable=True),  # event field that hit
+    Column("observed", Text, nullable=True),  # its value
+    Column("matched", Text, nullable=True),  # the indicator value it hit (a parent domain…)
+    Column("match_type", String(20), nullable=True),  # observable type of that value
+    Column("severity", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("event", Text, nullable=False),  # the event as evidence (JSON)
+    Column("event_fingerprint", String(64), nullable=False),
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    Column("count", Integer, nullable=False),  # fields of the event that hit
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("kind IN ('ioc', 'sigma')", name="kind"),
+    CheckConstraint("severity IN ('low', 'medium', 'high', 'critical')", name="severity"),
+    Index("ix_alerts_org_seen", "org_id", "last_seen"),
+    Index("ix_alerts_indicator", "indicator_pk"),
+)
+
+# Whether an organisation lets producers of the intel it sights learn its name.
+sighting_preferences = Table(
+    "sighting_preferences",
+    metadata,
+    Column("org_id", ForeignKey("organisations.id"), primary_key=True),
+    Column("named", Boolean, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )

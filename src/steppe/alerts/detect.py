@@ -1,0 +1,229 @@
+"""Running IOC detection: over the lake (batch, retro-hunt) and on the broker (streaming).
+
+All three use one :class:`~steppe.detection.ioc.matcher.IocMatcher` and store through
+:func:`~steppe.alerts.store.store_ioc_alerts`, so an event detected by the stream and
+again by ``steppe detect`` is one alert.
+
+- :func:`detect_lake` — events of the lake since a moment, per organisation (each
+  organisation's events are matched only against what it may see).
+- :func:`retro_hunt` — new indicators (by stix id) against the lake's recent window:
+  an index of just those indicators, the same lake scan.
+- :class:`StreamingDetector` — a subscriber on ``telemetry.*``: each message is one
+  organisation's batch of events (orjson list); given a Sigma
+  :class:`~steppe.detection.sigma.store.RuleStore`, it evaluates the rules on the same
+  batches and stores their hits in the same alert table.
+
+    >>> report = detect_lake(engine, trail, lake_root, index, since="2026-11-27T00:00:00Z")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.dataset as ds
+from sqlalchemy import Engine
+
+from steppe.alerts.store import AlertStore, StoreResult, store_ioc_alerts
+from steppe.audit.trail import AuditTrail
+from steppe.detection.ioc.index import IocIndex
+from steppe.detection.ioc.loading import build_index, changed_since, refresh
+from steppe.detection.ioc.matcher import IocMatcher
+from steppe.detection.sigma.store import RuleStore
+from steppe.lake.partitions import Partition, list_partitions, parquet_files
+from steppe.lake.table import lake_schema
+from steppe.storage import timestamps
+from steppe.workers.broker import Broker, Message, Subscription
+
+__all__ = ["DetectReport", "StreamingDetector", "detect_lake", "retro_hunt"]
+
+log = logging.getLogger(__name__)
+_BATCH_ROWS = 50_000
+
+#: Called after each partition with (partitions done, partitions in all).
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class DetectReport:
+    partitions: int = 0
+    events: int = 0
+    events_hit: int = 0
+    new: int = 0
+    duplicates: int = 0
+    sightings: int = 0
+    indicators: int = 0
+
+    def add(self, result: StoreResult) -> None:
+        self.new += result.new
+        self.duplicates += result.duplicates
+        self.sightings += result.sightings
+
+
+def _events(partition: Partition, since: str) -> Iterator[list[dict[str, Any]]]:
+    files = [str(p) for p in parquet_files(partition)]
+    if not files:
+        return
+    dataset = ds.dataset(files, schema=lake_schema(), format="parquet")
+    cutoff = pa.scalar(timestamps.parse(since), type=lake_schema().field("@timestamp").type)
+    scanner = dataset.scanner(filter=ds.field("@timestamp") >= cutoff, batch_size=_BATCH_ROWS)
+    for batch in scanner.to_batches():
+        if batch.num_rows:
+            yield batch.to_pylist()
+
+
+def detect_lake(
+    engine: Engine,
+    trail: AuditTrail,
+    lake_root: Path,
+    index: IocIndex,
+    *,
+    since: str,
+    organisations: Iterable[int] | None = None,
+    now: str | None = None,
+    progress: Progress | None = None,
+) -> DetectReport:
+    """Match the lake's events since ``since`` (a stored timestamp) and store alerts."""
+    moment = now or timestamps.now()
+    matcher = IocMatcher(index)
+    day = timestamps.parse(since).date()
+    partitions = [p for p in list_partitions(lake_root, organisations) if p.day >= day]
+    report = DetectReport(indicators=len(index))
+    for done, partition in enumerate(partitions, 1):
+        for events in _events(partition, since):
+            report.events += len(events)
+            found = list(matcher.match_events(events, partition.organisation, moment))
+            report.events_hit += len(found)
+            if found:
+                with engine.begin() as conn:
+                    report.add(store_ioc_alerts(conn, trail, partition.organisation, found))
+        report.partitions += 1
+        if progress is not None:
+            progress(done, len(partitions))
+    return report
+
+
+def retro_hunt(
+    engine: Engine,
+    trail: AuditTrail,
+    lake_root: Path,
+    stix_ids: Iterable[str],
+    *,
+    days: int = 30,
+    now: str | None = None,
+    progress: Progress | None = None,
+) -> DetectReport:
+    """Match indicators ``stix_ids`` (just imported) against the last ``days`` of the lake."""
+    moment = now or timestamps.now()
+    index = IocIndex()
+    with engine.connect() as conn:
+        refresh(conn, index, stix_ids, moment)
+    if not len(index):
+        return DetectReport()
+    since = timestamps.format_ts(timestamps.parse(moment) - timedelta(days=days))
+    return detect_lake(engine, trail, lake_root, index, since=since, now=now, progress=progress)
+
+
+class StreamingDetector:
+    """Matches every batch of events the broker carries, as it arrives.
+
+    The index is built once at start. A background thread then looks every
+    ``refresh_seconds`` for indicators stored since (new, revoked, re-marked), applies
+    them to the index without a rebuild and, if ``retro_days`` > 0, retro-hunts the new
+    ones over that many days of the lake.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        trail: AuditTrail,
+        broker: Broker,
+        *,
+        lake_root: Path | None = None,
+        refresh_seconds: float = 10.0,
+        retro_days: int = 30,
+        rules: RuleStore | None = None,
+    ) -> None:
+        self.engine = engine
+        self.trail = trail
+        self.broker = broker
+        self.lake_root = lake_root
+        self.refresh_seconds = refresh_seconds
+        self.retro_days = retro_days
+        self.rules = rules  # Sigma rules evaluated on the same batches, if given
+        self.sigma_sink = AlertStore(engine, trail)
+        self.index = IocIndex()
+        self.matcher = IocMatcher(self.index)
+        self.alerts = 0
+        self.retro_alerts = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._checked = timestamps.now()
+        self._thread: threading.Thread | None = None
+        self._subscription: Subscription | None = None
+
+    def start(self) -> None:
+        self._checked = timestamps.now()
+        with self.engine.connect() as conn:
+            fresh = build_index(conn, self._checked)
+        with self._lock:
+            self.index = fresh
+            self.matcher = IocMatcher(fresh)
+        if self.rules is not None:
+            self.rules.start()  # reloads rule files when they change
+        self._subscription = self.broker.subscribe("telemetry.*", self.handle)
+        self._thread = threading.Thread(target=self._run, name="ioc-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self.rules is not None:
+            self.rules.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.refresh_seconds):
+            try:
+                self.refresh_changes()
+            except Exception:  # the next round retries; detection goes on meanwhile
+                log.exception("refreshing the IOC index failed")
+
+    def refresh_changes(self) -> list[str]:
+        """Apply indicators stored since the last check; retro-hunt the new ones."""
+        moment = timestamps.now()
+        with self.engine.connect() as conn:
+            changed = changed_since(conn, self._checked)
+            if changed:
+                with self._lock:
+                    refresh(conn, self.index, changed, moment)
+        self._checked = moment
+        if changed and self.retro_days > 0 and self.lake_root is not None:
+            report = retro_hunt(
+                self.engine, self.trail, self.lake_root, changed, days=self.retro_days
+            )
+            self.retro_alerts += report.new
+        return changed
+
+    def handle(self, message: Message) -> None:
+        org_id = int(message.subject.rsplit(".", 1)[1])
+        events: list[Mapping[str, Any]] = orjson.loads(message.data)
+        with self._lock:
+            found = list(self.matcher.match_events(events, org_id, timestamps.now()))
+        if found:
+            with self.engine.begin() as conn:
+                result = store_ioc_alerts(conn, self.trail, org_id, found)
+            self.alerts += result.new
+        if self.rules is not None:
+            evaluate = self.rules.evaluate
+            hits = [hit for event in events for hit in evaluate(dict(event), org_id)]
+            if hits:
+                self.sigma_sink.submit(hits)

@@ -1,0 +1,26 @@
+"""IOC detection: the index of active indicators, with per-organisation visibility.
+
+- :mod:`~steppe.detection.ioc.audience` — who may see an indicator, as a bitmask
+  (checked against :func:`steppe.sharing.policy.can_see`).
+- :mod:`~steppe.detection.ioc.index` — canonical value → audience; CIDR trie; updates.
+- :mod:`~steppe.detection.ioc.loading` — build/refresh the index from the intel store.
+- :mod:`~steppe.detection.ioc.matcher` — events → hits, for the sending organisation.
+"""
+
+from steppe.detection.ioc.audience import Coalition, audience_mask, load_coalition
+from steppe.detection.ioc.index import Hit, IndicatorRef, IocIndex
+from steppe.detection.ioc.loading import build_index, refresh
+from steppe.detection.ioc.matcher import EventHit, IocMatcher
+
+__all__ = [
+    "Coalition",
+    "EventHit",
+    "Hit",
+    "IndicatorRef",
+    "IocIndex",
+    "IocMatcher",
+    "audience_mask",
+    "build_index",
+    "load_coalition",
+    "refresh",
+]

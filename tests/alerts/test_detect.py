@@ -1,0 +1,75 @@
+"""Streaming detection (IOC and Sigma on the broker's batches) and the lake retro-hunt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from sqlalchemy import select
+
+from alert_world import dns
+from helpers import indicator
+from intel_world import World
+from steppe.alerts.detect import StreamingDetector, retro_hunt
+from steppe.alerts.queries import list_alerts
+from steppe.detection.sigma.store import RuleStore
+from steppe.lake import EventLake
+from steppe.storage import timestamps
+from steppe.storage.schema import alerts
+from steppe.workers.broker import InProcessBroker, telemetry_subject
+
+RULE = """title: Evil binary
+id: 9c7a1f0e-2b3c-4d5e-8f90-a1b2c3d4e5f6
+level: high
+logsource: {product: windows, category: process_creation}
+detection: {sel: {Image|endswith: '\\\\evil.exe'}, condition: sel}
+"""
+
+
+def _sysmon(image: str) -> dict[str, object]:
+    raw = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
+           "Provider_Name": "Microsoft-Windows-Sysmon", "Image": image}  # fmt: skip
+    return {"event.module": "windows", "@timestamp": timestamps.now(), "raw": raw}
+
+
+def test_the_stream_stores_ioc_and_sigma_alerts(world: World, tmp_path: Path) -> None:
+    now = timestamps.now()
+    fresh = indicator("fresh.example", created=now, modified=now, valid_from=now, confidence=80)
+    world.load("kz", fresh)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "evil.yml").write_text(RULE)
+    broker = InProcessBroker()
+    detector = StreamingDetector(world.engine, world.trail, broker, retro_days=0,
+                                 rules=RuleStore([tmp_path / "rules"]))  # fmt: skip
+    detector.start()
+    try:
+        kg = world.orgs["kg"].id
+        batch = [dns("www.fresh.example", 1), _sysmon("C:\\tmp\\evil.exe"), _sysmon("C:\\ok.exe")]
+        broker.publish(telemetry_subject(kg), orjson.dumps(batch))
+        broker.publish(telemetry_subject(kg), orjson.dumps(batch))  # redelivered
+        broker.drain()
+    finally:
+        detector.stop()
+        broker.close()
+    with world.engine.connect() as conn:
+        page = list_alerts(conn, world.actors["bek"])
+    assert sorted((a.kind, a.indicator or a.rule_id) for a in page.items) == [
+        ("ioc", fresh["id"]),
+        ("sigma", "9c7a1f0e-2b3c-4d5e-8f90-a1b2c3d4e5f6"),
+    ]
+
+
+def test_retro_hunt_finds_new_intel_in_the_recent_lake(world: World, tmp_path: Path) -> None:
+    lake = EventLake(tmp_path / "lake")
+    lake.start(background=False)
+    lake.accept(world.orgs["uz"].id, [dns("a.late.example", 1) | {"@timestamp": timestamps.now()}])
+    lake.close()
+    now = timestamps.now()
+    late = indicator("late.example", created=now, modified=now, valid_from=now)
+    world.load("kz", late)
+    report = retro_hunt(world.engine, world.trail, tmp_path / "lake", [late["id"]], days=30)
+    assert (report.events, report.new) == (1, 1)
+    again = retro_hunt(world.engine, world.trail, tmp_path / "lake", [late["id"]], days=30)
+    assert (again.new, again.duplicates) == (0, 1)
+    with world.engine.connect() as conn:
+        assert conn.scalar(select(alerts.c.org_id)) == world.orgs["uz"].id
