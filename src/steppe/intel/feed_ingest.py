@@ -38,6 +38,7 @@ from steppe.errors import InvalidObservable
 from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import correlate
 from steppe.intel.feeds import Feed, delete_feed_row
+from steppe.intel.importer import OBJECT_COLUMNS, OBSERVABLE_COLUMNS
 from steppe.intel.observables import ObservableType
 from steppe.intel.warninglists import WarninglistIndex
 from steppe.storage import timestamps
@@ -155,28 +156,7 @@ def pattern_of(kind: str, value: str) -> str:
     return f"[{path} = '{value}']"
 
 
-_OBJECT_COLUMNS = (
-    "pk",
-    "stix_id",
-    "type",
-    "created",
-    "modified",
-    "owner_org_id",
-    "distribution",
-    "tlp",
-    "confidence",
-    "valid_from",
-    "valid_until",
-    "revoked",
-    "is_current",
-    "matchable",
-    "pattern_note",
-    "name",
-    "imported_at",
-    "body",
-)
-_MATCHABLE = _OBJECT_COLUMNS.index("matchable")
-_OBSERVABLE_COLUMNS = ("id", "object_pk", "type", "value", "warninglists")
+_MATCHABLE = OBJECT_COLUMNS.index("matchable")
 _ENTRY_COLUMNS = (
     "object_pk",
     "feed_id",
@@ -338,8 +318,8 @@ def _write_batch(
     new_entries: list[tuple[Any, ...]],
 ) -> None:
     """Runs on the writer thread (or inline): one batch's inserts."""
-    bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, rows.objects)
-    bulk_insert(conn, observables, _OBSERVABLE_COLUMNS, rows.observables)
+    bulk_insert(conn, intel_objects, OBJECT_COLUMNS, rows.objects)
+    bulk_insert(conn, observables, OBSERVABLE_COLUMNS, rows.observables)
     bulk_insert(conn, object_groups, ("object_pk", "group_id"), group_rows)
     bulk_insert(conn, feed_entries, _ENTRY_COLUMNS, new_entries)
 
@@ -362,8 +342,8 @@ def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
     for kind, value, _pk, confidence, first_seen, expired_at in current:
         rows.add(kind, value, confidence, None, first_seen, expired_at)
     _demote(conn, [r.object_pk for r in current])
-    bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, rows.objects)
-    bulk_insert(conn, observables, _OBSERVABLE_COLUMNS, rows.observables)
+    bulk_insert(conn, intel_objects, OBJECT_COLUMNS, rows.objects)
+    bulk_insert(conn, observables, OBSERVABLE_COLUMNS, rows.observables)
     if feed.group_ids:
         bulk_insert(
             conn,

@@ -52,6 +52,8 @@ from steppe.storage.schema import intel_objects, object_groups, object_labels, o
 
 __all__ = [
     "BATCH_SIZE",
+    "OBJECT_COLUMNS",
+    "OBSERVABLE_COLUMNS",
     "ImportReport",
     "Marking",
     "ensure_attack_patterns",
@@ -253,7 +255,9 @@ class _Batch:
     observables: list[tuple[int, int, str, str, str | None]]
 
 
-_OBJECT_COLUMNS = (
+#: Column order of the rows both writers of intel_objects build (this importer and the
+#: feed fast path, steppe.intel.feed_ingest).
+OBJECT_COLUMNS = (
     "pk",
     "stix_id",
     "type",
@@ -273,7 +277,8 @@ _OBJECT_COLUMNS = (
     "imported_at",
     "body",
 )
-_IS_CURRENT = _OBJECT_COLUMNS.index("is_current")
+OBSERVABLE_COLUMNS = ("id", "object_pk", "type", "value", "warninglists")
+_IS_CURRENT = OBJECT_COLUMNS.index("is_current")
 
 
 class _BatchBuilder:
@@ -567,16 +572,14 @@ def _write_batch(conn: Connection, owner_id: int, batch: _Batch) -> None:
             )
             .values(is_current=False)
         )
-    bulk_insert(conn, intel_objects, _OBJECT_COLUMNS, batch.objects)
+    bulk_insert(conn, intel_objects, OBJECT_COLUMNS, batch.objects)
     bulk_insert(conn, object_groups, ("object_pk", "group_id"), batch.groups)
     bulk_insert(conn, object_labels, ("object_pk", "label"), batch.labels)
-    bulk_insert(
-        conn, observables, ("id", "object_pk", "type", "value", "warninglists"), batch.observables
-    )
+    bulk_insert(conn, observables, OBSERVABLE_COLUMNS, batch.observables)
 
 
-_MATCHABLE = _OBJECT_COLUMNS.index("matchable")
-_NOTE = _OBJECT_COLUMNS.index("pattern_note")
+_MATCHABLE = OBJECT_COLUMNS.index("matchable")
+_NOTE = OBJECT_COLUMNS.index("pattern_note")
 
 
 def warninglist_rows(
