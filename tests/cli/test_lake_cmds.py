@@ -8,31 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import Steppe
 from conftest import KEY
-from steppe.cli.main import main
 from steppe.lake import EventLake
-
-
-class Steppe:
-    def __init__(self, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.data_dir = data_dir
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        try:
-            main(["--data-dir", str(self.data_dir), *args])
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def ok(self, *args: str) -> str:
-        code, out, err = self(*args)
-        assert code == 0, err
-        return out
-
 
 TODAY = datetime.now(UTC).date()
 

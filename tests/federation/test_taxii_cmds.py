@@ -8,35 +8,14 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from cli_runner import Steppe
 from conftest import KEY
 from federation.conftest import TAXII_MEDIA, Coalition
 from helpers import indicator
-from steppe.cli.main import main
 from steppe.storage.engine import make_engine
 from steppe.storage.schema import intel_objects, organisations
 
 SQLITE = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-
-
-class Steppe:
-    def __init__(self, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.data_dir = data_dir
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        try:
-            main(["--data-dir", str(self.data_dir), *args])
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def ok(self, *args: str) -> str:
-        code, out, err = self(*args)
-        assert code == 0, err
-        return out
 
 
 @pytest.fixture
