@@ -58,11 +58,17 @@ def load_playbook(text: str, *, source: str | None = None) -> Playbook:
     owner = attempt(lambda: spec.required_text("owner"))
     enabled = attempt(lambda: spec.boolean("enabled", True))
     description = attempt(lambda: spec.text("description", "")) or ""
-    trigger = attempt(lambda: _trigger(spec))
+    trigger = None
+    section = attempt(lambda: spec.section("trigger", required=True))
+    kind = None if section is None else attempt(lambda: _trigger_kind(section))
+    if section is not None and kind is not None:
+        backfill = attempt(lambda: section.duration("backfill"))
+        conditions = attempt(lambda: parse_conditions(section.section("conditions"), kind))
+        trigger = Trigger(kind, conditions or (), backfill or timedelta(0))
     actions: list[Action] = []
-    if trigger is not None:
+    if kind is not None:
         for action_spec in attempt(lambda: list(_action_specs(spec))) or []:
-            found = attempt(lambda s=action_spec: action_from_dict(s, trigger.kind))  # type: ignore[misc]
+            found = attempt(lambda s=action_spec: action_from_dict(s, kind))  # type: ignore[misc]
             if found is not None:
                 actions.append(found)
     if problems:
@@ -104,18 +110,14 @@ def _name(spec: Spec) -> str:
     return name
 
 
-def _trigger(spec: Spec) -> Trigger:
-    section = spec.section("trigger", required=True)
-    assert section is not None
+def _trigger_kind(section: Spec) -> TriggerKind:
     section.only(_TRIGGER_KEYS)
     kind = section.choice("type", [k.value for k in TriggerKind])
     if kind is None:
         raise section.error(
             None, f"'type' is required: one of {', '.join(k.value for k in TriggerKind)}"
         )
-    backfill = section.duration("backfill")
-    conditions = parse_conditions(section.section("conditions"), kind)
-    return Trigger(TriggerKind(kind), conditions, backfill or timedelta(0))
+    return TriggerKind(kind)
 
 
 def _action_specs(spec: Spec) -> list[Spec]:
