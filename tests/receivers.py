@@ -42,9 +42,10 @@ class WebhookReceiver:
 
     def handle(self, headers: dict[str, str], body: bytes) -> int:
         stamp = headers.get("x-steppe-timestamp", "")
-        expected = "sha256=" + hmac.new(
-            self.secret, stamp.encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
+        expected = (
+            "sha256="
+            + hmac.new(self.secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        )
         ok = hmac.compare_digest(expected, headers.get("x-steppe-signature", ""))
         self.received.append(Delivery(headers, body, ok))
         if self.always_fail or len(self.received) <= self.fail_first:

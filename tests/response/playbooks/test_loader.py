@@ -95,6 +95,7 @@ def test_a_yaml_syntax_error_names_its_line() -> None:
          "not an e-mail address"),
         (("enabled: true", "enabled: sometimes"), 4, "enabled", "true or false"),
         (("name: c2-escalation", "name: c2 escalation!"), 1, "name", "letters, digits"),
+        (("name: c2-escalation", "name: off"), 1, "name", "quote it"),
         (("    kind: ioc", "    kind: ioc\n    kind: sigma"), 11, "trigger.conditions.kind",
          "appears twice"),
     ],

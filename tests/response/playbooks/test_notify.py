@@ -160,7 +160,9 @@ def test_email_without_an_smtp_server_configured_fails_and_says_why(
     assert runner.run_once().outcomes == {"failed": 1}
     with world.engine.connect() as conn:
         (run,) = list_runs(conn, world.actors["ana"]).items
-    assert run.actions[0].last_error == "STEPPE_SMTP_HOST is not set: no SMTP server to send through"
+    assert (
+        run.actions[0].last_error == "STEPPE_SMTP_HOST is not set: no SMTP server to send through"
+    )
 
 
 def test_publish_puts_the_item_on_a_broker_subject(

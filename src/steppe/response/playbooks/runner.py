@@ -237,7 +237,7 @@ class PlaybookRunner:
                 ctx = self._context(conn, run, position, action, trail)
             result = action.run(ctx)
         except Exception as exc:  # every failure is recorded on the action, not raised
-            if not isinstance(exc, SteppeError | ConnectionError | OSError):
+            if not (is_permanent(exc) or isinstance(exc, SteppeError | OSError)):
                 log.exception("playbook %s action %d failed", run["playbook"], position)
             return self._record_failure(
                 run_id, position, moment, exc, attempts, max_attempts, action.backoff

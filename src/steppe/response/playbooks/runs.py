@@ -97,6 +97,7 @@ def record_run(
     """Store a run and its pending actions; None when this item already has a run."""
     stored = {
         "key": item.key,
+        "source": item.alert_ids[0] if item.alert_ids else item.key,
         "owner": playbook.owner,
         "at": now,
         "context": item.context,

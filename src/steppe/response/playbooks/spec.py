@@ -128,7 +128,11 @@ class Spec:
                 raise self._missing(key)
             return default
         value = self.values[key]
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool):
+            raise self.error(
+                key, f"must be text, got {value} (YAML reads yes/no/on/off as true/false: quote it)"
+            )
+        if not isinstance(value, str | int | float):
             raise self.error(key, f"must be text, got {_kind(value)}")
         text = str(value).strip()
         if required and not text:
