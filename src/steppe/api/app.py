@@ -21,7 +21,16 @@ from steppe.alerts.detect import StreamingDetector
 from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
-from steppe.api.routes import alerts, audit, directory, enrichment, feeds, intel, telemetry
+from steppe.api.routes import (
+    alerts,
+    audit,
+    directory,
+    enrichment,
+    feeds,
+    intel,
+    playbooks,
+    telemetry,
+)
 from steppe.audit.trail import AuditTrail
 from steppe.detection.sigma.store import RuleStore
 from steppe.errors import ConfigError
@@ -30,6 +39,7 @@ from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.ingest.telemetry.service import TelemetryService
 from steppe.intel.config import IntelConfig
+from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -54,6 +64,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         )
     built_engine = engine
     telemetry_service = TelemetryService(settings)
+    playbook_library = PlaybookLibrary(settings.playbook_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,9 +97,25 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             detector.start()
         app.state.ioc_detector = detector
+        runner = None
+        run_playbooks = settings.playbooks_enabled
+        if run_playbooks is None:
+            run_playbooks = settings.playbook_dir is not None
+        if run_playbooks:
+            runner = PlaybookRunner(
+                built_engine,
+                secret_key,
+                playbook_library,
+                settings,
+                broker=telemetry_service.broker,
+            )
+            runner.start()
+        app.state.playbook_runner = runner
         try:
             yield
         finally:
+            if runner is not None:
+                runner.stop()
             if detector is not None:
                 detector.stop()
             if scheduler is not None:
@@ -121,6 +148,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         telemetry=telemetry_service,
     )
     app.state.telemetry_gate = asyncio.Semaphore(settings.telemetry_max_concurrent)
+    app.state.playbook_library = playbook_library
     install_problem_handlers(app)
     for router in (
         directory.router,
@@ -130,6 +158,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         audit.router,
         telemetry.router,
         alerts.router,
+        playbooks.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.

@@ -21,6 +21,7 @@ from steppe.cli import (
     feed_cmds,
     intel_cmds,
     lake_cmds,
+    playbook_cmds,
     sigma_cmds,
     syslog_cmds,
     tag_cmds,
@@ -61,6 +62,7 @@ app.add_typer(taxii_cmds.taxii_app, name="taxii")
 app.add_typer(taxii_cmds.sync_app, name="sync")
 app.command()(alert_cmds.detect)
 app.add_typer(alert_cmds.alert_app, name="alert")
+app.add_typer(playbook_cmds.playbook_app, name="playbook")
 app.command()(demo)
 app.command()(serve)
 

@@ -3,6 +3,7 @@ runs a playbook once — across rounds, restarts and a rewound cursor."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -12,9 +13,10 @@ from conftest import KEY
 from helpers import indicator
 from intel_world import World
 from response.playbooks.conftest import RunnerFactory, detect
-from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
+from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner, RoundReport
 from steppe.response.playbooks.runs import list_runs
 from steppe.settings import Settings
+from steppe.sharing.model import Distribution
 from steppe.storage import timestamps
 from steppe.storage.schema import playbook_actions, playbook_cursors, playbook_runs
 
@@ -31,6 +33,10 @@ def _runs(world: World) -> list[tuple[str, str]]:
             select(playbook_runs.c.playbook, playbook_runs.c.item_key).order_by(playbook_runs.c.id)
         ).all()
     return [(r.playbook, r.item_key) for r in rows]
+
+
+def _plus(moment: str, seconds: int) -> str:
+    return timestamps.format_ts(timestamps.parse(moment) + timedelta(seconds=seconds))
 
 
 def test_a_member_s_playbook_sees_its_own_alerts_and_the_center_s_every_member_s(
@@ -75,7 +81,7 @@ def test_a_new_intel_trigger_fires_only_for_what_the_owner_may_see(
     runner.run_once()
     now = timestamps.now()
     fresh = {"created": now, "modified": now, "valid_from": now, "confidence": 80}
-    world.load("kz", indicator("kz-only.example", **fresh), distribution=_org())
+    world.load("kz", indicator("kz-only.example", **fresh), distribution=Distribution.ORGANISATION)
     shared = indicator("shared.example", **fresh)
     world.load("kz", shared)
     runner.run_once()
@@ -83,12 +89,6 @@ def test_a_new_intel_trigger_fires_only_for_what_the_owner_may_see(
         (run,) = list_runs(conn, world.actors["bek"]).items
     assert run.item["intel"]["id"] == shared["id"]  # type: ignore[index]
     assert run.item["intel"]["observables"] == [{"type": "domain", "value": "shared.example"}]  # type: ignore[index]
-
-
-def _org():  # type: ignore[no-untyped-def]
-    from steppe.sharing.model import Distribution
-
-    return Distribution.ORGANISATION
 
 
 def test_nothing_runs_twice_across_rounds_restarts_and_a_rewound_cursor(
@@ -132,12 +132,8 @@ def test_an_abandoned_attempt_is_taken_over_when_its_lease_ends(
     runner.run_once()
     detect(world, "kz", [dns("c2.evil.example", 1)])
     t0 = timestamps.now()
+    runner._poll(runner.library.get("kz"), t0, RoundReport())  # the run, not yet attempted
     with world.engine.begin() as conn:  # a runner claimed the action, then was killed
-        runner._poll(
-            runner.library.get("kz"),
-            t0,
-            __import__("steppe.response.playbooks.runner", fromlist=["RoundReport"]).RoundReport(),
-        )
         conn.execute(
             update(playbook_actions).values(
                 status="running", attempts=1, next_attempt_at=_plus(t0, 300)
@@ -147,12 +143,6 @@ def test_an_abandoned_attempt_is_taken_over_when_its_lease_ends(
     assert runner.run_once(now=_plus(t0, 301)).outcomes == {"failed": 1}  # no broker here
     with world.engine.connect() as conn:
         assert conn.scalar(select(playbook_actions.c.attempts)) == 2
-
-
-def _plus(moment: str, seconds: int) -> str:
-    from datetime import timedelta
-
-    return timestamps.format_ts(timestamps.parse(moment) + timedelta(seconds=seconds))
 
 
 def test_a_playbook_of_an_unknown_organisation_is_reported_not_run(

@@ -28,6 +28,7 @@ from steppe.response.playbooks.model import CONTEXT_FIELDS, TriggerKind
 from steppe.response.playbooks.spec import Spec
 from steppe.response.playbooks.templates import Template
 from steppe.settings import Settings
+from steppe.sharing.directory import Organisation
 from steppe.sharing.model import Actor
 from steppe.workers.broker import Broker
 
@@ -108,6 +109,8 @@ class Action(ABC):
     type: ClassVar[str]
     #: Runs inside a database transaction that also records its outcome.
     writes: ClassVar[bool] = False
+    #: Needs a broker: waits for a runner that has one (``steppe serve``).
+    needs_broker: ClassVar[bool] = False
     #: Trigger kinds the action makes sense for (default: all).
     triggers: ClassVar[frozenset[TriggerKind]] = frozenset(TriggerKind)
 
@@ -151,6 +154,9 @@ class Action(ABC):
         except ValueError as exc:
             raise self.spec.error(key, str(exc)) from None
         return template
+
+    def check_references(self, conn: Connection, owner: Organisation) -> None:  # noqa: B027
+        """Check names the action refers to (groups, organisations) against the database."""
 
     @abstractmethod
     def run(self, ctx: ActionContext) -> Mapping[str, Any]:

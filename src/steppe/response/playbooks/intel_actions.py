@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
+from steppe.errors import NotFound
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.queries import get_stored
@@ -27,6 +28,7 @@ from steppe.intel.sightings import SightingType, record_sighting
 from steppe.response.playbooks.actions import Action, ActionContext, PermanentFailure
 from steppe.response.playbooks.model import TriggerKind
 from steppe.sharing import directory
+from steppe.sharing.directory import Organisation
 from steppe.sharing.model import Distribution, TlpLevel
 from steppe.sharing.policy import check_marking
 from steppe.storage.schema import intel_objects, object_sources
@@ -110,6 +112,17 @@ class AdvisoryAction(Action):
             None if description is None else self.template_of("description", description, trigger)
         )
         self.report_types = self.spec.texts("report_types") or ("threat-report",)
+
+    def check_references(self, conn: Connection, owner: Organisation) -> None:
+        for name in self.groups:
+            try:
+                group = directory.find_group(conn, name)
+            except NotFound:
+                raise self.spec.error("groups", f"no sharing group named {name!r}") from None
+            if owner.id not in group.member_org_ids and owner.id != group.owner_org_id:
+                raise self.spec.error(
+                    "groups", f"{owner.name} is not in the sharing group {name!r}"
+                )
 
     def run(self, ctx: ActionContext) -> Mapping[str, Any]:
         conn = ctx.connection()

@@ -23,14 +23,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy import Connection
+
 from steppe.errors import InvalidPlaybook, NotFound
 from steppe.response.playbooks.actions import Action
 from steppe.response.playbooks.conditions import parse_conditions
 from steppe.response.playbooks.model import Playbook, Trigger, TriggerKind
 from steppe.response.playbooks.registry import action_from_dict
 from steppe.response.playbooks.spec import Spec
+from steppe.sharing import directory
+from steppe.sharing.model import OrgKind
 
-__all__ = ["PlaybookLibrary", "load_playbook", "load_playbook_file"]
+__all__ = ["PlaybookLibrary", "check_references", "load_playbook", "load_playbook_file"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,26 @@ def load_playbook_file(path: Path) -> Playbook:
     except OSError as exc:
         raise InvalidPlaybook(f"cannot read: {exc.strerror}", source=str(path)) from None
     return load_playbook(text, source=str(path))
+
+
+def check_references(conn: Connection, playbook: Playbook) -> list[InvalidPlaybook]:
+    """Problems with what the playbook names: its owner, groups, organisations."""
+    spec = Spec.parse(playbook.text, source=playbook.source) if playbook.text else None
+    try:
+        owner = directory.find_organisation(conn, playbook.owner)
+    except NotFound as exc:
+        where = spec.error("owner", exc.message) if spec else InvalidPlaybook(exc.message)
+        return [where]
+    if owner.kind is OrgKind.PEER:
+        message = f"{owner.name} is a peer center: playbooks run for this center's members"
+        return [spec.error("owner", message) if spec else InvalidPlaybook(message)]
+    problems: list[InvalidPlaybook] = []
+    for action in playbook.actions:
+        try:
+            action.check_references(conn, owner)
+        except InvalidPlaybook as exc:
+            problems.append(exc)
+    return problems
 
 
 def _name(spec: Spec) -> str:

@@ -205,6 +205,7 @@ class PublishAction(Action):
     """Publish the item as JSON on a broker subject (a template, e.g. ``response.{alert.org_id}``)."""
 
     type = "publish"
+    needs_broker = True
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

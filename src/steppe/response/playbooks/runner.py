@@ -35,7 +35,7 @@ from steppe.response.playbooks.actions import (
 )
 from steppe.response.playbooks.loader import PlaybookLibrary
 from steppe.response.playbooks.model import Playbook, TriggerKind
-from steppe.response.playbooks.registry import action_from_dict
+from steppe.response.playbooks.registry import ACTIONS, action_from_dict
 from steppe.response.playbooks.runs import principal, record_run, refresh_run_status
 from steppe.response.playbooks.spec import Spec
 from steppe.response.playbooks.triggers import SOURCES, Cursor
@@ -201,6 +201,9 @@ class PlaybookRunner:
             ),
             and_(a.status == "running", a.next_attempt_at <= now),  # an abandoned lease
         )
+        if self.broker is None:  # left for a runner that has one (steppe serve)
+            waiting = [t for t, cls in ACTIONS.items() if cls.needs_broker]
+            due = and_(due, a.type.not_in(waiting))
         with self.engine.connect() as conn:
             todo = conn.execute(
                 select(a.run_id, a.position).where(due).order_by(a.run_id, a.position)
