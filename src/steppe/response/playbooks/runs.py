@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Insert, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from steppe.audit.trail import AuditTrail
-from steppe.errors import Forbidden, InputError, NotFound
+from steppe.errors import Conflict, Forbidden, InputError, NotFound
 from steppe.response.playbooks.model import Item, Playbook
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, OrgKind, Role
@@ -273,7 +273,7 @@ def retry_run(conn: Connection, trail: AuditTrail, actor: Actor, run_id: int) ->
         )
     ).all()
     if not stuck:
-        raise InputError(f"run {run_id} has no failed or dead action to retry (it is {run.status})")
+        raise Conflict(f"run {run_id} has no failed or dead action to retry (it is {run.status})")
     for row in stuck:
         retries = int(orjson.loads(row.spec).get("retries") or 5)
         conn.execute(
