@@ -19,6 +19,7 @@ from steppe.settings import Settings
 from steppe.sharing.model import Distribution
 from steppe.storage import timestamps
 from steppe.storage.schema import playbook_actions, playbook_cursors, playbook_runs
+from steppe.workers.broker import InProcessBroker
 
 BUS = "name: {name}\nowner: {owner}\ntrigger: {{type: {kind}{extra}}}\nactions:\n  - {{type: publish, subject: x}}\n"
 
@@ -128,7 +129,8 @@ def test_a_new_playbook_starts_now_unless_it_asks_for_a_backfill(
 def test_an_abandoned_attempt_is_taken_over_when_its_lease_ends(
     world: World, make_runner: RunnerFactory
 ) -> None:
-    runner = make_runner(bus("kz", "KZ-CERT"))
+    broker = InProcessBroker()
+    runner = make_runner(bus("kz", "KZ-CERT"), broker=broker)
     runner.run_once()
     detect(world, "kz", [dns("c2.evil.example", 1)])
     t0 = timestamps.now()
@@ -140,9 +142,21 @@ def test_an_abandoned_attempt_is_taken_over_when_its_lease_ends(
             )
         )
     assert runner.run_once(now=_plus(t0, 10)).attempts == 0  # still leased
-    assert runner.run_once(now=_plus(t0, 301)).outcomes == {"failed": 1}  # no broker here
+    assert runner.run_once(now=_plus(t0, 301)).outcomes == {"ok": 1}
+    broker.close()
     with world.engine.connect() as conn:
         assert conn.scalar(select(playbook_actions.c.attempts)) == 2
+
+
+def test_broker_actions_wait_for_a_runner_with_a_broker(
+    world: World, make_runner: RunnerFactory
+) -> None:
+    make_runner(bus("kz", "KZ-CERT")).run_once()
+    detect(world, "kz", [dns("c2.evil.example", 1)])
+    assert make_runner(bus("kz", "KZ-CERT")).run_once().attempts == 0
+    broker = InProcessBroker()
+    assert make_runner(bus("kz", "KZ-CERT"), broker=broker).run_once().outcomes == {"ok": 1}
+    broker.close()
 
 
 def test_a_playbook_of_an_unknown_organisation_is_reported_not_run(

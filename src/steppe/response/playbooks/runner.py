@@ -40,7 +40,6 @@ from steppe.response.playbooks.runs import principal, record_run, refresh_run_st
 from steppe.response.playbooks.spec import Spec
 from steppe.response.playbooks.triggers import SOURCES, Cursor
 from steppe.settings import Settings
-from steppe.sharing.model import Actor
 from steppe.storage import timestamps
 from steppe.storage.engine import writing
 from steppe.storage.schema import playbook_actions, playbook_cursors, playbook_runs
@@ -145,7 +144,7 @@ class PlaybookRunner:
         trail = AuditTrail(key=self.secret_key, actor=f"playbook:{playbook.name}")
         while True:
             with writing(self.engine) as conn:
-                actor = principal(conn, playbook)
+                actor = principal(conn, playbook.owner, trail)
                 cursor = self._cursor(conn, playbook, now)
                 items, moved = source.fetch(conn, actor, cursor, until=until, limit=self.batch)
                 for item in items:
@@ -256,9 +255,7 @@ class PlaybookRunner:
         action: Action,
         trail: AuditTrail,
     ) -> ActionContext:
-        actor: Actor = principal(conn, run["item"].get("owner") or "")
-        actor = Actor(0, f"playbook:{run['playbook']}", actor.org_id, actor.org_kind,
-                      actor.roles, actor.group_ids)  # fmt: skip
+        actor = principal(conn, run["item"].get("owner") or "")
         a = playbook_actions.c
         earlier = [
             orjson.loads(r)

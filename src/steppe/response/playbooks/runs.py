@@ -37,7 +37,13 @@ from steppe.sharing import directory
 from steppe.sharing.model import Actor, OrgKind, Role
 from steppe.sharing.policy import can_see_playbook, require_reader
 from steppe.storage import timestamps
-from steppe.storage.schema import group_members, organisations, playbook_actions, playbook_runs
+from steppe.storage.schema import (
+    group_members,
+    organisations,
+    playbook_actions,
+    playbook_runs,
+    users,
+)
 
 __all__ = [
     "STATUSES",
@@ -52,6 +58,7 @@ __all__ = [
     "refresh_run_status",
     "retry_run",
     "roll_up",
+    "service_user_name",
 ]
 
 STATUSES = ("pending", "running", "ok", "failed", "retrying", "dead")
@@ -60,20 +67,36 @@ _RETRY_ROLES = frozenset({Role.ANALYST, Role.ORG_ADMIN, Role.COORDINATOR, Role.A
 MAX_LIMIT = 1000
 
 
-def principal(conn: Connection, playbook: Playbook | str) -> Actor:
-    """The actor a playbook acts as: its organisation, with its groups as of now.
+def service_user_name(organisation: str) -> str:
+    """The account an organisation's playbooks act as: ``playbooks@<organisation>``."""
+    return f"playbooks@{organisation}"
 
-    A member's playbook acts as one of its analysts; a playbook of the coordinator
-    organisation as the center's staff (who read every member's alerts).
+
+def principal(conn: Connection, owner: str, trail: AuditTrail | None = None) -> Actor:
+    """The actor an organisation's playbooks act as, with its groups as of now.
+
+    A real user of the organisation (``playbooks@<organisation>``, without tokens: it
+    cannot log in), so what playbooks do is recorded under a name, on the timeline and in
+    the audit log. Created on first use when ``trail`` is given. It acts as one of the
+    organisation's analysts; for the coordinator organisation, as the center's staff.
     """
-    owner = playbook.owner if isinstance(playbook, Playbook) else playbook
-    name = playbook.name if isinstance(playbook, Playbook) else owner
     org = directory.find_organisation(conn, owner)
     if org.kind is OrgKind.PEER:
         raise InputError(f"{owner} is a peer center: playbooks run for this center's members")
-    roles = {Role.COORDINATOR} if org.kind is OrgKind.COORDINATOR else {Role.ANALYST}
+    roles = frozenset({Role.COORDINATOR} if org.kind is OrgKind.COORDINATOR else {Role.ANALYST})
+    name = service_user_name(org.name)
+    row = conn.execute(
+        select(users.c.id, users.c.organisation_id).where(users.c.name == name)
+    ).one_or_none()
+    if row is not None and row.organisation_id != org.id:
+        raise InputError(f"the user {name!r} belongs to another organisation; rename it")
+    if row is None and trail is not None:
+        user_id = directory.add_user(conn, trail, name, org, roles).id
+    else:
+        user_id = 0 if row is None else row.id
     groups = conn.scalars(select(group_members.c.group_id).where(group_members.c.org_id == org.id))
-    return Actor(0, f"playbook:{name}", org.id, org.kind, frozenset(roles), frozenset(groups))
+    # The roles are the playbook's, not whatever the stored account was given since.
+    return Actor(user_id, name, org.id, org.kind, roles, frozenset(groups))
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Insert:
