@@ -160,6 +160,7 @@ CONDITIONS: dict[str, dict[str, Reader]] = {
         "organisation": _one_of("organisation"),
         "match_type": _one_of("match_type"),
         "field": _one_of("field"),
+        "observed": _glob("observed"),
         "indicator_labels": _any_of("labels"),
         "indicator_tlp": _one_of("tlp", _TLP),
         "score": _minimum("score", 100),
