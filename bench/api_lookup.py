@@ -58,8 +58,8 @@ from sqlalchemy import Engine, text
 
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InvalidObservable
+from steppe.intel.guess import canonical_observable
 from steppe.intel.importer import Marking, import_objects
-from steppe.intel.observables import canonical_observable
 from steppe.intel.queries import LookupResult, lookup_values
 from steppe.intel.stix import tlp_marking_id
 from steppe.sharing import directory

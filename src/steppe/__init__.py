@@ -10,7 +10,8 @@ The public API for scripts and plugins::
 from __future__ import annotations
 
 from steppe.errors import SteppeError
-from steppe.intel.observables import ObservableType, canonical_observable, canonicalise
+from steppe.intel.guess import canonical_observable
+from steppe.intel.observables import ObservableType, canonicalise
 from steppe.settings import Settings
 from steppe.sharing.model import (
     Actor,

@@ -12,12 +12,7 @@ from hypothesis import strategies as st
 
 import steppe.intel.observables as observables_module
 from steppe.errors import InputError, InvalidObservable
-from steppe.intel.observables import (
-    ObservableType,
-    canonical_observable,
-    canonicalise,
-    guess_type,
-)
+from steppe.intel.observables import ObservableType, canonicalise
 
 T = ObservableType
 
@@ -286,7 +281,6 @@ def test_every_type_has_valid_and_invalid_cases() -> None:
 def test_kind_names_are_tolerant_of_case_and_whitespace() -> None:
     assert canonicalise("IPv4", "192.0.2.1") == "192.0.2.1"
     assert canonicalise(" Domain ", "Example.com") == "example.com"
-    assert canonical_observable("Example.com", "DOMAIN") == (T.DOMAIN, "example.com")
 
 
 def test_values_that_are_not_strings_are_refused() -> None:
@@ -313,116 +307,6 @@ def test_docstring_examples() -> None:
     result = doctest.testmod(observables_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
-
-
-# --------------------------------------------------------------------------- guess_type
-
-GUESSES: list[tuple[str, ObservableType | None]] = [
-    ("8.8.8.8", T.IPV4),
-    (" 192.0.2.1 ", T.IPV4),
-    ("999.1.1.1", T.IPV4),  # so that canonicalising says what is wrong with it
-    ("2001:db8::1", T.IPV6),
-    ("::1", T.IPV6),
-    ("::ffff:192.0.2.1", T.IPV6),
-    ("10.0.0.0/8", T.CIDR),
-    ("192.0.2.1/32", T.CIDR),
-    ("10.0.0.0/33", T.CIDR),
-    ("2001:db8::/32", T.CIDR),
-    ("10.0.0.0/255.0.0.0", T.CIDR),
-    ("evil.example", T.DOMAIN),
-    ("WWW.Evil-Domain.COM.", T.DOMAIN),
-    ("_dmarc.example.com", T.DOMAIN),
-    ("пример.рф", T.DOMAIN),
-    ("evil.zip", T.DOMAIN),  # .zip is a TLD
-    ("http://evil.example/payload", T.URL),
-    ("HTTPS://evil.example", T.URL),
-    ("hxxp://evil[.]example/x", T.URL),
-    ("ftp://files.example/x", T.URL),
-    ("bob@evil.example", T.EMAIL),
-    ("Bob.Smith+x@Evil.Example", T.EMAIL),
-    (MD5_EMPTY, T.MD5),
-    (MD5_EMPTY.upper(), T.MD5),
-    (SHA1_EMPTY, T.SHA1),
-    (SHA256_EMPTY, T.SHA256),
-    ("CVE-2021-44228", T.CVE),
-    ("cve-2014-0160", T.CVE),
-    ("AS13335", T.ASN),
-    ("as15169", T.ASN),
-    ("payload.exe", T.FILENAME),
-    ("Invoice_2024.PDF", T.FILENAME),
-    ("Setup 1.0.exe", T.FILENAME),
-    ("report.docm", T.FILENAME),
-    # nothing fits
-    ("", None),
-    ("   ", None),
-    ("mimikatz", None),
-    ("localhost", None),
-    ("13335", None),
-    ("AS 13335", None),
-    (MD5_EMPTY[:-1], None),
-    ("www.example.com/path", None),
-    ("example.com:8080", None),
-    ("C:\\Windows\\evil.exe", None),
-    ("a@b@c", None),
-    ("not a domain.com", None),
-    ("cafe:babe", None),
-]
-
-
-@pytest.mark.parametrize(("value", "expected"), GUESSES)
-def test_guess_type(value: str, expected: ObservableType | None) -> None:
-    assert guess_type(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("8.8.8.8", (T.IPV4, "8.8.8.8")),
-        ("2001:DB8::1", (T.IPV6, "2001:db8::1")),
-        ("10.0.0.1/24", (T.CIDR, "10.0.0.0/24")),
-        ("Evil.Example.", (T.DOMAIN, "evil.example")),
-        ("HTTP://Evil.Example:80", (T.URL, "http://evil.example/")),
-        ("Bob@Evil.Example", (T.EMAIL, "bob@evil.example")),
-        (SHA256_EMPTY.upper(), (T.SHA256, SHA256_EMPTY)),
-        ("cve-2021-44228", (T.CVE, "CVE-2021-44228")),
-        ("as13335", (T.ASN, "AS13335")),
-        ("Payload.EXE", (T.FILENAME, "Payload.EXE")),
-    ],
-)
-def test_canonical_observable_guesses_then_canonicalises(
-    value: str, expected: tuple[ObservableType, str]
-) -> None:
-    kind, canonical = canonical_observable(value)
-    assert (kind, canonical) == expected
-    assert type(kind) is ObservableType
-
-
-def test_canonical_observable_with_a_kind_does_not_guess() -> None:
-    assert canonical_observable("13335", "asn") == (T.ASN, "AS13335")
-    assert canonical_observable("evil.exe", T.DOMAIN) == (T.DOMAIN, "evil.exe")
-    assert canonical_observable("192.0.2.1", T.CIDR) == (T.CIDR, "192.0.2.1/32")
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("mimikatz", "cannot tell what kind of observable 'mimikatz' is; give its type"),
-        ("", "cannot tell what kind of observable '' is"),
-        ("www.example.com/x", "(if it is a URL, add its scheme, e.g. 'http://')"),
-        ("999.1.1.1", "'999.1.1.1' is not a valid IPv4 address"),
-        ("10.0.0.0/33", "prefix '33' is not a valid prefix length"),
-        ("bob@evil..example", "has an invalid domain part"),
-    ],
-)
-def test_canonical_observable_errors(value: str, message: str) -> None:
-    with pytest.raises(InvalidObservable) as excinfo:
-        canonical_observable(value)
-    assert message in str(excinfo.value)
-
-
-def test_canonical_observable_unknown_kind() -> None:
-    with pytest.raises(InvalidObservable, match="unknown observable type 'ip'"):
-        canonical_observable("8.8.8.8", "ip")
 
 
 # --------------------------------------------------------------------------- properties
@@ -558,43 +442,3 @@ def test_any_text_either_canonicalises_idempotently_or_is_refused(
     except InvalidObservable:
         return
     assert canonicalise(kind, once) == once
-
-
-@PROPERTY_SETTINGS
-@given(st.text(alphabet=string.printable + "é。пр", max_size=60))
-def test_guessed_values_canonicalise_or_are_refused(value: str) -> None:
-    kind = guess_type(value)
-    if kind is None:
-        with pytest.raises(InvalidObservable):
-            canonical_observable(value)
-        return
-    try:
-        got_kind, once = canonical_observable(value)
-    except InvalidObservable:
-        return
-    assert got_kind == kind
-    assert canonicalise(kind, once) == once
-
-
-@given(
-    st.one_of(
-        st.ip_addresses(v=4).map(str),
-        st.binary(min_size=16, max_size=32).map(lambda b: b.hex()),
-        st.text(alphabet="0123456789abcdefABCDEF.", min_size=1, max_size=70),
-        st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,4}){3}", fullmatch=True),
-        st.from_regex(
-            r"[a-z0-9_-]{1,8}(\.[a-z0-9_-]{1,8}){0,3}\.(exe|dll|com|zip|ps1|[a-z]{2,6})",
-            fullmatch=True,
-        ),
-        st.from_regex(r"(xn--[a-z0-9]{1,10}\.)?[a-z0-9-]{1,70}\.[a-z0-9]{1,5}", fullmatch=True),
-    )
-)
-def test_canonical_fast_path_agrees_with_guess_and_canonicalise(value: str) -> None:
-    from steppe.intel import observables
-
-    fast = observables._already_canonical(value)
-    if fast is None:
-        return
-    guessed = observables.guess_type(value)
-    assert guessed is fast
-    assert canonicalise(fast, value) == value

@@ -39,6 +39,7 @@ from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.ingest.telemetry.service import TelemetryService
 from steppe.intel.config import IntelConfig
+from steppe.lake.lake import use_system_allocator
 from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
 from steppe.settings import Settings
 from steppe.storage import migrate
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Threads start with the server, not when the app is built (tests build many).
+        use_system_allocator()
         scheduler = None
         if settings.feed_scheduler:
             scheduler = FeedScheduler(

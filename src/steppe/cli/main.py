@@ -32,6 +32,7 @@ from steppe.cli.demo_cmd import demo
 from steppe.cli.runtime import Runtime
 from steppe.cli.serve_cmd import serve
 from steppe.errors import SteppeError
+from steppe.lake.lake import use_system_allocator
 from steppe.settings import Settings
 from steppe.storage import migrate
 
@@ -106,6 +107,7 @@ def init(ctx: typer.Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one-line errors instead of tracebacks."""
+    use_system_allocator()
     try:
         app(args=argv, prog_name="steppe")
     except SteppeError as exc:

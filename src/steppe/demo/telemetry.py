@@ -22,7 +22,8 @@ from steppe.alerts.detect import DetectReport, detect_lake
 from steppe.audit.trail import AuditTrail
 from steppe.detection.ioc import build_index
 from steppe.errors import InvalidObservable
-from steppe.intel.observables import ObservableType, canonical_observable
+from steppe.intel.guess import canonical_observable
+from steppe.intel.observables import ObservableType
 from steppe.lake import EventLake
 from steppe.storage import timestamps
 

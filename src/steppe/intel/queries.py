@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Select, exists, select
 
 from steppe.errors import InvalidObservable, NotFound
 from steppe.intel import attack
-from steppe.intel.observables import ObservableType, canonical_observable
+from steppe.intel.guess import canonical_observable
+from steppe.intel.observables import ObservableType
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_definition, tlp_marking_id
 from steppe.sharing.model import Actor, TlpLevel
 from steppe.sharing.policy import require_reader, visible_filter

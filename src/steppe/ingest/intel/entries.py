@@ -23,7 +23,8 @@ import re
 from typing import NamedTuple
 
 from steppe.errors import InputError, InvalidObservable
-from steppe.intel.observables import ObservableType, canonical_observable
+from steppe.intel.guess import canonical_observable
+from steppe.intel.observables import ObservableType
 
 __all__ = ["FeedEntry", "RowProblem", "entry_of", "looks_defanged", "refang"]
 

@@ -20,7 +20,7 @@ A mapping comes from a dict (JSON, the CLI's options) through pydantic::
 
 Speed: this is the first step of a feed pull (≈120,000 lines for ipsum), so the loop
 splits with ``str.split`` (no csv module, no regex per line) and lets
-:func:`~steppe.intel.observables.canonical_observable` take its already-canonical fast
+:func:`~steppe.intel.guess.canonical_observable` take its already-canonical fast
 path. A line with a ``"`` in it goes through the csv module (quoted fields, delimiters
 inside quotes).
 """
@@ -35,7 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from steppe.errors import InputError, InvalidObservable
 from steppe.ingest.intel.entries import FeedEntry, RowProblem, looks_defanged, refang
-from steppe.intel.observables import ObservableType, canonical_observable, canonicalise
+from steppe.intel.guess import canonical_observable
+from steppe.intel.observables import ObservableType, canonicalise
 from steppe.storage import timestamps
 
 __all__ = [

@@ -35,6 +35,7 @@ __all__ = [
     "IPS",
     "FieldProblem",
     "Normaliser",
+    "connection",
     "domain",
     "epoch",
     "flatten",
@@ -104,6 +105,50 @@ def ip(value: Any, field: str) -> str:
     else:
         text = str(address)
     return _remember(IPS, value, text)
+
+
+def connection(
+    event: NormalisedEvent,
+    get: Callable[[str], Any],
+    names: tuple[str, str, str, str, str],
+) -> None:
+    """Set the connection's 5-tuple (``source.ip/port``, ``destination.ip/port``,
+    ``network.transport``) from the record's fields ``names``, in that order.
+
+    Zeek (``id.orig_h`` …) and Suricata (``src_ip`` …) spell them differently but store
+    them alike; the common cases (a cached address, an int port) skip the normalisers.
+
+    >>> event = {}
+    >>> connection(event, {"src_ip": "10.0.0.1", "dest_port": 53, "proto": "UDP"}.get,
+    ...            ("src_ip", "dest_ip", "src_port", "dest_port", "proto"))
+    >>> event
+    {'source.ip': '10.0.0.1', 'destination.port': 53, 'network.transport': 'udp'}
+    """
+    source_ip, destination_ip, source_port, destination_port, transport = names
+    value = get(source_ip)
+    if value is not None and value != "":
+        try:
+            event["source.ip"] = IPS[value]
+        except (KeyError, TypeError):
+            event["source.ip"] = ip(value, source_ip)
+    value = get(destination_ip)
+    if value is not None and value != "":
+        try:
+            event["destination.ip"] = IPS[value]
+        except (KeyError, TypeError):
+            event["destination.ip"] = ip(value, destination_ip)
+    value = get(source_port)
+    if value is not None:
+        ok = value.__class__ is int and 0 <= value <= 65535
+        event["source.port"] = value if ok else port(value, source_port)
+    value = get(destination_port)
+    if value is not None:
+        ok = value.__class__ is int and 0 <= value <= 65535
+        event["destination.port"] = value if ok else port(value, destination_port)
+    value = get(transport)
+    if value is not None:
+        ok = value.__class__ is str
+        event["network.transport"] = value.lower() if ok else lower(value, transport)
 
 
 def integer(value: Any, field: str) -> int:

@@ -24,7 +24,7 @@ from steppe.ingest.telemetry.records import json_records
 
 __all__ = ["normalise_eve", "parse_eve"]
 
-_IPS = ecs.IPS
+_EVE_CONNECTION = ("src_ip", "dest_ip", "src_port", "dest_port", "proto")
 _DATASETS: dict[str, str] = {}
 
 
@@ -53,30 +53,7 @@ def normalise_eve(record: dict[str, Any]) -> NormalisedEvent:
     value = get("timestamp")
     if value is not None:
         event["@timestamp"] = ecs.iso(value, "timestamp")
-    value = get("src_ip")
-    if value is not None and value != "":
-        try:
-            event["source.ip"] = _IPS[value]
-        except (KeyError, TypeError):
-            event["source.ip"] = ecs.ip(value, "src_ip")
-    value = get("dest_ip")
-    if value is not None and value != "":
-        try:
-            event["destination.ip"] = _IPS[value]
-        except (KeyError, TypeError):
-            event["destination.ip"] = ecs.ip(value, "dest_ip")
-    value = get("src_port")
-    if value is not None:
-        ok = value.__class__ is int and 0 <= value <= 65535
-        event["source.port"] = value if ok else ecs.port(value, "src_port")
-    value = get("dest_port")
-    if value is not None:
-        ok = value.__class__ is int and 0 <= value <= 65535
-        event["destination.port"] = value if ok else ecs.port(value, "dest_port")
-    value = get("proto")
-    if value is not None:
-        ok = value.__class__ is str
-        event["network.transport"] = value.lower() if ok else ecs.lower(value, "proto")
+    ecs.connection(event, get, _EVE_CONNECTION)
     value = get("app_proto")
     if value is not None:
         ok = value.__class__ is str

@@ -86,7 +86,7 @@ _PROTOCOL = {
 }  # fmt: skip
 
 
-_IPS = ecs.IPS
+_ZEEK_CONNECTION = ("id.orig_h", "id.resp_h", "id.orig_p", "id.resp_p", "proto")
 _DATASETS: dict[str, str] = {}
 
 
@@ -149,30 +149,7 @@ def normalise_zeek(raw: dict[str, Any], path: str) -> NormalisedEvent:
             event["@timestamp"] = ecs.timestamp(value, "_write_ts")
     else:
         event["@timestamp"] = ecs.timestamp(value, "ts")
-    value = get("id.orig_h")
-    if value is not None:
-        try:
-            event["source.ip"] = _IPS[value]
-        except (KeyError, TypeError):
-            event["source.ip"] = ecs.ip(value, "id.orig_h")
-    value = get("id.resp_h")
-    if value is not None:
-        try:
-            event["destination.ip"] = _IPS[value]
-        except (KeyError, TypeError):
-            event["destination.ip"] = ecs.ip(value, "id.resp_h")
-    value = get("id.orig_p")
-    if value is not None:
-        ok = value.__class__ is int and 0 <= value <= 65535
-        event["source.port"] = value if ok else ecs.port(value, "id.orig_p")
-    value = get("id.resp_p")
-    if value is not None:
-        ok = value.__class__ is int and 0 <= value <= 65535
-        event["destination.port"] = value if ok else ecs.port(value, "id.resp_p")
-    value = get("proto")
-    if value is not None:
-        ok = value.__class__ is str
-        event["network.transport"] = value.lower() if ok else ecs.lower(value, "proto")
+    ecs.connection(event, get, _ZEEK_CONNECTION)
     for name, target, normaliser in _BY_PATH.get(path, ()):
         value = get(name)
         if value is not None and target not in event:
