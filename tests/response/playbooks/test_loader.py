@@ -145,3 +145,12 @@ def test_the_folder_is_reloaded_and_a_broken_edit_keeps_the_last_good_version(
     (tmp_path / "a.yml").unlink()
     library.refresh()
     assert library.playbooks() == []
+
+
+def test_a_file_that_expands_without_bounds_is_refused() -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefgh":
+        previous = chr(ord(level) - 1)
+        laughs += f"{level}: &{level} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"
+    found = problems(laughs)
+    assert "more than 20000 values" in found[0][2]

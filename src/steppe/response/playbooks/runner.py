@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 #: How long a claimed attempt may take before another runner may take the action over.
 LEASE = timedelta(minutes=5)
 _ERROR_CHARS = 2000
+#: Attempts per round at most; the rest are taken by the next round.
+_MAX_ATTEMPTS_PER_ROUND = 5000
 
 #: Called with (phase, done, total): "triggers" per playbook, "actions" per attempt.
 Progress = Callable[[str, int, int], None]
@@ -205,7 +207,10 @@ class PlaybookRunner:
             due = and_(due, a.type.not_in(waiting))
         with self.engine.connect() as conn:
             todo = conn.execute(
-                select(a.run_id, a.position).where(due).order_by(a.run_id, a.position)
+                select(a.run_id, a.position)
+                .where(due)
+                .order_by(a.run_id, a.position)
+                .limit(_MAX_ATTEMPTS_PER_ROUND)
             ).all()
         for done, (run_id, position) in enumerate(todo, 1):
             outcome = self.attempt(run_id, position, now)

@@ -83,7 +83,7 @@ class Spec:
                 source=source,
                 line=node.start_mark.line + 1,
             )
-        spec = _convert(node, source, "")
+        spec = _convert(node, source, "", _Budget(source))
         assert isinstance(spec, Spec)
         return spec
 
@@ -264,7 +264,35 @@ def _kind(value: Any) -> str:
     return repr(value)
 
 
-def _convert(node: yaml.Node, source: str | None, field: str) -> Any:
+class _Budget:
+    """Bounds what one file may expand to: YAML aliases can make a small file name a huge
+    tree (the "billion laughs"), and the validate endpoint reads files from users."""
+
+    NODES = 20_000
+    DEPTH = 40
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+        self.nodes = 0
+
+    def spend(self, node: yaml.Node, field: str) -> None:
+        self.nodes += 1
+        if self.nodes > self.NODES:
+            raise InvalidPlaybook(
+                f"more than {self.NODES} values (aliases included): not a playbook",
+                source=self.source,
+                line=node.start_mark.line + 1,
+            )
+        if field.count(".") + field.count("[") > self.DEPTH:
+            raise InvalidPlaybook(
+                f"nested more than {self.DEPTH} levels deep",
+                source=self.source,
+                line=node.start_mark.line + 1,
+            )
+
+
+def _convert(node: yaml.Node, source: str | None, field: str, budget: _Budget) -> Any:
+    budget.spend(node, field)
     if isinstance(node, yaml.MappingNode):
         values: dict[str, Any] = {}
         lines: dict[str, int] = {}
@@ -282,14 +310,15 @@ def _convert(node: yaml.Node, source: str | None, field: str) -> Any:
                     field=path,
                 )
             lines[key] = line
-            values[key] = _convert(value_node, source, path)
+            values[key] = _convert(value_node, source, path, budget)
             if isinstance(value_node, yaml.SequenceNode):
                 for index, item in enumerate(value_node.value):
                     lines[f"{key}[{index}]"] = item.start_mark.line + 1
         return Spec(values, lines, source=source, field=field, line=node.start_mark.line + 1)
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(item, source, f"{field}[{index}]") for index, item in enumerate(node.value)
+            _convert(item, source, f"{field}[{index}]", budget)
+            for index, item in enumerate(node.value)
         ]
     # Scalars: the safe loader's own typing (true, 12, 1.5, null; text otherwise).
     loader = yaml.SafeLoader("")

@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import Connection, and_, or_, select
 
 from steppe.alerts.queries import get_alert, readable_organisations
+from steppe.errors import NotFound
 from steppe.intel.queries import get_stored
 from steppe.intel.sightings import scores_for
 from steppe.response.playbooks.model import Item, TriggerKind
@@ -47,9 +48,13 @@ class TriggerSource(Protocol):
 
 def _indicator_facts(conn: Connection, actor: Actor, stix_id: str | None) -> dict[str, Any]:
     """Labels, TLP and score of an indicator the actor may see (nothing otherwise)."""
+    none: dict[str, Any] = {"labels": [], "tlp": None, "score": None}
     if stix_id is None:
-        return {"labels": [], "tlp": None, "score": None}
-    stored = get_stored(conn, actor, stix_id)
+        return none
+    try:
+        stored = get_stored(conn, actor, stix_id)
+    except NotFound:  # withdrawn since the alert was read
+        return none
     score = scores_for(conn, [stored.pk]).get(stored.pk)
     return {
         "labels": list(stored.body.get("labels") or []),
