@@ -3,6 +3,7 @@ staff only; validation answers every problem with its line."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from steppe.settings import Settings
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, TlpLevel
 from steppe.storage import timestamps
+from steppe.storage.engine import writing
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
@@ -114,7 +116,7 @@ def test_validation_answers_every_problem_with_its_line(
 def _import_kz_indicator(engine: Engine) -> None:
     now = timestamps.now()
     data = bundle(indicator("kz-new.example", created=now, modified=now, valid_from=now))
-    with engine.begin() as conn:
+    with writing(engine) as conn:  # BEGIN IMMEDIATE: the server's runner writes meanwhile
         import_objects(conn, AuditTrail(KEY, "test"), data, read_bundle(data, "t.json"),
                        owner=directory.find_organisation(conn, "KZ-CERT"),
                        marking=Marking(Distribution.COMMUNITY, TlpLevel.GREEN), source="t.json")  # fmt: skip
@@ -159,3 +161,29 @@ def test_runs_their_failures_and_a_retry_through_the_api(
             assert seen["status"] == "ok"  # type: ignore[index]
             assert seen["actions"][0]["attempts"] == 2  # type: ignore[index]
     assert [d.signature_ok for d in hook.received] == [True, True]
+
+
+def test_the_server_runs_the_folder_s_playbooks_in_the_background(
+    make_app: AppFactory,
+    coalition: Coalition,
+    engine: Engine,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PB_API_SECRET", "api-secret-0123456789")
+    with webhook_receiver(b"api-secret-0123456789") as hook:
+        (folder / "kz.yml").write_text(KZ.replace("URL", hook.url))
+        app = make_app(playbook_dir=folder, playbook_poll_seconds=0.05,
+                       playbook_settle_seconds=0)  # fmt: skip
+        with TestClient(app) as client:
+            assert client.app.state.playbook_runner is not None  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 20
+            while not _get(client, coalition, "analyst", "/playbook-runs")[1]["total"]:  # type: ignore[index]
+                _import_kz_indicator(engine)  # after the runner's first poll, it fires
+                assert time.monotonic() < deadline, "the background runner made no run"
+                time.sleep(0.2)
+            while not hook.received:
+                assert time.monotonic() < deadline, "the background runner sent nothing"
+                time.sleep(0.05)
+    assert hook.received[0].signature_ok
+    assert hook.received[0].json()["intel"]["owner"] == "KZ-CERT"
