@@ -109,7 +109,7 @@ def test_a_refusal_or_a_missing_secret_fails_at_once(
         detect(world, "kz", [dns("c2.evil.example", 1)])
         assert runner.run_once().outcomes == {"failed": 1}
         monkeypatch.delenv("PB_TEST_SECRET")
-        detect(world, "kz", [dns("c3.evil.example", 2)])
+        detect(world, "kz", [dns("c3.evil.example", 2, ip="10.0.0.3")])  # another host
         assert runner.run_once().outcomes == {"failed": 1}
     assert len(hook.received) == 1
     with world.engine.connect() as conn:
