@@ -78,6 +78,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 lake_root=settings.resolved_lake_dir(),
                 refresh_seconds=settings.detection_refresh_seconds,
                 retro_days=settings.detection_retro_days,
+                window_seconds=settings.alert_aggregation_minutes * 60,
                 rules=(
                     RuleStore([settings.detection_sigma_dir])
                     if settings.detection_sigma_dir is not None

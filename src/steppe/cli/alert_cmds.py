@@ -108,14 +108,16 @@ def detect(
                 organisations=orgs,
                 now=moment,
                 progress=step,
+                window_seconds=rt.settings.alert_aggregation_minutes * 60,
             )
             if len(index)
             else DetectReport()
         )
     rt.out.print(
         f"{report.events:,} events in {report.partitions} partitions, {report.events_hit:,} "
-        f"hit {len(index):,} indicators: {report.new:,} new alerts, {report.duplicates:,} "
-        f"already known, {report.sightings:,} sightings"
+        f"hit {len(index):,} indicators: {report.new:,} new alerts, {report.aggregated:,} "
+        f"events added to existing alerts, {report.duplicates:,} already known, "
+        f"{report.sightings:,} sightings"
     )
 
 
