@@ -152,7 +152,8 @@ def _store(
     result = StoreResult(ids=[])
     assert result.ids is not None
     fresh_events: list[dict[str, Any]] = []
-    keys = list(rows)
+    # Sorted, so concurrent writers lock keys and alerts in one order (no deadlock).
+    keys = sorted(rows)
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         written = set(
@@ -176,7 +177,7 @@ def _store(
         else:
             known["count"] += 1
             known["last_seen"] = row["last_seen"]
-    ids = list(by_alert)
+    ids = sorted(by_alert)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         # Only for the report: a concurrent writer may create one of these meanwhile,
