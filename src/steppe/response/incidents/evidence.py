@@ -28,7 +28,11 @@ from sqlalchemy import Connection, select
 from steppe.alerts.triage import escalate_into
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError, NotFound
-from steppe.response.incidents.access import append_timeline, writable_incident
+from steppe.response.incidents.access import (
+    append_timeline,
+    visible_incident,
+    writable_incident,
+)
 from steppe.response.incidents.model import EvidenceKind, EvidenceView, TimelineKind
 from steppe.sharing.model import Actor, Distribution, ObjectRights, TlpLevel
 from steppe.sharing.policy import can_read_telemetry, can_see, check_marking, visible_filter
@@ -279,7 +283,9 @@ def visible_evidence_ids(conn: Connection, actor: Actor, incident_id: str) -> se
 
 
 def list_evidence(conn: Connection, actor: Actor, incident_id: str) -> list[EvidenceView]:
-    """The evidence ``actor`` may see, oldest first (the caller has checked the incident)."""
+    """The evidence ``actor`` may see, oldest first (NotFound if the incident is not
+    visible to ``actor``)."""
+    visible_incident(conn, actor, incident_id)
     return [
         EvidenceView(
             id=r.id,
