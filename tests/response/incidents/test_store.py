@@ -74,7 +74,7 @@ def test_status_moves_and_is_polled_from_the_timeline_table(iw: IncidentWorld) -
             .where(incident_timeline.c.kind == "status", incident_timeline.c.id > 0)
             .order_by(incident_timeline.c.id)
         ).all()
-    assert [r.detail for r in rows][0] == '{"from":"open","to":"investigating"}'
+    assert rows[0].detail == '{"from":"open","to":"investigating"}'
     assert len(rows) == 5 and rows == sorted(rows)
 
 
@@ -145,7 +145,7 @@ def test_tasks_are_assigned_to_those_taking_part(iw: IncidentWorld) -> None:
         with pytest.raises(InputError, match="not an RFC 3339 time"):
             add_task(conn, w.trail, ana, incident, title="x", due="tomorrow")
         update_task(conn, w.trail, w.actor("bek"), incident, task, status="done")
-        with pytest.raises(InvalidTransition, match="task .* is done"):
+        with pytest.raises(InvalidTransition, match=r"task \d+ is done"):
             update_task(conn, w.trail, ana, incident, task, status="in-progress")
         with pytest.raises(NotFound):
             update_task(conn, w.trail, ana, incident, 9999, status="done")
