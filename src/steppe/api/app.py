@@ -27,9 +27,11 @@ from steppe.api.routes import (
     directory,
     enrichment,
     feeds,
+    incidents,
     intel,
     playbooks,
     telemetry,
+    triage,
 )
 from steppe.audit.trail import AuditTrail
 from steppe.detection.sigma.store import RuleStore
@@ -91,6 +93,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 lake_root=settings.resolved_lake_dir(),
                 refresh_seconds=settings.detection_refresh_seconds,
                 retro_days=settings.detection_retro_days,
+                window_seconds=settings.alert_aggregation_minutes * 60,
                 rules=(
                     RuleStore([settings.detection_sigma_dir])
                     if settings.detection_sigma_dir is not None
@@ -161,6 +164,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         telemetry.router,
         alerts.router,
         playbooks.router,
+        triage.router,
+        incidents.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.
