@@ -10,6 +10,7 @@ Built-in actions register here exactly as another package's would::
 from __future__ import annotations
 
 from steppe.response.playbooks.actions import Action
+from steppe.response.playbooks.incident_actions import ExtendIncidentAction, OpenIncidentAction
 from steppe.response.playbooks.intel_actions import AdvisoryAction, SightingAction
 from steppe.response.playbooks.model import TriggerKind
 from steppe.response.playbooks.notify import EmailAction, PublishAction, WebhookAction
@@ -29,7 +30,15 @@ def register_action(cls: type[Action]) -> type[Action]:
     return cls
 
 
-for _builtin in (WebhookAction, EmailAction, PublishAction, SightingAction, AdvisoryAction):
+for _builtin in (
+    WebhookAction,
+    EmailAction,
+    PublishAction,
+    SightingAction,
+    AdvisoryAction,
+    OpenIncidentAction,
+    ExtendIncidentAction,
+):
     register_action(_builtin)
 
 

@@ -21,12 +21,27 @@ from steppe.alerts.queries import get_alert, readable_organisations
 from steppe.errors import NotFound
 from steppe.intel.queries import get_stored
 from steppe.intel.sightings import scores_for
+from steppe.response.incidents.access import visible_incident
+from steppe.response.incidents.model import TimelineKind
 from steppe.response.playbooks.model import Item, TriggerKind
 from steppe.sharing.model import Actor
 from steppe.sharing.policy import visible_filter
-from steppe.storage.schema import alerts, intel_objects, observables, organisations
+from steppe.storage.schema import (
+    alerts,
+    incident_timeline,
+    intel_objects,
+    observables,
+    organisations,
+)
 
-__all__ = ["SOURCES", "Cursor", "TriggerSource"]
+__all__ = [
+    "SOURCES",
+    "AlertSource",
+    "Cursor",
+    "IncidentStatusSource",
+    "IntelSource",
+    "TriggerSource",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +215,65 @@ class IntelSource:
         return items, Cursor(rows[-1].imported_at, str(rows[-1].pk))
 
 
-#: Trigger kind → where its items come from (the incident timeline joins after the merge).
+class IncidentStatusSource:
+    """Status changes (and openings) on the incidents' timeline, of incidents the
+    playbook's organisation may see (:func:`steppe.sharing.policy.can_see_incident`)."""
+
+    kind = TriggerKind.INCIDENT_STATUS
+
+    def fetch(
+        self, conn: Connection, actor: Actor, cursor: Cursor, *, until: str, limit: int
+    ) -> tuple[list[Item], Cursor]:
+        t = incident_timeline.c
+        query = select(t.id, t.incident_id, t.at, t.kind, t.actor, t.detail).where(
+            t.kind.in_((TimelineKind.STATUS.value, TimelineKind.OPENED.value))
+        )
+        if cursor.after_key:
+            query = query.where(t.id > int(cursor.after_key))
+        else:  # a fresh cursor: from its moment
+            query = query.where(t.at > (cursor.after_ts or ""))
+        rows = conn.execute(query.order_by(t.id).limit(limit)).all()
+        # Ids are handed out before commit: stop at the first entry too young to be sure
+        # that every lower id has committed.
+        settled = []
+        for row in rows:
+            if row.at > until:
+                break
+            settled.append(row)
+        items = []
+        for row in settled:
+            try:
+                incident = visible_incident(conn, actor, row.incident_id)
+            except NotFound:
+                continue
+            detail = orjson.loads(row.detail)
+            status = detail.get("to") or detail.get("status")
+            facts = {
+                "id": row.incident_id,
+                "title": incident.title,
+                "severity": incident.severity,
+                "tlp": incident.tlp,
+                "status": status,
+                "previous": detail.get("from"),
+                "at": row.at,
+                "actor": row.actor,
+            }
+            items.append(
+                Item(
+                    key=f"incident-status:{row.id}",
+                    context={"incident": facts},
+                    facts=facts,
+                    group_key=f"incident:{row.incident_id}",
+                )
+            )
+        if not settled:
+            return items, cursor
+        return items, Cursor(settled[-1].at, str(settled[-1].id))
+
+
+#: Trigger kind → where its items come from.
 SOURCES: dict[TriggerKind, TriggerSource] = {
     TriggerKind.ALERT: AlertSource(),
     TriggerKind.INTEL: IntelSource(),
+    TriggerKind.INCIDENT_STATUS: IncidentStatusSource(),
 }
