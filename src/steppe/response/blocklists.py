@@ -175,7 +175,7 @@ def add_to_blocklist(
     )
     missing = [i for i in wanted if i not in seen]
     if missing:
-        raise NotFound(f"no indicator {missing[0]!r} you may see", field="indicator_ids")
+        raise NotFound(f"indicator_ids: no indicator {missing[0]!r} you may see")
     try:
         listed = find_blocklist(conn, actor, blocklist)
     except NotFound:
