@@ -31,7 +31,7 @@ SAMPLES = {
     "ipv6": "2a0b:f4c2::7",
     "cidr": "45.133.2.64/26",
     "domain": "evil.example",
-    "url": "http://evil.example/dl?x=1;y=\"2\"",
+    "url": 'http://evil.example/dl?x=1;y="2"',
     "email": "boss@evil.example",
     "md5": "5f4dcc3b5aa765d61d8327deb882cf91",
     "sha1": "3c1bdbb0ab2e6e0e1a22b5e1d7d2d4c8c6b1e2f3",

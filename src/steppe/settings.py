@@ -228,6 +228,18 @@ class Settings(BaseSettings):
         default=10000, gt=0, description="Most objects one TAXII page holds, whatever the limit."
     )
 
+    export_sid_base: int = Field(
+        default=1_000_000_000,
+        ge=1,
+        le=4_000_000_000,
+        description="First Suricata/Snort SID of exported rules (steppe.response.exports).",
+    )
+    export_name: str = Field(
+        default="steppe",
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="Name of the exported nftables table and prefix of other export names.",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -263,8 +263,6 @@ def list_entries(
     if not include_removed:
         query = query.where(e.c.removed_at.is_(None))
     return [
-        BlocklistEntry(
-            r.stix_id, r.added_at, r.added_by, r.reason, r.removed_at, r.removed_by
-        )
+        BlocklistEntry(r.stix_id, r.added_at, r.added_by, r.reason, r.removed_at, r.removed_by)
         for r in conn.execute(query)
     ]

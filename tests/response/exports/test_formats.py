@@ -114,7 +114,9 @@ def test_suricata_rules_all_parse_with_unique_sids(world: World) -> None:
 
 
 def test_suricata_sids_are_stable_across_exports(world: World) -> None:
-    assert _export(world, "suricata").splitlines()[2:] == _export(world, "suricata").splitlines()[2:]
+    assert (
+        _export(world, "suricata").splitlines()[2:] == _export(world, "suricata").splitlines()[2:]
+    )
 
 
 def test_snort_rules_all_parse(world: World) -> None:

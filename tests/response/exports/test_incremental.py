@@ -28,10 +28,16 @@ def world(engine: Engine, trail: AuditTrail) -> World:
     return build_world(engine, trail)
 
 
-def _csv(world: World, user: str, since: str | None = None, **options: object) -> tuple[list[tuple[str, str]], str, bool]:
+def _csv(
+    world: World, user: str, since: str | None = None, **options: object
+) -> tuple[list[tuple[str, str]], str, bool]:
     with world.engine.connect() as conn:
         data, cursor, incremental = export(
-            conn, world.actor(user), "csv", ExportOptions(**options), since  # type: ignore[arg-type]
+            conn,
+            world.actor(user),
+            "csv",
+            ExportOptions(**options),
+            since,  # type: ignore[arg-type]
         )
     rows = [(r["action"], r["value"]) for r in csv.DictReader(io.StringIO(data.decode()))]
     return rows, cursor, incremental
@@ -47,8 +53,10 @@ def _revoke(world: World, org: str, obj: dict[str, object]) -> None:
 
 
 def test_cursor_round_trip_add_revoke_unshare(world: World) -> None:
-    keep, gone, narrowed = ioc("domain", "keep.example"), ioc("domain", "gone.example"), ioc(
-        "ipv4", "45.133.1.1"
+    keep, gone, narrowed = (
+        ioc("domain", "keep.example"),
+        ioc("domain", "gone.example"),
+        ioc("ipv4", "45.133.1.1"),
     )
     world.load("kz", keep, gone, narrowed)
     full, cursor, incremental = _csv(world, "bek")
@@ -133,7 +141,9 @@ def test_nft_incremental_file_applies_on_any_prior_state(world: World, tmp_path:
     assert "flush set" not in text
     path = tmp_path / "inc.nft"
     path.write_bytes(data)
-    checked = subprocess.run([nft, "-c", "-f", str(path)], capture_output=True, text=True, check=False)
+    checked = subprocess.run(
+        [nft, "-c", "-f", str(path)], capture_output=True, text=True, check=False
+    )
     assert checked.returncode == 0, checked.stderr
 
 

@@ -56,8 +56,13 @@ def test_a_members_export_holds_exactly_what_can_see_allows(
     domains = _marked_world(world)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(intel_objects.c.pk, intel_objects.c.name, intel_objects.c.owner_org_id,
-                   intel_objects.c.distribution, intel_objects.c.tlp)
+            select(
+                intel_objects.c.pk,
+                intel_objects.c.name,
+                intel_objects.c.owner_org_id,
+                intel_objects.c.distribution,
+                intel_objects.c.tlp,
+            )
         ).all()
         groups = {
             pk: frozenset(g for p, g in conn.execute(select(object_groups)) if p == pk)
@@ -82,8 +87,12 @@ def test_a_members_export_holds_exactly_what_can_see_allows(
 def test_tlp_ceiling_defaults_to_amber(sqlite_engine: Engine, trail: AuditTrail) -> None:
     world = build_world(sqlite_engine, trail)
     for tlp in TlpLevel:
-        world.load("kz", ioc("domain", f"{tlp.value.replace('+', '-')}.example"),
-                   distribution=Distribution.ORGANISATION, tlp=tlp)  # fmt: skip
+        world.load(
+            "kz",
+            ioc("domain", f"{tlp.value.replace('+', '-')}.example"),
+            distribution=Distribution.ORGANISATION,
+            tlp=tlp,
+        )
     assert _values(world, "ana") == ["amber.example", "clear.example", "green.example"]
     strict = ExportOptions(max_tlp=TlpLevel.AMBER_STRICT)
     assert "amber-strict.example" in _values(world, "ana", strict)
@@ -101,8 +110,13 @@ def test_inactive_and_warninglisted_values_stay_out(
         ioc("domain", "revoked.example", revoked=True),
         ioc("domain", "over.example", valid_until=recent(0.5)),
         # Created two years ago: a domain's score has long decayed under the threshold.
-        ioc("domain", "old.example", created=recent(730), modified=recent(730),
-            valid_from=recent(730)),  # fmt: skip
+        ioc(
+            "domain",
+            "old.example",
+            created=recent(730),
+            modified=recent(730),
+            valid_from=recent(730),
+        ),
         ioc("ipv4", "203.0.113.9"),  # TEST-NET-3: on a warninglist
     )
     assert _values(world, "ana") == ["live.example"]

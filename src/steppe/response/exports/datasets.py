@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import zipfile
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import IO, ClassVar
 
 from steppe.response.exports.base import Change, ExportContext, register_exporter
 
@@ -54,6 +54,9 @@ class _Drain:
         return len(data)
 
     def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
     def take(self) -> bytes:
@@ -106,8 +109,8 @@ class SuricataDatasets:
         drain = _Drain()
         files: dict[str, int] = {}
         skipped: dict[str, int] = {}
-        with zipfile.ZipFile(drain, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
-            member = None
+        with zipfile.ZipFile(drain, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            member: IO[bytes] | None = None
             current = ""
             pending: list[str] = []
             # Entries come ordered by type, so each list file is written in one go.
@@ -124,10 +127,14 @@ class SuricataDatasets:
                         member.close()
                     member = archive.open(path, "w", force_zip64=True)
                     current = path
-                line = base64.b64encode(entry.value.encode()).decode() if kind == "string" else entry.value
+                line = (
+                    base64.b64encode(entry.value.encode()).decode()
+                    if kind == "string"
+                    else entry.value
+                )
                 pending.append(line + "\n")
                 files[path] = files.get(path, 0) + 1
-                if len(pending) >= _LINES_PER_WRITE:
+                if len(pending) >= _LINES_PER_WRITE and member is not None:
                     member.write("".join(pending).encode())
                     pending.clear()
                     yield drain.take()

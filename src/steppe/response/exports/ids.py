@@ -38,9 +38,7 @@ _ESCAPED = {ord(c) for c in '";\\|:'}
 def sid_of(context: ExportContext, entry: ExportEntry, slot: int) -> int:
     sid = context.sid_base + 100 + 2 * entry.observable_id + slot
     if sid > _MAX_SID:
-        raise InputError(
-            f"SID {sid} passes 2^32-1: lower STEPPE_EXPORT_SID_BASE", field="sid_base"
-        )
+        raise InputError(f"SID {sid} passes 2^32-1: lower STEPPE_EXPORT_SID_BASE", field="sid_base")
     return sid
 
 
@@ -65,9 +63,7 @@ def _msg(text: str) -> str:
 
 def rule_text(action_header: str, msg: str, body: str, sid: int, entry: ExportEntry) -> str:
     meta = f"steppe_indicator {entry.stix_id}, tlp {entry.tlp.replace('+', '_')}"
-    return (
-        f"{action_header} (msg:{_msg(msg)}; {body}metadata:{meta}; sid:{sid}; rev:1;)\n"
-    )
+    return f"{action_header} (msg:{_msg(msg)}; {body}metadata:{meta}; sid:{sid}; rev:1;)\n"
 
 
 def _skipped(skipped: dict[str, int]) -> Iterator[str]:
@@ -197,9 +193,7 @@ class SnortRules(_Rules):
             if split is None:
                 return []
             host, path = split
-            body = (
-                f"flow:to_server,established; content:{content(host)}; http_header; nocase; "
-            )
+            body = f"flow:to_server,established; content:{content(host)}; http_header; nocase; "
             if path != "/":
                 body += f"content:{content(path)}; http_uri; "
             return [rule_text("alert tcp any any -> any any", msg, body, sid, entry)]

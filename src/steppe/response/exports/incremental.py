@@ -143,8 +143,9 @@ def _versions(conn: Connection, stix_ids: list[str], since: str) -> tuple[list[i
     for start in range(0, len(stix_ids), _CHUNK):
         part = stix_ids[start : start + _CHUNK]
         rows = conn.execute(
-            select(o.c.pk, o.c.stix_id, o.c.owner_org_id, o.c.modified, o.c.imported_at, o.c.is_current)
-            .where(o.c.stix_id.in_(part), o.c.type == "indicator")
+            select(
+                o.c.pk, o.c.stix_id, o.c.owner_org_id, o.c.modified, o.c.imported_at, o.c.is_current
+            ).where(o.c.stix_id.in_(part), o.c.type == "indicator")
         )
         for pk, stix_id, owner, modified, imported_at, is_current in rows:
             if is_current:

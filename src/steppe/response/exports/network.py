@@ -66,10 +66,10 @@ class NftSets:
         for action, entry in batch:
             family = "v6" if ":" in entry.value else "v4"
             groups.setdefault((action, family), []).append(entry.value)
-        for (action, family), values in groups.items():
+        for (kind, family), values in groups.items():
             elements = ", ".join(values)
             target = f"{self.table} blocklist_{family}"
-            if action == "remove":
+            if kind == "remove":
                 yield f"add element {target} {{ {elements} }}\n"
                 yield f"delete element {target} {{ {elements} }}\n"
             else:

@@ -38,7 +38,6 @@ from steppe.sharing.model import Actor, TlpLevel
 from steppe.sharing.policy import require_reader, visible_filter
 from steppe.storage.schema import (
     blocklist_entries,
-    blocklists,
     intel_objects,
     observables,
     organisations,
@@ -237,9 +236,7 @@ def entries_of(
     found: list[ExportEntry] = []
     for start in range(0, len(pks), _CHUNK):
         part = list(pks[start : start + _CHUNK])
-        query = _query(actor, options, now, blocklist_id, at=at).where(
-            intel_objects.c.pk.in_(part)
-        )
+        query = _query(actor, options, now, blocklist_id, at=at).where(intel_objects.c.pk.in_(part))
         rows = conn.execute(query).all()
         if at is None:
             found.extend(_scored(conn, rows, options, now))

@@ -110,9 +110,7 @@ def stream_export(
 ) -> Iterator[bytes]:
     """The export's bytes, chunk by chunk."""
     if plan.since is not None:
-        changes: Iterable[Change] = changes_since(
-            conn, actor, plan.options, plan.since, plan.now
-        )
+        changes: Iterable[Change] = changes_since(conn, actor, plan.options, plan.since, plan.now)
     else:
         changes = (("add", e) for e in iter_entries(conn, actor, plan.options, plan.now))
     exporter = plan.exporter(plan.context)
