@@ -18,6 +18,7 @@ from steppe.cli import (
     alert_cmds,
     audit_cmds,
     directory_cmds,
+    export_cmds,
     feed_cmds,
     intel_cmds,
     lake_cmds,
@@ -61,6 +62,8 @@ app.add_typer(taxii_cmds.taxii_app, name="taxii")
 app.add_typer(taxii_cmds.sync_app, name="sync")
 app.command()(alert_cmds.detect)
 app.add_typer(alert_cmds.alert_app, name="alert")
+app.command()(export_cmds.export)
+app.add_typer(export_cmds.blocklist_app, name="blocklist")
 app.command()(demo)
 app.command()(serve)
 
