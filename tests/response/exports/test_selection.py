@@ -6,17 +6,24 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from export_world import export, ioc, recent
 from intel_world import World, build_world
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError
-from steppe.response.exports import ExportOptions
+from steppe.intel.scoring import DecayConfig, ScoreFacts, current_score
+from steppe.intel.sightings import SightingType, record_sighting
+from steppe.response.exports import EXPORTABLE_TYPES, ExportOptions
+from steppe.response.exports.selection import _plain_score
 from steppe.sharing.model import Distribution, ObjectRights, TlpLevel
 from steppe.sharing.policy import can_see, check_marking
+from steppe.storage import timestamps
 from steppe.storage.schema import intel_objects, object_groups
 
 ACTORS = ("root", "ana", "bek", "uzi")
@@ -142,3 +149,35 @@ def test_bad_options_are_named() -> None:
     assert err.value.field == "types"
     with pytest.raises(InputError):
         ExportOptions(min_score=101)
+
+
+@given(
+    kind=st.sampled_from(EXPORTABLE_TYPES),
+    confidence=st.one_of(st.none(), st.integers(0, 100)),
+    age_days=st.floats(-10, 2000, allow_nan=False),
+)
+def test_the_plain_score_agrees_with_the_intel_model(
+    kind: str, confidence: int | None, age_days: float
+) -> None:
+    now = "2026-11-28T00:00:00.000000Z"
+    start = timestamps.format_ts(timestamps.parse(now) - timedelta(days=age_days))
+    elapsed = (timestamps.parse(now) - timestamps.parse(start)).total_seconds()
+    reference = current_score(ScoreFacts(confidence, start, (kind,)), now)
+    model = DecayConfig()
+    plain = _plain_score(model, model.parameters((kind,)), confidence, elapsed)
+    assert (plain is None) == reference.expired
+    if plain is not None:
+        assert plain == reference.score
+
+
+def test_an_expired_sighting_from_the_producer_ends_the_export_of_a_value(
+    engine: Engine, trail: AuditTrail
+) -> None:
+    world = build_world(engine, trail)
+    ended, kept = ioc("domain", "ended.example"), ioc("domain", "kept.example")
+    world.load("kz", ended, kept)
+    with engine.begin() as conn:
+        record_sighting(conn, trail, world.actor("ana"), ended["id"], SightingType.EXPIRED)
+        # A false positive from another member lowers the score, but not under 30.
+        record_sighting(conn, trail, world.actor("bek"), kept["id"], SightingType.FALSE_POSITIVE)
+    assert _values(world, "bek") == ["kept.example"]
