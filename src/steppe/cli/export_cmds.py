@@ -26,7 +26,6 @@ from steppe.response.exports import (
     registered_exporters,
     stream_export,
 )
-from steppe.response.exports.selection import count_rows
 from steppe.sharing import directory
 from steppe.sharing.model import TlpLevel
 
@@ -108,9 +107,9 @@ def export(
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
         else:
-            total = None if plan.incremental else count_rows(conn, actor, options, plan.now)
+            # No total: counting first would read the whole selection twice.
             with _progress(rt) as progress, out.open("wb") as sink:
-                task = progress.add_task(f"{plan.exporter.name} → {out}", total=total)
+                task = progress.add_task(f"{plan.exporter.name} → {out}", total=None)
                 for chunk in stream_export(
                     conn, actor, plan, lambda n: progress.update(task, completed=n)
                 ):

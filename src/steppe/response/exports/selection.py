@@ -379,10 +379,3 @@ def _entry(row: Any, score: float | None) -> ExportEntry:
     return ExportEntry(
         kind, value, stix_id, obs_id, tlp, confidence, score, name, valid_until, owner, created, mod
     )
-
-
-def count_rows(conn: Connection, actor: Actor, options: ExportOptions, now: str) -> int:
-    """How many rows the selection reads (before de-duplication), for progress bars."""
-    blocklist_id = blocklist_id_of(conn, actor, options.blocklist)
-    inner = _query(actor, options, now, blocklist_id).order_by(None).subquery()
-    return int(conn.scalar(select(func.count()).select_from(inner)) or 0)
