@@ -275,6 +275,17 @@ class Settings(BaseSettings):
         default=None,
         description="A YAML or JSON file of incident task templates, added to the built-in ones.",
     )
+    export_sid_base: int = Field(
+        default=1_000_000_000,
+        ge=1,
+        le=4_000_000_000,
+        description="First Suricata/Snort SID of exported rules (steppe.response.exports).",
+    )
+    export_name: str = Field(
+        default="steppe",
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="Name of the exported nftables table and prefix of other export names.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -24,8 +24,10 @@ from steppe.api.problems import document_problems, install_problem_handlers
 from steppe.api.routes import (
     alerts,
     audit,
+    blocklists,
     directory,
     enrichment,
+    exports,
     feeds,
     incidents,
     intel,
@@ -166,6 +168,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         playbooks.router,
         triage.router,
         incidents.router,
+        exports.router,
+        blocklists.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.

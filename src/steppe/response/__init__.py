@@ -1,3 +1,4 @@
-"""Reaction: what the center does about alerts — incidents, playbooks, enforcement exports."""
+"""Reaction: what Steppe does once intel and alerts call for it (exports to enforcement
+devices, blocklists, incidents, playbooks)."""
 
 __all__: list[str] = []
