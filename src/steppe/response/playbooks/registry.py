@@ -10,6 +10,7 @@ Built-in actions register here exactly as another package's would::
 from __future__ import annotations
 
 from steppe.response.playbooks.actions import Action
+from steppe.response.playbooks.blocklist_action import BlocklistAction
 from steppe.response.playbooks.incident_actions import ExtendIncidentAction, OpenIncidentAction
 from steppe.response.playbooks.intel_actions import AdvisoryAction, SightingAction
 from steppe.response.playbooks.model import TriggerKind
@@ -38,6 +39,7 @@ for _builtin in (
     AdvisoryAction,
     OpenIncidentAction,
     ExtendIncidentAction,
+    BlocklistAction,
 ):
     register_action(_builtin)
 
