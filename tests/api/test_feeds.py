@@ -8,8 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.conftest import Coalition
-from api.conftest import AppFactory
+from api.conftest import AppFactory, Coalition
 from feed_server import LOCAL_SETTINGS, FeedServer, feed_server_fixture  # noqa: F401
 from steppe.api.app import API_PREFIX
 

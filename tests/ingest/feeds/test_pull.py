@@ -128,7 +128,10 @@ def test_connection_refused_and_bad_content_are_recorded(
     _add(sqlite_engine, "garbled", feed_server.url("/bundle.json"), FeedFormat.STIX)
     _add(sqlite_engine, "gone", (tmp_path / "nothing.txt").as_uri(), FeedFormat.PLAIN)
     results = {
-        r.feed: r for r in (pull_feed(sqlite_engine, TRAIL, n, limits=LIMITS) for n in ("down", "garbled", "gone"))
+        r.feed: r
+        for r in (
+            pull_feed(sqlite_engine, TRAIL, n, limits=LIMITS) for n in ("down", "garbled", "gone")
+        )
     }
     assert "Connection refused" in (results["down"].error or "")
     assert "bundle.json:1: not valid JSON" in (results["garbled"].error or "")
@@ -252,7 +255,10 @@ def test_pull_due_pulls_what_is_due_and_survives_failures(
     assert results == {"hourly": "ok", "failing": "error"}
     assert pull_due(sqlite_engine, TRAIL, limits=LIMITS) == []  # nothing due for an hour
     later = "2999-01-01T00:00:00.000000Z"
-    assert {r.feed for r in pull_due(sqlite_engine, TRAIL, limits=LIMITS, now=later)} == {"hourly", "failing"}
+    assert {r.feed for r in pull_due(sqlite_engine, TRAIL, limits=LIMITS, now=later)} == {
+        "hourly",
+        "failing",
+    }
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(feed_entries)).scalar() == 1
 
