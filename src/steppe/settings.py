@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     hunt_max_rows: int = Field(
         default=10_000, gt=0, description="Most rows a hunt returns (a note says when cut)."
     )
+    hunt_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A hunt running longer is stopped (`steppe hunt` and POST /api/v1/hunt).",
+    )
     syslog_max_message_bytes: int = Field(
         default=64 * 1024,
         gt=0,

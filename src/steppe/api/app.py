@@ -21,7 +21,16 @@ from steppe.alerts.detect import StreamingDetector
 from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
-from steppe.api.routes import alerts, audit, directory, enrichment, feeds, intel, telemetry
+from steppe.api.routes import (
+    alerts,
+    audit,
+    directory,
+    enrichment,
+    feeds,
+    hunt,
+    intel,
+    telemetry,
+)
 from steppe.audit.trail import AuditTrail
 from steppe.detection.sigma.store import RuleStore
 from steppe.errors import ConfigError
@@ -130,6 +139,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         audit.router,
         telemetry.router,
         alerts.router,
+        hunt.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.

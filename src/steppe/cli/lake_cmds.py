@@ -43,7 +43,11 @@ def hunt(
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
     result = run_hunt(
-        actor, sql, rt.settings.resolved_lake_dir(), limit=limit or rt.settings.hunt_max_rows
+        actor,
+        sql,
+        rt.settings.resolved_lake_dir(),
+        limit=limit or rt.settings.hunt_max_rows,
+        timeout_seconds=rt.settings.hunt_timeout_seconds,
     )
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(result.as_json()) + b"\n")
