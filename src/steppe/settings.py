@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Days of telemetry kept per organisation unless it has its own setting.",
     )
+    lake_retention_every_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "How often `steppe serve` prunes telemetry past each organisation's retention "
+            "(0: never; then run `steppe lake prune` from cron)."
+        ),
+    )
     lake_max_backlog_bytes: int = Field(
         default=256 * 1024 * 1024,
         gt=0,

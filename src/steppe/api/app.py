@@ -39,6 +39,7 @@ from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.ingest.telemetry.service import TelemetryService
 from steppe.intel.config import IntelConfig
+from steppe.lake.scheduler import RetentionScheduler
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -95,9 +96,22 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             detector.start()
         app.state.ioc_detector = detector
+        retention = None
+        if settings.lake_retention_every_seconds > 0:
+            retention = RetentionScheduler(
+                built_engine,
+                AuditTrail(key=secret_key, actor="scheduler:retention"),
+                settings.resolved_lake_dir(),
+                default_days=settings.lake_retention_days,
+                every=settings.lake_retention_every_seconds,
+            )
+            retention.start()
+        app.state.retention_scheduler = retention
         try:
             yield
         finally:
+            if retention is not None:
+                retention.stop()
             if detector is not None:
                 detector.stop()
             if scheduler is not None:
