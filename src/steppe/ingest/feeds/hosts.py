@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,9 +223,20 @@ class GuardedTransport(httpx.BaseTransport):
         >>> client = httpx.Client(transport=GuardedTransport(HostPolicy()))  # doctest: +SKIP
     """
 
-    def __init__(self, policy: HostPolicy, *, inner: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, policy: HostPolicy) -> None:
         self.policy = policy
-        self._inner = inner or httpx.HTTPTransport()
+        # One connection pool per host name: the pool is keyed by the address connected
+        # to, and a TLS connection made for one name must not carry another name's
+        # requests (two feeds behind one CDN address).
+        self._pools: dict[str, httpx.HTTPTransport] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self, host: str) -> httpx.HTTPTransport:
+        with self._lock:
+            pool = self._pools.get(host)
+            if pool is None:
+                pool = self._pools[host] = httpx.HTTPTransport()
+            return pool
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -233,7 +245,7 @@ class GuardedTransport(httpx.BaseTransport):
         host = url.host
         addresses = self.policy.check_host(host, url.port or (443 if url.scheme == "https" else 80))
         if _address(host.strip("[]")) is not None:
-            return self._inner.handle_request(request)
+            return self._pool(host).handle_request(request)
         pinned = httpx.Request(
             request.method,
             url.copy_with(host=addresses[0].split("%", 1)[0]),
@@ -241,10 +253,13 @@ class GuardedTransport(httpx.BaseTransport):
             stream=request.stream,
             extensions={**request.extensions, "sni_hostname": host},
         )
-        return self._inner.handle_request(pinned)
+        return self._pool(host).handle_request(pinned)
 
     def close(self) -> None:
-        self._inner.close()
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
 
 def guarded_client(policy: HostPolicy, *, timeout: float, max_redirects: int) -> httpx.Client:
