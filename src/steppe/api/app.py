@@ -29,6 +29,7 @@ from steppe.api.routes import (
     enrichment,
     exports,
     feeds,
+    hunt,
     incidents,
     intel,
     playbooks,
@@ -44,6 +45,7 @@ from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.ingest.telemetry.service import TelemetryService
 from steppe.intel.config import IntelConfig
 from steppe.lake.lake import use_system_allocator
+from steppe.lake.scheduler import RetentionScheduler
 from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
 from steppe.settings import Settings
 from steppe.storage import migrate
@@ -104,6 +106,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             detector.start()
         app.state.ioc_detector = detector
+        retention = None
+        if settings.lake_retention_every_seconds > 0:
+            retention = RetentionScheduler(
+                built_engine,
+                AuditTrail(key=secret_key, actor="scheduler:retention"),
+                settings.resolved_lake_dir(),
+                default_days=settings.lake_retention_days,
+                every=settings.lake_retention_every_seconds,
+            )
+            retention.start()
+        app.state.retention_scheduler = retention
         runner = None
         run_playbooks = settings.playbooks_enabled
         if run_playbooks is None:
@@ -123,6 +136,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         finally:
             if runner is not None:
                 runner.stop()
+            if retention is not None:
+                retention.stop()
             if detector is not None:
                 detector.stop()
             if scheduler is not None:
@@ -170,6 +185,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         incidents.router,
         exports.router,
         blocklists.router,
+        hunt.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.
