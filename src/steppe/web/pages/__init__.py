@@ -1,0 +1,12 @@
+"""The web UI's pages, one router per area (each a :class:`~steppe.web.rendering.HtmlRoute`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from steppe.web.pages import auth, dashboard
+
+__all__ = ["PAGE_ROUTERS"]
+
+#: Every page router, in the order the app includes them.
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, dashboard.router)
