@@ -1,0 +1,50 @@
+"""The web UI in a real browser (Debian's chromium through Playwright), on the demo data."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from web_client import browser_sign_in, reset_focus, screenshot, tab_stops, unlabelled_fields
+
+
+def test_sign_in_and_see_the_situation_dashboard(page: Page, site: str) -> None:
+    page.goto(f"{site}/dashboard")
+    expect(page).to_have_url(f"{site}/login?next=/dashboard")
+    assert unlabelled_fields(page) == []
+    screenshot(page, "login")
+    browser_sign_in(page, site, "coordinator")
+    expect(page.get_by_role("heading", name="Situation of the region")).to_be_visible()
+    expect(page.get_by_role("img", name="Alerts by member")).to_be_visible()
+    expect(
+        page.get_by_role("img", name="Alerts per day over the last 14 days, by severity")
+    ).to_be_visible()
+    # The coordinator reads every member's telemetry: all ten members are listed.
+    members = page.locator("section[aria-labelledby=by-member] tbody tr")
+    expect(members).to_have_count(10)
+    assert unlabelled_fields(page) == []
+    screenshot(page, "dashboard-coordinator")
+
+
+def test_a_member_sees_only_its_own_alerts_on_the_dashboard(page: Page, site: str) -> None:
+    browser_sign_in(page, site, "analyst.kz")
+    rows = page.locator("section[aria-labelledby=by-member] tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("KZ-CERT")
+    screenshot(page, "dashboard-member")
+
+
+def test_the_dashboard_works_from_the_keyboard(page: Page, site: str) -> None:
+    browser_sign_in(page, site, "analyst.in")
+    stops = tab_stops(page, 4)
+    assert stops[0] == "Skip to content"
+    assert stops[1:4] == ["Steppe", "Situation", "Alerts"]
+    # The skip link takes the keyboard past the navigation to the page itself.
+    reset_focus(page)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Period")).to_be_focused()
+    # The period is a labelled control that can be changed without a mouse.
+    page.get_by_label("Period").select_option("7")
+    page.get_by_role("button", name="Show").press("Enter")
+    expect(page).to_have_url(f"{site}/dashboard?days=7")
