@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
@@ -32,6 +33,7 @@ from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
 from steppe.intel.provenance import Source, sources_of_objects
 from steppe.intel.queries import StoredObject, get_stored, list_objects, lookup_values
+from steppe.intel.remark import share_object
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, Role, TlpLevel
@@ -203,6 +205,36 @@ def revoke(request: Request, actor: ActorDep, stix_id: str) -> StoredObjectOut:
     return _new_version(request, actor, stix_id, data, obj)
 
 
+class ShareIn(BaseModel):
+    distribution: Distribution
+    tlp: str = Field(description="clear, green, amber, amber+strict or red")
+    groups: list[str] = Field(default_factory=list, max_length=100)
+
+
+@router.post(
+    "/objects/{stix_id}/share",
+    response_model=StoredObjectOut,
+    summary="Re-mark one of the caller's organisation's objects (a new version)",
+)
+def share(request: Request, actor: ActorDep, stix_id: str, body: ShareIn) -> StoredObjectOut:
+    require_role(actor, *WRITERS)
+    tlp = _tlp(body.tlp, "tlp")
+    with writing(services(request).engine) as conn:
+        share_object(
+            conn,
+            trail_for(request, actor),
+            actor,
+            stix_id,
+            distribution=body.distribution,
+            tlp=tlp,
+            groups=body.groups,
+            config=IntelConfig.from_settings(services(request).settings),
+        )
+    with services(request).engine.connect() as conn:
+        stored = get_stored(conn, actor, stix_id)
+        return _out(stored, sources_of_objects(conn, actor, [stored.pk])[stored.pk])
+
+
 @router.post(
     "/lookup",
     response_model=LookupOut,
@@ -309,13 +341,13 @@ def _group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
     return group
 
 
-def _tlp(text: str) -> TlpLevel:
+def _tlp(text: str, field: str = "query.tlp") -> TlpLevel:
     try:
         return TlpLevel.parse(text)
     except ValueError:
         raise InputError(
             f"unknown TLP {text!r}; use clear, green, amber, amber+strict or red",
-            field="query.tlp",
+            field=field,
         ) from None
 
 
