@@ -36,6 +36,7 @@ WEB_LOGINS = (
     ("coordinator", "the Regional Center's coordinator: every member's alerts"),
     ("analyst.kz", "KZ-CERT: in CSTO, SCO and EAEU"),
     ("analyst.in", "CERT-In: in SCO and BRICS, not in CSTO"),
+    ("admin", "the instance admin: sharing administration and the audit log"),
 )
 
 

@@ -27,11 +27,23 @@ from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, Role, TlpLevel
 from steppe.sharing.policy import check_marking
 from steppe.storage import timestamps
-from steppe.storage.schema import intel_objects
+from steppe.storage.schema import intel_objects, object_groups, sharing_groups
 
-__all__ = ["share_object"]
+__all__ = ["groups_of_object", "share_object"]
 
 _WRITERS = frozenset({Role.ANALYST, Role.ORG_ADMIN, Role.COORDINATOR, Role.ADMIN})
+
+
+def groups_of_object(conn: Connection, pk: int) -> list[str]:
+    """Names of the sharing groups a stored version is for (distribution ``groups``)."""
+    return list(
+        conn.scalars(
+            select(sharing_groups.c.name)
+            .join(object_groups, object_groups.c.group_id == sharing_groups.c.id)
+            .where(object_groups.c.object_pk == pk)
+            .order_by(sharing_groups.c.name)
+        )
+    )
 
 
 def _groups(

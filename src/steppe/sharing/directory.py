@@ -442,4 +442,3 @@ def check_may_manage_group(actor: Actor, group: SharingGroup) -> None:
         return
     if Role.ORG_ADMIN not in actor.roles or group.owner_org_id != actor.org_id:
         raise Forbidden("only the owner organisation's org-admins manage this group")
-

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from steppe.web.pages import auth, dashboard
+from steppe.web.pages import admin, auth, dashboard, intel
 
 __all__ = ["PAGE_ROUTERS"]
 
 #: Every page router, in the order the app includes them.
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, dashboard.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    dashboard.router,
+    intel.router,
+    admin.router,
+)
