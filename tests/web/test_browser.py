@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from web_client import browser_sign_in, reset_focus, screenshot, tab_stops, unlabelled_fields
 
@@ -48,3 +48,39 @@ def test_the_dashboard_works_from_the_keyboard(page: Page, site: str) -> None:
     page.get_by_label("Period").select_option("7")
     page.get_by_role("button", name="Show").press("Enter")
     expect(page).to_have_url(f"{site}/dashboard?days=7")
+
+
+def test_share_an_object_to_a_group_then_members_see_it_and_others_do_not(
+    page: Page, site: str, browser: Browser
+) -> None:
+    # KZ-CERT's Snowman indicator is for CSTO; KZ-CERT narrows it to EAEU.
+    browser_sign_in(page, site, "analyst.kz")
+    page.get_by_role("link", name="Intel").click()
+    page.get_by_label("Value").fill("103.20.192.4")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="snowman: 103.20.192.4").click()
+    object_url = page.url
+    assert unlabelled_fields(page) == []
+    page.get_by_label("Distribution").select_option("groups")
+    page.get_by_label("CSTO").uncheck()
+    page.get_by_label("EAEU").check()
+    page.get_by_role("button", name="Store the new marking").click()
+    expect(page.get_by_role("status")).to_contain_text("new version")
+    expect(page.locator("main p").nth(2)).to_contain_text("EAEU")
+    screenshot(page, "intel-shared-by-owner")
+
+    def view_as(user: str) -> Page:
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        other = context.new_page()
+        browser_sign_in(other, site, user)
+        other.goto(object_url)
+        return other
+
+    member = view_as("analyst.kg")  # KG-CERT is in EAEU
+    expect(member.get_by_role("heading", name="snowman: 103.20.192.4")).to_be_visible()
+    screenshot(member, "intel-seen-by-group-member")
+    former = view_as("analyst.tj")  # TJ-CERT is in CSTO, not in EAEU
+    expect(former.get_by_role("heading", name="Not found")).to_be_visible()
+    screenshot(former, "intel-hidden-from-non-member")
+    member.context.close()
+    former.context.close()

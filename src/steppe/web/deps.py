@@ -29,6 +29,7 @@ __all__ = [
     "WebConn",
     "WebServices",
     "check_csrf",
+    "optional_session",
     "services",
     "web_trail",
 ]
@@ -87,6 +88,19 @@ def _session(request: Request) -> WebSession:
 
 
 PageSession = Annotated[WebSession, Depends(_session)]
+
+
+def optional_session(request: Request) -> WebSession | None:
+    """The signed-in session, if any (error pages keep the navigation with it)."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    svc = services(request)
+    try:
+        with svc.engine.connect() as conn:
+            return load_session(conn, token, hours=svc.settings.web_session_hours)
+    except Unauthenticated:
+        return None
 
 
 async def check_csrf(request: Request, session: PageSession) -> WebSession:

@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from steppe.errors import SteppeError
-from steppe.web.deps import LoginRequired
+from steppe.web.deps import LoginRequired, optional_session
 from steppe.web.sessions import WebSession
 
 __all__ = ["NAVIGATION", "HtmlRoute", "render"]
@@ -88,7 +88,10 @@ def _error_page(request: Request, status: int, message: str) -> Response:
             _env.get_template("_error.html").render(status=status, message=message),
             status_code=status,
         )
-    return render(request, "error.html", None, status=status, status_code=status, message=message)
+    session = optional_session(request)
+    return render(
+        request, "error.html", session, status=status, status_code=status, message=message
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> str:
