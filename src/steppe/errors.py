@@ -13,6 +13,7 @@ The tree::
     │   └── LoginRequired        a web page without a session: redirect to sign in (steppe.web)
     ├── NotFound                 no such object, or one the actor may not see (same error)
     ├── Conflict                 a name or id that already exists
+    │   └── InvalidTransition    a state change the state machine does not allow (HTTP 409)
     ├── Forbidden                the actor's roles do not allow the action
     ├── PayloadTooLarge          a request body over the configured limit (HTTP 413)
     ├── RateLimited              too many requests for one token (HTTP 429, retry_after)
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidObservable",
     "InvalidPattern",
     "InvalidStix",
+    "InvalidTransition",
     "MarkingConflict",
     "NotFound",
     "Overloaded",
@@ -132,6 +134,14 @@ class NotFound(SteppeError):
 
 class Conflict(SteppeError):
     status = 409
+
+
+class InvalidTransition(Conflict):
+    """A triage or incident state change that is not allowed from the current state.
+
+    >>> str(InvalidTransition("alert abc is closed: it can only be reopened (acknowledged)"))
+    'alert abc is closed: it can only be reopened (acknowledged)'
+    """
 
 
 class Forbidden(SteppeError):

@@ -243,6 +243,18 @@ class Settings(BaseSettings):
         ),
     )
 
+    alert_aggregation_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Hits of one indicator or rule on one host within this many minutes "
+        "are one alert with a count (0: one alert per event).",
+    )
+    incident_templates_file: Path | None = Field(
+        default=None,
+        description="A YAML or JSON file of incident task templates, added to the built-in ones.",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

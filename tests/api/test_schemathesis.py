@@ -190,7 +190,8 @@ def test_every_operation_answers_as_documented(
             assert isinstance(result, Ok), result
             operations.append(result.ok())
         # 17 + telemetry (1) + sightings/score/related/tags/ATT&CK (8) + feeds (5) + alerts (2)
-        assert len(operations) == 34
+        # + triage (5) + incidents (14) + intel share (1)
+        assert len(operations) == 53
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 label = f"{operation.label} [{mode.value}]"

@@ -40,7 +40,9 @@ def test_detect_alerts_only_the_members_that_may_see_the_intel(
     _telemetry(coalition)
     out = coalition.ok("detect", "--since", "24h")
     assert "1 new alerts" in out
-    assert "0 new alerts, 1 already known" in coalition.ok("detect", "--since", "1d")
+    assert "0 new alerts, 0 events added to existing alerts, 1 already known" in coalition.ok(
+        "detect", "--since", "1d"
+    )
     pk = [
         json.loads(line)
         for line in coalition.ok("alert", "list", "--as", "pk", "--json").splitlines()

@@ -31,7 +31,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from sqlalchemy import Engine
 
-from steppe.alerts.store import AlertStore, StoreResult, store_ioc_alerts
+from steppe.alerts.store import (
+    DEFAULT_WINDOW_SECONDS,
+    AlertStore,
+    StoreResult,
+    store_ioc_alerts,
+)
 from steppe.audit.trail import AuditTrail
 from steppe.detection.ioc.index import IocIndex
 from steppe.detection.ioc.loading import build_index, changed_since, refresh
@@ -60,9 +65,11 @@ class DetectReport:
     duplicates: int = 0
     sightings: int = 0
     indicators: int = 0
+    aggregated: int = 0
 
     def add(self, result: StoreResult) -> None:
         self.new += result.new
+        self.aggregated += result.aggregated
         self.duplicates += result.duplicates
         self.sightings += result.sightings
 
@@ -89,8 +96,10 @@ def detect_lake(
     organisations: Iterable[int] | None = None,
     now: str | None = None,
     progress: Progress | None = None,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> DetectReport:
-    """Match the lake's events since ``since`` (a stored timestamp) and store alerts."""
+    """Match the lake's events since ``since`` (a stored timestamp) and store alerts
+    (aggregated per indicator, host and ``window_seconds``)."""
     moment = now or timestamps.now()
     matcher = IocMatcher(index)
     day = timestamps.parse(since).date()
@@ -103,7 +112,15 @@ def detect_lake(
             report.events_hit += len(found)
             if found:
                 with engine.begin() as conn:
-                    report.add(store_ioc_alerts(conn, trail, partition.organisation, found))
+                    report.add(
+                        store_ioc_alerts(
+                            conn,
+                            trail,
+                            partition.organisation,
+                            found,
+                            window_seconds=window_seconds,
+                        )
+                    )
         report.partitions += 1
         if progress is not None:
             progress(done, len(partitions))
@@ -119,6 +136,7 @@ def retro_hunt(
     days: int = 30,
     now: str | None = None,
     progress: Progress | None = None,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> DetectReport:
     """Match indicators ``stix_ids`` (just imported) against the last ``days`` of the lake."""
     moment = now or timestamps.now()
@@ -128,7 +146,16 @@ def retro_hunt(
     if not len(index):
         return DetectReport()
     since = timestamps.format_ts(timestamps.parse(moment) - timedelta(days=days))
-    return detect_lake(engine, trail, lake_root, index, since=since, now=now, progress=progress)
+    return detect_lake(
+        engine,
+        trail,
+        lake_root,
+        index,
+        since=since,
+        now=now,
+        progress=progress,
+        window_seconds=window_seconds,
+    )
 
 
 class StreamingDetector:
@@ -150,6 +177,7 @@ class StreamingDetector:
         refresh_seconds: float = 10.0,
         retro_days: int = 30,
         rules: RuleStore | None = None,
+        window_seconds: int = DEFAULT_WINDOW_SECONDS,
     ) -> None:
         self.engine = engine
         self.trail = trail
@@ -158,7 +186,8 @@ class StreamingDetector:
         self.refresh_seconds = refresh_seconds
         self.retro_days = retro_days
         self.rules = rules  # Sigma rules evaluated on the same batches, if given
-        self.sigma_sink = AlertStore(engine, trail)
+        self.window_seconds = window_seconds  # alert aggregation window
+        self.sigma_sink = AlertStore(engine, trail, window_seconds=window_seconds)
         self.index = IocIndex()
         self.matcher = IocMatcher(self.index)
         self.alerts = 0
@@ -208,7 +237,12 @@ class StreamingDetector:
         self._checked = moment
         if changed and self.retro_days > 0 and self.lake_root is not None:
             report = retro_hunt(
-                self.engine, self.trail, self.lake_root, changed, days=self.retro_days
+                self.engine,
+                self.trail,
+                self.lake_root,
+                changed,
+                days=self.retro_days,
+                window_seconds=self.window_seconds,
             )
             self.retro_alerts += report.new
         return changed
@@ -220,7 +254,9 @@ class StreamingDetector:
             found = list(self.matcher.match_events(events, org_id, timestamps.now()))
         if found:
             with self.engine.begin() as conn:
-                result = store_ioc_alerts(conn, self.trail, org_id, found)
+                result = store_ioc_alerts(
+                    conn, self.trail, org_id, found, window_seconds=self.window_seconds
+                )
             self.alerts += result.new
         if self.rules is not None:
             evaluate = self.rules.evaluate

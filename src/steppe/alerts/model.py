@@ -6,6 +6,11 @@
 'critical'
 >>> alert_id("ioc", "f" * 64, "indicator--1") == alert_id("ioc", "f" * 64, "indicator--1")
 True
+>>> check_transition("abc", "closed", "acknowledged")  # reopening is allowed
+>>> check_transition("abc", "closed", "escalated")
+Traceback (most recent call last):
+...
+steppe.errors.InvalidTransition: alert abc is closed: it may become acknowledged, not escalated
 """
 
 from __future__ import annotations
@@ -17,14 +22,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from steppe.errors import InvalidTransition
 from steppe.ingest.telemetry.model import ECS_COLUMNS
 from steppe.storage import timestamps
 
 __all__ = [
     "SEVERITIES",
+    "TRANSITIONS",
     "AlertKind",
+    "AlertStatus",
     "AlertView",
+    "aggregate_id",
+    "alert_host",
     "alert_id",
+    "check_transition",
     "event_fingerprint",
     "event_time",
     "severity",
@@ -41,6 +52,39 @@ _FINGERPRINTED = tuple(name for name, _ in ECS_COLUMNS if name not in _NOT_FINGE
 class AlertKind(StrEnum):
     IOC = "ioc"
     SIGMA = "sigma"
+
+
+class AlertStatus(StrEnum):
+    """Where an alert is in triage."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"  # someone is looking at it
+    FALSE_POSITIVE = "false-positive"  # benign: the indicator gets a false-positive sighting
+    ESCALATED = "escalated"  # handed to an incident
+    CLOSED = "closed"  # handled
+
+
+_S = AlertStatus
+#: The allowed moves. Closed and false-positive alerts are reopened as acknowledged.
+TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
+    _S.NEW: frozenset({_S.ACKNOWLEDGED, _S.FALSE_POSITIVE, _S.ESCALATED, _S.CLOSED}),
+    _S.ACKNOWLEDGED: frozenset({_S.FALSE_POSITIVE, _S.ESCALATED, _S.CLOSED}),
+    _S.ESCALATED: frozenset({_S.ACKNOWLEDGED, _S.FALSE_POSITIVE, _S.CLOSED}),
+    _S.FALSE_POSITIVE: frozenset({_S.ACKNOWLEDGED}),
+    _S.CLOSED: frozenset({_S.ACKNOWLEDGED}),
+}
+
+
+def check_transition(alert: str, current: str, wanted: str) -> None:
+    """Raise :class:`~steppe.errors.InvalidTransition` unless ``current`` → ``wanted``
+    is allowed (both are :class:`AlertStatus` values)."""
+    allowed = TRANSITIONS[AlertStatus(current)]
+    if AlertStatus(wanted) in allowed:
+        return
+    if wanted == current:
+        raise InvalidTransition(f"alert {alert} is already {current}")
+    choices = " or ".join(sorted(allowed))
+    raise InvalidTransition(f"alert {alert} is {current}: it may become {choices}, not {wanted}")
 
 
 def _text(value: Any) -> str:
@@ -75,6 +119,39 @@ def event_time(event: Mapping[str, Any]) -> str:
 def alert_id(kind: str, fingerprint: str, what: str) -> str:
     """The id of the alert for one event and one indicator (stix id) or rule (id)."""
     return hashlib.sha256(f"{kind}\x1f{fingerprint}\x1f{what}".encode()).hexdigest()
+
+
+def alert_host(event: Mapping[str, Any]) -> str | None:
+    """What aggregation groups on: ``host.name``, else ``source.ip`` (None if neither)."""
+    for name in ("host.name", "source.ip"):
+        value = event.get(name)
+        if value is not None and str(value):
+            return str(value)[:300]
+    return None
+
+
+def aggregate_id(
+    kind: str, org_id: int, what: str, host: str | None, when: str, window_seconds: int
+) -> str | None:
+    """The id of the alert that gathers this rule's or indicator's hits on ``host``
+    within the fixed window holding ``when``; None when events are not aggregated
+    (window 0, or no host to group on).
+
+    Windows are aligned on the epoch rather than opened by the first event, so the id is
+    a function of the event alone: detection in any order, or again, lands each event in
+    the same alert.
+
+    >>> a = aggregate_id("ioc", 3, "indicator--1", "10.0.0.1", "2026-01-09T10:00:01.000000Z", 3600)
+    >>> a == aggregate_id("ioc", 3, "indicator--1", "10.0.0.1", "2026-01-09T10:59:59.000000Z", 3600)
+    True
+    >>> a == aggregate_id("ioc", 3, "indicator--1", "10.0.0.1", "2026-01-09T11:00:00.000000Z", 3600)
+    False
+    """
+    if window_seconds <= 0 or host is None:
+        return None
+    bucket = int(timestamps.parse(when).timestamp()) // window_seconds
+    key = f"{kind}\x1fagg\x1f{org_id}\x1f{host}\x1f{window_seconds}:{bucket}\x1f{what}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def severity(confidence: int | None, score: float | None, tlp: str) -> str:
@@ -112,6 +189,9 @@ class AlertView:
     last_seen: str
     count: int
     created_at: str
+    host: str | None = None
+    assignee: str | None = None  # user name
+    updated_at: str | None = None
     event: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:

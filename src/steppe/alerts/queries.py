@@ -20,11 +20,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Select, func, select
 
-from steppe.alerts.model import SEVERITIES, AlertView
+from steppe.alerts.model import SEVERITIES, AlertStatus, AlertView
 from steppe.errors import InputError, NotFound
 from steppe.sharing.model import Actor
 from steppe.sharing.policy import can_read_telemetry, require_reader, visible_filter
-from steppe.storage.schema import alerts, intel_objects, organisations
+from steppe.storage.schema import alerts, intel_objects, organisations, users
 
 __all__ = [
     "AlertPage",
@@ -52,8 +52,16 @@ def readable_organisations(conn: Connection, actor: Actor) -> list[int]:
 def _base(conn: Connection, actor: Actor) -> Select[Any]:
     require_reader(actor)
     return (
-        select(alerts, organisations.c.name.label("organisation"))
-        .select_from(alerts.join(organisations, organisations.c.id == alerts.c.org_id))
+        select(
+            alerts,
+            organisations.c.name.label("organisation"),
+            users.c.name.label("assignee_name"),
+        )
+        .select_from(
+            alerts.join(organisations, organisations.c.id == alerts.c.org_id).outerjoin(
+                users, users.c.id == alerts.c.assignee_id
+            )
+        )
         .where(alerts.c.org_id.in_(readable_organisations(conn, actor)))
     )
 
@@ -67,6 +75,8 @@ def list_alerts(
     kind: str | None = None,
     since: str | None = None,
     search: str | None = None,
+    status: str | None = None,
+    assignee: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> AlertPage:
@@ -81,7 +91,13 @@ def list_alerts(
         raise InputError(f"must not be negative, got {offset}", field="offset")
     if severity is not None and severity not in SEVERITIES:
         raise InputError(f"must be one of {', '.join(SEVERITIES)}", field="severity")
+    if status is not None and status not in set(AlertStatus):
+        raise InputError(f"must be one of {', '.join(AlertStatus)}", field="status")
     query = _base(conn, actor)
+    if status is not None:
+        query = query.where(alerts.c.status == status)
+    if assignee is not None:
+        query = query.where(users.c.name == assignee)
     if organisation is not None:
         query = query.where(alerts.c.org_id == organisation)
     if severity is not None:
@@ -169,5 +185,8 @@ def _view(row: Any, named: set[int], *, evidence: bool) -> AlertView:
         last_seen=row.last_seen,
         count=row.count,
         created_at=row.created_at,
+        host=row.host,
+        assignee=row.assignee_name,
+        updated_at=row.updated_at,
         event=orjson.loads(row.event) if evidence else None,
     )

@@ -21,7 +21,17 @@ from steppe.alerts.detect import StreamingDetector
 from steppe.api.deps import Services
 from steppe.api.limits import RateLimiter, RequestGuard
 from steppe.api.problems import document_problems, install_problem_handlers
-from steppe.api.routes import alerts, audit, directory, enrichment, feeds, intel, telemetry
+from steppe.api.routes import (
+    alerts,
+    audit,
+    directory,
+    enrichment,
+    feeds,
+    incidents,
+    intel,
+    telemetry,
+    triage,
+)
 from steppe.audit.trail import AuditTrail
 from steppe.detection.sigma.store import RuleStore
 from steppe.errors import ConfigError
@@ -81,6 +91,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 lake_root=settings.resolved_lake_dir(),
                 refresh_seconds=settings.detection_refresh_seconds,
                 retro_days=settings.detection_retro_days,
+                window_seconds=settings.alert_aggregation_minutes * 60,
                 rules=(
                     RuleStore([settings.detection_sigma_dir])
                     if settings.detection_sigma_dir is not None
@@ -133,6 +144,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         audit.router,
         telemetry.router,
         alerts.router,
+        triage.router,
+        incidents.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.

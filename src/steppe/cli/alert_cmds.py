@@ -108,14 +108,16 @@ def detect(
                 organisations=orgs,
                 now=moment,
                 progress=step,
+                window_seconds=rt.settings.alert_aggregation_minutes * 60,
             )
             if len(index)
             else DetectReport()
         )
     rt.out.print(
         f"{report.events:,} events in {report.partitions} partitions, {report.events_hit:,} "
-        f"hit {len(index):,} indicators: {report.new:,} new alerts, {report.duplicates:,} "
-        f"already known, {report.sightings:,} sightings"
+        f"hit {len(index):,} indicators: {report.new:,} new alerts, {report.aggregated:,} "
+        f"events added to existing alerts, {report.duplicates:,} already known, "
+        f"{report.sightings:,} sightings"
     )
 
 
@@ -126,6 +128,10 @@ def alert_list(
     severity: Annotated[str | None, typer.Option(help="low, medium, high or critical.")] = None,
     search: Annotated[str | None, typer.Option(help="Text in the value or indicator.")] = None,
     since: Annotated[str | None, typer.Option(help="Seen since: 24h, 7d or a time.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="new, acknowledged, false-positive, escalated, closed.")
+    ] = None,
+    assignee: Annotated[str | None, typer.Option(help="Assigned to this user.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for scripts.")] = False,
 ) -> None:
@@ -139,6 +145,8 @@ def alert_list(
             severity=severity,
             search=search,
             since=None if since is None else parse_since(since),
+            status=status,
+            assignee=assignee,
             limit=limit,
         )
     if as_json:
@@ -146,8 +154,8 @@ def alert_list(
             sys.stdout.buffer.write(orjson.dumps(item.as_json()) + b"\n")
         return
     table = Table(
-        "id", "seen", "organisation", "severity", "field", "observed", "indicator",
-        title=f"{len(page.items)} of {page.total} alerts visible to {as_user}",
+        "id", "seen", "organisation", "severity", "status", "count", "host", "observed",
+        "indicator", title=f"{len(page.items)} of {page.total} alerts visible to {as_user}",
     )  # fmt: skip
     for a in page.items:
         table.add_row(
@@ -155,7 +163,9 @@ def alert_list(
             a.last_seen[:19],
             a.organisation,
             a.severity,
-            a.field or a.kind,
+            a.status + (f" ({a.assignee})" if a.assignee else ""),
+            str(a.count),
+            a.host or "",
             a.observed or a.title,
             a.indicator or a.rule_id or "(not visible to you)",
         )

@@ -19,6 +19,7 @@ from steppe.cli import (
     audit_cmds,
     directory_cmds,
     feed_cmds,
+    incident_cmds,
     intel_cmds,
     lake_cmds,
     sigma_cmds,
@@ -26,6 +27,7 @@ from steppe.cli import (
     tag_cmds,
     taxii_cmds,
     telemetry_cmds,
+    triage_cmds,
 )
 from steppe.cli.demo_cmd import demo
 from steppe.cli.runtime import Runtime
@@ -61,7 +63,9 @@ app.add_typer(sigma_cmds.sigma_app, name="sigma")
 app.add_typer(taxii_cmds.taxii_app, name="taxii")
 app.add_typer(taxii_cmds.sync_app, name="sync")
 app.command()(alert_cmds.detect)
+triage_cmds.register(alert_cmds.alert_app)
 app.add_typer(alert_cmds.alert_app, name="alert")
+app.add_typer(incident_cmds.incident_app, name="incident")
 app.command()(demo)
 app.command()(serve)
 

@@ -15,6 +15,7 @@ __all__ = [
     "Decision",
     "Distribution",
     "GroupRoster",
+    "IncidentRights",
     "ObjectRights",
     "OrgKind",
     "Role",
@@ -125,3 +126,15 @@ class Decision:
 
     def __bool__(self) -> bool:
         return self.allowed
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRights:
+    """What decides who may see an incident: its owner and its participants.
+
+    Evidence inside an incident keeps its own rights (alerts, intel, marked notes): seeing
+    the incident does not mean seeing all of it.
+    """
+
+    owner_org_id: int
+    participant_org_ids: frozenset[int] = frozenset()

@@ -30,7 +30,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, FromClause, and_, exists, false, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    exists,
+    false,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from steppe.errors import Forbidden, MarkingConflict
 from steppe.sharing.model import (
@@ -40,19 +50,27 @@ from steppe.sharing.model import (
     Decision,
     Distribution,
     GroupRoster,
+    IncidentRights,
     ObjectRights,
     OrgKind,
     Role,
     TlpLevel,
 )
-from steppe.storage.schema import group_members, object_groups, object_sources
+from steppe.storage.schema import (
+    group_members,
+    incident_participants,
+    object_groups,
+    object_sources,
+)
 
 __all__ = [
     "can_read_telemetry",
     "can_see",
     "can_see_group",
+    "can_see_incident",
     "can_see_roster",
     "check_marking",
+    "incident_filter",
     "require_reader",
     "visible_filter",
 ]
@@ -164,6 +182,48 @@ def can_read_telemetry(actor: Actor, organisation_id: int) -> Decision:
     if actor.org_kind is OrgKind.COORDINATOR and actor.roles & _CENTER_STAFF_ROLES:
         return Decision(True, "center staff read every member's telemetry")
     return Decision(False, "telemetry of another organisation")
+
+
+def can_see_incident(actor: Actor, incident: IncidentRights) -> Decision:
+    """May ``actor`` see the incident (its title, status, tasks, comments, timeline)?
+
+    Users with a read role of the owner organisation or of a participant organisation
+    may; so may the center's staff (a user of the coordinator organisation with the
+    coordinator or admin role), who coordinate incidents across members. Peer centers
+    and sensor accounts never do. The incident's evidence is decided item by item.
+
+    >>> from steppe.sharing.model import Actor, IncidentRights, OrgKind, Role
+    >>> bek = Actor(2, "bek", org_id=8, org_kind=OrgKind.MEMBER, roles=frozenset({Role.ANALYST}))
+    >>> can_see_incident(bek, IncidentRights(7, frozenset({8})))
+    Decision(allowed=True, reason='participant organisation')
+    """
+    if not (actor.roles & READ_ROLES):
+        return Decision(False, "sensor accounts may only submit telemetry")
+    if actor.org_kind is OrgKind.PEER:
+        return Decision(False, "peer centers never see incidents")
+    if incident.owner_org_id == actor.org_id:
+        return Decision(True, "owner organisation")
+    if actor.org_id in incident.participant_org_ids:
+        return Decision(True, "participant organisation")
+    if actor.org_kind is OrgKind.COORDINATOR and actor.roles & _CENTER_STAFF_ROLES:
+        return Decision(True, "center staff coordinate every incident")
+    return Decision(False, "neither the owner nor a participant of the incident")
+
+
+def incident_filter(actor: Actor, incidents: FromClause) -> ColumnElement[bool]:
+    """SQL twin of :func:`can_see_incident` over the ``incidents`` table (participants
+    are read live from ``incident_participants``)."""
+    if not (actor.roles & READ_ROLES) or actor.org_kind is OrgKind.PEER:
+        return false()
+    if actor.org_kind is OrgKind.COORDINATOR and actor.roles & _CENTER_STAFF_ROLES:
+        return true()
+    participant = exists(
+        select(1).where(
+            incident_participants.c.incident_id == incidents.c.id,
+            incident_participants.c.org_id == actor.org_id,
+        )
+    )
+    return or_(incidents.c.owner_org_id == actor.org_id, participant)
 
 
 def can_see_roster(actor: Actor, group: GroupRoster) -> Decision:

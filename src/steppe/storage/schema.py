@@ -23,6 +23,9 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "alert_comments",
+    "alert_events",
+    "alert_history",
     "alerts",
     "api_tokens",
     "audit_head",
@@ -35,6 +38,13 @@ __all__ = [
     "group_members",
     "id_sequences",
     "idempotency_keys",
+    "incident_comments",
+    "incident_evidence",
+    "incident_evidence_groups",
+    "incident_participants",
+    "incident_tasks",
+    "incident_timeline",
+    "incidents",
     "intel_objects",
     "metadata",
     "object_groups",
@@ -440,8 +450,9 @@ taxii_feeds = Table(
 )
 
 # --- alerts (steppe.alerts): detections on a member's telemetry, owned by that member.
-# One row per (event, indicator) for IOC alerts and per (event, rule) for Sigma hits;
-# the id is a hash of both, so detecting the same event twice (streaming and batch, a
+# One row per (indicator or rule, host, aggregation window) — or per (event, indicator
+# or rule) with aggregation off; the id is a hash of those, and each event folded in is
+# keyed in alert_events, so detecting the same event twice (streaming and batch, a
 # re-run, a worker killed mid-batch) writes nothing new.
 alerts = Table(
     "alerts",
@@ -466,8 +477,12 @@ alerts = Table(
     Column("event_fingerprint", String(64), nullable=False),
     Column("first_seen", TS, nullable=False),
     Column("last_seen", TS, nullable=False),
-    Column("count", Integer, nullable=False),  # fields of the event that hit
+    Column("count", Integer, nullable=False),  # events folded into it (alert_events)
     Column("created_at", TS, nullable=False),
+    # Triage (steppe.alerts.triage); host is what aggregation grouped on.
+    Column("host", String(300), nullable=True),
+    Column("assignee_id", ForeignKey("users.id"), nullable=True),
+    Column("updated_at", TS, nullable=True),
     CheckConstraint("kind IN ('ioc', 'sigma')", name="kind"),
     CheckConstraint("severity IN ('low', 'medium', 'high', 'critical')", name="severity"),
     Index("ix_alerts_org_seen", "org_id", "last_seen"),
@@ -504,4 +519,136 @@ web_sessions = Table(
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS, nullable=False),
     Column("last_seen_at", TS, nullable=False),
+
+# --- triage and incidents (steppe.alerts.triage, steppe.response.incidents) ---------------
+# Alerts aggregate: one row per (rule or indicator, host, time window). Each event folded
+# into an alert leaves its key here (the per-event id the alert had before aggregation),
+# so detecting the same event again adds nothing and does not bump the count.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("event_key", String(64), primary_key=True),  # sha256 of (kind, event, what)
+    Column("alert_id", String(64), nullable=False, index=True),
+    Column("seen", TS, nullable=False),  # the event's time
+)
+
+alert_comments = Table(
+    "alert_comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+# Every triage change of an alert (status, assignee, comment, incident), oldest first.
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("at", TS, nullable=False),
+    Column("actor", String(300), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON object
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(60), primary_key=True),  # incident--<uuid4>, as a STIX 2.1 id
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("severity", String(10), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("coordinated", Boolean, nullable=False),  # coordinated by the center
+    Column("owner_org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("template", String(100), nullable=True),
+    Column("created_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint(
+        "status IN ('open', 'investigating', 'contained', 'resolved', 'closed')", name="status"
+    ),
+    CheckConstraint("severity IN ('low', 'medium', 'high', 'critical')", name="severity"),
+    CheckConstraint("tlp IN ('clear', 'green', 'amber', 'amber+strict', 'red')", name="tlp"),
+)
+
+incident_participants = Table(
+    "incident_participants",
+    metadata,
+    Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
+    Column("org_id", ForeignKey("organisations.id"), primary_key=True, index=True),
+    Column("added_at", TS, nullable=False),
+)
+
+incident_tasks = Table(
+    "incident_tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("assignee_org_id", ForeignKey("organisations.id"), nullable=True),
+    Column("assignee_user_id", ForeignKey("users.id"), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("due", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint("status IN ('open', 'in-progress', 'done', 'cancelled')", name="status"),
+)
+
+# Append-only. The playbook engine polls it: SELECT … WHERE id > :cursor AND kind =
+# 'status' ORDER BY id (docs/incidents.md, "The timeline table"). Keep the shape.
+incident_timeline = Table(
+    "incident_timeline",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", ForeignKey("incidents.id"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("actor", String(300), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON object
+    Index("ix_incident_timeline_incident", "incident_id", "id"),
+    Index("ix_incident_timeline_kind", "kind", "id"),
+)
+
+incident_comments = Table(
+    "incident_comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+# Evidence keeps its own rights: an alert (its organisation's telemetry), an intel object
+# (by stix id, its marking), or a note with a marking of its own (owner, distribution,
+# TLP and, for 'groups', incident_evidence_groups).
+incident_evidence = Table(
+    "incident_evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=True),
+    Column("stix_id", String(300), nullable=True),
+    Column("title", Text, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("owner_org_id", ForeignKey("organisations.id"), nullable=True),
+    Column("distribution", String(20), nullable=True),
+    Column("tlp", String(20), nullable=True),
+    Column("added_by", ForeignKey("users.id"), nullable=False),
+    Column("added_at", TS, nullable=False),
+    CheckConstraint("kind IN ('alert', 'intel', 'note')", name="kind"),
+    UniqueConstraint("incident_id", "alert_id", name="uq_incident_evidence_alert"),
+)
+
+incident_evidence_groups = Table(
+    "incident_evidence_groups",
+    metadata,
+    Column("evidence_id", ForeignKey("incident_evidence.id"), primary_key=True),
+    Column("group_id", ForeignKey("sharing_groups.id"), primary_key=True),
 )

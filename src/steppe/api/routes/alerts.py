@@ -44,9 +44,12 @@ class AlertOut(BaseModel):
     rule_id: str | None
     first_seen: str
     last_seen: str
-    count: int
+    count: int  # events folded into the alert
     created_at: str
-    event: dict[str, Any] | None = None
+    host: str | None = None  # what aggregation grouped on (host.name, else source.ip)
+    assignee: str | None = None  # user name
+    updated_at: str | None = None  # last triage change
+    event: dict[str, Any] | None = None  # the first event, as evidence
 
 
 class AlertPageOut(BaseModel):
@@ -75,6 +78,10 @@ def search_alerts(
     actor: ActorDep,
     severity: Annotated[Severity | None, Query()] = None,
     kind: Annotated[Literal["ioc", "sigma"] | None, Query()] = None,
+    status: Annotated[
+        Literal["new", "acknowledged", "false-positive", "escalated", "closed"] | None, Query()
+    ] = None,
+    assignee: Annotated[str | None, Query(max_length=200, description="User name")] = None,
     organisation: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     since: Annotated[datetime | None, Query(description="Last seen at or after")] = None,
     q: Annotated[
@@ -90,6 +97,8 @@ def search_alerts(
         organisation=organisation,
         severity=severity,
         kind=kind,
+        status=status,
+        assignee=assignee,
         since=_ts(since, "since"),
         search=q,
         limit=limit,

@@ -1,0 +1,3 @@
+"""Reaction: incidents, playbooks, exports to enforcement devices."""
+
+__all__: list[str] = []
