@@ -519,6 +519,7 @@ web_sessions = Table(
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS, nullable=False),
     Column("last_seen_at", TS, nullable=False),
+)
 
 # --- triage and incidents (steppe.alerts.triage, steppe.response.incidents) ---------------
 # Alerts aggregate: one row per (rule or indicator, host, time window). Each event folded
