@@ -55,7 +55,7 @@ def test_share_an_object_to_a_group_then_members_see_it_and_others_do_not(
 ) -> None:
     # KZ-CERT's Snowman indicator is for CSTO; KZ-CERT narrows it to EAEU.
     browser_sign_in(page, site, "analyst.kz")
-    page.get_by_role("link", name="Intel").click()
+    page.get_by_role("navigation").get_by_role("link", name="Intel").click()
     page.get_by_label("Value").fill("103.20.192.4")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="snowman: 103.20.192.4").click()
@@ -84,3 +84,69 @@ def test_share_an_object_to_a_group_then_members_see_it_and_others_do_not(
     screenshot(former, "intel-hidden-from-non-member")
     member.context.close()
     former.context.close()
+
+
+def test_triage_alerts_in_bulk_from_the_queue(page: Page, site: str) -> None:
+    browser_sign_in(page, site, "analyst.kz")
+    page.get_by_role("navigation").get_by_role("link", name="Alerts").click()
+    expect(page.get_by_role("heading", name="Alert triage")).to_be_visible()
+    assert unlabelled_fields(page) == []
+    rows = page.locator("tbody tr")
+    count = rows.count()
+    assert count >= 2
+    page.locator("tbody input[name=ids]").nth(0).check()
+    page.locator("tbody input[name=ids]").nth(1).check()
+    page.get_by_label("Action").select_option("acknowledged")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("status")).to_contain_text("2 alerts changed")
+    # Still in the open queue (acknowledged is open), now marked.
+    expect(page.locator("tbody tr td:nth-child(8)", has_text="acknowledged")).to_have_count(2)
+    screenshot(page, "alerts-triaged")
+    page.locator("tbody td a").first.click()
+    expect(page.get_by_role("heading", name="Evidence (the event)")).to_be_visible()
+    page.get_by_role("textbox", name="Add a comment").fill("Seen at the border router too.")
+    page.get_by_role("button", name="Comment").click()
+    expect(page.locator("#comments")).to_contain_text("Seen at the border router too.")
+    assert unlabelled_fields(page) == []
+    screenshot(page, "alert-detail")
+
+
+def test_open_an_incident_from_alerts_and_share_it_with_a_member(
+    page: Page, site: str, browser: Browser
+) -> None:
+    browser_sign_in(page, site, "coordinator")
+    page.goto(f"{site}/alerts")
+    page.get_by_label("Member").select_option(label="KZ-CERT")
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_label("Choose every alert on this page").check()
+    page.get_by_label("Action").select_option("incident")
+    page.get_by_label("Incident title (for “open an incident”)").fill("C2 beaconing in KZ")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("heading", name="C2 beaconing in KZ")).to_be_visible()
+    incident_url = page.url.split("?")[0]
+    page.get_by_label("Add a member").select_option("KZ-CERT")
+    page.locator("#participants-panel").get_by_role("button", name="Add").click()
+    expect(page.locator("#participants-panel")).to_contain_text("KZ-CERT")
+    page.get_by_label("New task").fill("Block the C2 address at the border")
+    page.locator("#tasks-panel").get_by_role("button", name="Add").click()
+    expect(page.locator("#tasks-panel")).to_contain_text("Block the C2 address")
+    assert unlabelled_fields(page) == []
+    screenshot(page, "incident-by-coordinator")
+    page.get_by_role("link", name="← Incident board").click()
+    expect(page.get_by_role("link", name="C2 beaconing in KZ")).to_be_visible()
+    screenshot(page, "incident-board")
+
+    def view_as(user: str) -> Page:
+        other = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+        browser_sign_in(other, site, user)
+        other.goto(incident_url)
+        return other
+
+    member = view_as("analyst.kz")
+    expect(member.get_by_role("heading", name="C2 beaconing in KZ")).to_be_visible()
+    expect(member.locator("#evidence-panel li").first).not_to_contain_text("No evidence")
+    screenshot(member, "incident-by-participant")
+    outsider = view_as("analyst.in")
+    expect(outsider.get_by_role("heading", name="Not found")).to_be_visible()
+    member.context.close()
+    outsider.context.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from steppe.web.pages import admin, auth, dashboard, intel
+from steppe.web.pages import admin, alerts, auth, dashboard, incidents, intel
 
 __all__ = ["PAGE_ROUTERS"]
 
@@ -12,6 +12,8 @@ __all__ = ["PAGE_ROUTERS"]
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     dashboard.router,
+    alerts.router,
+    incidents.router,
     intel.router,
     admin.router,
 )
