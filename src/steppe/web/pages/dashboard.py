@@ -1,5 +1,5 @@
 """``/dashboard``: the region's situation — alerts over time and by member, the top
-indicators and rules, feed health — for what the signed-in user may read.
+indicators and rules, open incidents, feed health — for what the signed-in user may read.
 
 The live part refreshes itself every 30 s (``/dashboard/live``, a fragment) when
 scripts run; without them the page is complete as served.
@@ -16,6 +16,7 @@ from starlette.responses import Response
 from steppe.alerts.model import SEVERITIES
 from steppe.alerts.stats import situation
 from steppe.intel.feeds import list_feeds
+from steppe.response.incidents.queries import list_incidents
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, OrgKind
 from steppe.web.charts import stacked_bars
@@ -26,6 +27,8 @@ from steppe.web.rendering import HtmlRoute, render
 __all__ = ["router"]
 
 router = APIRouter(route_class=HtmlRoute, include_in_schema=False)
+
+_OPEN_INCIDENTS = ("open", "investigating", "contained")
 
 
 def _context(conn: Connection, actor: Actor, days: int) -> dict[str, Any]:
@@ -48,7 +51,12 @@ def _context(conn: Connection, actor: Actor, days: int) -> dict[str, Any]:
         if count:
             links[org.country] = f"/alerts?organisation={org.id}"
     feeds = list_feeds(conn, actor)
+    incidents = [
+        i for i in list_incidents(conn, actor, limit=200).items if i.status in _OPEN_INCIDENTS
+    ]
     return {
+        "incidents": incidents[:10],
+        "incidents_open": len(incidents),
         "days": days,
         "figures": figures,
         "severities": SEVERITIES,
