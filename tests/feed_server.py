@@ -4,12 +4,34 @@ If-Modified-Since, counts what it sends, and can fail on purpose."""
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+from steppe.ingest.feeds.fetch import FetchLimits
+from steppe.ingest.feeds.hosts import HostPolicy
+
+#: The host policy of feed tests: this server (127.0.0.1) and files under the temporary
+#: folder (tmp_path) and the repository's test data are allowed; nothing else private.
+LOCAL_HOSTS = HostPolicy.from_entries(
+    ["127.0.0.1"], [Path(tempfile.gettempdir()), Path(__file__).parent / "data"]
+)
+#: Settings (environment) that let the CLI and the API do the same.
+LOCAL_SETTINGS = {
+    "feed_allowed_hosts": ["127.0.0.1"],
+    "feed_file_roots": [Path(tempfile.gettempdir()), Path(__file__).parent / "data"],
+}
+
+
+def local_limits(**options: float) -> FetchLimits:
+    """Fetch limits with :data:`LOCAL_HOSTS` as their host policy."""
+    return FetchLimits(hosts=LOCAL_HOSTS, **options)  # type: ignore[arg-type]
+
 
 LAST_MODIFIED = "Sat, 22 Aug 2026 01:00:29 GMT"
 

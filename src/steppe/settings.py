@@ -11,10 +11,12 @@ Outside the demo, a secret key must be set and must not be the demo's one::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from steppe.errors import ConfigError
 
@@ -85,6 +87,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Days of telemetry kept per organisation unless it has its own setting.",
     )
+    lake_retention_every_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "How often `steppe serve` prunes telemetry past each organisation's retention "
+            "(0: never; then run `steppe lake prune` from cron)."
+        ),
+    )
     lake_max_backlog_bytes: int = Field(
         default=256 * 1024 * 1024,
         gt=0,
@@ -102,6 +112,11 @@ class Settings(BaseSettings):
     )
     hunt_max_rows: int = Field(
         default=10_000, gt=0, description="Most rows a hunt returns (a note says when cut)."
+    )
+    hunt_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A hunt running longer is stopped (`steppe hunt` and POST /api/v1/hunt).",
     )
     syslog_max_message_bytes: int = Field(
         default=64 * 1024,
@@ -164,6 +179,38 @@ class Settings(BaseSettings):
     feed_max_redirects: int = Field(
         default=5, ge=0, description="Redirects a feed pull follows before giving up."
     )
+    feed_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Host names, addresses and CIDR blocks feeds (and TAXII feeds and peers) may "
+            "reach although they are loopback, link-local, private, multicast or "
+            "unspecified, comma-separated, e.g. '127.0.0.1,10.20.0.0/16,mirror.internal'. "
+            "Public addresses are always allowed."
+        ),
+    )
+    feed_file_roots: Annotated[list[Path] | None, NoDecode] = Field(
+        default=None,
+        description=(
+            "Folders file:// feeds may read, comma-separated; default: feeds/ in the data "
+            "dir (where `steppe demo` writes its sample feeds)."
+        ),
+    )
+
+    @field_validator("feed_allowed_hosts", "feed_file_roots", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """Environment values are comma-separated lists (a JSON list works too)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    def resolved_feed_file_roots(self) -> list[Path]:
+        if self.feed_file_roots is not None:
+            return list(self.feed_file_roots)
+        return [self.data_dir / "feeds"]
 
     intel_warninglists_disabled: list[str] = Field(
         default=["google-chrome-crux-1million", "tranco"],
@@ -253,6 +300,17 @@ class Settings(BaseSettings):
     incident_templates_file: Path | None = Field(
         default=None,
         description="A YAML or JSON file of incident task templates, added to the built-in ones.",
+    )
+    export_sid_base: int = Field(
+        default=1_000_000_000,
+        ge=1,
+        le=4_000_000_000,
+        description="First Suricata/Snort SID of exported rules (steppe.response.exports).",
+    )
+    export_name: str = Field(
+        default="steppe",
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="Name of the exported nftables table and prefix of other export names.",
     )
 
     def resolved_database_url(self) -> str:

@@ -112,3 +112,31 @@ def test_new_and_revoked_intel_reach_the_stream_without_a_restart(
         client.post(f"{API_PREFIX}/telemetry?format=jsonl", **post)
         app.state.services.telemetry.broker.drain()
         assert _alerts(client, coalition, "analyst")["total"] == 1
+
+
+def test_an_indicator_deleted_over_taxii_stops_matching_without_a_restart(
+    make_app: AppFactory, coalition: Coalition, engine: Engine
+) -> None:
+    app = make_app(detection_streaming=True, detection_retro_days=0)
+    with TestClient(app) as client:
+        detector = app.state.ioc_detector
+        stix_id = _import(engine, "deleted.example", Distribution.COMMUNITY)
+        assert detector.refresh_changes() == [stix_id]
+        post = {"content": _dns("deleted.example", 1), "headers": coalition.auth("sensor")}
+        client.post(f"{API_PREFIX}/telemetry?format=jsonl", **post)
+        app.state.services.telemetry.broker.drain()
+        assert _alerts(client, coalition, "analyst")["total"] == 1
+
+        taxii = {**coalition.auth("analyst"), "Accept": "application/taxii+json;version=2.1"}
+        listing = client.get("/taxii2/steppe/collections/", headers=taxii).json()
+        community = next(c["id"] for c in listing["collections"] if c["alias"] == "community")
+        gone = client.delete(
+            f"/taxii2/steppe/collections/{community}/objects/{stix_id}/", headers=taxii
+        )
+        assert gone.status_code == 200, gone.text
+        assert detector.refresh_changes() == [stix_id]  # noticed, though no row is left
+        assert detector.refresh_changes() == []  # and read once
+        post["content"] = _dns("deleted.example", 2)
+        client.post(f"{API_PREFIX}/telemetry?format=jsonl", **post)
+        app.state.services.telemetry.broker.drain()
+        assert _alerts(client, coalition, "analyst")["total"] == 1  # no new alert

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.conftest import Coalition
-from feed_server import FeedServer, feed_server_fixture  # noqa: F401  (the fixture)
+from api.conftest import AppFactory, Coalition
+from feed_server import LOCAL_SETTINGS, FeedServer, feed_server_fixture  # noqa: F401
 from steppe.api.app import API_PREFIX
 
 FEEDS = f"{API_PREFIX}/feeds"
+
+
+@pytest.fixture
+def app(make_app: AppFactory, coalition: Coalition) -> FastAPI:
+    """The API with the feed server (127.0.0.1) and the temporary folder allowed explicitly."""
+    return make_app(**LOCAL_SETTINGS)
 
 
 def _add(

@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cli_runner import Steppe
-from feed_server import FeedServer, feed_server_fixture  # noqa: F401  (the fixture)
+from feed_server import LOCAL_SETTINGS, FeedServer, feed_server_fixture  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _allow_local_feeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed server (127.0.0.1) and the temporary folder, allowed explicitly."""
+    monkeypatch.setenv("STEPPE_FEED_ALLOWED_HOSTS", ",".join(LOCAL_SETTINGS["feed_allowed_hosts"]))
+    roots = LOCAL_SETTINGS["feed_file_roots"]
+    monkeypatch.setenv("STEPPE_FEED_FILE_ROOTS", ",".join(str(r) for r in roots))
 
 
 def test_add_pull_list_show_and_remove(

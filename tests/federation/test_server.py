@@ -344,7 +344,7 @@ def test_peer_agreement_narrows_every_read(client: TestClient, coalition: Coalit
             AuditTrail("k" * 20, "test"),
             "peer-node",
             directory.find_organisation(conn, "Peer"),
-            api_root="http://127.0.0.1:9/taxii2/steppe/",
+            api_root="https://peer.example/taxii2/steppe/",  # never contacted
             collection="federation",
             username="us",
             token="t",

@@ -30,6 +30,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine, func, select
 
+from feed_server import LOCAL_HOSTS
 from helpers import indicator
 from steppe.audit.trail import AuditTrail
 from steppe.errors import SteppeError
@@ -173,6 +174,7 @@ def nodes(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
                 collection="federation",
                 username=f"{here.name.lower()}-sync",
                 token=token,
+                hosts=LOCAL_HOSTS,  # the other node listens on 127.0.0.1
             )
     a.start()
     b.start()
@@ -190,7 +192,12 @@ def _sync(node: Node, peer: str) -> Any:
     with node.engine.connect() as conn:
         found = find_peer(conn, peer)
     return run_sync(
-        node.engine, AuditTrail(node.key, "test"), found, page_size=PAGE, envelope_size=PAGE
+        node.engine,
+        AuditTrail(node.key, "test"),
+        found,
+        hosts=LOCAL_HOSTS,
+        page_size=PAGE,
+        envelope_size=PAGE,
     )
 
 

@@ -24,6 +24,7 @@ def steppe(
 ) -> Steppe:
     monkeypatch.setenv("STEPPE_SECRET_KEY", KEY)
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("STEPPE_FEED_ALLOWED_HOSTS", "127.0.0.1")  # the live TAXII server
     run = Steppe(tmp_path / "here", capsys)
     run.ok("init")
     run.ok("org", "add", "Local-CERT", "--country", "TJ")

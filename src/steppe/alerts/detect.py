@@ -39,7 +39,13 @@ from steppe.alerts.store import (
 )
 from steppe.audit.trail import AuditTrail
 from steppe.detection.ioc.index import IocIndex
-from steppe.detection.ioc.loading import build_index, changed_since, refresh
+from steppe.detection.ioc.loading import (
+    audit_position,
+    build_index,
+    changed_since,
+    deleted_after,
+    refresh,
+)
 from steppe.detection.ioc.matcher import IocMatcher
 from steppe.detection.sigma.store import RuleStore
 from steppe.lake.partitions import Partition, list_partitions, parquet_files
@@ -162,9 +168,10 @@ class StreamingDetector:
     """Matches every batch of events the broker carries, as it arrives.
 
     The index is built once at start. A background thread then looks every
-    ``refresh_seconds`` for indicators stored since (new, revoked, re-marked), applies
-    them to the index without a rebuild and, if ``retro_days`` > 0, retro-hunts the new
-    ones over that many days of the lake.
+    ``refresh_seconds`` for indicators stored since (new, revoked, re-marked) or deleted
+    since (TAXII ``DELETE``, read from the audit log), applies them to the index without
+    a rebuild and, if ``retro_days`` > 0, retro-hunts the stored ones over that many days
+    of the lake.
     """
 
     def __init__(
@@ -195,12 +202,14 @@ class StreamingDetector:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._checked = timestamps.now()
+        self._audit_seq = 0  # deletions up to this audit entry are in the index
         self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
 
     def start(self) -> None:
         self._checked = timestamps.now()
         with self.engine.connect() as conn:
+            self._audit_seq = audit_position(conn)  # read first: a later delete is re-read
             fresh = build_index(conn, self._checked)
         with self._lock:
             self.index = fresh
@@ -227,14 +236,17 @@ class StreamingDetector:
                 log.exception("refreshing the IOC index failed")
 
     def refresh_changes(self) -> list[str]:
-        """Apply indicators stored since the last check; retro-hunt the new ones."""
+        """Apply indicators stored or deleted since the last check (their stix ids are
+        returned); retro-hunt the stored ones."""
         moment = timestamps.now()
         with self.engine.connect() as conn:
             changed = changed_since(conn, self._checked)
-            if changed:
+            deleted, audit_seq = deleted_after(conn, self._audit_seq)
+            if changed or deleted:
                 with self._lock:
-                    refresh(conn, self.index, changed, moment)
+                    refresh(conn, self.index, [*changed, *deleted], moment)
         self._checked = moment
+        self._audit_seq = audit_seq
         if changed and self.retro_days > 0 and self.lake_root is not None:
             report = retro_hunt(
                 self.engine,
@@ -245,7 +257,7 @@ class StreamingDetector:
                 window_seconds=self.window_seconds,
             )
             self.retro_alerts += report.new
-        return changed
+        return sorted({*changed, *deleted})
 
     def handle(self, message: Message) -> None:
         org_id = int(message.subject.rsplit(".", 1)[1])

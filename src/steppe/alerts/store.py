@@ -54,9 +54,11 @@ from steppe.storage.schema import alert_events, alerts, sighting_preferences
 __all__ = [
     "DEFAULT_WINDOW_SECONDS",
     "AlertStore",
+    "SightingPreference",
     "StoreResult",
     "named_preferences",
     "set_named",
+    "sighting_preference",
     "store_ioc_alerts",
 ]
 
@@ -243,6 +245,25 @@ def named_preferences(conn: Connection) -> dict[int, bool]:
     """Organisation id → whether its sightings may name it (absent: not named)."""
     rows = conn.execute(select(sighting_preferences.c.org_id, sighting_preferences.c.named))
     return {r.org_id: bool(r.named) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SightingPreference:
+    """Whether an organisation's sightings may name it, and since when (None: never set,
+    so not named)."""
+
+    org_id: int
+    named: bool
+    updated_at: str | None
+
+
+def sighting_preference(conn: Connection, org_id: int) -> SightingPreference:
+    row = conn.execute(
+        select(sighting_preferences).where(sighting_preferences.c.org_id == org_id)
+    ).first()
+    if row is None:
+        return SightingPreference(org_id, False, None)
+    return SightingPreference(org_id, bool(row.named), row.updated_at)
 
 
 def set_named(conn: Connection, trail: AuditTrail, org_id: int, named: bool) -> None:

@@ -24,9 +24,12 @@ from steppe.api.problems import document_problems, install_problem_handlers
 from steppe.api.routes import (
     alerts,
     audit,
+    blocklists,
     directory,
     enrichment,
+    exports,
     feeds,
+    hunt,
     incidents,
     intel,
     telemetry,
@@ -41,6 +44,7 @@ from steppe.ingest.feeds.scheduler import FeedScheduler
 from steppe.ingest.telemetry.service import TelemetryService
 from steppe.intel.config import IntelConfig
 from steppe.lake.lake import use_system_allocator
+from steppe.lake.scheduler import RetentionScheduler
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -100,9 +104,22 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             detector.start()
         app.state.ioc_detector = detector
+        retention = None
+        if settings.lake_retention_every_seconds > 0:
+            retention = RetentionScheduler(
+                built_engine,
+                AuditTrail(key=secret_key, actor="scheduler:retention"),
+                settings.resolved_lake_dir(),
+                default_days=settings.lake_retention_days,
+                every=settings.lake_retention_every_seconds,
+            )
+            retention.start()
+        app.state.retention_scheduler = retention
         try:
             yield
         finally:
+            if retention is not None:
+                retention.stop()
             if detector is not None:
                 detector.stop()
             if scheduler is not None:
@@ -146,6 +163,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         alerts.router,
         triage.router,
         incidents.router,
+        exports.router,
+        blocklists.router,
+        hunt.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.

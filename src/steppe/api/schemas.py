@@ -59,6 +59,18 @@ class OrganisationOut(BaseModel):
     kind: OrgKind
 
 
+class SightingPreferenceOut(BaseModel):
+    organisation: str
+    named: bool = Field(
+        description="Whether producers of intel this organisation sights learn its name"
+    )
+    updated_at: str | None = Field(description="When it was last set; null: never (not named)")
+
+
+class SightingPreferenceIn(_In):
+    named: bool
+
+
 class OrganisationIn(_In):
     name: str = Field(min_length=1, max_length=200)
     country: str | None = Field(default=None, description="ISO code (KZ, KAZ) or name")

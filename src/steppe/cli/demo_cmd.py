@@ -18,6 +18,7 @@ from steppe.demo.coalition import CENTER, MEMBERS, seed_coalition
 from steppe.demo.intel import sample_feeds, write_sample
 from steppe.demo.telemetry import replay_sample_telemetry
 from steppe.errors import ConfigError
+from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.pull import pull_feed, register_feed
 from steppe.intel.config import IntelConfig
 from steppe.intel.feeds import FeedSpec
@@ -59,6 +60,9 @@ def demo(
     migrate.upgrade(rt.engine)
     trail = rt.operator_trail()
     samples = list(sample_feeds())
+    # The sample feeds are written to feeds/ in the demo folder: the default of
+    # STEPPE_FEED_FILE_ROOTS, so the host policy lets them be read out of the box.
+    limits = limits_from(rt.settings)
     with rt.transaction() as conn:
         coalition = seed_coalition(conn, trail)
         # The sample data arrives as feeds, pulled like any other (file:// URLs into the
@@ -77,6 +81,7 @@ def demo(
                     groups=tuple(directory.find_group(conn, g) for g in sample.groups),
                     preset=sample.preset,
                 ),
+                hosts=limits.hosts,
             )
         tokens = {
             name: directory.create_token(conn, trail, name, label="demo").token
@@ -96,7 +101,7 @@ def demo(
     with Progress(console=rt.err, transient=True) as progress:
         task = progress.add_task("pulling the sample feeds", total=len(samples))
         for sample in samples:
-            result = pull_feed(rt.engine, trail, sample.name, config=config)
+            result = pull_feed(rt.engine, trail, sample.name, limits=limits, config=config)
             if result.status != "ok" or result.stats is None:
                 raise ConfigError(f"the demo feed {sample.name} did not pull: {result.error}")
             intel_rows.append((sample, result.stats.entries, result.stats.new))

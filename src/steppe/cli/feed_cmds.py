@@ -13,6 +13,7 @@ from rich.table import Table
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
 from steppe.ingest.feeds.fetch import limits_from
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.ingest.feeds.pull import PullResult, pull_feed, register_feed
 from steppe.intel.config import IntelConfig
 from steppe.intel.feed_ingest import remove_feed
@@ -78,7 +79,8 @@ def feed_add(
             mapping=spec_mapping,
             enabled=not disabled,
         )
-        feed = register_feed(conn, rt.operator_trail(), spec)
+        hosts = HostPolicy.from_settings(rt.settings)
+        feed = register_feed(conn, rt.operator_trail(), spec, hosts=hosts)
     rt.out.print(f"added feed {feed.name} ({feed.format.value}) for {feed.owner}")
 
 

@@ -22,6 +22,7 @@ from steppe.intel.observables import ObservableType
 from steppe.intel.provenance import Source, sources_of_objects, sources_of_values
 from steppe.intel.queries import export_bundle, get_stored, search_value
 from steppe.intel.remark import share_object
+from steppe.intel.sighting_export import sighting_objects
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, TlpLevel
@@ -218,22 +219,27 @@ def intel_export(
         list[str] | None, typer.Option("--type", help="Only these STIX types; repeatable.")
     ] = None,
 ) -> None:
-    """Export the intel a user may see as a STIX 2.1 bundle."""
+    """Export the intel a user may see as a STIX 2.1 bundle, with the sightings of it the
+    user may see (the sighting organisation named only where it allowed it)."""
     rt: Runtime = ctx.obj
     if fmt != "stix":
         raise InputError(f"unknown format {fmt!r}; supported: stix", field="--format")
     bundle_id = f"bundle--{uuid.uuid4()}"
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
+        wanted = not object_type or "sighting" in object_type
+        extra = sighting_objects(conn, actor) if wanted else ()
         if output is None:
             count = export_bundle(
-                conn, actor, sys.stdout.buffer, bundle_id=bundle_id, types=object_type
+                conn, actor, sys.stdout.buffer, bundle_id=bundle_id, types=object_type, extra=extra
             )
             sys.stdout.flush()
         else:
             tmp = output.with_name(output.name + ".part")
             with tmp.open("wb") as out:
-                count = export_bundle(conn, actor, out, bundle_id=bundle_id, types=object_type)
+                count = export_bundle(
+                    conn, actor, out, bundle_id=bundle_id, types=object_type, extra=extra
+                )
             tmp.replace(output)  # a reader never sees half a bundle
     rt.err.print(f"exported {count} objects visible to {as_user}")
 

@@ -15,7 +15,7 @@ from steppe.errors import InputError
 from steppe.lake import EventLake
 from steppe.lake.hunt import hunt as run_hunt
 from steppe.lake.partitions import partition_stats, spool_backlog
-from steppe.lake.retention import prune, retention_overrides, set_retention
+from steppe.lake.retention import apply_retention, retention_overrides, set_retention
 from steppe.sharing import directory
 
 __all__ = ["hunt", "lake_app"]
@@ -43,7 +43,11 @@ def hunt(
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
     result = run_hunt(
-        actor, sql, rt.settings.resolved_lake_dir(), limit=limit or rt.settings.hunt_max_rows
+        actor,
+        sql,
+        rt.settings.resolved_lake_dir(),
+        limit=limit or rt.settings.hunt_max_rows,
+        timeout_seconds=rt.settings.hunt_timeout_seconds,
     )
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(result.as_json()) + b"\n")
@@ -146,18 +150,15 @@ def lake_prune(ctx: typer.Context) -> None:
     """Delete the day partitions past each organisation's retention."""
     rt: Runtime = ctx.obj
     with rt.reading() as conn:
-        overrides = retention_overrides(conn)
         names = {org.id: org.name for org in directory.list_organisations(conn)}
     today = datetime.now(UTC).date()
-    gone = prune(rt.settings.resolved_lake_dir(), today, rt.settings.lake_retention_days, overrides)
-    if gone:
-        with rt.transaction() as conn:
-            rt.operator_trail().record(
-                conn,
-                "lake.prune",
-                "telemetry lake",
-                {"partitions": [f"{p.organisation}/{p.day.isoformat()}" for p in gone]},
-            )
+    gone = apply_retention(
+        rt.engine,
+        rt.operator_trail(),
+        rt.settings.resolved_lake_dir(),
+        today,
+        rt.settings.lake_retention_days,
+    )
     for p in gone:
         rt.out.print(
             f"pruned {names.get(p.organisation, f'#{p.organisation}')} {p.day.isoformat()}"

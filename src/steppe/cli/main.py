@@ -18,6 +18,7 @@ from steppe.cli import (
     alert_cmds,
     audit_cmds,
     directory_cmds,
+    export_cmds,
     feed_cmds,
     incident_cmds,
     intel_cmds,
@@ -66,6 +67,8 @@ app.command()(alert_cmds.detect)
 triage_cmds.register(alert_cmds.alert_app)
 app.add_typer(alert_cmds.alert_app, name="alert")
 app.add_typer(incident_cmds.incident_app, name="incident")
+app.command()(export_cmds.export)
+app.add_typer(export_cmds.blocklist_app, name="blocklist")
 app.command()(demo)
 app.command()(serve)
 

@@ -18,6 +18,7 @@ from steppe.federation.feeds import add_feed, find_feed, is_due, list_feeds, pul
 from steppe.federation.reading import ObjectFilter, read_page, serialise_objects
 from steppe.federation.sync import run_sync
 from steppe.federation.writing import import_each
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.intel.importer import Marking
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, TlpLevel
@@ -60,6 +61,11 @@ def _tlp(text: str) -> TlpLevel:
         raise InputError(f"unknown TLP {text!r}", field="--tlp") from None
 
 
+def _hosts(rt: Runtime) -> HostPolicy:
+    """Where TAXII requests may go (STEPPE_FEED_ALLOWED_HOSTS)."""
+    return HostPolicy.from_settings(rt.settings)
+
+
 @taxii_app.command("pull")
 def taxii_pull(
     ctx: typer.Context,
@@ -82,7 +88,7 @@ def taxii_pull(
     trail = rt.operator_trail()
     received = refused = 0
     last = None
-    with TaxiiClient(url, token=token, user=user) as client:
+    with TaxiiClient(url, token=token, user=user, hosts=_hosts(rt)) as client:
         cid = client.collection_id(collection)
         for page in client.pages(cid, added_after=_since(since)):
             with rt.transaction() as conn:
@@ -125,7 +131,7 @@ def taxii_push(
     rt: Runtime = ctx.obj
     pushed = failed = 0
     after: tuple[str, int] | None = None
-    with TaxiiClient(url, token=token, user=user) as client, rt.reading() as conn:
+    with TaxiiClient(url, token=token, user=user, hosts=_hosts(rt)) as client, rt.reading() as conn:
         cid = client.collection_id(collection)
         actor = directory.load_actor(conn, as_user)
         local = find_collection(conn, actor, source)
@@ -225,6 +231,7 @@ def sync_add_peer(
             token=token,
             direction=direction,
             agreement=agreement,
+            hosts=_hosts(rt),
         )
     rt.out.print(f"added peer {peer.name} ({peer.direction}) at {peer.api_root}")
 
@@ -256,7 +263,7 @@ def sync_run(ctx: typer.Context, name: str) -> None:
     rt: Runtime = ctx.obj
     with rt.reading() as conn:
         peer = agreements.find_peer(conn, name)
-    report = run_sync(rt.engine, rt.operator_trail(), peer)
+    report = run_sync(rt.engine, rt.operator_trail(), peer, hosts=_hosts(rt))
     rt.out.print(
         f"synced with {name}: pulled {report.pulled} ({report.stored} new, {report.refused} "
         f"refused), pushed {report.pushed} ({report.push_failures} refused there)"
@@ -295,6 +302,7 @@ def feed_add(
             distribution=distribution,
             tlp=_tlp(tlp),
             every_minutes=every,
+            hosts=_hosts(rt),
         )
     rt.out.print(f"added feed {feed.name}: {feed.collection} at {feed.url} every {every} min")
 
@@ -335,7 +343,7 @@ def feed_run(
         if due and not is_due(feed, now):
             continue
         try:
-            report = pull_feed(rt.engine, trail, feed)
+            report = pull_feed(rt.engine, trail, feed, hosts=_hosts(rt))
         except SteppeError as exc:  # one feed down does not stop the others
             rt.err.print(f"error: feed {feed.name}: {exc}")
             failed += 1

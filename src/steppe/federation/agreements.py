@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Connection, FromClause, and_, insert, sele
 
 from steppe.audit.trail import AuditTrail
 from steppe.errors import Conflict, InputError, NotFound
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.sharing.directory import Organisation
 from steppe.sharing.model import FEDERATABLE_TLP, Distribution, OrgKind, TlpLevel
 from steppe.storage import timestamps
@@ -152,8 +153,10 @@ def add_peer(
     token: str,
     direction: str = "both",
     agreement: Agreement = DEFAULT_AGREEMENT,
+    hosts: HostPolicy | None = None,
 ) -> Peer:
-    """Record a peer node and the agreement with it."""
+    """Record a peer node and the agreement with it; ``hosts`` must let its API root be
+    reached (default: public addresses only)."""
     if org.kind is not OrgKind.PEER:
         raise InputError(
             f"{org.name!r} is a {org.kind.value}; a peer needs a 'peer' organisation", field="org"
@@ -162,6 +165,7 @@ def add_peer(
         raise InputError(f"direction must be one of {', '.join(DIRECTIONS)}", field="direction")
     if not api_root.startswith(("http://", "https://")):
         raise InputError("must be an http(s) URL of a TAXII API root", field="api_root")
+    (hosts or HostPolicy()).check_url(api_root, unresolved_ok=True)
     if conn.execute(select(sync_peers.c.id).where(sync_peers.c.name == name)).first():
         raise Conflict(f"a peer named {name!r} exists")
     if conn.execute(select(sync_peers.c.id).where(sync_peers.c.org_id == org.id)).first():

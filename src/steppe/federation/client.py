@@ -6,7 +6,9 @@
     ...     print(len(page.objects), page.next)
 
 Credentials: HTTP Basic when a user name is given (user + API token, as Steppe servers
-take it), else ``Authorization: Bearer``. Errors — the server's TAXII error resources,
+take it), else ``Authorization: Bearer``. Every request goes through the feed host
+policy (:class:`~steppe.ingest.feeds.hosts.HostPolicy`, ``STEPPE_FEED_ALLOWED_HOSTS``):
+by default a peer on a loopback, private or link-local address is refused. Errors — the server's TAXII error resources,
 timeouts, refused connections — become :class:`TaxiiClientError` with one line saying
 which request failed and why.
 """
@@ -21,6 +23,7 @@ import httpx
 import orjson
 
 from steppe.errors import SteppeError
+from steppe.ingest.feeds.hosts import GuardedTransport, HostPolicy
 
 __all__ = ["TAXII_MEDIA_TYPE", "TaxiiClient", "TaxiiClientError", "TaxiiPage"]
 
@@ -51,13 +54,21 @@ class TaxiiClient:
         token: str,
         user: str | None = None,
         timeout: float = 60.0,
+        hosts: HostPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         auth: httpx.Auth | None = httpx.BasicAuth(user, token) if user else None
         headers = {"Accept": TAXII_MEDIA_TYPE}
         if user is None:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(headers=headers, auth=auth, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            # An explicit transport (a test's in-process app) is trusted as given.
+            transport=transport or GuardedTransport(hosts or HostPolicy()),
+            trust_env=transport is not None,
+        )
         try:
             self.api_root = self._resolve_root(url if url.endswith("/") else url + "/")
         except BaseException:

@@ -27,6 +27,7 @@ from steppe.audit.trail import AuditTrail
 from steppe.errors import Conflict, InputError, NotFound
 from steppe.federation.client import TaxiiClient
 from steppe.federation.writing import import_each
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.intel.importer import Marking
 from steppe.sharing import directory
 from steppe.sharing.directory import Organisation
@@ -78,8 +79,10 @@ def add_feed(
     distribution: Distribution = Distribution.ORGANISATION,
     tlp: TlpLevel = TlpLevel.AMBER,
     every_minutes: int = 60,
+    hosts: HostPolicy | None = None,
 ) -> TaxiiFeed:
-    """Record a feed; nothing is pulled until it runs."""
+    """Record a feed; nothing is pulled until it runs. ``hosts`` must let its URL be
+    reached (default: public addresses only)."""
     if org.kind is OrgKind.PEER:
         raise InputError("a peer center's intel arrives by `steppe sync`, not a feed", field="org")
     if distribution is Distribution.GROUPS:
@@ -89,6 +92,7 @@ def add_feed(
         raise InputError("must be at least 1 minute", field="every")
     if not url.startswith(("http://", "https://")):
         raise InputError("must be an http(s) URL", field="url")
+    (hosts or HostPolicy()).check_url(url, unresolved_ok=True)
     if conn.execute(select(taxii_feeds.c.id).where(taxii_feeds.c.name == name)).first():
         raise Conflict(f"a feed named {name!r} exists")
     conn.execute(
@@ -157,19 +161,23 @@ def _feed(row: Any) -> TaxiiFeed:
     )
 
 
-def _client(feed: TaxiiFeed) -> TaxiiClient:
-    return TaxiiClient(feed.url, token=feed.token, user=feed.username)
-
-
 def pull_feed(
     engine: Engine,
     trail: AuditTrail,
     feed: TaxiiFeed,
     *,
-    client_factory: Callable[[TaxiiFeed], TaxiiClient] = _client,
+    hosts: HostPolicy | None = None,
+    client_factory: Callable[[TaxiiFeed], TaxiiClient] | None = None,
     page_size: int = 1000,
 ) -> FeedReport:
-    """Pull what the feed's collection added since the last run, page by page."""
+    """Pull what the feed's collection added since the last run, page by page.
+
+    Requests go only where ``hosts`` allows (default: public addresses)."""
+    if client_factory is None:
+
+        def client_factory(feed: TaxiiFeed) -> TaxiiClient:
+            return TaxiiClient(feed.url, token=feed.token, user=feed.username, hosts=hosts)
+
     report = FeedReport(feed.name)
     marking = Marking(feed.distribution, feed.tlp)
     added_after = feed.added_after

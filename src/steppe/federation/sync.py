@@ -36,6 +36,7 @@ from steppe.federation.client import TaxiiClient
 from steppe.federation.collections import Audience, collections_for
 from steppe.federation.reading import ObjectFilter, read_page, serialise_objects
 from steppe.federation.writing import import_each, incoming_tlp
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.intel.importer import Marking
 from steppe.intel.stix import bundle_tlp_definitions
 from steppe.sharing import directory
@@ -64,20 +65,24 @@ class SyncReport:
     messages: list[str] = dataclasses.field(default_factory=list)
 
 
-def _client(peer: Peer) -> TaxiiClient:
-    return TaxiiClient(peer.api_root, token=peer.token, user=peer.username or None)
-
-
 def run_sync(
     engine: Engine,
     trail: AuditTrail,
     peer: Peer,
     *,
-    client_factory: ClientFactory = _client,
+    hosts: HostPolicy | None = None,
+    client_factory: ClientFactory | None = None,
     page_size: int = PAGE_SIZE,
     envelope_size: int = ENVELOPE_SIZE,
 ) -> SyncReport:
-    """Pull, then push, as the peer's ``direction`` says."""
+    """Pull, then push, as the peer's ``direction`` says; requests go only where
+    ``hosts`` allows (default: public addresses)."""
+    if client_factory is None:
+
+        def client_factory(peer: Peer) -> TaxiiClient:
+            user = peer.username or None
+            return TaxiiClient(peer.api_root, token=peer.token, user=user, hosts=hosts)
+
     report = SyncReport(peer.name)
     with client_factory(peer) as client:
         collection = client.collection_id(peer.collection)

@@ -6,7 +6,8 @@ actor may not see never leaves the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -100,18 +101,26 @@ def iter_visible_bodies(
 
 
 def export_bundle(
-    conn: Connection, actor: Actor, out: BinaryIO, *, bundle_id: str, types: list[str] | None = None
+    conn: Connection,
+    actor: Actor,
+    out: BinaryIO,
+    *,
+    bundle_id: str,
+    types: list[str] | None = None,
+    extra: Iterable[dict[str, Any]] = (),
 ) -> int:
     """Write a STIX 2.1 bundle of what ``actor`` may see to ``out``; returns the count.
 
     Streams object by object (large stores do not have to fit in memory) and adds the
-    TLP 2.0 marking definitions the objects refer to.
+    TLP 2.0 marking definitions the objects refer to. ``extra``: objects made for this
+    reader and not stored as such (its sightings:
+    :func:`steppe.intel.sighting_export.sighting_objects`), written after the stored ones.
     """
     require_reader(actor)
     out.write(b'{"type":"bundle","id":' + orjson.dumps(bundle_id) + b',"objects":[')
     count = 0
     used: set[TlpLevel] = set()
-    for obj in iter_visible_bodies(conn, actor, types=types):
+    for obj in itertools.chain(iter_visible_bodies(conn, actor, types=types), extra):
         if obj.get("type") == "marking-definition" and obj.get("id") in _TLP_IDS:
             continue
         used.update(_levels(obj))

@@ -1,3 +1,4 @@
-"""Reaction: incidents, playbooks, exports to enforcement devices."""
+"""Reaction: what Steppe does once intel and alerts call for it (exports to enforcement
+devices, blocklists, incidents, playbooks)."""
 
 __all__: list[str] = []

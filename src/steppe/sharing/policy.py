@@ -64,6 +64,7 @@ from steppe.storage.schema import (
 )
 
 __all__ = [
+    "can_manage_organisation",
     "can_read_telemetry",
     "can_see",
     "can_see_group",
@@ -224,6 +225,26 @@ def incident_filter(actor: Actor, incidents: FromClause) -> ColumnElement[bool]:
         )
     )
     return or_(incidents.c.owner_org_id == actor.org_id, participant)
+
+
+def can_manage_organisation(actor: Actor, organisation_id: int) -> Decision:
+    """May ``actor`` read and change organisation ``organisation_id``'s own settings
+    (such as whether its sightings may name it)?
+
+    Instance admins may for any organisation; an org-admin for its own only.
+
+    >>> from steppe.sharing.model import Actor, OrgKind, Role
+    >>> boss = Actor(1, "oa", org_id=3, org_kind=OrgKind.MEMBER, roles=frozenset({Role.ORG_ADMIN}))
+    >>> can_manage_organisation(boss, 4)
+    Decision(allowed=False, reason="another organisation's settings")
+    """
+    if Role.ADMIN in actor.roles:
+        return Decision(True, "instance admin")
+    if actor.org_id != organisation_id:
+        return Decision(False, "another organisation's settings")
+    if Role.ORG_ADMIN in actor.roles:
+        return Decision(True, "org-admin of the organisation")
+    return Decision(False, "an organisation's settings are managed by its org-admins")
 
 
 def can_see_roster(actor: Actor, group: GroupRoster) -> Decision:

@@ -30,6 +30,8 @@ __all__ = [
     "api_tokens",
     "audit_head",
     "audit_log",
+    "blocklist_entries",
+    "blocklists",
     "correlation_values",
     "correlations",
     "feed_entries",
@@ -652,4 +654,33 @@ incident_evidence_groups = Table(
     metadata,
     Column("evidence_id", ForeignKey("incident_evidence.id"), primary_key=True),
     Column("group_id", ForeignKey("sharing_groups.id"), primary_key=True),
+)
+
+# --- blocklists (steppe.response.blocklists): named lists of indicators an organisation
+# sends to its enforcement devices. Entries name indicators by STIX id and are never
+# deleted, only marked removed, so an incremental export can tell a device what left.
+blocklists = Table(
+    "blocklists",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    UniqueConstraint("org_id", "name", name="uq_blocklists_org_name"),
+)
+
+blocklist_entries = Table(
+    "blocklist_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("blocklist_id", ForeignKey("blocklists.id"), nullable=False),
+    Column("stix_id", String(300), nullable=False),
+    Column("added_at", TS, nullable=False),
+    Column("added_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("removed_at", TS, nullable=True),
+    Column("removed_by", String(200), nullable=True),
+    Index("ix_blocklist_entries_list", "blocklist_id", "stix_id"),
 )

@@ -9,6 +9,10 @@ from helpers import indicator
 from intel_world import World, build_world
 from steppe.audit.trail import AuditTrail
 from steppe.detection.ioc import IocMatcher, build_index, refresh
+from steppe.detection.ioc.loading import audit_position, deleted_after
+from steppe.federation.collections import find_collection
+from steppe.federation.reading import ObjectFilter
+from steppe.federation.writing import delete_object
 from steppe.sharing.model import Distribution, ObjectRights, Role, TlpLevel
 from steppe.sharing.policy import can_see
 from steppe.storage.schema import intel_objects
@@ -72,3 +76,34 @@ def test_refresh_adds_new_indicators_and_expired_ones_are_not_loaded(world: Worl
     kz = world.orgs["kz"].id
     assert matcher.match_event({"url.domain": "bad.example"}, kz, NOW)
     assert not matcher.match_event({"url.domain": "gone.example"}, kz, NOW)
+
+
+def test_deleted_versions_are_found_in_the_audit_log_and_refreshed(world: World) -> None:
+    first = indicator("first.example", confidence=90)
+    newer = {**indicator("newer.example", confidence=90), "id": first["id"],
+             "modified": "2026-01-02T00:00:00.000Z"}  # fmt: skip
+    other = indicator("other.example", confidence=90)
+    world.load("kz", first, other)
+    world.load("kz", newer)
+    kz = world.orgs["kz"].id
+    with world.engine.connect() as conn:
+        index = build_index(conn, NOW)
+        position = audit_position(conn)
+    matcher = IocMatcher(index)
+    assert matcher.match_event({"url.domain": "newer.example"}, kz, NOW)
+    assert not matcher.match_event({"url.domain": "first.example"}, kz, NOW)
+
+    analyst = next(a for a in world.actors.values() if a.org_id == kz)
+    with world.engine.begin() as conn:  # TAXII DELETE of the last version, then of other
+        community = find_collection(conn, analyst, "community")
+        delete_object(conn, world.trail, analyst, community, first["id"], ObjectFilter())
+        delete_object(conn, world.trail, analyst, community, other["id"], ObjectFilter())
+    with world.engine.connect() as conn:
+        deleted, position = deleted_after(conn, position)
+        assert deleted == sorted([first["id"], other["id"]])
+        refresh(conn, index, deleted, NOW)
+        assert deleted_after(conn, position) == ([], position)  # each deletion read once
+    # The older version is current again and matches; the deleted ones no longer do.
+    assert matcher.match_event({"url.domain": "first.example"}, kz, NOW)
+    assert not matcher.match_event({"url.domain": "newer.example"}, kz, NOW)
+    assert not matcher.match_event({"url.domain": "other.example"}, kz, NOW)

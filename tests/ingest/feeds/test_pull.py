@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from conftest import KEY
-from feed_server import FeedServer, feed_server_fixture  # noqa: F401  (the fixture)
+from feed_server import FeedServer, feed_server_fixture, local_limits  # noqa: F401  (the fixture)
 from steppe.audit.trail import AuditTrail
 from steppe.ingest.feeds.pull import pull_due, pull_feed
 from steppe.intel.feeds import FeedFormat, FeedSpec, add_feed, find_feed
@@ -23,6 +23,7 @@ from steppe.storage.schema import audit_log, feed_entries, intel_objects
 ROOT = Path(__file__).resolve().parents[3]
 FEEDS = ROOT / "tests" / "data" / "feeds"
 TRAIL = AuditTrail(KEY, "test")
+LIMITS = local_limits()  # this test server and tmp_path are allowed explicitly
 
 
 def _add(engine: Engine, name: str, url: str, fmt: FeedFormat, **extra: object) -> None:
@@ -65,11 +66,11 @@ def test_etag_makes_the_second_pull_transfer_and_change_nothing(
         FeedFormat.PLAIN,
         preset="signature-base",
     )
-    first = pull_feed(sqlite_engine, TRAIL, "c2")
+    first = pull_feed(sqlite_engine, TRAIL, "c2", limits=LIMITS)
     assert first.status == "ok" and first.stats is not None and first.stats.new > 1000
     stored, sent = _objects(sqlite_engine), feed_server.bytes_sent
 
-    second = pull_feed(sqlite_engine, TRAIL, "c2")
+    second = pull_feed(sqlite_engine, TRAIL, "c2", limits=LIMITS)
     assert second.status == "not-modified"
     assert feed_server.requests[-1] == ("/c2-iocs.txt", 304)
     assert feed_server.bytes_sent == sent and _objects(sqlite_engine) == stored
@@ -85,10 +86,10 @@ def test_file_feeds_are_not_read_again_when_unchanged(
     path = tmp_path / "list.txt"
     path.write_text("198.51.100.7\nevil.example\n")
     _add(sqlite_engine, "local", path.as_uri(), FeedFormat.PLAIN)
-    assert pull_feed(sqlite_engine, TRAIL, "local").status == "ok"
-    assert pull_feed(sqlite_engine, TRAIL, "local").status == "not-modified"
+    assert pull_feed(sqlite_engine, TRAIL, "local", limits=LIMITS).status == "ok"
+    assert pull_feed(sqlite_engine, TRAIL, "local", limits=LIMITS).status == "not-modified"
     path.write_text("198.51.100.7\n")
-    result = pull_feed(sqlite_engine, TRAIL, "local")
+    result = pull_feed(sqlite_engine, TRAIL, "local", limits=LIMITS)
     assert result.stats is not None and (result.stats.unchanged, result.stats.expired) == (1, 1)
 
 
@@ -107,7 +108,7 @@ def test_failing_feeds_record_their_error(
         feed_server.status[path] = status
     feed_server.redirects["/loop"] = "/loop"
     _add(sqlite_engine, "bad", feed_server.url(path), FeedFormat.PLAIN)
-    result = pull_feed(sqlite_engine, TRAIL, "bad")
+    result = pull_feed(sqlite_engine, TRAIL, "bad", limits=LIMITS)
     assert result.status == "error" and message in (result.error or "")
     with sqlite_engine.connect() as conn:
         feed = find_feed(conn, "bad")
@@ -127,7 +128,10 @@ def test_connection_refused_and_bad_content_are_recorded(
     _add(sqlite_engine, "garbled", feed_server.url("/bundle.json"), FeedFormat.STIX)
     _add(sqlite_engine, "gone", (tmp_path / "nothing.txt").as_uri(), FeedFormat.PLAIN)
     results = {
-        r.feed: r for r in (pull_feed(sqlite_engine, TRAIL, n) for n in ("down", "garbled", "gone"))
+        r.feed: r
+        for r in (
+            pull_feed(sqlite_engine, TRAIL, n, limits=LIMITS) for n in ("down", "garbled", "gone")
+        )
     }
     assert "Connection refused" in (results["down"].error or "")
     assert "bundle.json:1: not valid JSON" in (results["garbled"].error or "")
@@ -143,7 +147,7 @@ def test_bad_rows_are_reported_with_file_and_line_and_the_rest_lands(
         "# ipsum\n198.51.100.7\t3\nnot-an-ip!\t2\n198.51.100.8\tmany\n198.51.100.9\t1\n"
     )
     _add(sqlite_engine, "ipsum", path.as_uri(), FeedFormat.CSV, preset="ipsum")
-    result = pull_feed(sqlite_engine, TRAIL, "ipsum")
+    result = pull_feed(sqlite_engine, TRAIL, "ipsum", limits=LIMITS)
     assert result.status == "ok" and result.stats is not None
     assert (result.stats.new, result.stats.bad_rows) == (2, 2)
     assert [p.split(": ")[0] for p in result.problems] == [f"{path}:3", f"{path}:4"]
@@ -164,7 +168,7 @@ def test_csv_with_a_mapping(sqlite_engine: Engine, tmp_path: Path) -> None:
         "comment_column": "note",
     }
     _add(sqlite_engine, "csv", path.as_uri(), FeedFormat.CSV, mapping=mapping)
-    result = pull_feed(sqlite_engine, TRAIL, "csv")
+    result = pull_feed(sqlite_engine, TRAIL, "csv", limits=LIMITS)
     assert result.stats is not None and (result.stats.new, result.stats.bad_rows) == (1, 1)
     assert result.problems[0].startswith(f"{path}:3: ")
 
@@ -180,8 +184,8 @@ def test_ipsum_and_signature_base_over_http(sqlite_engine: Engine, feed_server: 
         FeedFormat.PLAIN,
         preset="signature-base",
     )
-    ipsum = pull_feed(sqlite_engine, TRAIL, "ipsum")
-    hashes = pull_feed(sqlite_engine, TRAIL, "hashes")
+    ipsum = pull_feed(sqlite_engine, TRAIL, "ipsum", limits=LIMITS)
+    hashes = pull_feed(sqlite_engine, TRAIL, "hashes", limits=LIMITS)
     assert ipsum.stats is not None and ipsum.stats.new > 120_000
     assert hashes.stats is not None and hashes.stats.new > 3000
     with sqlite_engine.connect() as conn:
@@ -216,20 +220,20 @@ def test_a_misp_feed_folder_imports_and_unchanged_events_are_skipped(
 ) -> None:
     folder = _misp_folder(tmp_path / "misp", ["evil.example", "198.51.100.7"])
     _add(sqlite_engine, "misp", folder.as_uri(), FeedFormat.MISP_FEED)
-    first = pull_feed(sqlite_engine, TRAIL, "misp")
+    first = pull_feed(sqlite_engine, TRAIL, "misp", limits=LIMITS)
     assert first.status == "ok", first.error
     assert first.stats is not None and first.stats.new > 2
     stored = _objects(sqlite_engine)
     with sqlite_engine.connect() as conn:
         assert find_feed(conn, "misp").state["events"]
-    assert pull_feed(sqlite_engine, TRAIL, "misp").status == "not-modified"
+    assert pull_feed(sqlite_engine, TRAIL, "misp", limits=LIMITS).status == "not-modified"
     assert _objects(sqlite_engine) == stored
 
     # Over HTTP: manifest.json, then each event.
     for path in folder.iterdir():
         feed_server.files[f"/misp/{path.name}"] = path.read_bytes()
     _add(sqlite_engine, "misp-http", feed_server.url("/misp"), FeedFormat.MISP_FEED)
-    over_http = pull_feed(sqlite_engine, TRAIL, "misp-http")
+    over_http = pull_feed(sqlite_engine, TRAIL, "misp-http", limits=LIMITS)
     assert over_http.status == "ok" and over_http.stats is not None
     # Same owner, same MISP uuids: the same STIX objects, already stored.
     assert over_http.stats.entries == over_http.stats.unchanged == first.stats.new
@@ -247,11 +251,14 @@ def test_pull_due_pulls_what_is_due_and_survives_failures(
     _add(sqlite_engine, "hourly", path.as_uri(), FeedFormat.PLAIN, every_seconds=3600)
     _add(sqlite_engine, "failing", "http://127.0.0.1:9/x", FeedFormat.PLAIN, every_seconds=3600)
     _add(sqlite_engine, "manual", path.as_uri(), FeedFormat.PLAIN)
-    results = {r.feed: r.status for r in pull_due(sqlite_engine, TRAIL)}
+    results = {r.feed: r.status for r in pull_due(sqlite_engine, TRAIL, limits=LIMITS)}
     assert results == {"hourly": "ok", "failing": "error"}
-    assert pull_due(sqlite_engine, TRAIL) == []  # nothing due for an hour
+    assert pull_due(sqlite_engine, TRAIL, limits=LIMITS) == []  # nothing due for an hour
     later = "2999-01-01T00:00:00.000000Z"
-    assert {r.feed for r in pull_due(sqlite_engine, TRAIL, now=later)} == {"hourly", "failing"}
+    assert {r.feed for r in pull_due(sqlite_engine, TRAIL, limits=LIMITS, now=later)} == {
+        "hourly",
+        "failing",
+    }
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(feed_entries)).scalar() == 1
 
@@ -280,7 +287,7 @@ def test_a_misp_event_is_never_shared_wider_than_it_asks(
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
     _add(sqlite_engine, "event", path.as_uri(), FeedFormat.MISP_EVENT)  # community, CLEAR
-    result = pull_feed(sqlite_engine, TRAIL, "event")
+    result = pull_feed(sqlite_engine, TRAIL, "event", limits=LIMITS)
     assert result.status == "ok", result.error
     with sqlite_engine.connect() as conn:
         marks = set(

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from conftest import KEY
+from feed_server import local_limits
 from steppe.audit.trail import AuditTrail
 from steppe.ingest.feeds.fetch import FetchLimits
 from steppe.ingest.feeds.scheduler import FeedScheduler
@@ -31,7 +32,7 @@ def test_rounds_pull_due_feeds_and_failures_do_not_stop_it(
                 every_seconds=3600,
             )  # fmt: skip
             add_feed(conn, TRAIL, spec)
-    scheduler = FeedScheduler(sqlite_engine, TRAIL, FetchLimits(timeout=5), every=3600)
+    scheduler = FeedScheduler(sqlite_engine, TRAIL, local_limits(timeout=5), every=3600)
     assert {r.feed: r.status for r in scheduler.run_once()} == {"good": "ok", "bad": "error"}
     assert scheduler.run_once() == []  # nothing due again for an hour
 

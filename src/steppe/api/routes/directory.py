@@ -1,13 +1,19 @@
-"""/organisations, /groups, /users, /me: the coalition's directory over HTTP."""
+"""/organisations, /groups, /users, /me: the coalition's directory over HTTP.
+
+``/organisations/{org}/sighting-preference`` says whether the organisation's sightings
+name it to the producers of the intel it sighted (see docs/api.md).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
+from steppe.alerts.store import set_named, sighting_preference
 from steppe.api.deps import ActorDep, ConnDep, require_role, services, trail_for
 from steppe.api.idempotency import request_fingerprint, run_idempotent
 from steppe.api.schemas import (
@@ -17,6 +23,8 @@ from steppe.api.schemas import (
     MeOut,
     OrganisationIn,
     OrganisationOut,
+    SightingPreferenceIn,
+    SightingPreferenceOut,
     TokenIn,
     TokenOut,
     UserIn,
@@ -25,6 +33,8 @@ from steppe.api.schemas import (
 from steppe.errors import Forbidden, NotFound
 from steppe.sharing import directory
 from steppe.sharing.model import READ_ROLES, Actor, OrgKind, Role
+from steppe.sharing.policy import can_manage_organisation
+from steppe.storage.engine import writing
 from steppe.storage.schema import organisations, users
 
 __all__ = ["router"]
@@ -82,6 +92,64 @@ def add_organisation(
         return 201, OrganisationOut(name=org.name, country=org.country, kind=org.kind).model_dump()
 
     return run_idempotent(services(request).engine, actor, idempotency_key, fingerprint, action)
+
+
+_ORG_ID = re.compile(r"[0-9]{1,18}")
+OrgKey = Annotated[
+    str, Path(min_length=1, max_length=200, description="The organisation's name or id")
+]
+
+
+@router.get(
+    "/organisations/{org}/sighting-preference",
+    response_model=SightingPreferenceOut,
+    summary="Whether the organisation's sightings name it (its org-admins and admins)",
+)
+def get_sighting_preference(conn: ConnDep, actor: ActorDep, org: OrgKey) -> SightingPreferenceOut:
+    found = _managed_organisation(conn, actor, org)
+    preference = sighting_preference(conn, found.id)
+    return SightingPreferenceOut(
+        organisation=found.name, named=preference.named, updated_at=preference.updated_at
+    )
+
+
+@router.put(
+    "/organisations/{org}/sighting-preference",
+    response_model=SightingPreferenceOut,
+    summary="Let (or stop letting) the organisation's sightings name it",
+)
+def put_sighting_preference(
+    request: Request, actor: ActorDep, org: OrgKey, body: SightingPreferenceIn
+) -> SightingPreferenceOut:
+    with writing(services(request).engine) as conn:
+        found = _managed_organisation(conn, actor, org)
+        set_named(conn, trail_for(request, actor), found.id, body.named)
+        preference = sighting_preference(conn, found.id)
+    return SightingPreferenceOut(
+        organisation=found.name, named=preference.named, updated_at=preference.updated_at
+    )
+
+
+def _managed_organisation(conn: Connection, actor: Actor, key: str) -> directory.Organisation:
+    """The organisation named (or numbered) ``key``, if ``actor`` may manage its settings.
+
+    404 for an unknown one, and for any other than its own to a peer center (which does
+    not see the others, as in the listing); 403 for a known one it may not manage.
+    """
+    try:
+        org = (  # an id: ASCII digits that fit a 64-bit column ("²" is a digit to Python)
+            directory.get_organisation(conn, int(key))
+            if _ORG_ID.fullmatch(key)
+            else directory.find_organisation(conn, key)
+        )
+    except NotFound:
+        raise NotFound(f"no organisation {key!r}") from None
+    if actor.org_kind is OrgKind.PEER and org.id != actor.org_id:
+        raise NotFound(f"no organisation {key!r}")
+    decision = can_manage_organisation(actor, org.id)
+    if not decision:
+        raise Forbidden(decision.reason)
+    return org
 
 
 @router.get("/groups", response_model=list[GroupOut])

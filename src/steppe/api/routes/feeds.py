@@ -17,6 +17,7 @@ from steppe.api.deps import ActorDep, ConnDep, require_role, services, trail_for
 from steppe.api.schemas import _In
 from steppe.errors import Forbidden, InputError, NotFound
 from steppe.ingest.feeds.fetch import limits_from
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.ingest.feeds.pull import pull_feed, register_feed
 from steppe.intel.config import IntelConfig
 from steppe.intel.feed_ingest import remove_feed
@@ -135,7 +136,8 @@ def feeds_add(request: Request, actor: ActorDep, body: FeedIn) -> FeedOut:
             mapping=body.mapping,
             enabled=body.enabled,
         )
-        feed = register_feed(conn, trail_for(request, actor), spec)
+        hosts = HostPolicy.from_settings(services(request).settings)
+        feed = register_feed(conn, trail_for(request, actor), spec, hosts=hosts)
     return _out(feed, actor)
 
 

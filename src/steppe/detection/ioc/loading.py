@@ -4,7 +4,12 @@
 (plus the small coalition, group and source tables) and computes each indicator's
 audience with :func:`~steppe.detection.ioc.audience.audience_mask`. :func:`refresh`
 re-reads only the given indicators (just imported, revoked, re-marked), so the index
-follows the store without a rebuild.
+follows the store without a rebuild. :func:`changed_since` finds those by their
+``imported_at``; a version *deleted* (TAXII ``DELETE``) leaves no row to find, so
+:func:`deleted_after` reads the deletions from the audit log instead, by its sequence
+number (the primary key: a range scan of the entries since the last look, whatever the
+log's size), and :func:`refresh` re-reads those stix ids too — dropping them, or taking
+up the older version that became current again.
 
 Active means: the current version, ``matchable``, not revoked, ``valid_until`` not
 passed, not expired by decay or an ``expired`` sighting (:func:`steppe.intel.sightings.
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 
 from steppe.detection.ioc.audience import audience_mask, load_coalition
 from steppe.detection.ioc.index import KINDS, IndicatorRef, IocIndex
@@ -27,9 +32,26 @@ from steppe.intel.scoring import DecayConfig
 from steppe.intel.sightings import scores_for
 from steppe.sharing.model import Distribution, ObjectRights, TlpLevel
 from steppe.storage import timestamps
-from steppe.storage.schema import intel_objects, object_groups, object_sources, observables
+from steppe.storage.schema import (
+    audit_log,
+    intel_objects,
+    object_groups,
+    object_sources,
+    observables,
+)
 
-__all__ = ["build_index", "changed_since", "refresh"]
+__all__ = [
+    "DELETIONS",
+    "audit_position",
+    "build_index",
+    "changed_since",
+    "deleted_after",
+    "refresh",
+]
+
+#: Audit actions that delete stored versions of an object (their ``object`` is
+#: ``"object <stix id>"``). A new way of deleting intel must be added here.
+DELETIONS = ("taxii.delete",)
 
 _CHUNK = 5_000
 
@@ -102,6 +124,30 @@ def changed_since(conn: Connection, since: str) -> list[str]:
         .group_by(o.c.stix_id)
     )
     return list(conn.scalars(query))
+
+
+def audit_position(conn: Connection) -> int:
+    """The audit log's last sequence number: where :func:`deleted_after` starts."""
+    return int(conn.execute(select(func.coalesce(func.max(audit_log.c.seq), 0))).scalar_one())
+
+
+def deleted_after(conn: Connection, seq: int) -> tuple[list[str], int]:
+    """Stix ids of indicators with versions deleted in audit entries after ``seq``, and
+    the last sequence number read (pass it next time).
+
+    Appenders hold the audit head's lock until they commit, so a later sequence number is
+    never visible before an earlier one: reading ``seq > last`` misses nothing.
+    """
+    last = audit_position(conn)
+    targets = conn.scalars(
+        select(audit_log.c.object).where(
+            audit_log.c.seq > seq,
+            audit_log.c.seq <= last,
+            audit_log.c.action.in_(DELETIONS),
+            audit_log.c.object.startswith("object indicator--"),
+        )
+    )
+    return sorted({target.removeprefix("object ") for target in targets}), last
 
 
 def _load(

@@ -6,18 +6,22 @@ treatment with the file's modification time and size standing in for the ETag, s
 re-pull of an unchanged file does no work either. Limits: a timeout per request, a
 size limit (bytes read, checked while streaming), a redirect limit.
 
-Every failure is a :class:`FetchError` with a one-line message naming the URL.
+Every failure is a :class:`FetchError` with a one-line message naming the URL. Where a
+feed may go is :mod:`~steppe.ingest.feeds.hosts`' policy (``FetchLimits.hosts``): the
+HTTP client checks every request and redirect, a ``file://`` path is checked before it
+is read; a refusal is a :class:`~steppe.ingest.feeds.hosts.HostRefused`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from steppe.errors import SteppeError
+from steppe.ingest.feeds.hosts import HostPolicy, guarded_client
 from steppe.settings import Settings
 
 __all__ = [
@@ -42,6 +46,8 @@ class FetchLimits:
     timeout: float = 30.0
     max_bytes: int = 256 * 1024 * 1024
     max_redirects: int = 5
+    #: Where feeds may go; the default refuses every non-public address and file://.
+    hosts: HostPolicy = field(default_factory=HostPolicy)
 
 
 def limits_from(settings: Settings) -> FetchLimits:
@@ -49,6 +55,7 @@ def limits_from(settings: Settings) -> FetchLimits:
         timeout=settings.feed_timeout_seconds,
         max_bytes=settings.feed_max_bytes,
         max_redirects=settings.feed_max_redirects,
+        hosts=HostPolicy.from_settings(settings),
     )
 
 
@@ -92,16 +99,12 @@ def fetch(
 
 
 def http_client(limits: FetchLimits) -> httpx.Client:
+    """The client to pass to :func:`fetch` for several fetches (checked by the policy)."""
     return _client(limits)
 
 
 def _client(limits: FetchLimits) -> httpx.Client:
-    return httpx.Client(
-        timeout=limits.timeout,
-        follow_redirects=True,
-        max_redirects=limits.max_redirects,
-        headers={"User-Agent": "steppe-feeds/1"},
-    )
+    return guarded_client(limits.hosts, timeout=limits.timeout, max_redirects=limits.max_redirects)
 
 
 def _fetch_http(
@@ -147,7 +150,7 @@ def _fetch_http(
 
 
 def _fetch_file(url: str, etag: str | None, limits: FetchLimits) -> Fetched:
-    path = local_path(url)
+    path = limits.hosts.check_file(url)
     try:
         info = path.stat()
         if path.is_dir():

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, select
 from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError, SteppeError
 from steppe.ingest.feeds.fetch import FetchLimits, http_client
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.ingest.feeds.sources import FeedSource, check_reader, read_feed
 from steppe.intel.config import IntelConfig
 from steppe.intel.feed_ingest import IngestStats, ingest_entries, version_stamp
@@ -152,9 +153,15 @@ def pull_feed(
     return PullResult(feed.name, "ok", stats, error, problems[:100])
 
 
-def register_feed(conn: Connection, trail: AuditTrail, spec: FeedSpec) -> Feed:
-    """Check that the feed's reader settings work, then add it (audited ``feed.add``)."""
+def register_feed(
+    conn: Connection, trail: AuditTrail, spec: FeedSpec, *, hosts: HostPolicy | None = None
+) -> Feed:
+    """Check that the feed's reader settings work and that ``hosts`` lets its URL be
+    fetched (default: public addresses only), then add it (audited ``feed.add``)."""
     check_reader(spec)
+    if not spec.url.startswith(("http://", "https://", "file://")):
+        raise InputError("must be an http://, https:// or file:// URL", field="url")
+    (hosts or HostPolicy()).check_url(spec.url, unresolved_ok=True)
     return add_feed(conn, trail, spec)
 
 

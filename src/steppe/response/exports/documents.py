@@ -1,0 +1,150 @@
+"""Formats for other tools: CSV (with an action column) and a STIX 2.1 bundle.
+
+- ``csv``: ``action,type,value,indicator,tlp,confidence,score,owner,valid_until,name``;
+  ``action`` is ``add`` for every row of a full export and ``add`` / ``remove`` in an
+  incremental one. The cursor is in the ``X-Steppe-Cursor`` header (API) or printed
+  (CLI), not in the file, so the file stays plain CSV.
+- ``stix``: a bundle with one indicator per value — id derived from the source
+  indicator and the value (the same on every export), the value's exact pattern, its
+  TLP marking, and ``x_steppe_indicator`` naming the source — plus the TLP marking
+  definitions used. In an incremental export a removed value is the same indicator
+  with ``revoked: true`` and a newer ``modified``: what a STIX consumer expects.
+  Streamed object by object.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any, ClassVar
+
+import orjson
+
+from steppe.intel.feed_ingest import pattern_of
+from steppe.intel.stix import tlp_marking_definition, tlp_marking_id
+from steppe.response.exports.base import Change, ExportContext, register_exporter
+from steppe.response.exports.selection import TLP_ORDER, ExportEntry
+from steppe.sharing.model import TlpLevel
+
+__all__ = ["CSV_COLUMNS", "CsvRows", "StixBundle", "stix_indicator"]
+
+CSV_COLUMNS = (
+    "action",
+    "type",
+    "value",
+    "indicator",
+    "tlp",
+    "confidence",
+    "score",
+    "owner",
+    "valid_until",
+    "name",
+)
+_PER_CHUNK = 2_000
+#: Namespace of the ids of exported per-value indicators (uuid5 of source id + value).
+_NAMESPACE = uuid.UUID("6b0c3f8e-2f4a-5d1e-9a57-3e5f0c1d2b47")
+
+
+@register_exporter
+class CsvRows:
+    name: ClassVar[str] = "csv"
+    media_type: ClassVar[str] = "text/csv; charset=utf-8"
+    suffix: ClassVar[str] = ".csv"
+    removals: ClassVar[bool] = True
+
+    def __init__(self, context: ExportContext) -> None:
+        self.context = context
+
+    def render(self, changes: Iterable[Change]) -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        it = iter(changes)
+        while True:
+            batch = list(islice(it, _PER_CHUNK))
+            writer.writerows(
+                (
+                    action,
+                    e.type,
+                    e.value,
+                    e.stix_id,
+                    e.tlp,
+                    "" if e.confidence is None else e.confidence,
+                    "" if e.score is None else e.score,
+                    e.owner,
+                    e.valid_until or "",
+                    e.name or "",
+                )
+                for action, e in batch
+            )
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+            if not batch:
+                return
+
+
+def _stix_time(stored: str) -> str:
+    return stored[:23] + "Z"  # STIX millisecond precision
+
+
+def stix_indicator(entry: ExportEntry, generated_at: str, revoked: bool = False) -> dict[str, Any]:
+    """The exported indicator of one value."""
+    key = f"{entry.stix_id}|{entry.type}|{entry.value}"
+    created = _stix_time(entry.created or generated_at)
+    obj: dict[str, Any] = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{uuid.uuid5(_NAMESPACE, key)}",
+        "created": created,
+        "modified": _stix_time(generated_at) if revoked else _stix_time(entry.modified or created),
+        "name": entry.name or f"{entry.type} {entry.value}"[:200],
+        "indicator_types": ["malicious-activity"],
+        "pattern": pattern_of(entry.type, entry.value),
+        "pattern_type": "stix",
+        "valid_from": created,
+        "object_marking_refs": [tlp_marking_id(TlpLevel(entry.tlp))],
+        "x_steppe_indicator": entry.stix_id,
+    }
+    if entry.confidence is not None:
+        obj["confidence"] = entry.confidence
+    if entry.valid_until is not None and entry.valid_until > (entry.created or ""):
+        obj["valid_until"] = _stix_time(entry.valid_until)
+    if revoked:
+        obj["revoked"] = True
+    return obj
+
+
+@register_exporter
+class StixBundle:
+    name: ClassVar[str] = "stix"
+    media_type: ClassVar[str] = "application/stix+json;version=2.1"
+    suffix: ClassVar[str] = ".json"
+    removals: ClassVar[bool] = True
+
+    def __init__(self, context: ExportContext) -> None:
+        self.context = context
+
+    def render(self, changes: Iterable[Change]) -> Iterator[bytes]:
+        c = self.context
+        bundle_id = f"bundle--{uuid.uuid5(_NAMESPACE, c.cursor)}"
+        yield b'{"type":"bundle","id":' + orjson.dumps(bundle_id) + b',"objects":['
+        used: set[str] = set()
+        first = True
+        it = iter(changes)
+        while batch := list(islice(it, _PER_CHUNK)):
+            parts = []
+            for action, entry in batch:
+                used.add(entry.tlp)
+                obj = stix_indicator(entry, c.generated_at, revoked=action == "remove")
+                parts.append((b"" if first else b",") + orjson.dumps(obj))
+                first = False
+            yield b"".join(parts)
+        for level in TLP_ORDER:
+            if level.value in used:
+                yield (b"" if first else b",") + orjson.dumps(tlp_marking_definition(level))
+                first = False
+        yield b"]}\n"

@@ -1,0 +1,381 @@
+"""Which indicator values an export holds, streamed in a stable order.
+
+An export for an actor holds the observables of indicators that are
+
+- visible to the actor (:func:`steppe.sharing.policy.visible_filter`, the one place of
+  access control),
+- active as the IOC matcher defines it (:mod:`steppe.detection.ioc.loading`): the
+  current version, matchable, not revoked, ``valid_until`` not passed, not expired by
+  decay or an ``expired`` sighting (:func:`steppe.intel.sightings.scores_for`),
+- not on a warninglist (unless ``include_warninglisted``),
+- marked at most ``max_tlp`` — TLP:AMBER by default: a firewall or resolver is run by
+  people and vendors outside the analyst's hands, so AMBER+STRICT (the recipient's
+  organisation only) and RED (named people only) stay out unless asked for,
+- of the chosen observable types, with the optional confidence, score and blocklist
+  filters.
+
+Rows come from one server-side cursor ordered by (type, value, indicator id), fetched
+``chunk`` rows at a time, so memory does not grow with the store; a value carried by
+several indicators is exported once (the first in that order).
+
+    >>> for entry in iter_entries(conn, actor, ExportOptions()):   # doctest: +SKIP
+    ...     print(entry.type, entry.value)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+
+from steppe.errors import InputError
+from steppe.intel.scoring import DecayConfig, DecayParameters, polynomial
+from steppe.intel.sightings import scores_for
+from steppe.response.blocklists import find_blocklist
+from steppe.sharing.model import Actor, TlpLevel
+from steppe.sharing.policy import require_reader, visible_filter
+from steppe.storage import timestamps
+from steppe.storage.schema import (
+    blocklist_entries,
+    intel_objects,
+    observables,
+    organisations,
+    sightings,
+)
+from steppe.storage.sql import in_values
+
+__all__ = [
+    "EXPORTABLE_TYPES",
+    "TLP_ORDER",
+    "ExportEntry",
+    "ExportOptions",
+    "entries_of",
+    "iter_entries",
+    "still_exported",
+]
+
+#: Observable types an enforcement export can carry, in export order.
+EXPORTABLE_TYPES = (
+    "cidr",
+    "domain",
+    "email",
+    "ipv4",
+    "ipv6",
+    "md5",
+    "sha1",
+    "sha256",
+    "url",
+)
+TLP_ORDER = (TlpLevel.CLEAR, TlpLevel.GREEN, TlpLevel.AMBER, TlpLevel.AMBER_STRICT, TlpLevel.RED)
+_CHUNK = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    """What to export. ``types`` empty means every exportable type."""
+
+    max_tlp: TlpLevel = TlpLevel.AMBER
+    types: tuple[str, ...] = ()
+    min_confidence: int | None = None
+    min_score: float | None = None
+    blocklist: str | None = None
+    include_warninglisted: bool = False
+    decay: DecayConfig | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.types) - set(EXPORTABLE_TYPES))
+        if unknown:
+            raise InputError(
+                f"cannot export observable type {unknown[0]!r}; "
+                f"choose from {', '.join(EXPORTABLE_TYPES)}",
+                field="types",
+            )
+        if self.min_confidence is not None and not 0 <= self.min_confidence <= 100:
+            raise InputError("must be 0 to 100", field="min_confidence")
+        if self.min_score is not None and not 0 <= self.min_score <= 100:
+            raise InputError("must be 0 to 100", field="min_score")
+
+    @property
+    def levels(self) -> list[str]:
+        """TLP values allowed by the ceiling."""
+        return [t.value for t in TLP_ORDER[: TLP_ORDER.index(self.max_tlp) + 1]]
+
+    @property
+    def wanted_types(self) -> list[str]:
+        return sorted(self.types) if self.types else list(EXPORTABLE_TYPES)
+
+    def fingerprint(self) -> str:
+        """What changes an export's content, for cursors (not the decay model)."""
+        return "|".join(
+            [
+                self.max_tlp.value,
+                ",".join(self.wanted_types),
+                str(self.min_confidence),
+                str(self.min_score),
+                self.blocklist or "",
+                str(self.include_warninglisted),
+            ]
+        )
+
+
+class ExportEntry(NamedTuple):
+    """One value to enforce, and the indicator it comes from."""
+
+    type: str
+    value: str
+    stix_id: str
+    observable_id: int  # stable while the indicator's version is: the base of rule SIDs
+    tlp: str
+    confidence: int | None
+    score: float | None
+    name: str | None
+    valid_until: str | None
+    owner: str  # the producing organisation's name
+    created: str | None = None
+    modified: str | None = None
+
+
+def _query(
+    actor: Actor,
+    options: ExportOptions,
+    now: str,
+    blocklist_id: int | None,
+    *,
+    at: str | None = None,
+) -> Select[Any]:
+    """The selection as SQL. ``at`` (a past moment) selects the versions that were the
+    newest stored at that moment instead of the current ones, for incremental exports."""
+    o, v, org = intel_objects, observables, organisations
+    moment = at or now
+    conditions: list[ColumnElement[bool]] = [
+        o.c.type == "indicator",
+        o.c.revoked.is_(False),
+        or_(o.c.valid_until.is_(None), o.c.valid_until > moment),
+        o.c.tlp.in_(options.levels),
+        v.c.type.in_(options.wanted_types),
+        visible_filter(actor, o),
+    ]
+    if at is None:
+        conditions.append(o.c.is_current.is_(True))
+    if options.include_warninglisted:
+        conditions.append(or_(o.c.matchable.is_(True), o.c.pattern_note.like("%warninglist%")))
+    else:
+        conditions += [o.c.matchable.is_(True), v.c.warninglists.is_(None)]
+    if options.min_confidence is not None:
+        conditions.append(o.c.confidence >= options.min_confidence)
+    if blocklist_id is not None:
+        e = blocklist_entries
+        listed = [e.c.blocklist_id == blocklist_id, e.c.stix_id == o.c.stix_id]
+        if at is None:
+            listed.append(e.c.removed_at.is_(None))
+        else:
+            listed += [e.c.added_at <= at, or_(e.c.removed_at.is_(None), e.c.removed_at > at)]
+        conditions.append(select(e.c.id).where(*listed).exists())
+    return (
+        select(
+            v.c.type,
+            v.c.value,
+            o.c.stix_id,
+            v.c.id,
+            o.c.tlp,
+            o.c.confidence,
+            o.c.name,
+            o.c.valid_until,
+            org.c.name,
+            o.c.pk,
+            o.c.created,
+            o.c.modified,
+            o.c.valid_from,
+        )
+        .select_from(o.join(v, v.c.object_pk == o.c.pk).join(org, org.c.id == o.c.owner_org_id))
+        .where(and_(*conditions))
+        .order_by(v.c.type, v.c.value, o.c.stix_id, v.c.id)
+    )
+
+
+def blocklist_id_of(conn: Connection, actor: Actor, name: str | None) -> int | None:
+    """The id of the actor's organisation's blocklist ``name`` (NotFound if it has none)."""
+    if name is None:
+        return None
+    return find_blocklist(conn, actor, name).id
+
+
+def iter_entries(
+    conn: Connection,
+    actor: Actor,
+    options: ExportOptions,
+    now: str,
+    *,
+    chunk: int = _CHUNK,
+) -> Iterator[ExportEntry]:
+    """Every value to export, once each, in (type, value) order, streamed."""
+    require_reader(actor)
+    blocklist_id = blocklist_id_of(conn, actor, options.blocklist)
+    query = _query(actor, options, now, blocklist_id)
+    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+    last: tuple[str, str] | None = None
+    for rows in result.partitions():
+        for entry in _scored(conn, rows, options, now):
+            key = (entry.type, entry.value)
+            if key != last:
+                last = key
+                yield entry
+
+
+def entries_of(
+    conn: Connection,
+    actor: Actor,
+    options: ExportOptions,
+    now: str,
+    pks: Sequence[int],
+    *,
+    at: str | None = None,
+) -> list[ExportEntry]:
+    """The entries the versions ``pks`` give (as of ``at`` when given, else now): the
+    building block of incremental exports. Scores are judged at ``now`` only when
+    ``at`` is None; a past selection ignores decay (see :mod:`.incremental`)."""
+    blocklist_id = blocklist_id_of(conn, actor, options.blocklist)
+    found: list[ExportEntry] = []
+    for start in range(0, len(pks), _CHUNK):
+        part = list(pks[start : start + _CHUNK])
+        query = _query(actor, options, now, blocklist_id, at=at).where(intel_objects.c.pk.in_(part))
+        rows = conn.execute(query).all()
+        if at is None:
+            found.extend(_scored(conn, rows, options, now))
+        else:
+            found.extend(_entry(row, None) for row in rows)
+    return found
+
+
+def still_exported(
+    conn: Connection,
+    actor: Actor,
+    options: ExportOptions,
+    now: str,
+    values: Iterable[tuple[str, str]],
+) -> set[tuple[str, str]]:
+    """Which of ``values`` (type, value) some active indicator still exports now."""
+    wanted = sorted(set(values))
+    blocklist_id = blocklist_id_of(conn, actor, options.blocklist)
+    kept: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        part = wanted[start : start + _CHUNK]
+        query = _query(actor, options, now, blocklist_id).where(
+            observables.c.value.in_(sorted({v for _, v in part}))
+        )
+        rows = conn.execute(query).all()
+        kept.update((e.type, e.value) for e in _scored(conn, rows, options, now))
+    return kept & set(wanted)
+
+
+def _scored(
+    conn: Connection, rows: Sequence[Any], options: ExportOptions, now: str
+) -> Iterator[ExportEntry]:
+    """Drop rows whose indicator has expired (decay, an ``expired`` sighting) or scores
+    under ``min_score``.
+
+    Indicators with sightings or with observables of several types are scored by
+    :func:`steppe.intel.sightings.scores_for`, as detection scores them. The others —
+    nearly all, in feeds — have nothing to their score but their row, and are scored
+    here with the same model (:func:`_plain_score`; ``tests/response/exports/
+    test_selection.py`` checks both agree): calling ``scores_for`` on every row was 75%
+    of an export's time (bench/exports.py), ~100 s per million indicators.
+    """
+    if not rows:
+        return
+    exact = _needs_exact(conn, rows)
+    scores = scores_for(conn, sorted(exact), now, options.decay) if exact else {}
+    model = options.decay or DecayConfig()
+    moment = timestamps.parse(now)
+    elapsed: dict[str, float] = {}
+    params = {kind: model.parameters((kind,)) for kind in EXPORTABLE_TYPES}
+    for row in rows:
+        pk = row[9]
+        if pk in exact:
+            found = scores.get(pk)
+            if found is None or found.expired:
+                continue
+            value = found.score
+        else:
+            start = row[12] or row[10] or row[11]
+            if start not in elapsed:
+                elapsed[start] = (moment - timestamps.parse(start)).total_seconds()
+            plain = _plain_score(model, params[row[0]], row[5], elapsed[start])
+            if plain is None:
+                continue
+            value = plain
+        if options.min_score is not None and value < options.min_score:
+            continue
+        yield _entry(row, round(value, 1))
+
+
+def _plain_score(
+    model: DecayConfig, params: DecayParameters, confidence: int | None, elapsed: float
+) -> float | None:
+    """The decay score of an indicator with one observable type and no sightings, that
+    is neither revoked nor past ``valid_until`` (the SQL filtered those); None when it
+    has expired. :func:`steppe.intel.scoring.current_score` for that case."""
+    base = float(confidence) if confidence is not None else model.default_base
+    score = base if elapsed < 0 else polynomial(base, elapsed, params.lifetime_days, params.speed)
+    return None if score < model.threshold else score
+
+
+def _in_ints(column: ColumnElement[int], values: list[int], dialect: str) -> ColumnElement[bool]:
+    """``column IN values`` as one bound array (see :func:`steppe.storage.sql.in_values`)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
+    each: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, orjson.dumps(values).decode()))
+    )
+    return column.in_(each.scalar_subquery())
+
+
+def _needs_exact(conn: Connection, rows: Sequence[Any]) -> set[int]:
+    """Pks among ``rows`` whose score depends on more than their row: sighted, or with
+    observables of more than one type."""
+    pks = sorted({row[9] for row in rows})
+    dialect = conn.dialect.name
+    v = observables
+    several = set(
+        conn.scalars(
+            select(v.c.object_pk)
+            .where(_in_ints(v.c.object_pk, pks, dialect))
+            .group_by(v.c.object_pk)
+            .having(func.count(func.distinct(v.c.type)) > 1)
+        )
+    )
+    sighted_ids = set(
+        conn.scalars(
+            select(sightings.c.stix_id)
+            .where(in_values(sightings.c.stix_id, sorted({row[2] for row in rows}), dialect))
+            .distinct()
+        )
+    )
+    if sighted_ids:
+        several.update(row[9] for row in rows if row[2] in sighted_ids)
+    return several
+
+
+def _entry(row: Any, score: float | None) -> ExportEntry:
+    kind, value, stix_id, obs_id, tlp, confidence, name, valid_until, owner, _, created, mod, _ = (
+        row
+    )
+    return ExportEntry(
+        kind, value, stix_id, obs_id, tlp, confidence, score, name, valid_until, owner, created, mod
+    )
