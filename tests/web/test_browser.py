@@ -150,3 +150,16 @@ def test_open_an_incident_from_alerts_and_share_it_with_a_member(
     expect(outsider.get_by_role("heading", name="Not found")).to_be_visible()
     member.context.close()
     outsider.context.close()
+
+
+def test_every_page_from_the_navigation_in_the_browser(page: Page, site: str) -> None:
+    browser_sign_in(page, site, "admin")
+    names = page.get_by_role("navigation").get_by_role("link").all_inner_texts()
+    assert names == ["Situation", "Alerts", "Incidents", "Intel", "Sharing", "Feeds", "Audit log"]
+    for name in names:
+        page.get_by_role("navigation").get_by_role("link", name=name).click()
+        expect(page.locator("h1")).to_be_visible()
+        assert unlabelled_fields(page) == [], name
+        # The page's first control after the skip link and the navigation is reachable.
+        assert tab_stops(page, 1) == ["Skip to content"], name
+        screenshot(page, f"page-{name.lower().replace(' ', '-')}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +11,17 @@ from fastapi.testclient import TestClient
 from web_client import csrf_of, sign_in
 
 USERS = ("coordinator", "admin", "analyst.kz", "analyst.in")
-PAGES = ("/dashboard", "/intel", "/intel?q=103.20.192.4", "/sharing", "/feeds", "/audit")
+PAGES = (
+    "/dashboard",
+    "/alerts",
+    "/alerts?status=",
+    "/incidents",
+    "/intel",
+    "/intel?q=103.20.192.4",
+    "/sharing",
+    "/feeds",
+    "/audit",
+)
 
 
 class _Fields(HTMLParser):
@@ -125,3 +136,41 @@ def test_feeds_show_their_address_only_to_managers(web: TestClient) -> None:
     assert answer.status_code == 403
     answer = web.post("/feeds/snowman/pull", data={"csrf_token": csrf_of(web, "/feeds")})
     assert answer.status_code == 303 and "pulled+snowman" in answer.headers["location"]
+
+
+def test_alert_and_incident_pages_are_labelled_and_follow_the_policy(web: TestClient) -> None:
+    sign_in(web, "analyst.kz")
+    queue = web.get("/alerts").text
+    alert_id = queue.split('href="/alerts/', 1)[1].split('"', 1)[0]
+    token = csrf_of(web, "/alerts")
+    answer = web.post(
+        "/alerts/triage",
+        data={"ids": [alert_id], "action": "incident", "title": "Beacon", "csrf_token": token},
+    )
+    assert answer.status_code == 303
+    incident = answer.headers["location"].split("?", 1)[0]
+    for page in (f"/alerts/{alert_id}", incident):
+        html = web.get(page)
+        assert html.status_code == 200
+        fields = _Fields()
+        fields.feed(html.text)
+        assert fields.unlabelled() == [], page
+    sign_in(web, "analyst.in")  # another member: neither the alert nor the incident
+    assert web.get(f"/alerts/{alert_id}").status_code == 404
+    assert web.get(incident).status_code == 404
+    sign_in(web, "coordinator")  # the center coordinates every incident
+    assert web.get(incident).status_code == 200
+
+
+def test_a_reader_of_the_queue_cannot_triage_an_alert_it_may_not_read(web: TestClient) -> None:
+    sign_in(web, "analyst.kz")
+    alert_id = web.get("/alerts").text.split('href="/alerts/', 1)[1].split('"', 1)[0]
+    sign_in(web, "analyst.in")
+    token = csrf_of(web, "/alerts")
+    answer = web.post(
+        "/alerts/triage", data={"ids": [alert_id], "action": "closed", "csrf_token": token}
+    )
+    assert answer.status_code == 303
+    assert "0 alerts changed; 1 not: no alert" in unquote(answer.headers["location"])
+    answer = web.post(f"/alerts/{alert_id}/status", data={"status": "closed", "csrf_token": token})
+    assert answer.status_code == 404
