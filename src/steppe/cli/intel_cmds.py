@@ -25,7 +25,7 @@ from steppe.intel.remark import share_object
 from steppe.intel.sighting_export import sighting_objects
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, TlpLevel
+from steppe.sharing.model import Distribution, parse_tlp
 
 __all__ = ["intel_app"]
 
@@ -51,12 +51,7 @@ def intel_import(
     """Import a STIX 2.1 bundle in one transaction: all of it, or nothing."""
     rt: Runtime = ctx.obj
     source = "<stdin>" if file == "-" else file
-    try:
-        level = TlpLevel.parse(tlp)
-    except ValueError:
-        raise InputError(
-            f"unknown TLP {tlp!r}; use clear, green, amber, amber+strict or red", field="--tlp"
-        ) from None
+    level = parse_tlp(tlp, "--tlp")
     data = sys.stdin.buffer.read() if file == "-" else _read(Path(file))
     objects = read_bundle(data, source)
     trail = rt.operator_trail()
@@ -185,12 +180,7 @@ def intel_share(
 ) -> None:
     """Re-mark one of your organisation's objects (stored as a new version)."""
     rt: Runtime = ctx.obj
-    try:
-        level = TlpLevel.parse(tlp)
-    except ValueError:
-        raise InputError(
-            f"unknown TLP {tlp!r}; use clear, green, amber, amber+strict or red", field="--tlp"
-        ) from None
+    level = parse_tlp(tlp, "--tlp")
     with rt.transaction() as conn:
         actor = directory.load_actor(conn, as_user)
         stored = share_object(

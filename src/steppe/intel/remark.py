@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from steppe.audit.trail import AuditTrail
-from steppe.errors import Conflict, Forbidden, InputError, NotFound
+from steppe.errors import Conflict, Forbidden
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.queries import StoredObject, get_stored
@@ -51,17 +51,7 @@ def _groups(
 ) -> tuple[directory.SharingGroup, ...]:
     """Groups named by the actor: only those its organisation is in or owns (others are
     answered as unknown, so a name does not confirm a group exists)."""
-    found = []
-    for name in names:
-        unknown = InputError(f"no sharing group named {name!r}", field="groups")
-        try:
-            group = directory.find_group(conn, name)
-        except NotFound:
-            raise unknown from None
-        if actor.org_id not in group.member_org_ids and actor.org_id != group.owner_org_id:
-            raise unknown
-        found.append(group)
-    return tuple(found)
+    return tuple(directory.group_for_marking(conn, actor, n, field="groups") for n in names)
 
 
 def share_object(

@@ -41,6 +41,7 @@ __all__ = [
     "find_group",
     "find_organisation",
     "get_organisation",
+    "group_for_marking",
     "groups_visible_to",
     "list_groups",
     "list_organisations",
@@ -426,6 +427,19 @@ def visible_group(conn: Connection, actor: Actor, name: str) -> SharingGroup:
     if can_see_group(actor, group.roster()):
         return group
     raise NotFound(f"no sharing group named {name!r}")
+
+
+def group_for_marking(conn: Connection, actor: Actor, name: str, *, field: str) -> SharingGroup:
+    """A group ``actor`` may mark intel for: one its organisation is in or owns. Others
+    are answered as unknown (an InputError on ``field``), so a name confirms nothing."""
+    unknown = InputError(f"no sharing group named {name!r}", field=field)
+    try:
+        group = find_group(conn, name)
+    except NotFound:
+        raise unknown from None
+    if actor.org_id not in group.member_org_ids and actor.org_id != group.owner_org_id:
+        raise unknown
+    return group
 
 
 def check_may_create_group(actor: Actor, owner_org_id: int) -> None:

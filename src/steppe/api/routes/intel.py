@@ -27,7 +27,7 @@ from steppe.api.schemas import (
     SourceOut,
     StoredObjectOut,
 )
-from steppe.errors import Conflict, Forbidden, InputError, InvalidStix, NotFound
+from steppe.errors import Conflict, Forbidden, InputError, InvalidStix
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
@@ -36,7 +36,7 @@ from steppe.intel.queries import StoredObject, get_stored, list_objects, lookup_
 from steppe.intel.remark import share_object
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
-from steppe.sharing.model import Actor, Distribution, Role, TlpLevel
+from steppe.sharing.model import Actor, Distribution, Role, TlpLevel, parse_tlp
 from steppe.storage import timestamps
 from steppe.storage.engine import writing
 from steppe.storage.schema import intel_objects, object_groups, sharing_groups
@@ -331,24 +331,11 @@ def _groups_of(conn: Connection, pk: int) -> tuple[directory.SharingGroup, ...]:
 
 def _group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
     """A group the caller's organisation is in or owns; others are answered as unknown."""
-    unknown = InputError(f"no sharing group named {name!r}", field="query.group")
-    try:
-        group = directory.find_group(conn, name)
-    except NotFound:
-        raise unknown from None
-    if actor.org_id not in group.member_org_ids and actor.org_id != group.owner_org_id:
-        raise unknown
-    return group
+    return directory.group_for_marking(conn, actor, name, field="query.group")
 
 
 def _tlp(text: str, field: str = "query.tlp") -> TlpLevel:
-    try:
-        return TlpLevel.parse(text)
-    except ValueError:
-        raise InputError(
-            f"unknown TLP {text!r}; use clear, green, amber, amber+strict or red",
-            field=field,
-        ) from None
+    return parse_tlp(text, field)
 
 
 def _ts(moment: datetime | None, field: str) -> str | None:

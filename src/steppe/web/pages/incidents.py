@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from steppe.errors import InputError
 from steppe.response.incidents import add_participant, set_status
 from steppe.response.incidents.evidence import add_intel, add_note, list_evidence
 from steppe.response.incidents.model import STATUS_TRANSITIONS, IncidentStatus
@@ -23,7 +22,7 @@ from steppe.response.incidents.store import add_comment, open_incident
 from steppe.response.incidents.tasks import add_task, list_tasks, update_task
 from steppe.response.incidents.templates import templates_by_name
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, OrgKind, Role, TlpLevel
+from steppe.sharing.model import Distribution, OrgKind, Role, TlpLevel, parse_tlp
 from steppe.web.deps import PageSession, WebConn, check_csrf, services, web_trail
 from steppe.web.rendering import HtmlRoute, render
 from steppe.web.sessions import WebSession
@@ -38,10 +37,7 @@ _SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def _tlp(text: str) -> TlpLevel:
-    try:
-        return TlpLevel.parse(text)
-    except ValueError:
-        raise InputError(f"unknown TLP {text!r}", field="tlp") from None
+    return parse_tlp(text, "tlp")
 
 
 @router.get("/incidents")

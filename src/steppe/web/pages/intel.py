@@ -23,7 +23,7 @@ from steppe.intel.queries import get_stored, list_objects
 from steppe.intel.remark import groups_of_object, share_object
 from steppe.intel.sightings import list_sightings, scores_for
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, TlpLevel
+from steppe.sharing.model import Distribution, TlpLevel, parse_tlp
 from steppe.web.deps import PageSession, WebConn, check_csrf, services, web_trail
 from steppe.web.rendering import HtmlRoute, render
 from steppe.web.sessions import WebSession
@@ -116,10 +116,7 @@ def intel_share(
     tlp: Annotated[str, Form(max_length=20)],
     groups: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    try:
-        level = TlpLevel.parse(tlp)
-    except ValueError:
-        raise InputError(f"unknown TLP {tlp!r}", field="tlp") from None
+    level = parse_tlp(tlp, "tlp")
     svc = services(request)
     with svc.engine.begin() as conn:
         share_object(
