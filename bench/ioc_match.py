@@ -338,9 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         columnar = ColumnarMatcher(_MATCHER.index)
         columnar.view(ORG)
         print(f"  columnar value sets for org {ORG} in {time.perf_counter() - started:.1f} s")
-        col_rate = _time(
-            "Steppe columnar", lambda: steppe_columnar(path, columnar), n, planted
-        )
+        col_rate = _time("Steppe columnar", lambda: steppe_columnar(path, columnar), n, planted)
     best = max(polars_rate, duck_rate)
     print(f"  Steppe / parse ceiling: {ours / ceiling:.2f} (aim ≥ 0.90: "
           f"{'met' if ours >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip

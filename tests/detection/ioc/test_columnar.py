@@ -105,14 +105,16 @@ def _found(found: Any) -> list[tuple[str, list[tuple[str, str, str, int]]]]:
 
 def _same_hits(index: IocIndex, events: list[dict[str, str | None]]) -> None:
     table = pa.Table.from_pylist(events, schema=SCHEMA)
+    # The same rows as one record batch and as a table of several chunks.
+    shapes = [table, pa.Table.from_batches(table.to_batches(max_chunksize=4), SCHEMA)]
+    if table.num_rows:
+        shapes.append(table.combine_chunks().to_batches()[0])
     rows = IocMatcher(index)
     columns = ColumnarMatcher(index, threads=2)
     for org in ORGS:
         expected = _found(rows.match_events(table.to_pylist(), org, NOW))
-        assert _found(columns.match_table(table, org, NOW)) == expected
-        batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
-        if batch is not None:
-            assert _found(columns.match_table(batch, org, NOW)) == expected
+        for data in shapes:
+            assert _found(columns.match_table(data, org, NOW)) == expected
 
 
 indicators = st.lists(

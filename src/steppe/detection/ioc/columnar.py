@@ -76,8 +76,6 @@ _NOT_PLAIN = r"[^!-~]"
 _CIDR_STEP = 4
 _STRINGS = (pa.string(), pa.large_string(), pa.string_view())
 
-Mask = pa.Array  # boolean, one per row, never null
-
 
 @dataclass(frozen=True)
 class _Visible:
@@ -87,6 +85,7 @@ class _Visible:
     ip4: pa.Array  # exact IPv4 indicators, as _packed uint32
     cidr4: tuple[tuple[int, pa.Array], ...]  # (key length, _packed network keys)
     v6: bool  # any IPv6 value or network: IPv6 event values must be looked at
+    ips: bool  # any exact IP value: an address in a name field may hit
     names: pa.Array  # domains and URL hosts
     depths: tuple[int, ...]  # label counts of those names
     hashes: pa.Array
@@ -103,10 +102,10 @@ def _visible(index: IocIndex, org_id: int) -> _Visible:
         return [v for v, mask in index.tables[table].items() if (mask >> org_id) & 1]
 
     ip4: list[int] = []
-    v6 = False
+    v6 = exact_v6 = False
     for value in seen("ip"):
         if ":" in value:
-            v6 = True
+            v6 = exact_v6 = True
         else:
             ip4.append(_packed(_ip4_number(value)))
     keys: dict[int, set[int]] = {}
@@ -127,6 +126,7 @@ def _visible(index: IocIndex, org_id: int) -> _Visible:
         ip4=pa.array(ip4, pa.uint32()),
         cidr4=tuple((k, pa.array(sorted(v), pa.uint32())) for k, v in sorted(keys.items())),
         v6=v6,
+        ips=bool(ip4) or exact_v6,
         names=pa.array(sorted(names), pa.string()),
         depths=tuple(sorted({name.count(".") + 1 for name in names})),
         hashes=pa.array(seen("hash"), pa.string()),
@@ -134,7 +134,8 @@ def _visible(index: IocIndex, org_id: int) -> _Visible:
     )
 
 
-def _any(masks: list[pa.Array]) -> Mask | None:
+def _any(masks: list[pa.Array]) -> pa.Array | None:
+    """Rows where any of ``masks`` (boolean, one per row) is true; null counts as false."""
     if not masks:
         return None
     found = masks[0]
@@ -148,7 +149,7 @@ def _present(column: pa.Array) -> pa.Array:
     return pc.fill_null(pc.greater(pc.binary_length(column), 0), False)
 
 
-def _ipv4_numbers(column: pa.Array) -> tuple[pa.Array, Mask]:
+def _ipv4_numbers(column: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Each row's IPv4 address as a :func:`_packed` uint32, and whether the row spells it
     canonically (other rows are for the row matcher; their number means nothing).
 
@@ -186,18 +187,27 @@ def _prefix_mask(length: int) -> int:
     return _packed(((1 << length) - 1) << (32 - length))
 
 
-def _ip_mask(column: pa.Array, view: _Visible) -> Mask | None:
+def _ip_mask(column: pa.Array | pa.ChunkedArray, view: _Visible) -> pa.Array | None:
     masks = []
     if view.v6:
         masks.append(pc.match_substring(column, ":"))
     if len(view.ip4) or view.cidr4:
-        address, canonical = _ipv4_numbers(column)
-        masks.append(pc.and_(pc.invert(canonical), _present(column)))
+        if isinstance(column, pa.ChunkedArray):
+            numbers = [_ipv4_numbers(chunk) for chunk in column.chunks]
+            address = pa.chunked_array([a for a, _ in numbers], pa.uint32())
+            canonical = pa.chunked_array([c for _, c in numbers], pa.bool_())
+        else:
+            address, canonical = _ipv4_numbers(column)
+        masks.append(pc.and_(pc.invert(canonical), pc.is_valid(column)))
+        known = []
         if len(view.ip4):
-            masks.append(pc.and_(canonical, pc.is_in(address, value_set=view.ip4)))
+            known.append(pc.is_in(address, value_set=view.ip4))
         for key_length, networks in view.cidr4:
             keys = pc.bit_wise_and(address, pa.scalar(_prefix_mask(key_length), pa.uint32()))
-            masks.append(pc.and_(canonical, pc.is_in(keys, value_set=networks)))
+            known.append(pc.is_in(keys, value_set=networks))
+        found = _any(known)
+        if found is not None:
+            masks.append(pc.and_(canonical, found))
     return _any(masks)
 
 
@@ -208,19 +218,22 @@ def _suffix(names: pa.Array, depth: int) -> pa.Array:
     return pc.if_else(pc.equal(pc.list_value_length(parts), depth + 1), joined, names)
 
 
-def _name_mask(column: pa.Array, view: _Visible, odd: str = _ODD_NAME) -> Mask | None:
-    if not len(view.names):
+def _name_mask(column: pa.Array, view: _Visible) -> pa.Array | None:
+    if not len(view.names) and not view.ips:
         return None
-    masks = [pc.invert(pc.string_is_ascii(column)), pc.match_substring_regex(column, odd)]
-    lower = pc.ascii_lower(column)
-    # The row matcher walks every parent of a name; only the depths some indexed
-    # name has can be in the set, so only those suffixes are looked up.
-    masks.extend(pc.is_in(_suffix(lower, d), value_set=view.names) for d in view.depths)
-    return pc.and_(_any(masks), _present(column))
+    # Odd names may be addresses (the row matcher looks those up as IPs) or need the
+    # full canonical form.
+    masks = [pc.invert(pc.string_is_ascii(column)), pc.match_substring_regex(column, _ODD_NAME)]
+    if len(view.names):
+        lower = pc.ascii_lower(column)
+        # The row matcher walks every parent of a name; only the depths some indexed
+        # name has can be in the set, so only those suffixes are looked up.
+        masks.extend(pc.is_in(_suffix(lower, d), value_set=view.names) for d in view.depths)
+    return _any(masks)
 
 
-def _url_mask(column: pa.Array, view: _Visible) -> Mask | None:
-    if not len(view.names):
+def _url_mask(column: pa.Array, view: _Visible) -> pa.Array | None:
+    if not len(view.names) and not view.ips:
         return None
     host = pc.struct_field(pc.extract_regex(column, _URL_HOST), "host")
     unread = pc.and_(pc.is_null(host), _present(column))  # no scheme://: let rows decide
@@ -232,7 +245,7 @@ def _url_mask(column: pa.Array, view: _Visible) -> Mask | None:
     return pc.and_(_any(masks), _present(column))
 
 
-def _email_mask(column: pa.Array, view: _Visible) -> Mask | None:
+def _email_mask(column: pa.Array, view: _Visible) -> pa.Array | None:
     if not len(view.emails):
         return None
     # str.strip() drops more than ASCII blanks: anything but printable ASCII is kept.
@@ -241,7 +254,7 @@ def _email_mask(column: pa.Array, view: _Visible) -> Mask | None:
     return _any([odd, found])
 
 
-def _hash_mask(column: pa.Array, view: _Visible) -> Mask | None:
+def _hash_mask(column: pa.Array, view: _Visible) -> pa.Array | None:
     if not len(view.hashes):
         return None
     return _any(
@@ -252,7 +265,7 @@ def _hash_mask(column: pa.Array, view: _Visible) -> Mask | None:
     )
 
 
-_SCREENS: dict[str, Callable[[pa.Array, _Visible], Mask | None]] = {
+_SCREENS: dict[str, Callable[[pa.Array, _Visible], pa.Array | None]] = {
     **dict.fromkeys(IP_FIELDS, _ip_mask),
     **dict.fromkeys(DOMAIN_FIELDS, _name_mask),
     **dict.fromkeys(URL_FIELDS, _url_mask),
@@ -261,16 +274,21 @@ _SCREENS: dict[str, Callable[[pa.Array, _Visible], Mask | None]] = {
 }
 
 
-def _string_column(data: pa.Table | pa.RecordBatch, field: str) -> pa.Array | None:
-    """``field`` as one string array, or None if no row can hold a string there."""
+def _string_column(
+    data: pa.Table | pa.RecordBatch, field: str
+) -> pa.Array | pa.ChunkedArray | None:
+    """``field`` as strings, or None if no row can hold a string there.
+
+    A table's columns stay chunked: the kernels run chunk by chunk and ``pc.is_in``
+    still hashes its value set once per call, where joining the chunks would copy.
+    """
     if field not in data.schema.names:
         return None
     column: Any = data.column(field)
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    if column.type not in _STRINGS:
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if kind not in _STRINGS:
         return None  # ints, timestamps, lists: the row matcher reads strings only
     if column.type != pa.string():
         column = column.cast(pa.string())
