@@ -22,11 +22,16 @@ In one run, over the same file, it times (events/s; each reads the file itself):
 4. Steppe: ``orjson`` per line + :class:`steppe.detection.ioc.IocMatcher` for one
    organisation (the index built with every indicator visible to it), in ``--workers``
    processes (forked after the index is built; each reads and matches its share of the
-   lines; Polars and DuckDB use every core too).
+   lines; Polars and DuckDB use every core too);
+5. Steppe columnar: :func:`steppe.detection.ioc.columnar.read_json_lines` (Arrow's
+   multithreaded JSON reader, every field read) + :class:`ColumnarMatcher.match_table`
+   (Arrow kernels screen whole columns on every core; the row matcher's exact match
+   judges the rows that may hit) — the path ``steppe detect`` takes over the lake.
 
 Each must count the planted events exactly, or the script stops. It prints the rates,
-ratios to the ceiling and to the best baseline, the aims (Steppe ≥ 90% of the ceiling,
-≥ 1.5× the best baseline), the index build time and size, and the peak RSS.
+ratios to the ceiling and to the best baseline for both Steppe contenders, the aims
+(≥ 90% of the ceiling, ≥ 1.5× the best baseline), the index build time and size, and
+the peak RSS.
 """
 
 from __future__ import annotations
@@ -312,6 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     print(f"{args.indicators:,} indicators + {args.cidrs:,} CIDRs, {args.events:,} events, "
           f"{args.hit_rate:.1%} planted hits, Steppe in {args.workers} process(es)")  # fmt: skip
+    print("  load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     world = World(rng, args.indicators, args.cidrs)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
@@ -348,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{'met' if col_rate >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip
     print(f"  Steppe columnar / best baseline: {col_rate / best:.2f} (aim ≥ 1.5: "
           f"{'met' if col_rate >= 1.5 * best else 'NOT met'})")  # fmt: skip
+    print("  load average at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"  peak RSS: {_peak_mb():,.0f} MB (this process or a worker, the larger)")
 
 

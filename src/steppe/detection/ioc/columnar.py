@@ -30,6 +30,7 @@ hold only values the organisation may see, rebuilt when the index changes
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -178,8 +179,8 @@ def _ipv4_numbers(column: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 def _packed(address: int) -> int:
     """An IPv4 address (an int, network order) as :func:`_ipv4_numbers` reads its four
-    bytes: the first octet lowest (memory order)."""
-    return int.from_bytes(address.to_bytes(4, "big"), "little")
+    bytes: in memory order, as this machine reads a uint32."""
+    return int.from_bytes(address.to_bytes(4, "big"), sys.byteorder)
 
 
 def _prefix_mask(length: int) -> int:
