@@ -3,6 +3,14 @@
 # Tests marked `postgres` use the PostgreSQL server at 127.0.0.1:5432 (STEPPE_TEST_PG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The browser tests (tests/web) drive Debian's chromium through Playwright, which
+# downloads no browser of its own.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing Debian's chromium for the browser tests" >&2
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+  $sudo_ apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { $sudo_ apt-get update -q >/dev/null && $sudo_ apt-get install -y -q chromium >/dev/null; }
+fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
 # The export tests check their files with Debian's real tools (nft -c, named-checkzone);

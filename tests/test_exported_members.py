@@ -10,7 +10,7 @@ def test_all_is_complete_and_real() -> None:
     # Subpackages are importable but are not part of the flat API.
     modules = {
         "alerts", "api", "audit", "cli", "demo", "detection", "errors", "federation", "ingest", "intel", "lake", "response", "settings",
-        "sharing", "storage", "workers",
+        "sharing", "storage", "web", "workers",
     }  # fmt: skip
     assert set(steppe.__all__) - {"__version__"} == public - modules
     for name in steppe.__all__:

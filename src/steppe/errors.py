@@ -11,6 +11,7 @@ The tree::
     │   ├── InvalidPlaybook      a playbook (YAML) that does not hold; lists every problem
     │   └── MarkingConflict      distribution, groups and TLP that contradict each other
     ├── Unauthenticated          no credentials, or ones that do not hold (HTTP 401)
+    │   └── LoginRequired        a web page without a session: redirect to sign in (steppe.web)
     ├── NotFound                 no such object, or one the actor may not see (same error)
     ├── Conflict                 a name or id that already exists
     │   └── InvalidTransition    a state change the state machine does not allow (HTTP 409)

@@ -274,6 +274,21 @@ class Settings(BaseSettings):
     taxii_max_page_size: int = Field(
         default=10000, gt=0, description="Most objects one TAXII page holds, whatever the limit."
     )
+    web_enabled: bool = Field(
+        default=True, description="Serve the web UI (the situation room) at / beside the API."
+    )
+    web_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="How long a web UI sign-in lasts without activity before it must be redone.",
+    )
+    web_secure_cookies: bool = Field(
+        default=False,
+        description=(
+            "Mark the web UI's session cookie Secure (browsers send it over HTTPS only); "
+            "set it when the UI is served behind TLS."
+        ),
+    )
 
     playbook_dir: Path | None = Field(
         default=None,

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from sqlalchemy import select
 
-from alert_world import dns
+from alert_world import NOW, dns
 from helpers import indicator
 from intel_world import World
-from steppe.alerts.detect import StreamingDetector, retro_hunt
+from steppe.alerts import detect
+from steppe.alerts.detect import StreamingDetector, detect_lake, retro_hunt
 from steppe.alerts.queries import list_alerts
+from steppe.detection.ioc import build_index
 from steppe.detection.sigma.store import RuleStore
 from steppe.lake import EventLake
 from steppe.storage import timestamps
@@ -73,3 +76,31 @@ def test_retro_hunt_finds_new_intel_in_the_recent_lake(world: World, tmp_path: P
     assert (again.new, again.duplicates) == (0, 1)
     with world.engine.connect() as conn:
         assert conn.scalar(select(alerts.c.org_id)) == world.orgs["uz"].id
+
+
+def test_detect_lake_matches_column_slices_since_the_cutoff_for_each_member(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One row group per slice, so every slice is screened and read on its own.
+    monkeypatch.setattr(detect, "_SCREEN_ROWS", 1)
+    lake = EventLake(tmp_path / "lake")
+    lake.start(background=False)
+    for org in ("kg", "uz"):
+        for n in range(4):  # n = 0, 1 before the cutoff; 2, 3 after it
+            lake.accept(world.orgs[org].id, [dns(f"c{n}.evil.example", n), dns("benign.test", n)])
+    lake.close()
+    with world.engine.connect() as conn:
+        index = build_index(conn, NOW)
+    report = detect_lake(world.engine, world.trail, tmp_path / "lake", index,
+                         since="2026-01-09T10:00:02.000000Z", now=NOW)  # fmt: skip
+    # Two events hit; both are KG's, on one host within the hour: one aggregated alert.
+    assert (report.events, report.events_hit, report.new) == (8, 2, 1)
+    with world.engine.connect() as conn:
+        found = conn.execute(
+            select(alerts.c.org_id, alerts.c.observed, alerts.c.count, alerts.c.event)
+        ).all()
+    # KG is in the group the evil.example indicator is shared with; UZ is not: nothing.
+    assert [(org, observed, count) for org, observed, count, _ in found] == [
+        (world.orgs["kg"].id, "c2.evil.example", 2),
+    ]
+    assert all(orjson.loads(event)["raw"] for *_, event in found)  # the whole event

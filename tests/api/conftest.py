@@ -15,23 +15,20 @@ unless a test asks for a limit.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from conftest import KEY
-from steppe.api.app import API_PREFIX, create_app
+from live_server import served
+from steppe.api.app import create_app
 from steppe.audit.trail import AuditTrail
 from steppe.settings import Settings
 from steppe.sharing import directory
@@ -121,66 +118,14 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture
 def serve(engine: Engine) -> Iterator[Callable[[FastAPI], str]]:
-    """``serve(app)`` runs ``app`` under uvicorn on a free port and returns its base URL.
-
-    The server answers before ``serve`` returns and is shut down (and joined) at teardown.
-    It logs nothing: on Python 3.11 a traceback formatted in the server thread while
-    pytest formats one in the main thread can crash CPython's ``ast`` ("AST constructor
-    recursion depth mismatch"). To see the traceback of a 500, repeat the request with
-    the ``client`` fixture and ``raise_server_exceptions=True``.
+    """``serve(app)`` runs ``app`` under uvicorn on a free port and returns its base URL
+    (see :func:`live_server.served`); the servers stop (and are joined) at teardown.
 
     It asks for ``engine`` so that the servers stop before the engine is disposed: a
     request's database connection is given back only after its response has been sent.
     """
-    running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
-
-    def start(app: FastAPI) -> str:
-        # Binding the socket here, not in uvicorn, means no other process can take the
-        # port between choosing it and listening on it.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # uvicorn leaves a socket it is given as it is; without TCP_NODELAY every response
-        # waits ~40 ms for the client's delayed ACK (headers and body are two writes).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            log_level="critical",
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            timeout_graceful_shutdown=5,
-        )
-        server = uvicorn.Server(config)  # off the main thread it leaves signals alone
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True
-        )
-        thread.start()
-        running.append((server, thread, sock))
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn stopped before it answered")
-            try:
-                if (
-                    server.started
-                    and httpx.get(f"{base_url}{API_PREFIX}/openapi.json").status_code == 200
-                ):
-                    return base_url
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not answer on {base_url} within 15 s")
-            time.sleep(0.02)
-
-    yield start
-    for server, thread, sock in running:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not shut down"
+    with ExitStack() as stack:
+        yield lambda app: stack.enter_context(served(app))
 
 
 @pytest.fixture

@@ -86,5 +86,5 @@ def test_run_an_incident(coalition: Steppe, tmp_path: Path) -> None:
     code, _, err = coalition("incident", "status", short, "open", "--as", "pk")
     assert code == 1 and "investigating: it may become" in err
     code, _, err = coalition("incident", "open", "x", "--as", "pk", "--tlp", "purple")
-    assert code == 1 and "'purple' is not a TLP level" in err
+    assert code == 1 and "--tlp: unknown TLP 'purple'" in err
     assert "ransomware" in coalition.ok("incident", "templates")

@@ -1,8 +1,11 @@
 """Running IOC detection: over the lake (batch, retro-hunt) and on the broker (streaming).
 
-All three use one :class:`~steppe.detection.ioc.matcher.IocMatcher` and store through
-:func:`~steppe.alerts.store.store_ioc_alerts`, so an event detected by the stream and
-again by ``steppe detect`` is one alert.
+All three give the hits of :class:`~steppe.detection.ioc.matcher.IocMatcher` and store
+through :func:`~steppe.alerts.store.store_ioc_alerts`, so an event detected by the
+stream and again by ``steppe detect`` is one alert. The lake is read as Arrow record
+batches and matched column-wise (:class:`~steppe.detection.ioc.columnar.ColumnarMatcher`:
+only the rows that may hit become dicts); the stream's batches arrive as JSON and go
+through the row matcher.
 
 - :func:`detect_lake` — events of the lake since a moment, per organisation (each
   organisation's events are matched only against what it may see).
@@ -28,6 +31,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from sqlalchemy import Engine
 
@@ -38,6 +42,7 @@ from steppe.alerts.store import (
     store_ioc_alerts,
 )
 from steppe.audit.trail import AuditTrail
+from steppe.detection.ioc.columnar import MATCHED_FIELDS, ColumnarMatcher
 from steppe.detection.ioc.index import IocIndex
 from steppe.detection.ioc.loading import (
     audit_position,
@@ -46,7 +51,7 @@ from steppe.detection.ioc.loading import (
     deleted_after,
     refresh,
 )
-from steppe.detection.ioc.matcher import IocMatcher
+from steppe.detection.ioc.matcher import EventHit, IocMatcher
 from steppe.detection.sigma.store import RuleStore
 from steppe.lake.partitions import Partition, list_partitions, parquet_files
 from steppe.lake.table import lake_schema
@@ -56,7 +61,7 @@ from steppe.workers.broker import Broker, Message, Subscription
 __all__ = ["DetectReport", "StreamingDetector", "detect_lake", "retro_hunt"]
 
 log = logging.getLogger(__name__)
-_BATCH_ROWS = 50_000
+_SCREEN_ROWS = 1_000_000
 
 #: Called after each partition with (partitions done, partitions in all).
 Progress = Callable[[int, int], None]
@@ -80,16 +85,53 @@ class DetectReport:
         self.sightings += result.sightings
 
 
-def _events(partition: Partition, since: str) -> Iterator[list[dict[str, Any]]]:
+def _slices(fragment: ds.ParquetFileFragment) -> Iterator[ds.ParquetFileFragment]:
+    """The file in runs of whole row groups of about ``_SCREEN_ROWS`` rows."""
+    run: list[int] = []
+    rows = 0
+    for group in fragment.row_groups:
+        run.append(group.id)
+        rows += group.num_rows
+        if rows >= _SCREEN_ROWS:
+            yield fragment.subset(row_group_ids=run)
+            run, rows = [], 0
+    if run:
+        yield fragment.subset(row_group_ids=run)
+
+
+def _lake_hits(
+    partition: Partition, since: str, matcher: ColumnarMatcher, now: str
+) -> Iterator[tuple[int, list[tuple[dict[str, Any], list[EventHit]]]]]:
+    """(events read, their hits) per slice of the partition's files since ``since``.
+
+    Only the matched fields (and ``@timestamp``) are read to screen a slice: the value
+    sets of a large index are hashed again by every ``pc.is_in`` call, so slices are
+    large, and a large slice of whole rows (``raw`` included) would not fit in memory.
+    The full rows are read for the candidates only.
+    """
     files = [str(p) for p in parquet_files(partition)]
     if not files:
         return
-    dataset = ds.dataset(files, schema=lake_schema(), format="parquet")
-    cutoff = pa.scalar(timestamps.parse(since), type=lake_schema().field("@timestamp").type)
-    scanner = dataset.scanner(filter=ds.field("@timestamp") >= cutoff, batch_size=_BATCH_ROWS)
-    for batch in scanner.to_batches():
-        if batch.num_rows:
-            yield batch.to_pylist()
+    schema = lake_schema()
+    dataset = ds.dataset(files, schema=schema, format="parquet")
+    cutoff = pa.scalar(timestamps.parse(since), type=schema.field("@timestamp").type)
+    screened = ["@timestamp", *(f for f in MATCHED_FIELDS if f in schema.names)]
+    org = partition.organisation
+    for fragment in dataset.get_fragments():
+        for part in _slices(fragment):
+            table = part.to_table(schema=schema, columns=screened)
+            stamps = table["@timestamp"].combine_chunks()
+            recent = pc.fill_null(pc.greater_equal(stamps, cutoff), False)
+            count = pc.sum(recent).as_py() or 0
+            if not count:
+                continue
+            rows = matcher.candidates(table, org)
+            rows = pc.filter(rows, pc.take(recent, rows))
+            if not len(rows):
+                yield count, []
+                continue
+            events = part.to_table(schema=schema).take(rows).to_pylist()
+            yield count, matcher.match_rows(events, org, now)
 
 
 def detect_lake(
@@ -107,14 +149,13 @@ def detect_lake(
     """Match the lake's events since ``since`` (a stored timestamp) and store alerts
     (aggregated per indicator, host and ``window_seconds``)."""
     moment = now or timestamps.now()
-    matcher = IocMatcher(index)
+    matcher = ColumnarMatcher(index)
     day = timestamps.parse(since).date()
     partitions = [p for p in list_partitions(lake_root, organisations) if p.day >= day]
     report = DetectReport(indicators=len(index))
     for done, partition in enumerate(partitions, 1):
-        for events in _events(partition, since):
-            report.events += len(events)
-            found = list(matcher.match_events(events, partition.organisation, moment))
+        for count, found in _lake_hits(partition, since, matcher, moment):
+            report.events += count
             report.events_hit += len(found)
             if found:
                 with engine.begin() as conn:

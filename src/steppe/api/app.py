@@ -50,6 +50,7 @@ from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
+from steppe.web.app import install_web
 
 __all__ = ["API_PREFIX", "TAXII_PREFIX", "create_app", "settle_heap"]
 
@@ -207,6 +208,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if settings.web_enabled:
+        install_web(app)
     app.add_middleware(
         RequestGuard,
         max_bytes=settings.api_max_body_bytes,

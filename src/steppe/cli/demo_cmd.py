@@ -29,10 +29,21 @@ from steppe.response.incidents.queries import get_incident
 from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
 from steppe.response.playbooks.runs import list_runs
 from steppe.settings import Settings
-from steppe.sharing import directory
+from steppe.sharing import credentials, directory
+from steppe.sharing.model import Role
 from steppe.storage import migrate
 
-__all__ = ["demo"]
+__all__ = ["DEMO_PASSWORD", "WEB_LOGINS", "demo"]
+
+#: The demo users' web UI password (a public demo: printed on every run).
+DEMO_PASSWORD = "steppe-demo"
+#: Logins the demo prints: the center's coordinator and two members in different blocs.
+WEB_LOGINS = (
+    ("coordinator", "the Regional Center's coordinator: every member's alerts"),
+    ("analyst.kz", "KZ-CERT: in CSTO, SCO and EAEU"),
+    ("analyst.in", "CERT-In: in SCO and BRICS, not in CSTO"),
+    ("admin", "the instance admin: sharing administration and the audit log"),
+)
 
 
 def demo(
@@ -81,6 +92,10 @@ def demo(
             name: directory.create_token(conn, trail, name, label="demo").token
             for name in coalition.users
         }
+        # People sign in to the web UI; sensors only send telemetry.
+        for name, account in coalition.users.items():
+            if Role.SENSOR not in account.roles:
+                credentials.set_password(conn, trail, name, DEMO_PASSWORD)
     token_file = directory_ / "tokens.env"
     token_file.write_text(
         "# API tokens of the demo users (public demo; source this file in a shell)\n"
@@ -170,6 +185,9 @@ def demo(
         f'  curl -s -H "Authorization: Bearer $ANALYST_PK" '
         f'"{url}/intel/objects?value=softupdates.info"'
     )
+    out.print(f"[bold]Web UI[/bold] (the situation room): http://{host}:{port}/")
+    for user, why in WEB_LOGINS:
+        out.print(f"  sign in as {user:<12} password {DEMO_PASSWORD}  ({why})")
     if serve:
         # Streaming IOC detection and the demo's playbooks on, as under `steppe serve`.
         served = {"detection_streaming": True, "playbook_dir": directory_ / "playbooks"}

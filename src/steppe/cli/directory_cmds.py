@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from steppe.cli.runtime import Runtime
-from steppe.sharing import directory
+from steppe.sharing import credentials, directory
 from steppe.sharing.model import OrgKind
 
 __all__ = ["group_app", "org_app", "token_app", "user_app"]
@@ -135,6 +136,25 @@ def user_add(
         organisation = directory.find_organisation(conn, org)
         user = directory.add_user(conn, rt.operator_trail(), name, organisation, parsed)
     rt.out.print(f"added user {user.name} of {org} ({', '.join(sorted(user.roles))})")
+
+
+@user_app.command("password")
+def user_password(
+    ctx: typer.Context,
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input (for scripts).")
+    ] = False,
+) -> None:
+    """Set a user's password for the web UI's sign-in (asked twice, not echoed)."""
+    rt: Runtime = ctx.obj
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with rt.transaction() as conn:
+        credentials.set_password(conn, rt.operator_trail(), name, password)
+    rt.out.print(f"password set for {name}; sign in at /login")
 
 
 @token_app.command("create")

@@ -27,7 +27,7 @@ from steppe.response.exports import (
     stream_export,
 )
 from steppe.sharing import directory
-from steppe.sharing.model import TlpLevel
+from steppe.sharing.model import parse_tlp
 
 __all__ = ["blocklist_app", "export"]
 
@@ -74,10 +74,7 @@ def export(
     (on standard error when the export goes to standard output).
     """
     rt: Runtime = ctx.obj
-    try:
-        level = TlpLevel.parse(max_tlp)
-    except ValueError:
-        raise InputError(f"{max_tlp!r} is not a TLP level", field="--max-tlp") from None
+    level = parse_tlp(max_tlp, "--max-tlp")
     options = ExportOptions(
         max_tlp=level,
         types=tuple(types or ()),

@@ -27,7 +27,7 @@ from steppe.intel.feeds import (
     parse_every,
 )
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, TlpLevel
+from steppe.sharing.model import Distribution, TlpLevel, parse_tlp
 
 __all__ = ["feed_app"]
 
@@ -252,9 +252,4 @@ def _mapping(text: str | None) -> dict[str, Any] | None:
 
 
 def _tlp(text: str) -> TlpLevel:
-    try:
-        return TlpLevel.parse(text)
-    except ValueError:
-        raise InputError(
-            f"unknown TLP {text!r}; use clear, green, amber, amber+strict or red", field="--tlp"
-        ) from None
+    return parse_tlp(text, "--tlp")

@@ -30,7 +30,7 @@ from steppe.response.incidents.store import add_comment
 from steppe.response.incidents.tasks import add_task, list_tasks, update_task
 from steppe.response.incidents.templates import load_templates, templates_by_name
 from steppe.sharing import directory
-from steppe.sharing.model import Actor, Distribution, TlpLevel
+from steppe.sharing.model import Actor, Distribution, TlpLevel, parse_tlp
 
 __all__ = ["incident_app"]
 
@@ -53,10 +53,7 @@ def _short(incident_id: str) -> str:
 
 
 def _tlp(text: str) -> TlpLevel:
-    try:
-        return TlpLevel.parse(text)
-    except ValueError:
-        raise InputError(f"{text!r} is not a TLP level", field="--tlp") from None
+    return parse_tlp(text, "--tlp")
 
 
 def _distribution(text: str) -> Distribution:

@@ -21,10 +21,11 @@ from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
 from steppe.intel.provenance import Source, sources_of_objects, sources_of_values
 from steppe.intel.queries import export_bundle, get_stored, search_value
+from steppe.intel.remark import share_object
 from steppe.intel.sighting_export import sighting_objects
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, TlpLevel
+from steppe.sharing.model import Distribution, parse_tlp
 
 __all__ = ["intel_app"]
 
@@ -50,12 +51,7 @@ def intel_import(
     """Import a STIX 2.1 bundle in one transaction: all of it, or nothing."""
     rt: Runtime = ctx.obj
     source = "<stdin>" if file == "-" else file
-    try:
-        level = TlpLevel.parse(tlp)
-    except ValueError:
-        raise InputError(
-            f"unknown TLP {tlp!r}; use clear, green, amber, amber+strict or red", field="--tlp"
-        ) from None
+    level = parse_tlp(tlp, "--tlp")
     data = sys.stdin.buffer.read() if file == "-" else _read(Path(file))
     objects = read_bundle(data, source)
     trail = rt.operator_trail()
@@ -168,6 +164,37 @@ def intel_show(
 
 
 intel_app.command("sight")(sighting_cmds.intel_sight)
+
+
+@intel_app.command("share")
+def intel_share(
+    ctx: typer.Context,
+    stix_id: str,
+    as_user: Annotated[str, typer.Option("--as", help="A user of the owner organisation.")],
+    distribution: Annotated[Distribution, typer.Option(help="Who may see it from now on.")],
+    group: Annotated[
+        list[str] | None,
+        typer.Option(help="Sharing group (with --distribution groups); repeat for several."),
+    ] = None,
+    tlp: Annotated[str, typer.Option(help="Its TLP from now on: clear…red.")] = "amber",
+) -> None:
+    """Re-mark one of your organisation's objects (stored as a new version)."""
+    rt: Runtime = ctx.obj
+    level = parse_tlp(tlp, "--tlp")
+    with rt.transaction() as conn:
+        actor = directory.load_actor(conn, as_user)
+        stored = share_object(
+            conn,
+            rt.operator_trail(),
+            actor,
+            stix_id,
+            distribution=distribution,
+            tlp=level,
+            groups=group or (),
+            config=IntelConfig.from_settings(rt.settings),
+        )
+    audience = ", ".join(group or ()) or stored.distribution
+    rt.out.print(f"{stix_id} is now for {audience} at TLP:{stored.tlp.upper()} ({stored.modified})")
 
 
 @intel_app.command("export")

@@ -21,7 +21,7 @@ from steppe.federation.writing import import_each
 from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.intel.importer import Marking
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, TlpLevel
+from steppe.sharing.model import Distribution, TlpLevel, parse_tlp
 from steppe.storage import timestamps
 
 __all__ = ["sync_app", "taxii_app"]
@@ -55,10 +55,7 @@ def _since(text: str | None) -> str | None:
 
 
 def _tlp(text: str) -> TlpLevel:
-    try:
-        return TlpLevel.parse(text)
-    except ValueError:
-        raise InputError(f"unknown TLP {text!r}", field="--tlp") from None
+    return parse_tlp(text, "--tlp")
 
 
 def _hosts(rt: Runtime) -> HostPolicy:

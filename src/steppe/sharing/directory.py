@@ -35,16 +35,20 @@ __all__ = [
     "add_organisation",
     "add_user",
     "authenticate_token",
+    "check_may_create_group",
+    "check_may_manage_group",
     "create_token",
     "find_group",
     "find_organisation",
     "get_organisation",
+    "group_for_marking",
     "groups_visible_to",
     "list_groups",
     "list_organisations",
     "load_actor",
     "parse_country",
     "parse_roles",
+    "visible_group",
 ]
 
 TOKEN_PREFIX = "stp_"
@@ -412,3 +416,43 @@ def _clean_name(name: str, what: str) -> str:
     if len(cleaned) > 200:
         raise InputError(f"{what} name is longer than 200 characters", field="name")
     return cleaned
+
+
+def visible_group(conn: Connection, actor: Actor, name: str) -> SharingGroup:
+    """A group ``actor`` may know of; the same NotFound for unknown and invisible ones."""
+    try:
+        group = find_group(conn, name)
+    except NotFound:
+        raise NotFound(f"no sharing group named {name!r}") from None
+    if can_see_group(actor, group.roster()):
+        return group
+    raise NotFound(f"no sharing group named {name!r}")
+
+
+def group_for_marking(conn: Connection, actor: Actor, name: str, *, field: str) -> SharingGroup:
+    """A group ``actor`` may mark intel for: one its organisation is in or owns. Others
+    are answered as unknown (an InputError on ``field``), so a name confirms nothing."""
+    unknown = InputError(f"no sharing group named {name!r}", field=field)
+    try:
+        group = find_group(conn, name)
+    except NotFound:
+        raise unknown from None
+    if actor.org_id not in group.member_org_ids and actor.org_id != group.owner_org_id:
+        raise unknown
+    return group
+
+
+def check_may_create_group(actor: Actor, owner_org_id: int) -> None:
+    """Admins and coordinators create groups for any owner, org-admins for their own."""
+    if not actor.roles & {Role.ADMIN, Role.COORDINATOR, Role.ORG_ADMIN}:
+        raise Forbidden("this needs the admin, coordinator or org-admin role")
+    if owner_org_id != actor.org_id and not actor.roles & {Role.ADMIN, Role.COORDINATOR}:
+        raise Forbidden("org-admins create groups owned by their own organisation")
+
+
+def check_may_manage_group(actor: Actor, group: SharingGroup) -> None:
+    """Members are added by admins, or by org-admins of the owner organisation."""
+    if Role.ADMIN in actor.roles:
+        return
+    if Role.ORG_ADMIN not in actor.roles or group.owner_org_id != actor.org_id:
+        raise Forbidden("only the owner organisation's org-admins manage this group")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from steppe.errors import InputError
+
 __all__ = [
     "Actor",
     "Decision",
@@ -20,6 +22,7 @@ __all__ = [
     "OrgKind",
     "Role",
     "TlpLevel",
+    "parse_tlp",
 ]
 
 
@@ -73,6 +76,23 @@ class TlpLevel(StrEnum):
         if key == "white":
             key = "clear"
         return cls(key)
+
+
+def parse_tlp(text: str, field: str) -> TlpLevel:
+    """:meth:`TlpLevel.parse` for user input: an unknown level is an :class:`InputError`
+    on ``field`` that lists the levels.
+
+    >>> parse_tlp("purple", "--tlp")
+    Traceback (most recent call last):
+    ...
+    steppe.errors.InputError: --tlp: unknown TLP 'purple'; use clear, green, amber, amber+strict or red
+    """
+    try:
+        return TlpLevel.parse(text)
+    except ValueError:
+        raise InputError(
+            f"unknown TLP {text!r}; use clear, green, amber, amber+strict or red", field=field
+        ) from None
 
 
 #: TLP levels that may cross to peer centers.

@@ -67,7 +67,9 @@ __all__ = [
     "taxii_feeds",
     "taxii_statuses",
     "telemetry_retention",
+    "user_passwords",
     "users",
+    "web_sessions",
 ]
 
 TS = String(27)
@@ -500,6 +502,29 @@ sighting_preferences = Table(
     Column("org_id", ForeignKey("organisations.id"), primary_key=True),
     Column("named", Boolean, nullable=False),
     Column("updated_at", TS, nullable=False),
+)
+
+# --- web UI (steppe.web): passwords for the browser login and its sessions.
+# A password is a credential like an API token: kept apart from the user, only its hash.
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("hash", String(200), nullable=False),  # scrypt$n$r$p$salt$digest
+    Column("updated_at", TS, nullable=False),
+)
+
+# One row per signed-in browser. The cookie carries a random token; only its sha256 is
+# stored, so a copy of the database signs nobody in. The CSRF token is per session.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie's token
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
 )
 
 # --- triage and incidents (steppe.alerts.triage, steppe.response.incidents) ---------------

@@ -246,3 +246,27 @@ def test_nested_cidrs_come_and_go_independently() -> None:
     assert not matcher.match_event({"destination.ip": "10.2.0.1"}, KZ, NOW)
     index.remove(2)
     assert not index.has_cidrs() and not matcher.match_event(event, KZ, NOW)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"dns.question.name": "a.example"},
+        {"url.full": "http://evil.example/a"},
+        {"tls.server.sni": "EXAMPLE"},
+    ],
+)
+def test_a_single_label_indicator_hits_its_sub_domains_in_the_batch_path_too(
+    event: dict[str, str],
+) -> None:
+    # The prefilter looked up only an event name's last two labels, so a one-label
+    # indicator (a TLD, "localhost") never reached the exact matcher in batches.
+    matcher = _matcher((1, "domain", "example", ALL))
+    assert _hits(matcher, event) == {(next(iter(event)), "example")}
+
+
+@pytest.mark.parametrize("ip", ["10.0.0", "010.0.0.1", "1.2.3.256", " 10.0.0.1", "+1.2.3.4"])
+def test_a_malformed_ipv4_with_cidrs_indexed_is_no_hit_and_no_crash(ip: str) -> None:
+    # pytricia's `in` raises SystemError for these; the prefilter must pass them on.
+    matcher = _matcher((1, "cidr", "10.0.0.0/8", ALL), (2, "ipv4", "10.0.0.1", ALL))
+    assert _hits(matcher, {"source.ip": ip}) == set()

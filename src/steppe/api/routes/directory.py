@@ -33,7 +33,7 @@ from steppe.api.schemas import (
 from steppe.errors import Forbidden, NotFound
 from steppe.sharing import directory
 from steppe.sharing.model import READ_ROLES, Actor, OrgKind, Role
-from steppe.sharing.policy import can_manage_organisation, can_see_roster
+from steppe.sharing.policy import can_manage_organisation
 from steppe.storage.engine import writing
 from steppe.storage.schema import organisations, users
 
@@ -177,8 +177,7 @@ def add_group(
             if body.owner
             else directory.get_organisation(conn, actor.org_id)
         )
-        if owner.id != actor.org_id and not actor.roles & {Role.ADMIN, Role.COORDINATOR}:
-            raise Forbidden("org-admins create groups owned by their own organisation")
+        directory.check_may_create_group(actor, owner.id)
         group = directory.add_group(
             conn,
             trail,
@@ -209,9 +208,8 @@ def add_group_member(
     require_role(actor, Role.ADMIN, Role.ORG_ADMIN)
 
     def action(conn: Connection) -> tuple[int, Any]:
-        group = _visible_group(conn, actor, name)
-        if Role.ADMIN not in actor.roles and group.owner_org_id != actor.org_id:
-            raise Forbidden("only the owner organisation's org-admins manage this group")
+        group = directory.visible_group(conn, actor, name)
+        directory.check_may_manage_group(actor, group)
         org = directory.find_organisation(conn, body.organisation)
         directory.add_group_member(conn, trail_for(request, actor), group, org)
         return 201, _group_out(_view(conn, actor, name)).model_dump()
@@ -322,19 +320,4 @@ def _view(conn: Connection, actor: Actor, name: str) -> directory.GroupView:
     for view in directory.groups_visible_to(conn, actor):
         if view.name == name:
             return view
-    raise NotFound(f"no sharing group named {name!r}")
-
-
-def _visible_group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
-    """A group the caller may know of; the same 404 for unknown and invisible ones."""
-    try:
-        group = directory.find_group(conn, name)
-    except NotFound:
-        raise NotFound(f"no sharing group named {name!r}") from None
-    if (
-        Role.ADMIN in actor.roles
-        or can_see_roster(actor, group.roster()).allowed
-        or (actor.org_id in group.member_org_ids)
-    ):
-        return group
     raise NotFound(f"no sharing group named {name!r}")

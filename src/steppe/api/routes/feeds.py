@@ -32,7 +32,7 @@ from steppe.intel.feeds import (
     require_manager,
 )
 from steppe.sharing import directory
-from steppe.sharing.model import READ_ROLES, Actor, Distribution, Role, TlpLevel
+from steppe.sharing.model import READ_ROLES, Actor, Distribution, Role, TlpLevel, parse_tlp
 from steppe.storage.engine import writing
 
 __all__ = ["router"]
@@ -104,10 +104,7 @@ def feeds_add(request: Request, actor: ActorDep, body: FeedIn) -> FeedOut:
     require_role(actor, Role.ADMIN, Role.ORG_ADMIN, Role.ANALYST)
     if body.url.startswith("file:") and Role.ADMIN not in actor.roles:
         raise Forbidden("file:// feeds read the server's disk: only admins add them")
-    try:
-        level = TlpLevel.parse(body.tlp)
-    except ValueError:
-        raise InputError(f"unknown TLP {body.tlp!r}", field="tlp") from None
+    level = parse_tlp(body.tlp, "tlp")
     with writing(services(request).engine) as conn:
         if body.owner is None:
             owner = directory.get_organisation(conn, actor.org_id)

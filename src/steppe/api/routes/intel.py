@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
@@ -26,15 +27,16 @@ from steppe.api.schemas import (
     SourceOut,
     StoredObjectOut,
 )
-from steppe.errors import Conflict, Forbidden, InputError, InvalidStix, NotFound
+from steppe.errors import Conflict, Forbidden, InputError, InvalidStix
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
 from steppe.intel.provenance import Source, sources_of_objects
 from steppe.intel.queries import StoredObject, get_stored, list_objects, lookup_values
+from steppe.intel.remark import share_object
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
-from steppe.sharing.model import Actor, Distribution, Role, TlpLevel
+from steppe.sharing.model import Actor, Distribution, Role, TlpLevel, parse_tlp
 from steppe.storage import timestamps
 from steppe.storage.engine import writing
 from steppe.storage.schema import intel_objects, object_groups, sharing_groups
@@ -203,6 +205,36 @@ def revoke(request: Request, actor: ActorDep, stix_id: str) -> StoredObjectOut:
     return _new_version(request, actor, stix_id, data, obj)
 
 
+class ShareIn(BaseModel):
+    distribution: Distribution
+    tlp: str = Field(description="clear, green, amber, amber+strict or red")
+    groups: list[str] = Field(default_factory=list, max_length=100)
+
+
+@router.post(
+    "/objects/{stix_id}/share",
+    response_model=StoredObjectOut,
+    summary="Re-mark one of the caller's organisation's objects (a new version)",
+)
+def share(request: Request, actor: ActorDep, stix_id: str, body: ShareIn) -> StoredObjectOut:
+    require_role(actor, *WRITERS)
+    tlp = _tlp(body.tlp, "tlp")
+    with writing(services(request).engine) as conn:
+        share_object(
+            conn,
+            trail_for(request, actor),
+            actor,
+            stix_id,
+            distribution=body.distribution,
+            tlp=tlp,
+            groups=body.groups,
+            config=IntelConfig.from_settings(services(request).settings),
+        )
+    with services(request).engine.connect() as conn:
+        stored = get_stored(conn, actor, stix_id)
+        return _out(stored, sources_of_objects(conn, actor, [stored.pk])[stored.pk])
+
+
 @router.post(
     "/lookup",
     response_model=LookupOut,
@@ -299,24 +331,11 @@ def _groups_of(conn: Connection, pk: int) -> tuple[directory.SharingGroup, ...]:
 
 def _group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
     """A group the caller's organisation is in or owns; others are answered as unknown."""
-    unknown = InputError(f"no sharing group named {name!r}", field="query.group")
-    try:
-        group = directory.find_group(conn, name)
-    except NotFound:
-        raise unknown from None
-    if actor.org_id not in group.member_org_ids and actor.org_id != group.owner_org_id:
-        raise unknown
-    return group
+    return directory.group_for_marking(conn, actor, name, field="query.group")
 
 
-def _tlp(text: str) -> TlpLevel:
-    try:
-        return TlpLevel.parse(text)
-    except ValueError:
-        raise InputError(
-            f"unknown TLP {text!r}; use clear, green, amber, amber+strict or red",
-            field="query.tlp",
-        ) from None
+def _tlp(text: str, field: str = "query.tlp") -> TlpLevel:
+    return parse_tlp(text, field)
 
 
 def _ts(moment: datetime | None, field: str) -> str | None:

@@ -5,15 +5,19 @@
 - :mod:`~steppe.detection.ioc.index` — canonical value → audience; CIDR trie; updates.
 - :mod:`~steppe.detection.ioc.loading` — build/refresh the index from the intel store.
 - :mod:`~steppe.detection.ioc.matcher` — events → hits, for the sending organisation.
+- :mod:`~steppe.detection.ioc.columnar` — the same hits from Arrow tables (the lake),
+  screened column by column.
 """
 
 from steppe.detection.ioc.audience import Coalition, audience_mask, load_coalition
+from steppe.detection.ioc.columnar import ColumnarMatcher, read_json_lines
 from steppe.detection.ioc.index import Hit, IndicatorRef, IocIndex
 from steppe.detection.ioc.loading import build_index, refresh
 from steppe.detection.ioc.matcher import EventHit, IocMatcher
 
 __all__ = [
     "Coalition",
+    "ColumnarMatcher",
     "EventHit",
     "Hit",
     "IndicatorRef",
@@ -22,5 +26,6 @@ __all__ = [
     "audience_mask",
     "build_index",
     "load_coalition",
+    "read_json_lines",
     "refresh",
 ]

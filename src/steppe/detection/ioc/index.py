@@ -22,7 +22,7 @@ whose ``valid_until`` has passed is skipped at match time, before any rebuild.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pytricia
@@ -89,6 +89,12 @@ class IocIndex:
         #: Last two labels of every domain (and URL host) value, counted: the matcher's
         #: prefilter. An event name whose last two labels are not here cannot hit.
         self.tails: dict[str, int] = {}
+        #: How many of those values are a single label (``localhost``, a TLD): only then
+        #: must the prefilter look up an event name's last label too.
+        self.single_labels = 0
+        #: Bumped by every :meth:`add` and :meth:`remove`: lets a columnar matcher know
+        #: when the value sets it derived from the index are stale.
+        self.generation = 0
 
     def __len__(self) -> int:
         return len(self.indicators)
@@ -102,6 +108,7 @@ class IocIndex:
         """
         if ref.pk in self.indicators:
             self.remove(ref.pk)
+        self.generation += 1
         kept: list[tuple[str, str]] = []
         for obs_type, value in values:
             table = KINDS.get(obs_type)
@@ -121,6 +128,7 @@ class IocIndex:
             if current is None and table in ("domain", "url"):
                 tail = host_tail(value if table == "domain" else url_host(value))
                 self.tails[tail] = self.tails.get(tail, 0) + 1
+                self.single_labels += "." not in tail
             self._audience[ref.pk] = audience
             self._refresh(key)
             kept.append(key)
@@ -146,6 +154,7 @@ class IocIndex:
         ref = self.indicators.pop(pk, None)
         if keys is None:
             return False
+        self.generation += 1
         if ref is not None:
             self._forget_stix(ref.stix_id, pk)
         for key in keys:
@@ -159,6 +168,7 @@ class IocIndex:
                 if key[0] in ("domain", "url"):
                     tail = host_tail(key[1] if key[0] == "domain" else url_host(key[1]))
                     left = self.tails.get(tail, 0) - 1
+                    self.single_labels -= "." not in tail
                     if left > 0:
                         self.tails[tail] = left
                     else:
@@ -261,6 +271,17 @@ class IocIndex:
 
     def has_cidrs(self) -> bool:
         return bool(self._cidr_count[4] or self._cidr_count[6])
+
+    def cidr_audiences(self) -> Iterator[tuple[str, int]]:
+        """Every indexed network (``"203.0.113.0/24"``) with the union of its audiences."""
+        for family in (4, 6):
+            if not self._cidr_count[family]:
+                continue
+            for prefix in self._tries[family]:
+                mask = 0
+                for pk in self._pks(("cidr", prefix)):
+                    mask |= self._audience[pk]
+                yield prefix, mask
 
 
 _HASH_TYPES = {32: "md5", 40: "sha1", 64: "sha256"}

@@ -108,6 +108,7 @@ class IocMatcher:
         index = self.index
         ips, hashes, emails = index.tables["ip"], index.tables["hash"], index.tables["email"]
         tails = index.tails
+        single = index.single_labels > 0
         trie4 = index._tries[4]
         cidr_count = index._cidr_count
         ip_fields, domain_fields, url_fields = IP_FIELDS, DOMAIN_FIELDS, URL_FIELDS
@@ -124,6 +125,7 @@ class IocMatcher:
                         v = get(field)
                         if v and (
                             v[v.rfind(".", 0, v.rfind(".")) + 1 :].lower() in tails
+                            or (single and v[v.rfind(".") + 1 :].lower() in tails)
                             or v[-1] in _ODD_ENDINGS
                             or ":" in v
                             or not v.isascii()
@@ -141,6 +143,7 @@ class IocMatcher:
                                     or host[-1] in ".]"
                                     or host[-1].isdigit()
                                     or host_tail(host).lower() in tails
+                                    or (single and host[host.rfind(".") + 1 :].lower() in tails)
                                 ):
                                     break
                         else:
@@ -157,8 +160,10 @@ class IocMatcher:
                                         break
                                 else:
                                     continue
-            except (TypeError, ValueError, AttributeError, IndexError):
-                pass  # not a string, not an address: the exact matcher decides
+            except (TypeError, ValueError, AttributeError, IndexError, SystemError):
+                # Not a string, not an address: the exact matcher decides. (pytricia's
+                # `in` raises SystemError for a malformed IPv4 such as "10.0.0".)
+                pass
             yield event
 
     def _match(self, event: Mapping[str, Any], org_id: int, now: str) -> Iterator[EventHit]:

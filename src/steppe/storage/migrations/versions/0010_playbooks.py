@@ -1,7 +1,7 @@
 """Playbooks: cursors, runs, action attempts, incidents opened; the alerts creation index
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0012
 Create Date: 2026-11-28 18:40:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
