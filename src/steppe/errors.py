@@ -8,6 +8,7 @@ The tree::
     │   ├── InvalidObservable    a value that is not a valid ip/domain/url/hash/…
     │   ├── InvalidPattern       a STIX pattern that does not parse
     │   ├── InvalidStix          a STIX object or bundle that breaks the spec
+    │   ├── InvalidPlaybook      a playbook (YAML) that does not hold; lists every problem
     │   └── MarkingConflict      distribution, groups and TLP that contradict each other
     ├── Unauthenticated          no credentials, or ones that do not hold (HTTP 401)
     │   └── LoginRequired        a web page without a session: redirect to sign in (steppe.web)
@@ -38,6 +39,7 @@ __all__ = [
     "IntegrityError",
     "InvalidObservable",
     "InvalidPattern",
+    "InvalidPlaybook",
     "InvalidStix",
     "InvalidTransition",
     "MarkingConflict",
@@ -126,6 +128,28 @@ class InvalidStix(InputError):
 
 class MarkingConflict(InputError):
     pass
+
+
+class InvalidPlaybook(InputError):
+    """A playbook that does not hold. ``problems`` holds every error found in the file,
+    this one (the first) included, each with its own line and field::
+
+        >>> err = InvalidPlaybook("unknown key", source="hook.yml", line=4, field="trigger.severty")
+        >>> str(err), len(err.problems)
+        ('hook.yml:4: trigger.severty: unknown key', 1)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        problems: list[InvalidPlaybook] | None = None,
+    ) -> None:
+        super().__init__(message, source=source, line=line, field=field)
+        self.problems: list[InvalidPlaybook] = problems or [self]
 
 
 class NotFound(SteppeError):

@@ -290,6 +290,42 @@ class Settings(BaseSettings):
         ),
     )
 
+    playbook_dir: Path | None = Field(
+        default=None,
+        description="Folder of playbook files (*.yml, *.yaml), reloaded when they change; "
+        "`steppe serve` runs them in the background when set.",
+    )
+    playbooks_enabled: bool | None = Field(
+        default=None,
+        description="Run playbooks in the background of `steppe serve` (default: when "
+        "STEPPE_PLAYBOOK_DIR is set; false turns it off).",
+    )
+    playbook_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often the playbook runner looks for triggers."
+    )
+    playbook_settle_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Age an alert or intel object must reach before playbooks see it, so "
+        "that a transaction still writing older rows has committed.",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server playbook emails are sent through."
+    )
+    smtp_port: int = Field(default=25, gt=0, lt=65536, description="Port of the SMTP server.")
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    smtp_username: str | None = Field(
+        default=None, description="SMTP login user (with STEPPE_SMTP_PASSWORD); none: no login."
+    )
+    smtp_password: str | None = Field(default=None, description="SMTP login password.")
+    smtp_sender: str = Field(
+        default="steppe@localhost", description="From address of playbook emails."
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of the SMTP connection and each command."
+    )
     alert_aggregation_minutes: int = Field(
         default=60,
         ge=0,

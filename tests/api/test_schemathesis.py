@@ -190,9 +190,9 @@ def test_every_operation_answers_as_documented(
             assert isinstance(result, Ok), result
             operations.append(result.ok())
         # 17 + telemetry (1) + sightings/score/related/tags/ATT&CK (8) + feeds (5) + alerts (2)
-        # + triage (5) + incidents (14) + exports (1) + blocklists (5)
+        # + playbooks (6) + triage (5) + incidents (14) + exports (1) + blocklists (5)
         # + sighting preference (2) + hunt (1) + intel share (1)
-        assert len(operations) == 62
+        assert len(operations) == 68
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 label = f"{operation.label} [{mode.value}]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from steppe.cli.main import main
@@ -52,6 +53,19 @@ def test_demo_sets_up_the_coalition_and_its_commands_work(
     for user, alerted in [("analyst.pk", True), ("analyst.tj", True), ("analyst.ru", False)]:
         code, out, _ = _run(capsys, *base, "alert", "list", "--as", user, "--json")
         assert code == 0 and ("www.softupdates.info" in out) is alerted, user
+
+    # The demo playbook ran on the alerts: one incident of the center, shared by the two
+    # members whose sensors touched the domain; others do not see it.
+    code, out, _ = _run(capsys, *base, "playbook", "runs", "--as", "coordinator", "--json")
+    assert code == 0
+    runs = [orjson.loads(line) for line in out.splitlines()]
+    assert len(runs) == 2 and {r["status"] for r in runs} == {"ok"}
+    for user, shared in [("analyst.kz", True), ("analyst.kg", True), ("analyst.uz", False)]:
+        code, out, _ = _run(capsys, *base, "incident", "list", "--as", user, "--json")
+        incidents = [orjson.loads(line) for line in out.splitlines()]
+        assert code == 0 and len(incidents) == int(shared), user
+        if shared:
+            assert sorted(incidents[0]["participants"]) == ["KG-CERT", "KZ-CERT"]
 
     # Running it again rebuilds it from scratch.
     code, out, _ = _run(capsys, "demo", "--dir", str(folder), "--no-serve")

@@ -32,6 +32,7 @@ from steppe.api.routes import (
     hunt,
     incidents,
     intel,
+    playbooks,
     telemetry,
     triage,
 )
@@ -45,6 +46,7 @@ from steppe.ingest.telemetry.service import TelemetryService
 from steppe.intel.config import IntelConfig
 from steppe.lake.lake import use_system_allocator
 from steppe.lake.scheduler import RetentionScheduler
+from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
 from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
@@ -70,6 +72,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         )
     built_engine = engine
     telemetry_service = TelemetryService(settings)
+    playbook_library = PlaybookLibrary(settings.playbook_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,9 +118,25 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             retention.start()
         app.state.retention_scheduler = retention
+        runner = None
+        run_playbooks = settings.playbooks_enabled
+        if run_playbooks is None:
+            run_playbooks = settings.playbook_dir is not None
+        if run_playbooks:
+            runner = PlaybookRunner(
+                built_engine,
+                secret_key,
+                playbook_library,
+                settings,
+                broker=telemetry_service.broker,
+            )
+            runner.start()
+        app.state.playbook_runner = runner
         try:
             yield
         finally:
+            if runner is not None:
+                runner.stop()
             if retention is not None:
                 retention.stop()
             if detector is not None:
@@ -152,6 +171,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         telemetry=telemetry_service,
     )
     app.state.telemetry_gate = asyncio.Semaphore(settings.telemetry_max_concurrent)
+    app.state.playbook_library = playbook_library
     install_problem_handlers(app)
     for router in (
         directory.router,
@@ -161,6 +181,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         audit.router,
         telemetry.router,
         alerts.router,
+        playbooks.router,
         triage.router,
         incidents.router,
         exports.router,

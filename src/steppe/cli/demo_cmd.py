@@ -10,19 +10,24 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from steppe.alerts.queries import list_alerts
+from steppe.alerts.queries import get_alert, list_alerts
 from steppe.audit.trail import AuditTrail
 from steppe.cli.runtime import DEMO_MARKER, Runtime
 from steppe.cli.serve_cmd import run_api
 from steppe.demo.coalition import CENTER, MEMBERS, seed_coalition
 from steppe.demo.intel import sample_feeds, write_sample
+from steppe.demo.playbooks import DEMO_PLAYBOOK_NAME, SHARED_BY, write_demo_playbook
 from steppe.demo.telemetry import replay_sample_telemetry
-from steppe.errors import ConfigError
+from steppe.errors import ConfigError, NotFound
 from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.pull import pull_feed, register_feed
 from steppe.intel.config import IntelConfig
 from steppe.intel.feeds import FeedSpec
 from steppe.intel.queries import search_value
+from steppe.response.incidents.evidence import list_evidence
+from steppe.response.incidents.queries import get_incident
+from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner
+from steppe.response.playbooks.runs import list_runs
 from steppe.settings import Settings
 from steppe.sharing import credentials, directory
 from steppe.sharing.model import Role
@@ -155,6 +160,7 @@ def demo(
             matrix.add_row(sample.example, f"{sample.owner} → {audience}", *cells)
     out.print(matrix)
     _show_alerts(rt, trail, [s.example for s, _c, _o in intel_rows], analysts)
+    _run_playbook(rt, directory_ / "playbooks", analysts)
     elapsed = time.perf_counter() - started
     out.print(
         f"Set up {len(coalition.organisations)} organisations ({CENTER} + {len(MEMBERS)} "
@@ -168,6 +174,8 @@ def demo(
     out.print(f"  {d} group list --as analyst.tj  (QCCM's roster is hidden from members)")
     out.print(f"  {d} intel export --as analyst.kz -o kz.json")
     out.print(f"  {d} alert list --as analyst.pk  (alerts on PK-CERT's sample telemetry)")
+    out.print(f"  {d} incident list --as analyst.kg  (the incident the demo playbook opened)")
+    out.print(f"  {d} playbook runs --as coordinator")
     out.print(f"  {d} feed list")
     out.print(f"  {d} audit verify")
     url = f"http://{host}:{port}/api/v1"
@@ -181,8 +189,9 @@ def demo(
     for user, why in WEB_LOGINS:
         out.print(f"  sign in as {user:<12} password {DEMO_PASSWORD}  ({why})")
     if serve:
-        # Streaming IOC detection on, as under `steppe serve`.
-        run_api(rt, rt.settings.model_copy(update={"detection_streaming": True}), host, port)
+        # Streaming IOC detection and the demo's playbooks on, as under `steppe serve`.
+        served = {"detection_streaming": True, "playbook_dir": directory_ / "playbooks"}
+        run_api(rt, rt.settings.model_copy(update=served), host, port)
 
 
 def _show_alerts(
@@ -204,6 +213,45 @@ def _show_alerts(
             page = list_alerts(conn, actor, organisation=actor.org_id, limit=50)
             seen = sorted({a.observed or "" for a in page.items})
             table.add_row(country, str(page.total), ", ".join(seen) or "-")
+    rt.out.print(table)
+
+
+def _run_playbook(rt: Runtime, folder: Path, analysts: list[tuple[str, str]]) -> None:
+    """Run the demo's playbook on the alerts; show who sees the incident it opened."""
+    path = write_demo_playbook(folder)
+    runner = PlaybookRunner(
+        rt.engine, rt.secret_key(), PlaybookLibrary(path.parent), rt.settings, settle_seconds=0
+    )
+    report = runner.run_once()
+    with rt.reading() as conn:
+        center = directory.load_actor(conn, "coordinator")
+        runs = list_runs(conn, center, playbook=DEMO_PLAYBOOK_NAME).items
+        opened = sorted({
+            str(a.result["incident_id"]) for r in runs for a in r.actions
+            if a.result and a.result.get("incident_id")
+        })  # fmt: skip
+        if not opened:
+            rt.out.print(f"The playbook {DEMO_PLAYBOOK_NAME} ran {report.runs} times: no incident.")
+            return
+        incident = get_incident(conn, center, opened[0])
+        table = Table(
+            "user", "sees the incident", "evidence it sees (alerts of)",
+            title=f"Playbook {DEMO_PLAYBOOK_NAME} → incident “{incident.title}”, "
+            f"coordinated by the center with {' and '.join(SHARED_BY)}",
+        )  # fmt: skip
+        users = ["coordinator", *(u for c, u in analysts if c in ("KZ", "KG", "UZ"))]
+        for user in users:
+            actor = directory.load_actor(conn, user)
+            try:
+                get_incident(conn, actor, opened[0])
+                evidence = list_evidence(conn, actor, opened[0])
+            except NotFound:
+                table.add_row(user, "[dim]·[/dim]", "-")
+                continue
+            orgs = sorted(
+                {get_alert(conn, actor, e.alert_id).organisation for e in evidence if e.alert_id}
+            )
+            table.add_row(user, "[green]✓[/green]", ", ".join(orgs) or "-")
     rt.out.print(table)
 
 

@@ -23,6 +23,7 @@ from steppe.cli import (
     incident_cmds,
     intel_cmds,
     lake_cmds,
+    playbook_cmds,
     sigma_cmds,
     syslog_cmds,
     tag_cmds,
@@ -66,6 +67,7 @@ app.add_typer(taxii_cmds.sync_app, name="sync")
 app.command()(alert_cmds.detect)
 triage_cmds.register(alert_cmds.alert_app)
 app.add_typer(alert_cmds.alert_app, name="alert")
+app.add_typer(playbook_cmds.playbook_app, name="playbook")
 app.add_typer(incident_cmds.incident_app, name="incident")
 app.command()(export_cmds.export)
 app.add_typer(export_cmds.blocklist_app, name="blocklist")

@@ -69,6 +69,7 @@ __all__ = [
     "can_see",
     "can_see_group",
     "can_see_incident",
+    "can_see_playbook",
     "can_see_roster",
     "check_marking",
     "incident_filter",
@@ -306,3 +307,27 @@ def check_marking(
             f"only TLP:CLEAR and TLP:GREEN may cross to peer centers; TLP:{tlp.value.upper()} "
             "cannot have distribution 'federation' (use 'community')"
         )
+
+
+def can_see_playbook(actor: Actor, owner_org_id: int) -> Decision:
+    """May ``actor`` see a playbook of organisation ``owner_org_id`` and its runs?
+
+    A playbook is its organisation's own machinery: its users with a read role see it,
+    and the center's staff oversee every organisation's (their progress and failures;
+    what a run was about stays its organisation's, see
+    :func:`steppe.response.playbooks.runs.get_run`).
+
+    >>> from steppe.sharing.model import Actor, OrgKind, Role
+    >>> other = Actor(2, "bek", org_id=8, org_kind=OrgKind.MEMBER, roles=frozenset({Role.ANALYST}))
+    >>> can_see_playbook(other, 7)
+    Decision(allowed=False, reason="another organisation's playbook")
+    """
+    if not (actor.roles & READ_ROLES):
+        return Decision(False, "sensor accounts may only submit telemetry")
+    if actor.org_kind is OrgKind.PEER:
+        return Decision(False, "peer centers see no playbooks")
+    if actor.org_id == owner_org_id:
+        return Decision(True, "own organisation's playbook")
+    if actor.org_kind is OrgKind.COORDINATOR and actor.roles & _CENTER_STAFF_ROLES:
+        return Decision(True, "center staff oversee every playbook")
+    return Decision(False, "another organisation's playbook")

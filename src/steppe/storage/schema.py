@@ -54,6 +54,10 @@ __all__ = [
     "object_sources",
     "observables",
     "organisations",
+    "playbook_actions",
+    "playbook_cursors",
+    "playbook_incidents",
+    "playbook_runs",
     "sharing_groups",
     "sighting_preferences",
     "sightings",
@@ -683,4 +687,76 @@ blocklist_entries = Table(
     Column("removed_at", TS, nullable=True),
     Column("removed_by", String(200), nullable=True),
     Index("ix_blocklist_entries_list", "blocklist_id", "stix_id"),
+)
+
+# --- playbooks (steppe.response.playbooks): triggers → runs → actions -------------------
+
+# Alerts are polled in (created_at, id) order from the last one a playbook has seen.
+Index("ix_alerts_created", alerts.c.created_at, alerts.c.id)
+
+# Where each playbook's trigger stopped: alerts by (created_at, id), intel by
+# (imported_at, pk), the incident timeline by its id. Advanced in the same transaction
+# that records the runs, so a crash neither loses a trigger nor runs it twice.
+playbook_cursors = Table(
+    "playbook_cursors",
+    metadata,
+    Column("playbook", String(200), primary_key=True),
+    Column("trigger", String(20), nullable=False),  # alert, intel, incident-status
+    Column("after_ts", TS, nullable=True),
+    Column("after_key", String(300), nullable=True),  # alert id, or the pk/id as text
+    Column("updated_at", TS, nullable=False),
+)
+
+# One run per (playbook, trigger item): the unique key is what makes a replayed trigger
+# (a restart, two runners) run nothing twice.
+playbook_runs = Table(
+    "playbook_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("playbook", String(200), nullable=False),
+    Column("owner_org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("trigger", String(20), nullable=False),
+    Column("item_key", String(300), nullable=False),  # e.g. alert:<id>, intel:<pk>
+    Column("item", Text, nullable=False),  # JSON: the trigger item as the playbook saw it
+    Column("status", String(10), nullable=False),  # rolled up from its actions
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("playbook", "item_key", name="uq_playbook_runs_item"),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'ok', 'failed', 'retrying', 'dead')", name="status"
+    ),
+)
+
+# Each action of a run: its spec as the run saw it (no secrets: those are names of
+# settings), each attempt's outcome and when the next attempt is due.
+playbook_actions = Table(
+    "playbook_actions",
+    metadata,
+    Column("run_id", ForeignKey("playbook_runs.id"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("type", String(30), nullable=False),
+    Column("spec", Text, nullable=False),  # JSON
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt_at", TS, nullable=True),  # due time, or a running attempt's lease
+    Column("last_error", Text, nullable=True),
+    Column("result", Text, nullable=True),  # JSON
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'ok', 'failed', 'retrying', 'dead')", name="status"
+    ),
+    Index("ix_playbook_actions_due", "status", "next_attempt_at"),
+)
+
+# The incident a playbook opened for a grouping key (an indicator, an organisation…), so
+# that later triggers within the window extend it instead of opening another.
+playbook_incidents = Table(
+    "playbook_incidents",
+    metadata,
+    Column("playbook", String(200), primary_key=True),
+    Column("group_key", String(300), primary_key=True),
+    Column("incident_id", String(100), nullable=False),
+    Column("opened_at", TS, nullable=False),
+    Column("last_added_at", TS, nullable=False),
 )
