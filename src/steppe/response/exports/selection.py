@@ -14,9 +14,10 @@ An export for an actor holds the observables of indicators that are
 - of the chosen observable types, with the optional confidence, score and blocklist
   filters.
 
-Rows come from one server-side cursor ordered by (type, value, indicator id), fetched
-``chunk`` rows at a time, so memory does not grow with the store; a value carried by
-several indicators is exported once (the first in that order).
+Rows come from one cursor ordered by (type, value, indicator id) — server-side on
+PostgreSQL; on SQLite a lazily stepped one, with the sort bounded by a 16 MiB page
+cache — fetched ``chunk`` rows at a time, so memory does not grow with the store; a
+value carried by several indicators is exported once (the first in that order).
 
     >>> for entry in iter_entries(conn, actor, ExportOptions()):   # doctest: +SKIP
     ...     print(entry.type, entry.value)
