@@ -19,7 +19,7 @@ from steppe.audit.trail import AuditTrail
 from steppe.errors import InputError
 from steppe.intel.scoring import DecayConfig, ScoreFacts, current_score
 from steppe.intel.sightings import SightingType, record_sighting
-from steppe.response.exports import EXPORTABLE_TYPES, ExportOptions
+from steppe.response.exports import EXPORTABLE_TYPES, ExportOptions, iter_entries
 from steppe.response.exports.selection import _plain_score
 from steppe.sharing.model import Distribution, ObjectRights, TlpLevel
 from steppe.sharing.policy import can_see, check_marking
@@ -181,3 +181,25 @@ def test_an_expired_sighting_from_the_producer_ends_the_export_of_a_value(
         # A false positive from another member lowers the score, but not under 30.
         record_sighting(conn, trail, world.actor("bek"), kept["id"], SightingType.FALSE_POSITIVE)
     assert _values(world, "bek") == ["kept.example"]
+
+
+def test_an_export_bounds_sqlites_sort_and_gives_the_cache_back(
+    engine: Engine, trail: AuditTrail
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite page-cache setting")
+    world = build_world(engine, trail)
+    world.load("kg", ioc("domain", "one.example"))
+    world.load("kg", ioc("domain", "two.example"))
+    with engine.connect() as conn:
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        entries = iter_entries(conn, world.actor("ana"), ExportOptions(), timestamps.now())
+        assert next(entries).value == "one.example"
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -16_384
+        entries.close()  # a client that hung up half-way
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == before
+        assert [
+            e.value
+            for e in iter_entries(conn, world.actor("ana"), ExportOptions(), timestamps.now())
+        ] == ["one.example", "two.example"]
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == before

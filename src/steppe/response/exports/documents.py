@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import uuid
 from collections.abc import Iterable, Iterator
@@ -46,6 +47,20 @@ CSV_COLUMNS = (
 _PER_CHUNK = 2_000
 #: Namespace of the ids of exported per-value indicators (uuid5 of source id + value).
 _NAMESPACE = uuid.UUID("6b0c3f8e-2f4a-5d1e-9a57-3e5f0c1d2b47")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+_MARKING_IDS = {level.value: tlp_marking_id(level) for level in TlpLevel}
+
+
+def uuid5_text(name: str) -> str:
+    """``str(uuid.uuid5(_NAMESPACE, name))`` without building a UUID object: 1 µs
+    instead of 3.4, a sixth of a STIX export's time per value (bench/exports.py).
+
+    >>> uuid5_text("x") == str(uuid.uuid5(_NAMESPACE, "x"))
+    True
+    """
+    h = hashlib.sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()
+    variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122 variant bits over the hash's
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
 @register_exporter
@@ -98,7 +113,7 @@ def stix_indicator(entry: ExportEntry, generated_at: str, revoked: bool = False)
     obj: dict[str, Any] = {
         "type": "indicator",
         "spec_version": "2.1",
-        "id": f"indicator--{uuid.uuid5(_NAMESPACE, key)}",
+        "id": f"indicator--{uuid5_text(key)}",
         "created": created,
         "modified": _stix_time(generated_at) if revoked else _stix_time(entry.modified or created),
         "name": entry.name or f"{entry.type} {entry.value}"[:200],
@@ -106,7 +121,7 @@ def stix_indicator(entry: ExportEntry, generated_at: str, revoked: bool = False)
         "pattern": pattern_of(entry.type, entry.value),
         "pattern_type": "stix",
         "valid_from": created,
-        "object_marking_refs": [tlp_marking_id(TlpLevel(entry.tlp))],
+        "object_marking_refs": [_MARKING_IDS[entry.tlp]],
         "x_steppe_indicator": entry.stix_id,
     }
     if entry.confidence is not None:

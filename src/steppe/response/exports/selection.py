@@ -14,9 +14,10 @@ An export for an actor holds the observables of indicators that are
 - of the chosen observable types, with the optional confidence, score and blocklist
   filters.
 
-Rows come from one server-side cursor ordered by (type, value, indicator id), fetched
-``chunk`` rows at a time, so memory does not grow with the store; a value carried by
-several indicators is exported once (the first in that order).
+Rows come from one cursor ordered by (type, value, indicator id) — server-side on
+PostgreSQL; on SQLite a lazily stepped one, with the sort bounded by a 16 MiB page
+cache — fetched ``chunk`` rows at a time, so memory does not grow with the store; a
+value carried by several indicators is exported once (the first in that order).
 
     >>> for entry in iter_entries(conn, actor, ExportOptions()):   # doctest: +SKIP
     ...     print(entry.type, entry.value)
@@ -28,18 +29,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Connection,
-    Integer,
     Select,
     and_,
-    any_,
-    bindparam,
-    func,
-    literal_column,
     or_,
     select,
 )
@@ -58,7 +52,6 @@ from steppe.storage.schema import (
     organisations,
     sightings,
 )
-from steppe.storage.sql import in_values
 
 __all__ = [
     "EXPORTABLE_TYPES",
@@ -84,6 +77,8 @@ EXPORTABLE_TYPES = (
 )
 TLP_ORDER = (TlpLevel.CLEAR, TlpLevel.GREEN, TlpLevel.AMBER, TlpLevel.AMBER_STRICT, TlpLevel.RED)
 _CHUNK = 20_000
+#: The SQLite page cache (KiB) while an export's rows are read: it also bounds the sort.
+_SORT_CACHE_KIB = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +182,12 @@ def _query(
         else:
             listed += [e.c.added_at <= at, or_(e.c.removed_at.is_(None), e.c.removed_at > at)]
         conditions.append(select(e.c.id).where(*listed).exists())
+    # Whether the indicator's score depends on more than its row — observables of
+    # another type, or sightings — asked here, per row, by SQLite's indexes: two extra
+    # queries per chunk for the same answer were ~3 µs a value (bench/exports.py).
+    other = observables.alias("other")
+    several = select(other.c.id).where(other.c.object_pk == o.c.pk, other.c.type != v.c.type)
+    sighted = select(sightings.c.id).where(sightings.c.stix_id == o.c.stix_id)
     return (
         select(
             v.c.type,
@@ -202,6 +203,7 @@ def _query(
             o.c.created,
             o.c.modified,
             o.c.valid_from,
+            or_(several.exists(), sighted.exists()).label("exact"),
         )
         .select_from(o.join(v, v.c.object_pk == o.c.pk).join(org, org.c.id == o.c.owner_org_id))
         .where(and_(*conditions))
@@ -228,14 +230,40 @@ def iter_entries(
     require_reader(actor)
     blocklist_id = blocklist_id_of(conn, actor, options.blocklist)
     query = _query(actor, options, now, blocklist_id)
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
-    last: tuple[str, str] | None = None
-    for rows in result.partitions():
-        for entry in _scored(conn, rows, options, now):
-            key = (entry.type, entry.value)
-            if key != last:
-                last = key
-                yield entry
+    batches: Iterator[Sequence[Any]]
+    if conn.dialect.name == "sqlite":
+        # Plain DB-API tuples instead of SQLAlchemy Rows: the sqlite3 cursor already
+        # steps lazily (nothing is fetched before fetchmany, so memory stays flat), and
+        # the Row wrapping was ~0.15 s per 100,000 values (bench/exports.py). Every
+        # column here is a plain type (no result processor), so the tuples are the same.
+        # SQLite sorts the rows for the ORDER BY in memory up to the page cache's size
+        # (64 MiB on Steppe's engine) before spilling to temporary files, so the peak
+        # grew with the store until that bound: 161 -> 240 MB from 100,000 to 1,000,000
+        # indicators. With 16 MiB for the export's statement it is flat (84 -> 86 MB for
+        # the query alone) and no slower; the connection gets its cache back after.
+        prior_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{_SORT_CACHE_KIB}")
+        restore: str | None = f"PRAGMA cache_size={int(prior_cache)}"
+        result = conn.execute(query)
+        fetch = result.cursor.fetchmany
+        batches = iter(lambda: fetch(chunk), [])
+    else:
+        # PostgreSQL needs a server-side cursor not to load everything at once.
+        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+        batches = result.partitions()
+        restore = None
+    last_type = last_value = None
+    memo: _Memo = {}
+    try:
+        for rows in batches:
+            for entry in _scored(conn, rows, options, now, memo):
+                if entry[1] != last_value or entry[0] != last_type:
+                    last_type, last_value = entry[0], entry[1]
+                    yield entry
+    finally:
+        result.close()
+        if restore is not None and not conn.closed:
+            conn.exec_driver_sql(restore)
 
 
 def entries_of(
@@ -284,45 +312,73 @@ def still_exported(
     return kept & set(wanted)
 
 
+#: Rounded plain score (None: expired or under ``min_score``) by (start, observable type,
+#: confidence) for one export.
+_Memo = dict[tuple[str, str, int | None], float | None]
+#: Entries the memo keeps before it starts over: memory stays flat however big the store.
+_MEMO_LIMIT = 65_536
+
+
 def _scored(
-    conn: Connection, rows: Sequence[Any], options: ExportOptions, now: str
-) -> Iterator[ExportEntry]:
+    conn: Connection,
+    rows: Sequence[Any],
+    options: ExportOptions,
+    now: str,
+    memo: _Memo | None = None,
+) -> list[ExportEntry]:
     """Drop rows whose indicator has expired (decay, an ``expired`` sighting) or scores
     under ``min_score``.
 
-    Indicators with sightings or with observables of several types are scored by
+    Indicators with sightings or with observables of several types (the row's
+    ``exact`` column) are scored by
     :func:`steppe.intel.sightings.scores_for`, as detection scores them. The others —
     nearly all, in feeds — have nothing to their score but their row, and are scored
     here with the same model (:func:`_plain_score`; ``tests/response/exports/
     test_selection.py`` checks both agree): calling ``scores_for`` on every row was 75%
     of an export's time (bench/exports.py), ~100 s per million indicators.
+
+    A plain score depends only on (start, type, confidence), and feeds give whole
+    batches one start time, so ``memo`` (kept across the chunks of one export) scores
+    each combination once.
     """
     if not rows:
-        return
-    exact = _needs_exact(conn, rows)
+        return []
+    exact = {row[9] for row in rows if row[13]}
     scores = scores_for(conn, sorted(exact), now, options.decay) if exact else {}
     model = options.decay or DecayConfig()
     moment = timestamps.parse(now)
-    elapsed: dict[str, float] = {}
     params = {kind: model.parameters((kind,)) for kind in EXPORTABLE_TYPES}
+    min_score = options.min_score
+    plain: _Memo = {} if memo is None else memo
+    if len(plain) > _MEMO_LIMIT:
+        plain.clear()
+    new = tuple.__new__  # an ExportEntry without NamedTuple's keyword handling, per row
+    kept: list[ExportEntry] = []
+    keep = kept.append
     for row in rows:
         pk = row[9]
         if pk in exact:
             found = scores.get(pk)
             if found is None or found.expired:
                 continue
-            value = found.score
-        else:
-            start = row[12] or row[10] or row[11]
-            if start not in elapsed:
-                elapsed[start] = (moment - timestamps.parse(start)).total_seconds()
-            plain = _plain_score(model, params[row[0]], row[5], elapsed[start])
-            if plain is None:
+            raw = found.score
+            if min_score is not None and raw < min_score:
                 continue
-            value = plain
-        if options.min_score is not None and value < options.min_score:
-            continue
-        yield _entry(row, round(value, 1))
+            value: float | None = round(raw, 1)
+        else:
+            key = (row[12] or row[10] or row[11], row[0], row[5])
+            if key in plain:
+                value = plain[key]
+            else:
+                elapsed = (moment - timestamps.parse(key[0])).total_seconds()
+                score = _plain_score(model, params[key[1]], key[2], elapsed)
+                if score is not None and min_score is not None and score < min_score:
+                    score = None
+                value = plain[key] = None if score is None else round(score, 1)
+            if value is None:
+                continue
+        keep(new(ExportEntry, (*row[:6], value, *row[6:9], row[10], row[11])))
+    return kept
 
 
 def _plain_score(
@@ -336,46 +392,20 @@ def _plain_score(
     return None if score < model.threshold else score
 
 
-def _in_ints(column: ColumnElement[int], values: list[int], dialect: str) -> ColumnElement[bool]:
-    """``column IN values`` as one bound array (see :func:`steppe.storage.sql.in_values`)."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
-    each: Select[Any] = select(literal_column("value")).select_from(
-        func.json_each(bindparam(None, orjson.dumps(values).decode()))
-    )
-    return column.in_(each.scalar_subquery())
-
-
-def _needs_exact(conn: Connection, rows: Sequence[Any]) -> set[int]:
-    """Pks among ``rows`` whose score depends on more than their row: sighted, or with
-    observables of more than one type."""
-    pks = sorted({row[9] for row in rows})
-    dialect = conn.dialect.name
-    v = observables
-    several = set(
-        conn.scalars(
-            select(v.c.object_pk)
-            .where(_in_ints(v.c.object_pk, pks, dialect))
-            .group_by(v.c.object_pk)
-            .having(func.count(func.distinct(v.c.type)) > 1)
-        )
-    )
-    sighted_ids = set(
-        conn.scalars(
-            select(sightings.c.stix_id)
-            .where(in_values(sightings.c.stix_id, sorted({row[2] for row in rows}), dialect))
-            .distinct()
-        )
-    )
-    if sighted_ids:
-        several.update(row[9] for row in rows if row[2] in sighted_ids)
-    return several
-
-
 def _entry(row: Any, score: float | None) -> ExportEntry:
-    kind, value, stix_id, obs_id, tlp, confidence, name, valid_until, owner, _, created, mod, _ = (
-        row
-    )
+    kind, value, stix_id, obs_id, tlp, confidence, name, valid_until, owner = row[:9]
+    created, modified = row[10], row[11]
     return ExportEntry(
-        kind, value, stix_id, obs_id, tlp, confidence, score, name, valid_until, owner, created, mod
+        kind,
+        value,
+        stix_id,
+        obs_id,
+        tlp,
+        confidence,
+        score,
+        name,
+        valid_until,
+        owner,
+        created,
+        modified,
     )

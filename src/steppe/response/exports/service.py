@@ -26,7 +26,7 @@ from steppe.response.exports.incremental import (
     encode_cursor,
     scope_of,
 )
-from steppe.response.exports.selection import ExportOptions, iter_entries
+from steppe.response.exports.selection import ExportEntry, ExportOptions, iter_entries
 from steppe.sharing.model import Actor
 from steppe.sharing.policy import require_reader
 from steppe.storage import timestamps
@@ -109,12 +109,14 @@ def stream_export(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """The export's bytes, chunk by chunk."""
+    changes: Iterable[Change]
     if plan.since is not None:
-        changes: Iterable[Change] = changes_since(conn, actor, plan.options, plan.since, plan.now)
+        since = changes_since(conn, actor, plan.options, plan.since, plan.now)
+        changes = _counted(since, plan.stats, progress)
     else:
-        changes = (("add", e) for e in iter_entries(conn, actor, plan.options, plan.now))
+        changes = _added(iter_entries(conn, actor, plan.options, plan.now), plan.stats, progress)
     exporter = plan.exporter(plan.context)
-    return exporter.render(_counted(changes, plan.stats, progress))
+    return exporter.render(changes)
 
 
 def _counted(
@@ -128,3 +130,14 @@ def _counted(
         if progress is not None and not (stats.added + stats.removed) % 10_000:
             progress(stats.added + stats.removed)
         yield change
+
+
+def _added(
+    entries: Iterable[ExportEntry], stats: ExportStats, progress: Callable[[int], None] | None
+) -> Iterator[Change]:
+    """A full export's changes, counted: one generator per value instead of two."""
+    for entry in entries:
+        stats.added += 1
+        if progress is not None and not stats.added % 10_000:
+            progress(stats.added)
+        yield "add", entry
