@@ -31,6 +31,11 @@ PAGES = (
     "/dashboard",
     "/dashboard?days=90",
     "/dashboard/live",
+    "/alerts",
+    "/alerts?status=",
+    "/alerts/{alert}",  # the first alert of the queue
+    "/incidents",
+    "/incidents/{incident}",  # the first incident on the board (the demo playbook's)
     "/intel",
     "/intel?q=103.20.192.4",
     "/intel/{first}",  # the first object the user's search lists
@@ -111,8 +116,12 @@ def main() -> None:
                     baseline = statistics.median(_time(client, "/login", args.requests))
                     listing = client.get("/intel").text
                     first = listing.split('<a href="/intel/', 1)[1].split('"', 1)[0]
+                    queue = client.get("/alerts?status=").text
+                    alert = queue.split('<a href="/alerts/', 1)[1].split('"', 1)[0]
+                    board = client.get("/incidents").text
+                    incident = board.split('<a href="/incidents/', 1)[1].split('"', 1)[0]
                     for page in PAGES:
-                        path = page.format(first=first)
+                        path = page.format(first=first, alert=alert, incident=incident)
                         times = _time(client, path, args.requests)
                         median, slowest = statistics.median(times), max(times)
                         worst = max(worst, slowest)
