@@ -17,7 +17,10 @@ python3 -m venv .venv
 # they skip, saying why, where the tools cannot be installed.
 if ! command -v named-checkzone >/dev/null || ! PATH="$PATH:/usr/sbin:/sbin" command -v nft >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables bind9-utils >/dev/null
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q nftables bind9-utils >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null && apt-get install -y -q nftables bind9-utils >/dev/null; } \
+            || echo "nft / named-checkzone could not be installed: their export checks will skip" >&2
     else
         echo "nft / named-checkzone missing and not root: their export checks will skip" >&2
     fi
