@@ -32,6 +32,7 @@ __all__ = [
     "list_alerts",
     "readable_organisations",
     "resolve_alert_id",
+    "visible_indicator_pks",
 ]
 
 MAX_LIMIT = 1000
@@ -110,12 +111,12 @@ def list_alerts(
     if not search:
         total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = conn.execute(query.limit(limit).offset(offset)).all()
-        named = _visible_indicators(conn, actor, {r.indicator_pk for r in rows})
+        named = visible_indicator_pks(conn, actor, {r.indicator_pk for r in rows})
         return AlertPage([_view(r, named, evidence=False) for r in rows], total)
     # The matched value and indicator may be searched only where the reader may see
     # them, which SQL alone cannot tell here: filter the views.
     rows = conn.execute(query).all()
-    named = _visible_indicators(conn, actor, {r.indicator_pk for r in rows})
+    named = visible_indicator_pks(conn, actor, {r.indicator_pk for r in rows})
     needle = search.lower()
     views = [v for v in (_view(r, named, evidence=False) for r in rows) if _mentions(v, needle)]
     return AlertPage(views[offset : offset + limit], len(views))
@@ -131,7 +132,7 @@ def get_alert(conn: Connection, actor: Actor, alert_id: str) -> AlertView:
     row = conn.execute(_base(conn, actor).where(alerts.c.id == alert_id)).one_or_none()
     if row is None:
         raise NotFound(f"no alert {alert_id}")
-    return _view(row, _visible_indicators(conn, actor, {row.indicator_pk}), evidence=True)
+    return _view(row, visible_indicator_pks(conn, actor, {row.indicator_pk}), evidence=True)
 
 
 def resolve_alert_id(conn: Connection, actor: Actor, prefix: str) -> str:
@@ -150,7 +151,8 @@ def resolve_alert_id(conn: Connection, actor: Actor, prefix: str) -> str:
     return str(found[0]) if len(found) == 1 else prefix
 
 
-def _visible_indicators(conn: Connection, actor: Actor, pks: set[int | None]) -> set[int]:
+def visible_indicator_pks(conn: Connection, actor: Actor, pks: set[int | None]) -> set[int]:
+    """Of the indicator ``pks`` (None ignored), those ``actor`` may see now."""
     wanted = sorted(pk for pk in pks if pk is not None)
     found: set[int] = set()
     for start in range(0, len(wanted), 1000):

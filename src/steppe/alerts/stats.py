@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, func, select
 
 from steppe.alerts.model import SEVERITIES
-from steppe.alerts.queries import _visible_indicators, readable_organisations
+from steppe.alerts.queries import readable_organisations, visible_indicator_pks
 from steppe.sharing.model import Actor
 from steppe.sharing.policy import require_reader
 from steppe.storage import timestamps
@@ -130,7 +130,7 @@ def _top_indicators(conn: Connection, actor: Actor, scope: tuple, top: int) -> l
         .group_by(alerts.c.indicator_pk, alerts.c.indicator_stix_id)
         .order_by(func.count().desc(), alerts.c.indicator_stix_id)
     ).all()
-    named = _visible_indicators(conn, actor, {r.indicator_pk for r in rows})
+    named = visible_indicator_pks(conn, actor, {r.indicator_pk for r in rows})
     shown: list[TopItem] = []
     hidden = 0
     for row in rows:

@@ -27,7 +27,7 @@ from steppe.intel.feeds import (
     parse_every,
 )
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, TlpLevel, parse_tlp
+from steppe.sharing.model import Distribution, parse_tlp
 
 __all__ = ["feed_app"]
 
@@ -64,7 +64,7 @@ def feed_add(
     """Register a feed."""
     rt: Runtime = ctx.obj
     spec_mapping = _mapping(mapping)
-    level = _tlp(tlp)
+    level = parse_tlp(tlp, "--tlp")
     with rt.transaction() as conn:
         spec = FeedSpec(
             name=name,
@@ -249,7 +249,3 @@ def _mapping(text: str | None) -> dict[str, Any] | None:
     if not isinstance(loaded, dict):
         raise InputError("must be a JSON object", field="--mapping")
     return loaded
-
-
-def _tlp(text: str) -> TlpLevel:
-    return parse_tlp(text, "--tlp")

@@ -30,7 +30,7 @@ from steppe.response.incidents.store import add_comment
 from steppe.response.incidents.tasks import add_task, list_tasks, update_task
 from steppe.response.incidents.templates import load_templates, templates_by_name
 from steppe.sharing import directory
-from steppe.sharing.model import Actor, Distribution, TlpLevel, parse_tlp
+from steppe.sharing.model import Actor, Distribution, parse_tlp
 
 __all__ = ["incident_app"]
 
@@ -50,10 +50,6 @@ AsJson = Annotated[bool, typer.Option("--json", help="JSON, for scripts.")]
 
 def _short(incident_id: str) -> str:
     return incident_id.removeprefix("incident--")[:8]
-
-
-def _tlp(text: str) -> TlpLevel:
-    return parse_tlp(text, "--tlp")
 
 
 def _distribution(text: str) -> Distribution:
@@ -99,7 +95,7 @@ def open_cmd(
             actor,
             title=title,
             severity=severity,
-            tlp=_tlp(tlp),
+            tlp=parse_tlp(tlp, "--tlp"),
             participants=orgs,
             alert_ids=alerts,
             description=description,
@@ -326,7 +322,7 @@ def evidence_add(
                 title=note or "",
                 body=body,
                 distribution=_distribution(distribution),
-                tlp=_tlp(tlp),
+                tlp=parse_tlp(tlp, "--tlp"),
                 groups=group or [],
             )
     rt.out.print("evidence added")

@@ -21,7 +21,7 @@ from steppe.federation.writing import import_each
 from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.intel.importer import Marking
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, TlpLevel, parse_tlp
+from steppe.sharing.model import Distribution, parse_tlp
 from steppe.storage import timestamps
 
 __all__ = ["sync_app", "taxii_app"]
@@ -54,10 +54,6 @@ def _since(text: str | None) -> str | None:
         raise InputError(f"{text!r} is not an RFC 3339 timestamp", field="--since") from None
 
 
-def _tlp(text: str) -> TlpLevel:
-    return parse_tlp(text, "--tlp")
-
-
 def _hosts(rt: Runtime) -> HostPolicy:
     """Where TAXII requests may go (STEPPE_FEED_ALLOWED_HOSTS)."""
     return HostPolicy.from_settings(rt.settings)
@@ -81,7 +77,7 @@ def taxii_pull(
 ) -> None:
     """Pull a collection's objects page by page into the store (one transaction a page)."""
     rt: Runtime = ctx.obj
-    level = _tlp(tlp)
+    level = parse_tlp(tlp, "--tlp")
     trail = rt.operator_trail()
     received = refused = 0
     last = None
@@ -297,7 +293,7 @@ def feed_add(
             token=token,
             username=user,
             distribution=distribution,
-            tlp=_tlp(tlp),
+            tlp=parse_tlp(tlp, "--tlp"),
             every_minutes=every,
             hosts=_hosts(rt),
         )

@@ -93,7 +93,7 @@ def import_bundle(
     tlp: Annotated[str, Query(description="TLP for objects without their own marking")] = "amber",
 ) -> Response:
     require_role(actor, *WRITERS)
-    level = _tlp(tlp)
+    level = parse_tlp(tlp, "query.tlp")
     objects = read_bundle(body, "request body")
     svc = services(request)
 
@@ -218,7 +218,7 @@ class ShareIn(BaseModel):
 )
 def share(request: Request, actor: ActorDep, stix_id: str, body: ShareIn) -> StoredObjectOut:
     require_role(actor, *WRITERS)
-    tlp = _tlp(body.tlp, "tlp")
+    tlp = parse_tlp(body.tlp, "tlp")
     with writing(services(request).engine) as conn:
         share_object(
             conn,
@@ -332,10 +332,6 @@ def _groups_of(conn: Connection, pk: int) -> tuple[directory.SharingGroup, ...]:
 def _group(conn: Connection, actor: Actor, name: str) -> directory.SharingGroup:
     """A group the caller's organisation is in or owns; others are answered as unknown."""
     return directory.group_for_marking(conn, actor, name, field="query.group")
-
-
-def _tlp(text: str, field: str = "query.tlp") -> TlpLevel:
-    return parse_tlp(text, field)
 
 
 def _ts(moment: datetime | None, field: str) -> str | None:

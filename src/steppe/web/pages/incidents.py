@@ -36,10 +36,6 @@ _WRITERS = frozenset({Role.ANALYST, Role.COORDINATOR, Role.ORG_ADMIN, Role.ADMIN
 _SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def _tlp(text: str) -> TlpLevel:
-    return parse_tlp(text, "tlp")
-
-
 @router.get("/incidents")
 def incident_board(
     request: Request,
@@ -84,7 +80,7 @@ def incident_open(
             actor,
             title=title,
             severity=severity,
-            tlp=_tlp(tlp),
+            tlp=parse_tlp(tlp, "tlp"),
             description=description,
             template=template or None,
             coordinated=Role.COORDINATOR in actor.roles,
@@ -233,7 +229,7 @@ def incident_evidence(
                 title=title,
                 body=body,
                 distribution=distribution,
-                tlp=_tlp(tlp),
+                tlp=parse_tlp(tlp, "tlp"),
                 groups=groups or (),
             )
     return _back(incident_id, "evidence+added", "#evidence")
