@@ -38,6 +38,8 @@ import orjson
 import psycopg
 
 from steppe.audit.trail import AuditTrail
+from steppe.ingest.feeds.fetch import FetchLimits
+from steppe.ingest.feeds.hosts import HostPolicy
 from steppe.ingest.feeds.pull import pull_feed, register_feed
 from steppe.intel.config import IntelConfig
 from steppe.intel.feed_ingest import pattern_of
@@ -87,14 +89,19 @@ def _dsn(url: str) -> str:
 
 
 def feed_rate(db: Database, path: Path, fmt: FeedFormat, preset: str | None) -> tuple[int, float]:
+    # file:// feeds may read only allowed folders (STEPPE_FEED_FILE_ROOTS): allow the
+    # generated file's folder, as an operator would allow the feeds' folder.
+    hosts = HostPolicy.from_entries((), [path.parent])
     with writing(db.engine) as conn:
         register_feed(
             conn,
             TRAIL,
             FeedSpec("bench", path.as_uri(), fmt, db.owner, Distribution.COMMUNITY, TlpLevel.CLEAR, preset=preset),
+            hosts=hosts,
         )  # fmt: skip
     started = time.perf_counter()
-    result = pull_feed(db.engine, TRAIL, "bench", config=IntelConfig())
+    limits = FetchLimits(hosts=hosts)
+    result = pull_feed(db.engine, TRAIL, "bench", limits=limits, config=IntelConfig())
     took = time.perf_counter() - started
     if result.status != "ok" or result.stats is None:
         sys.exit(f"bench feed failed: {result.error}")
