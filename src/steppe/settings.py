@@ -196,7 +196,9 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("feed_allowed_hosts", "feed_file_roots", mode="before")
+    @field_validator(
+        "feed_allowed_hosts", "feed_file_roots", "playbook_webhook_allowed_hosts", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         """Environment values are comma-separated lists (a JSON list works too)."""
@@ -299,6 +301,15 @@ class Settings(BaseSettings):
         default=None,
         description="Run playbooks in the background of `steppe serve` (default: when "
         "STEPPE_PLAYBOOK_DIR is set; false turns it off).",
+    )
+    playbook_webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description=(
+            "Host names, addresses and CIDR blocks playbook webhooks may post to although "
+            "they are loopback, link-local, private, multicast or unspecified, "
+            "comma-separated, e.g. 'soar.internal,10.30.0.0/16'. Public addresses are "
+            "always allowed."
+        ),
     )
     playbook_poll_seconds: float = Field(
         default=5.0, gt=0, description="How often the playbook runner looks for triggers."

@@ -134,7 +134,9 @@ def test_runs_their_failures_and_a_retry_through_the_api(
     with webhook_receiver(b"api-secret-0123456789", always_fail=True) as hook:
         (folder / "kz.yml").write_text(KZ.replace("URL", hook.url))
         runner = PlaybookRunner(engine, KEY, PlaybookLibrary(folder),
-                                Settings(data_dir=tmp_path, secret_key=KEY), settle_seconds=0)  # fmt: skip
+                                Settings(data_dir=tmp_path, secret_key=KEY,
+                                         playbook_webhook_allowed_hosts=["127.0.0.1"]),
+                                settle_seconds=0)  # fmt: skip
         runner.run_once()
         _import_kz_indicator(engine)
         assert runner.run_once().outcomes == {"dead": 1}  # one attempt allowed
@@ -174,7 +176,8 @@ def test_the_server_runs_the_folder_s_playbooks_in_the_background(
     with webhook_receiver(b"api-secret-0123456789") as hook:
         (folder / "kz.yml").write_text(KZ.replace("URL", hook.url))
         app = make_app(playbook_dir=folder, playbook_poll_seconds=0.05,
-                       playbook_settle_seconds=0)  # fmt: skip
+                       playbook_settle_seconds=0,
+                       playbook_webhook_allowed_hosts=["127.0.0.1"])  # fmt: skip
         with TestClient(app) as client:
             assert client.app.state.playbook_runner is not None  # type: ignore[attr-defined]
             deadline = time.monotonic() + 20

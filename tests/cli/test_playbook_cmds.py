@@ -39,6 +39,7 @@ def test_run_once_runs_follows_and_retries(
     coalition: Steppe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PB_CLI_SECRET", "cli-secret-0123456789")
+    monkeypatch.setenv("STEPPE_PLAYBOOK_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")  # the receiver
     folder = tmp_path / "playbooks"
     folder.mkdir()
     (folder / "broken.yml").write_text("name: [\n")

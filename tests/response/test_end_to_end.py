@@ -115,7 +115,8 @@ def test_telemetry_to_alert_to_a_shared_incident_and_notifications(
     folder = tmp_path / "playbooks"
     folder.mkdir()
     (folder / "shared-c2.yml").write_text(PLAYBOOK.format(url=hook.url))
-    settings = Settings(data_dir=tmp_path, secret_key=KEY, smtp_host="127.0.0.1", smtp_port=port)
+    settings = Settings(data_dir=tmp_path, secret_key=KEY, smtp_host="127.0.0.1", smtp_port=port,
+                        playbook_webhook_allowed_hosts=["127.0.0.1"])  # fmt: skip
     app = make_app(detection_streaming=True, detection_retro_days=0, playbooks_enabled=False)
     callers = ("analyst", "partner", "outsider", "admin")  # KZ, KG, UZ, the center
     with TestClient(app) as client:

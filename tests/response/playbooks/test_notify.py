@@ -33,6 +33,10 @@ actions:
 """
 
 
+#: The test receivers listen on loopback, which webhooks may reach only when allowed.
+LOCAL = {"playbook_webhook_allowed_hosts": ["127.0.0.1"]}
+
+
 def later(start: str, seconds: float) -> str:
     return timestamps.format_ts(timestamps.parse(start) + timedelta(seconds=seconds))
 
@@ -46,7 +50,7 @@ def test_a_failing_webhook_is_retried_with_backoff_then_delivered(
     world: World, make_runner: RunnerFactory
 ) -> None:
     with webhook_receiver(SECRET.encode(), fail_first=2) as hook:
-        runner = make_runner(HOOK.format(url=hook.url, retries=5))
+        runner = make_runner(HOOK.format(url=hook.url, retries=5), **LOCAL)
         runner.run_once()  # the playbook starts watching now
         (alert,) = detect(world, "kz", [dns("c2.evil.example", 1)])
         t0 = timestamps.now()
@@ -74,7 +78,7 @@ def test_a_webhook_that_always_fails_dies_visibly_and_can_be_retried(
     world: World, make_runner: RunnerFactory
 ) -> None:
     with webhook_receiver(SECRET.encode(), always_fail=True) as hook:
-        runner = make_runner(HOOK.format(url=hook.url, retries=2))
+        runner = make_runner(HOOK.format(url=hook.url, retries=2), **LOCAL)
         runner.run_once()
         detect(world, "kz", [dns("c2.evil.example", 1)])
         t0 = timestamps.now()
@@ -104,7 +108,7 @@ def test_a_refusal_or_a_missing_secret_fails_at_once(
     world: World, make_runner: RunnerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with webhook_receiver(SECRET.encode(), always_fail=True, status_on_failure=400) as hook:
-        runner = make_runner(HOOK.format(url=hook.url, retries=5))
+        runner = make_runner(HOOK.format(url=hook.url, retries=5), **LOCAL)
         runner.run_once()
         detect(world, "kz", [dns("c2.evil.example", 1)])
         assert runner.run_once().outcomes == {"failed": 1}
@@ -118,6 +122,27 @@ def test_a_refusal_or_a_missing_secret_fails_at_once(
         "the webhook secret PB_TEST_SECRET is not set in the runner's environment",
         f"{hook.url} answered 400",
     ]
+
+
+def test_a_webhook_to_an_internal_address_is_refused_unless_allowed(
+    world: World, make_runner: RunnerFactory
+) -> None:
+    with webhook_receiver(SECRET.encode()) as hook:
+        runner = make_runner(HOOK.format(url=hook.url, retries=5))  # loopback not allowed
+        runner.run_once()
+        detect(world, "kz", [dns("c2.evil.example", 1)])
+        assert runner.run_once().outcomes == {"failed": 1}  # a setting, not a retry, fixes it
+        allowed = make_runner(HOOK.format(url=hook.url, retries=5),
+                              playbook_webhook_allowed_hosts=["127.0.0.0/8"])  # fmt: skip
+        detect(world, "kz", [dns("c3.evil.example", 2, ip="10.0.0.3")])
+        assert allowed.run_once().outcomes == {"ok": 1}
+    assert len(hook.received) == 1  # only the allowed run's delivery
+    with world.engine.connect() as conn:
+        errors = [r.actions[0].last_error for r in list_runs(conn, world.actors["ana"]).items]
+    assert (
+        "webhook URL host 127.0.0.1 is a loopback address; "
+        "allow it with STEPPE_PLAYBOOK_WEBHOOK_ALLOWED_HOSTS"
+    ) in errors
 
 
 MAIL = """\

@@ -19,6 +19,10 @@ The check runs when a feed is added and again on every request a pull makes: the
 to, and connects to the address it checked (the TLS name stays the host's), so a DNS
 answer that changes between the check and the connection (DNS rebinding) cannot slip
 through; redirects are requests too and are checked the same way.
+
+Playbook webhooks go through the same guard with their own allow-list,
+``STEPPE_PLAYBOOK_WEBHOOK_ALLOWED_HOSTS`` (:meth:`HostPolicy.for_webhooks`): a playbook
+author must not be able to make the server post to its own loopback services either.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ __all__ = [
     "GuardedTransport",
     "HostPolicy",
     "HostRefused",
+    "HostUnresolved",
     "Resolver",
     "guarded_client",
     "system_resolver",
@@ -58,11 +63,11 @@ _ROOTS_SETTING = "STEPPE_FEED_FILE_ROOTS"
 
 
 class HostRefused(InputError):
-    """A feed URL points where the host policy does not let feeds go."""
+    """A URL points where the host policy does not let Steppe go."""
 
 
-class _Unresolved(HostRefused):
-    """The host name does not resolve (now)."""
+class HostUnresolved(HostRefused):
+    """The host name does not resolve (now): worth trying again later."""
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -71,7 +76,7 @@ def system_resolver(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
-        raise _Unresolved(f"feed URL host {host} cannot be resolved: {reason}") from None
+        raise HostUnresolved(f"URL host {host} cannot be resolved: {reason}") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -88,6 +93,10 @@ class HostPolicy:
     networks: tuple[IPNetwork, ...] = ()
     file_roots: tuple[Path, ...] = ()
     resolver: Resolver = system_resolver
+    #: What is being fetched, in refusals ("feed URL host 10.0.0.5 is a private address").
+    label: str = "feed URL"
+    #: The setting that allows more hosts, named in refusals.
+    hosts_setting: str = _HOSTS_SETTING
 
     @classmethod
     def from_entries(
@@ -96,6 +105,8 @@ class HostPolicy:
         file_roots: Iterable[Path] = (),
         *,
         resolver: Resolver = system_resolver,
+        label: str = "feed URL",
+        hosts_setting: str = _HOSTS_SETTING,
     ) -> HostPolicy:
         """A policy from host names, addresses and CIDRs (``STEPPE_FEED_ALLOWED_HOSTS``)."""
         names: set[str] = set()
@@ -110,15 +121,25 @@ class HostPolicy:
                 if "/" in entry or any(c.isspace() for c in entry):
                     raise HostRefused(
                         f"{raw!r} is neither a host name, an address nor a CIDR block",
-                        field=_HOSTS_SETTING,
+                        field=hosts_setting,
                     ) from None
                 names.add(entry.rstrip("."))
         roots = tuple(Path(root).expanduser().resolve() for root in file_roots)
-        return cls(frozenset(names), tuple(networks), roots, resolver)
+        return cls(frozenset(names), tuple(networks), roots, resolver, label, hosts_setting)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostPolicy:
         return cls.from_entries(settings.feed_allowed_hosts, settings.resolved_feed_file_roots())
+
+    @classmethod
+    def for_webhooks(cls, settings: Settings) -> HostPolicy:
+        """Where playbook webhooks may post: public addresses and
+        ``STEPPE_PLAYBOOK_WEBHOOK_ALLOWED_HOSTS`` (no files)."""
+        return cls.from_entries(
+            settings.playbook_webhook_allowed_hosts,
+            label="webhook URL",
+            hosts_setting="STEPPE_PLAYBOOK_WEBHOOK_ALLOWED_HOSTS",
+        )
 
     def address_refusal(self, address: IPAddress) -> str | None:
         """Why a feed may not connect to ``address`` (None: it may)."""
@@ -157,15 +178,15 @@ class HostPolicy:
         for text in addresses:
             address = _address(text.split("%", 1)[0])  # fe80::1%eth0: drop the zone
             if address is None:
-                raise HostRefused(f"feed URL host {host} resolved to {text!r}")
+                raise HostRefused(f"{self.label} host {host} resolved to {text!r}")
             why = self.address_refusal(address)
             if why is not None:
                 shown = host if literal is not None else f"{host} (resolves to {address})"
                 raise HostRefused(
-                    f"feed URL host {shown} is {why}; allow it with {_HOSTS_SETTING}",
+                    f"{self.label} host {shown} is {why}; allow it with {self.hosts_setting}",
                 )
         if not addresses:
-            raise HostRefused(f"feed URL host {host} resolves to no address")
+            raise HostRefused(f"{self.label} host {host} resolves to no address")
         return addresses
 
     def check_file(self, url: str) -> Path:
@@ -201,7 +222,7 @@ class HostPolicy:
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
             self.check_host(parsed.host, port)
-        except _Unresolved:
+        except HostUnresolved:
             if not unresolved_ok:
                 raise
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from steppe.ingest.feeds.hosts import HostPolicy, HostRefused, HostUnresolved, guarded_client
 from steppe.response.playbooks.actions import Action, ActionContext, PermanentFailure
 from steppe.response.playbooks.model import TriggerKind
 
@@ -115,11 +116,18 @@ class WebhookAction(Action):
             "X-Steppe-Delivery": f"{ctx.run_id}.{ctx.position}",
         }
         # Redirects are not followed: the signed body goes where the playbook says only.
+        # The host is checked (and pinned) on every delivery, as feeds' are: a name that
+        # starts resolving to an internal address is refused.
+        policy = HostPolicy.for_webhooks(ctx.settings)
         try:
-            response = httpx.post(
-                self.url, content=body, headers=headers, timeout=self.timeout,
-                follow_redirects=False,
-            )  # fmt: skip
+            with guarded_client(policy, timeout=self.timeout, max_redirects=0) as client:
+                response = client.post(
+                    self.url, content=body, headers=headers, follow_redirects=False
+                )
+        except HostUnresolved as exc:
+            raise ConnectionError(str(exc)) from None  # DNS may answer next time
+        except HostRefused as exc:
+            raise PermanentFailure(str(exc)) from None
         except httpx.HTTPError as exc:
             raise ConnectionError(f"{self.url}: {type(exc).__name__}: {exc}") from None
         status = response.status_code
