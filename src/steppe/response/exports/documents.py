@@ -30,7 +30,7 @@ from steppe.response.exports.base import Change, ExportContext, register_exporte
 from steppe.response.exports.selection import TLP_ORDER, ExportEntry
 from steppe.sharing.model import TlpLevel
 
-__all__ = ["CSV_COLUMNS", "CsvRows", "StixBundle", "stix_indicator"]
+__all__ = ["CSV_COLUMNS", "CsvRows", "StixBundle", "stix_indicator", "stix_indicator_json"]
 
 CSV_COLUMNS = (
     "action",
@@ -133,6 +133,38 @@ def stix_indicator(entry: ExportEntry, generated_at: str, revoked: bool = False)
     return obj
 
 
+def stix_indicator_json(entry: ExportEntry, generated_at: str, revoked: bool = False) -> str:
+    """:func:`stix_indicator` written straight as JSON text: ~2.5 µs a value less than
+    building the dict and serialising it, a fifth of a million-value STIX export
+    (bench/exports.py). Only the name and the pattern can hold arbitrary text and go
+    through orjson; ids, timestamps and markings are Steppe's own spellings. A test
+    checks it parses to exactly :func:`stix_indicator`'s object."""
+    created = _stix_time(entry.created or generated_at)
+    modified = _stix_time(generated_at) if revoked else _stix_time(entry.modified or created)
+    name = entry.name or f"{entry.type} {entry.value}"[:200]
+    pattern = pattern_of(entry.type, entry.value)
+    key = f"{entry.stix_id}|{entry.type}|{entry.value}"
+    tail = ""
+    if entry.confidence is not None:
+        tail = f',"confidence":{int(entry.confidence)}'
+    if entry.valid_until is not None and entry.valid_until > (entry.created or ""):
+        tail += f',"valid_until":"{_stix_time(entry.valid_until)}"'
+    if revoked:
+        tail += ',"revoked":true'
+    return (
+        f'{{"type":"indicator","spec_version":"2.1","id":"indicator--{uuid5_text(key)}",'
+        f'"created":"{created}","modified":"{modified}","name":{_json_text(name)},'
+        f'"indicator_types":["malicious-activity"],"pattern":{_json_text(pattern)},'
+        f'"pattern_type":"stix","valid_from":"{created}",'
+        f'"object_marking_refs":["{_MARKING_IDS[entry.tlp]}"],'
+        f'"x_steppe_indicator":{_json_text(entry.stix_id)}{tail}}}'
+    )
+
+
+def _json_text(text: str) -> str:
+    return orjson.dumps(text).decode()
+
+
 @register_exporter
 class StixBundle:
     name: ClassVar[str] = "stix"
@@ -151,13 +183,13 @@ class StixBundle:
         first = True
         it = iter(changes)
         while batch := list(islice(it, _PER_CHUNK)):
-            parts = []
-            for action, entry in batch:
-                used.add(entry.tlp)
-                obj = stix_indicator(entry, c.generated_at, revoked=action == "remove")
-                parts.append((b"" if first else b",") + orjson.dumps(obj))
-                first = False
-            yield b"".join(parts)
+            used.update(entry.tlp for _, entry in batch)
+            text = ",".join(
+                stix_indicator_json(entry, c.generated_at, revoked=action == "remove")
+                for action, entry in batch
+            )
+            yield (text if first else "," + text).encode()
+            first = False
         for level in TLP_ORDER:
             if level.value in used:
                 yield (b"" if first else b",") + orjson.dumps(tlp_marking_definition(level))
