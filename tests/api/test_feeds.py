@@ -111,4 +111,4 @@ def test_the_scheduler_starts_only_when_asked(make_app: object, coalition: Coali
     with TestClient(on):
         scheduler = on.state.feed_scheduler
         assert scheduler is not None
-    assert scheduler._thread is None  # stopped with the app
+    assert not scheduler.running  # stopped with the app

@@ -108,7 +108,7 @@ def test_serve_starts_it_unless_turned_off(sqlite_engine: Engine, tmp_path: Path
         scheduler = on.state.retention_scheduler  # type: ignore[attr-defined]
         assert isinstance(scheduler, RetentionScheduler) and scheduler.every == 3600
         assert scheduler.rounds == 0  # the first round waits one interval
-    assert scheduler._thread is None  # stopped with the app
+    assert not scheduler.running  # stopped with the app
     off = app(0)
     with TestClient(off):  # type: ignore[arg-type]
         assert off.state.retention_scheduler is None  # type: ignore[attr-defined]

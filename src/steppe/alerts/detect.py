@@ -21,7 +21,6 @@ through the row matcher.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -57,10 +56,10 @@ from steppe.lake.partitions import Partition, list_partitions, parquet_files
 from steppe.lake.table import lake_schema
 from steppe.storage import timestamps
 from steppe.workers.broker import Broker, Message, Subscription
+from steppe.workers.periodic import PeriodicWorker
 
 __all__ = ["DetectReport", "StreamingDetector", "detect_lake", "retro_hunt"]
 
-log = logging.getLogger(__name__)
 _SCREEN_ROWS = 1_000_000
 
 #: Called after each partition with (partitions done, partitions in all).
@@ -241,10 +240,14 @@ class StreamingDetector:
         self.alerts = 0
         self.retro_alerts = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._refresher = PeriodicWorker(
+            "ioc-refresh",
+            self.refresh_changes,
+            every=lambda: self.refresh_seconds,
+            first_at_once=False,
+        )
         self._checked = timestamps.now()
         self._audit_seq = 0  # deletions up to this audit entry are in the index
-        self._thread: threading.Thread | None = None
         self._subscription: Subscription | None = None
 
     def start(self) -> None:
@@ -258,23 +261,13 @@ class StreamingDetector:
         if self.rules is not None:
             self.rules.start()  # reloads rule files when they change
         self._subscription = self.broker.subscribe("telemetry.*", self.handle)
-        self._thread = threading.Thread(target=self._run, name="ioc-refresh", daemon=True)
-        self._thread.start()
+        # A failed refresh is logged and retried next round; detection goes on meanwhile.
+        self._refresher.start()
 
     def stop(self) -> None:
         if self.rules is not None:
             self.rules.stop()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.refresh_seconds):
-            try:
-                self.refresh_changes()
-            except Exception:  # the next round retries; detection goes on meanwhile
-                log.exception("refreshing the IOC index failed")
+        self._refresher.stop(timeout=None)
 
     def refresh_changes(self) -> list[str]:
         """Apply indicators stored or deleted since the last check (their stix ids are

@@ -15,7 +15,6 @@ and the next one tries again.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from sqlalchemy import Engine
 from steppe.audit.trail import AuditTrail
 from steppe.lake.partitions import Partition
 from steppe.lake.retention import apply_retention
+from steppe.workers.periodic import PeriodicWorker
 
 __all__ = ["RetentionScheduler"]
 
@@ -54,22 +54,20 @@ class RetentionScheduler:
         self.today = today
         self.rounds = 0
         self.pruned = 0  # partitions removed since the start
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = PeriodicWorker(
+            "steppe-retention", self.run_once, every=every, first_at_once=False
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._worker.running
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="steppe-retention", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the thread to stop and wait for the round in progress, if any, to end."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._worker.stop(timeout)
 
     def run_once(self) -> list[Partition]:
         """One round: prune what is past retention now. Never raises."""
@@ -89,7 +87,3 @@ class RetentionScheduler:
                 ", ".join(f"{p.organisation}/{p.day.isoformat()}" for p in gone),
             )
         return gone
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.run_once()

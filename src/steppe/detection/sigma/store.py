@@ -38,6 +38,7 @@ from steppe.detection.sigma.engine import SigmaEngine
 from steppe.detection.sigma.hits import SigmaHit
 from steppe.detection.sigma.loader import LoadProblem, load_rules, snapshot
 from steppe.ingest.telemetry.model import NormalisedEvent
+from steppe.workers.periodic import PeriodicWorker
 
 __all__ = ["Reload", "RuleStore"]
 
@@ -62,8 +63,10 @@ class RuleStore:
         self._files = snapshot(self.paths)
         self.engine = SigmaEngine(load_rules(self.paths))
         self._reload_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # A bad reload is logged and must not end the watcher: the old set stays in force.
+        self._watcher = PeriodicWorker(
+            "sigma-rules", self.reload, every=lambda: self.interval, first_at_once=False
+        )
 
     def _name(self, file: str) -> str:
         path = Path(file)
@@ -106,21 +109,7 @@ class RuleStore:
 
     def start(self) -> None:
         """Check for changes every ``interval`` seconds on a daemon thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, name="sigma-rules", daemon=True)
-        self._thread.start()
+        self._watcher.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.reload()
-            except Exception:  # a bad reload must not kill the watcher; the old set stays
-                log.exception("sigma rule reload failed; keeping the rules in force")
+        self._watcher.stop(timeout=None)

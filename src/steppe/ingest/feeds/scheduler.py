@@ -12,7 +12,6 @@ thread keeps going.
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy import Engine
 
@@ -20,6 +19,7 @@ from steppe.audit.trail import AuditTrail
 from steppe.ingest.feeds.fetch import FetchLimits
 from steppe.ingest.feeds.pull import PullResult, pull_due
 from steppe.intel.config import IntelConfig
+from steppe.workers.periodic import PeriodicWorker
 
 __all__ = ["FeedScheduler"]
 
@@ -43,22 +43,22 @@ class FeedScheduler:
         self.every = every
         self.rounds = 0
         self.last: list[PullResult] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # A first round at once (due feeds of a server that was down get pulled), then
+        # one per interval until stopped.
+        self._worker = PeriodicWorker(
+            "steppe-feeds", self.run_once, every=every, first_at_once=True
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._worker.running
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="steppe-feeds", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the thread to stop and wait for the pull in progress, if any, to end."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._worker.stop(timeout)
 
     def run_once(self) -> list[PullResult]:
         try:
@@ -68,11 +68,3 @@ class FeedScheduler:
             self.last = []
         self.rounds += 1
         return self.last
-
-    def _run(self) -> None:
-        # A first round at once (due feeds of a server that was down get pulled), then
-        # one per interval until stopped.
-        while True:
-            self.run_once()
-            if self._stop.wait(self.every):
-                return

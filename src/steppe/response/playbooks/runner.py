@@ -44,6 +44,7 @@ from steppe.storage import timestamps
 from steppe.storage.engine import writing
 from steppe.storage.schema import playbook_actions, playbook_cursors, playbook_runs
 from steppe.workers.broker import Broker
+from steppe.workers.periodic import PeriodicWorker
 
 __all__ = ["PlaybookRunner", "RoundReport"]
 
@@ -92,30 +93,23 @@ class PlaybookRunner:
             seconds=settings.playbook_settle_seconds if settle_seconds is None else settle_seconds
         )
         self.batch = batch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one round at a time in this process
+        self._worker = PeriodicWorker(
+            "playbooks",
+            self.run_once,
+            every=lambda: self.settings.playbook_poll_seconds,
+            first_at_once=True,
+        )
 
     # --- the loop --------------------------------------------------------------------
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="playbooks", daemon=True)
-        self._thread.start()
+        """Run rounds in the background; a failed round is logged, the runs keep their
+        state and the next round tries again."""
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the next round tries again; the runs keep their state
-                log.exception("a playbook round failed")
-            self._stop.wait(self.settings.playbook_poll_seconds)
+        self._worker.stop(timeout=None)
 
     # --- one round -------------------------------------------------------------------
 
