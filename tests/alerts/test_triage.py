@@ -147,3 +147,25 @@ def test_bulk_triage_reports_each_alert(world: World, alert: str) -> None:
         with pytest.raises(InputError, match="give a status, an assignee or both"):
             triage_alerts(conn, world.trail, world.actor("ana"), [alert])
     assert _view_status(world, alert) == "closed"
+
+
+def test_the_queue_lists_several_statuses_in_one_page(world: World, alert: str) -> None:
+    with world.engine.begin() as conn:
+        matcher = IocMatcher(build_index(conn, NOW))
+        kz = world.orgs["kz"].id
+        store_ioc_alerts(
+            conn,
+            world.trail,
+            kz,
+            matcher.match_events([dns("y.evil.example", 3, ip="10.0.0.3")], kz, NOW),
+        )
+    _status(world, "ana", alert, "acknowledged")
+    ana = world.actor("ana")
+    with world.engine.connect() as conn:
+        queue = list_alerts(conn, ana, status=["new", "acknowledged"])
+        assert queue.total == 2 and {a.status for a in queue.items} == {"new", "acknowledged"}
+        assert list_alerts(conn, ana, status="acknowledged").total == 1
+        assert list_alerts(conn, ana, status=["new", "acknowledged"], limit=1, offset=1).total == 2
+        assert list_alerts(conn, ana, status=[]).total == 2  # no filter
+        with pytest.raises(InputError, match="must be one of"):
+            list_alerts(conn, ana, status=["new", "gone"])

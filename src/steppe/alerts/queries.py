@@ -14,6 +14,7 @@ whose group membership ended keeps its alert but no longer learns the indicator.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,13 +77,14 @@ def list_alerts(
     kind: str | None = None,
     since: str | None = None,
     search: str | None = None,
-    status: str | None = None,
+    status: str | Collection[str] | None = None,
     assignee: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> AlertPage:
     """Alerts ``actor`` may read, newest first, without their evidence.
 
+    ``status`` is one status or several (the triage queue: new and acknowledged).
     ``search`` finds the text in the observed value or, where the reader may see the
     indicator, in the matched value or indicator id.
     """
@@ -92,11 +94,12 @@ def list_alerts(
         raise InputError(f"must not be negative, got {offset}", field="offset")
     if severity is not None and severity not in SEVERITIES:
         raise InputError(f"must be one of {', '.join(SEVERITIES)}", field="severity")
-    if status is not None and status not in set(AlertStatus):
+    statuses = [status] if isinstance(status, str) else list(status or ())
+    if any(one not in set(AlertStatus) for one in statuses):
         raise InputError(f"must be one of {', '.join(AlertStatus)}", field="status")
     query = _base(conn, actor)
-    if status is not None:
-        query = query.where(alerts.c.status == status)
+    if statuses:
+        query = query.where(alerts.c.status.in_(statuses))
     if assignee is not None:
         query = query.where(users.c.name == assignee)
     if organisation is not None:

@@ -98,7 +98,9 @@ def optional_session(request: Request) -> WebSession | None:
     svc = services(request)
     try:
         with svc.engine.connect() as conn:
-            return load_session(conn, token, hours=svc.settings.web_session_hours)
+            # A read-only look: this connection is never committed, so sliding the
+            # expiry here would only be an UPDATE rolled back.
+            return load_session(conn, token, hours=svc.settings.web_session_hours, slide=False)
     except Unauthenticated:
         return None
 

@@ -79,11 +79,13 @@ def open_session(
     return OpenedSession(token, csrf)
 
 
-def load_session(conn: Connection, token: str, *, hours: float) -> WebSession:
+def load_session(conn: Connection, token: str, *, hours: float, slide: bool = True) -> WebSession:
     """The session behind a cookie; :class:`Unauthenticated` when unknown or expired.
 
     The actor is loaded afresh (roles and groups as of now), so a changed membership
-    shows on the next page, not at the next sign-in.
+    shows on the next page, not at the next sign-in. ``slide``: push the expiry on
+    (the connection must then be committed); False for a look that changes nothing,
+    such as an error page showing who is signed in.
     """
     row = conn.execute(
         select(
@@ -98,7 +100,7 @@ def load_session(conn: Connection, token: str, *, hours: float) -> WebSession:
     now = timestamps.now()
     if row is None or row.expires_at <= now:
         raise Unauthenticated("your session has ended: sign in again")
-    if timestamps.parse(now) - timestamps.parse(row.last_seen_at) >= _REFRESH_AFTER:
+    if slide and timestamps.parse(now) - timestamps.parse(row.last_seen_at) >= _REFRESH_AFTER:
         conn.execute(
             web_sessions.update()
             .where(web_sessions.c.id == _key(token))

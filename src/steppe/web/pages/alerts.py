@@ -56,23 +56,18 @@ def alerts_queue(
 ) -> Response:
     actor = session.actor
     # "open" is the queue: what still needs a person (new and acknowledged).
-    wanted = ["new", "acknowledged"] if status == "open" else [status] if status else [None]
-    items = []
-    total = 0
-    for one in wanted:
-        found = list_alerts(
-            conn,
-            actor,
-            status=one,
-            severity=severity or None,
-            organisation=organisation,
-            search=q or None,
-            limit=_PAGE * page,
-        )
-        items.extend(found.items)
-        total += found.total
-    items.sort(key=lambda a: a.last_seen, reverse=True)
-    shown = items[(page - 1) * _PAGE : page * _PAGE]
+    wanted = ["new", "acknowledged"] if status == "open" else [status] if status else []
+    found = list_alerts(
+        conn,
+        actor,
+        status=wanted,
+        severity=severity or None,
+        organisation=organisation,
+        search=q or None,
+        limit=_PAGE,
+        offset=(page - 1) * _PAGE,
+    )
+    shown, total = found.items, found.total
     organisations = [o for o in directory.list_organisations(conn) if o.kind is OrgKind.MEMBER]
     return render(
         request,
