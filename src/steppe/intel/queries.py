@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 import orjson
 from sqlalchemy import Connection, Select, exists, select
 
-from steppe.errors import InvalidObservable, NotFound
+from steppe.errors import Forbidden, InvalidObservable, NotFound
 from steppe.intel import attack
 from steppe.intel.guess import canonical_observable
 from steppe.intel.observables import ObservableType
@@ -31,6 +31,7 @@ __all__ = [
     "StoredObject",
     "export_bundle",
     "get_object",
+    "get_own_current",
     "get_stored",
     "iter_visible_bodies",
     "list_objects",
@@ -290,6 +291,23 @@ def get_stored(conn: Connection, actor: Actor, stix_id: str) -> StoredObject:
     if not row:
         raise NotFound(f"no object {stix_id!r}")
     return _stored(row[-1])  # the actor's own copy first, else the newest
+
+
+def get_own_current(conn: Connection, actor: Actor, stix_id: str) -> StoredObject:
+    """The current version of ``stix_id`` for a change only its owner may make
+    (revoke, replace, re-mark): NotFound when ``actor`` may not see it, Forbidden when it
+    sees it but the object is another organisation's."""
+    stored = get_stored(conn, actor, stix_id)
+    own = conn.scalar(
+        select(intel_objects.c.pk).where(
+            intel_objects.c.stix_id == stix_id,
+            intel_objects.c.owner_org_id == actor.org_id,
+            intel_objects.c.is_current.is_(True),
+        )
+    )
+    if own is None:
+        raise Forbidden(f"{stix_id} belongs to {stored.owner}; only its owner may change it")
+    return stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,13 +21,13 @@ from steppe.audit.trail import AuditTrail
 from steppe.errors import Conflict, Forbidden
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import Marking, import_objects
-from steppe.intel.queries import StoredObject, get_stored
+from steppe.intel.queries import StoredObject, get_own_current, get_stored
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_id
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, Role, TlpLevel
 from steppe.sharing.policy import check_marking
 from steppe.storage import timestamps
-from steppe.storage.schema import intel_objects, object_groups, sharing_groups
+from steppe.storage.schema import object_groups, sharing_groups
 
 __all__ = ["groups_of_object", "share_object"]
 
@@ -68,16 +68,7 @@ def share_object(
     """Store a new version of ``stix_id`` (the actor's organisation's) with this marking."""
     if not actor.roles & _WRITERS:
         raise Forbidden("re-marking intel needs the analyst, org-admin or admin role")
-    current = get_stored(conn, actor, stix_id)  # NotFound when the actor may not see it
-    own = conn.scalar(
-        select(intel_objects.c.pk).where(
-            intel_objects.c.stix_id == stix_id,
-            intel_objects.c.owner_org_id == actor.org_id,
-            intel_objects.c.is_current.is_(True),
-        )
-    )
-    if own is None:
-        raise Forbidden(f"{stix_id} belongs to {current.owner}; only its owner may re-mark it")
+    current = get_own_current(conn, actor, stix_id)
     chosen = _groups(conn, actor, groups)
     check_marking(distribution, tlp, [g.id for g in chosen])
     obj = dict(current.body)

@@ -22,11 +22,11 @@ from steppe.errors import Conflict, Forbidden
 from steppe.intel import taxonomies
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import Marking, import_objects
-from steppe.intel.queries import get_stored
+from steppe.intel.queries import get_own_current
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, Role, TlpLevel
 from steppe.storage import timestamps
-from steppe.storage.schema import intel_objects, object_groups, sharing_groups
+from steppe.storage.schema import object_groups, sharing_groups
 
 __all__ = ["TAGGING_ROLES", "add_tag"]
 
@@ -49,16 +49,7 @@ def add_tag(
     cfg = config or IntelConfig()
     if not actor.roles & TAGGING_ROLES:
         raise Forbidden("tagging needs the analyst, org-admin or coordinator role")
-    current = get_stored(conn, actor, stix_id)
-    own = conn.execute(
-        select(intel_objects.c.pk).where(
-            intel_objects.c.stix_id == stix_id,
-            intel_objects.c.owner_org_id == actor.org_id,
-            intel_objects.c.is_current.is_(True),
-        )
-    ).scalar()
-    if own is None:
-        raise Forbidden("only the owner organisation may tag this object")
+    current = get_own_current(conn, actor, stix_id)
     tlp = TlpLevel(current.tlp)
     new = taxonomies.normalise_tags([tag], tlp, cfg.free_tags)
     obj: dict[str, Any] = dict(current.body)
@@ -73,7 +64,7 @@ def add_tag(
         for name in conn.execute(
             select(sharing_groups.c.name)
             .join(object_groups, object_groups.c.group_id == sharing_groups.c.id)
-            .where(object_groups.c.object_pk == own)
+            .where(object_groups.c.object_pk == current.pk)
         ).scalars()
     )
     report = import_objects(

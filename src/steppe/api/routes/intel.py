@@ -27,19 +27,25 @@ from steppe.api.schemas import (
     SourceOut,
     StoredObjectOut,
 )
-from steppe.errors import Conflict, Forbidden, InputError, InvalidStix
+from steppe.errors import Conflict, InputError, InvalidStix
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
 from steppe.intel.observables import ObservableType
 from steppe.intel.provenance import Source, sources_of_objects
-from steppe.intel.queries import StoredObject, get_stored, list_objects, lookup_values
+from steppe.intel.queries import (
+    StoredObject,
+    get_own_current,
+    get_stored,
+    list_objects,
+    lookup_values,
+)
 from steppe.intel.remark import share_object
 from steppe.intel.stix import read_bundle
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, Role, TlpLevel, parse_tlp
 from steppe.storage import timestamps
 from steppe.storage.engine import writing
-from steppe.storage.schema import intel_objects, object_groups, sharing_groups
+from steppe.storage.schema import object_groups, sharing_groups
 
 __all__ = ["router"]
 
@@ -194,7 +200,7 @@ def update(
 def revoke(request: Request, actor: ActorDep, stix_id: str) -> StoredObjectOut:
     require_role(actor, *WRITERS)
     with services(request).engine.connect() as conn:
-        current = _own_current(conn, actor, stix_id)
+        current = get_own_current(conn, actor, stix_id)
     obj = dict(current.body)
     obj["revoked"] = True
     # Now, or just after the current version if that one is dated in the future.
@@ -277,7 +283,7 @@ def _new_version(
 ) -> StoredObjectOut:
     engine = services(request).engine
     with writing(engine) as conn:
-        current = _own_current(conn, actor, stix_id)
+        current = get_own_current(conn, actor, stix_id)
         modified = obj.get("modified")
         if isinstance(modified, str):
             try:
@@ -303,21 +309,6 @@ def _new_version(
             raise Conflict("the object was not stored as a new version")
     with engine.connect() as conn:
         return _out(get_stored(conn, actor, stix_id))
-
-
-def _own_current(conn: Connection, actor: Actor, stix_id: str) -> StoredObject:
-    """The caller's organisation's current version; 404 if invisible, 403 if someone else's."""
-    stored = get_stored(conn, actor, stix_id)  # NotFound when the actor may not see it
-    row = conn.execute(
-        select(intel_objects.c.pk).where(
-            intel_objects.c.stix_id == stix_id,
-            intel_objects.c.owner_org_id == actor.org_id,
-            intel_objects.c.is_current.is_(True),
-        )
-    ).first()
-    if row is None:
-        raise Forbidden("only the owner organisation may change this object")
-    return stored
 
 
 def _groups_of(conn: Connection, pk: int) -> tuple[directory.SharingGroup, ...]:
