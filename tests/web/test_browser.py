@@ -50,6 +50,26 @@ def test_the_dashboard_works_from_the_keyboard(page: Page, site: str) -> None:
     expect(page).to_have_url(f"{site}/dashboard?days=7")
 
 
+def test_the_dashboard_refreshes_itself_every_30_seconds(page: Page, site: str) -> None:
+    page.clock.install()  # the page's timers run on a clock the test moves
+    browser_sign_in(page, site, "analyst.kz")
+    live = page.locator("#live")
+    expect(live.get_by_role("heading", name="Alerts by member")).to_be_visible()
+    # Put a marker where the live figures are; the refresh must replace it with the
+    # server's fragment, and only once its 30 seconds are up.
+    live.evaluate("el => { el.innerHTML = '<p id=stale>stale</p>' }")
+    page.clock.run_for(29_000)
+    expect(page.locator("#stale")).to_have_count(1)
+    with page.expect_response(lambda r: "/dashboard/live" in r.url) as answer:
+        page.clock.run_for(2_000)
+    assert answer.value.status == 200
+    expect(page.locator("#stale")).to_have_count(0)
+    expect(live.get_by_role("heading", name="Alerts by member")).to_be_visible()
+    rows = live.locator("section[aria-labelledby=by-member] tbody tr")
+    expect(rows).to_have_count(1)  # still only what KZ-CERT may see
+    expect(rows.first).to_contain_text("KZ-CERT")
+
+
 def test_share_an_object_to_a_group_then_members_see_it_and_others_do_not(
     page: Page, site: str, browser: Browser
 ) -> None:
