@@ -6,10 +6,11 @@ import doctest
 import xml.etree.ElementTree as ET
 
 import pytest
+from fastapi.testclient import TestClient
 
 from steppe.web import charts, regionmap
 from steppe.web.charts import stacked_bars
-from steppe.web.regionmap import region_map
+from steppe.web.regionmap import SHAPES_PATH, region_map, world_shapes
 
 
 @pytest.mark.parametrize("module", [charts, regionmap])
@@ -56,3 +57,24 @@ def test_the_map_frames_the_members_and_shades_by_count() -> None:
 def test_member_countries_link_to_their_alerts() -> None:
     svg = region_map({"KZ": 2}, {"KZ": "KZ-CERT: 2 alerts"}, links={"KZ": "/alerts?organisation=3"})
     assert '<a href="/alerts?organisation=3" aria-label="KZ-CERT: 2 alerts">' in svg
+
+
+def test_the_map_places_shared_shapes_instead_of_carrying_them() -> None:
+    members = {c: f"{c}-CERT" for c in ("KZ", "KG", "UZ", "TJ", "RU", "BY", "AM", "CN", "IN", "BR")}
+    svg = region_map({"KZ": 1}, members)
+    shapes = ET.fromstring(world_shapes())
+    ids = {g.get("id") for g in shapes.iter("{http://www.w3.org/2000/svg}g")}
+    used = [u.get("href", "") for u in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}use")]
+    assert {"KZ", "BR", "FR"} <= ids
+    assert all(u.startswith(f"{SHAPES_PATH}?v=") for u in used)
+    assert set(members) <= {u.rsplit("#", 1)[1] for u in used}  # every member is drawn
+    assert {u.rsplit("#", 1)[1] for u in used} <= ids  # and only shapes that exist
+    assert len(svg) < 20_000 < len(world_shapes())  # the page carries references only
+
+
+def test_the_shapes_are_served_for_caching(web: TestClient) -> None:
+    answer = web.get(SHAPES_PATH)  # no session needed: public geography
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/svg+xml"
+    assert "immutable" in answer.headers["cache-control"]
+    assert answer.content == world_shapes()

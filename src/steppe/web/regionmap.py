@@ -7,6 +7,12 @@ bounding box of the coalition's countries (with a margin), neighbours drawn in g
 for context; each member's country is shaded by its alert count and links to its
 alerts.
 
+The shapes themselves are not in the page: :func:`world_shapes` is one SVG document of
+every country (``/map/world.svg``, cached by the browser for a week), and the page's
+map only places them with ``<use href="/map/world.svg?v=…#KZ">`` — the coordinator's
+map went from ~400 kB of paths in every dashboard to a few kB. Colours are inherited
+from the ``<g>`` around each ``<use>``, since page CSS cannot reach inside the shapes.
+
     >>> svg = region_map({"KZ": 4, "UZ": 1}, {"KZ": "KZ-CERT: 4 alerts", "UZ": "UZ-CERT: 1 alert"})
     >>> 'class="country shade-4"' in svg and "KZ-CERT: 4 alerts" in svg
     True
@@ -14,13 +20,17 @@ alerts.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 from functools import cache
 from html import escape
 from importlib import resources
 
-__all__ = ["region_map"]
+__all__ = ["SHAPES_PATH", "region_map", "world_shapes"]
+
+#: Where the app serves :func:`world_shapes`; the version changes when the shapes do.
+SHAPES_PATH = "/map/world.svg"
 
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -41,6 +51,26 @@ def _world() -> dict[str, tuple[str, ...]]:
         paths = tuple(p.get("d", "") for p in group.iter(f"{_SVG_NS}path"))
         shapes[classes[0].upper()] = paths
     return shapes
+
+
+@cache
+def world_shapes() -> bytes:
+    """An SVG document with one ``<g id="KZ">`` (ISO code) of paths per country."""
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg">']
+    for code, paths in _world().items():
+        parts.append(f'<g id="{code}">' + "".join(f'<path d="{d}"/>' for d in paths) + "</g>")
+    parts.append("</svg>")
+    return "".join(parts).encode()
+
+
+@cache
+def shapes_version() -> str:
+    """A short hash of the shapes, so a new package version is fetched anew."""
+    return hashlib.sha256(world_shapes()).hexdigest()[:12]
+
+
+def _use(code: str) -> str:
+    return f'<use href="{SHAPES_PATH}?v={shapes_version()}#{code}"/>'
 
 
 def _points(d: str) -> list[tuple[float, float]]:
@@ -131,17 +161,16 @@ def region_map(
         f"<title>{escape(title)}</title>",
     ]
     world = _world()
-    for code, paths in world.items():
+    for code in world:
         if code in labels:
             continue
         cx0, cy0, cx1, cy1 = _bounds((code,))
         if cx1 < x0 or cx0 > x1 or cy1 < y0 or cy0 > y1:
             continue  # outside the view: not sent
-        parts.append('<g class="land">' + "".join(f'<path d="{d}"/>' for d in paths) + "</g>")
+        parts.append(f'<g class="land">{_use(code)}</g>')
     for code in members:
-        paths = world.get(code, ())
         shade = _shade(counts.get(code, 0), top)
-        body = f"<title>{escape(labels[code])}</title>" + "".join(f'<path d="{d}"/>' for d in paths)
+        body = f"<title>{escape(labels[code])}</title>" + (_use(code) if code in world else "")
         group = f'<g class="country shade-{shade}">{body}</g>'
         href = (links or {}).get(code)
         if href:

@@ -21,7 +21,7 @@ from steppe.sharing import directory
 from steppe.sharing.model import Actor, OrgKind
 from steppe.web.charts import stacked_bars
 from steppe.web.deps import PageSession, WebConn
-from steppe.web.regionmap import region_map
+from steppe.web.regionmap import SHAPES_PATH, region_map, world_shapes
 from steppe.web.rendering import HtmlRoute, render
 
 __all__ = ["router"]
@@ -89,3 +89,15 @@ def dashboard_live(
     days: int = Query(14, ge=1, le=90),
 ) -> Response:
     return render(request, "_dashboard_live.html", session, **_context(conn, session.actor, days))
+
+
+@router.get(SHAPES_PATH)
+def world_map_shapes() -> Response:
+    """The countries' shapes every map ``<use>``s: public data from the
+    ``pygal_maps_world`` wheel, the same for everyone, so no session is needed. The
+    maps ask for it with the shapes' hash in the URL, so it may be cached for good."""
+    return Response(
+        world_shapes(),
+        media_type="image/svg+xml",
+        headers={"cache-control": "public, max-age=31536000, immutable"},
+    )
