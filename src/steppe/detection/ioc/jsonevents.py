@@ -27,8 +27,8 @@ are those of :meth:`IocMatcher.match_events` over the same events, in the same o
 A matched field that is absent from a stream costs nothing: the decoder declares the
 fields seen so far as strings and the others as ``null`` only, so a batch bringing a
 new one fails validation at once and is matched by the reference path (a full parse),
-which also teaches the decoder the new field. A value that is neither a string nor
-``null`` sends its batch the same way.
+which also teaches the decoder the new field. A value that is not a string (``null``,
+a number, an object) sends its batch the same way.
 
     >>> matcher = JsonEventMatcher(index)                          # doctest: +SKIP
     >>> for event, hits in matcher.match_lines(data, org_id=2, now=now):  # doctest: +SKIP
@@ -84,6 +84,8 @@ class JsonEventMatcher:
         self.matcher = IocMatcher(index)
         self._present: frozenset[str] = frozenset()
         self._decoders: dict[frozenset[str], msgspec.json.Decoder[Any]] = {}
+        self._tails_backwards: set[str] = set()
+        self._generation = -1  # of the index, when _tails_backwards was made
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -172,11 +174,9 @@ class JsonEventMatcher:
         decoder = self._decoders.get(present)
         if decoder is None:
             fields: list[tuple[str, Any, Any]] = [
-                (
-                    _ATTRS[field],
-                    str | None if field in present else None,
-                    msgspec.field(default=None, name=field),
-                )
+                (_ATTRS[field], str, msgspec.field(default="", name=field))
+                if field in present
+                else (_ATTRS[field], None, msgspec.field(default=None, name=field))
                 for field in _FIELDS
             ]
             struct = msgspec.defstruct("MatchedFields", fields, gc=False)
@@ -190,12 +190,9 @@ class JsonEventMatcher:
         for field in _FIELDS:
             if field not in present:
                 continue
-            column: list[str | None] = list(map(attrgetter(_ATTRS[field]), structs))
-            if None in column:
-                if column.count(None) == len(column):
-                    continue
-                column = [v or "" for v in column]
-            values: list[str] = column  # type: ignore[assignment]
+            values: list[str] = list(map(attrgetter(_ATTRS[field]), structs))
+            if values.count("") == len(values):
+                continue
             if field in IP_FIELDS:
                 self._screen_ips(values, rows)
             elif field in DOMAIN_FIELDS:
@@ -217,14 +214,16 @@ class JsonEventMatcher:
         if exact:
             rows.update(compress(every, map(exact.__contains__, values)))
         joined = "".join(values)
-        if not (joined.isascii() and joined.replace(".", "").isdigit()):
-            # IPv6 or odd text: value by value (an address with a suffix such as "/24"
-            # or a NUL is still found by the CIDR trie).
+        if ":" in joined or "/" in joined or "\0" in joined:
+            # IPv6, or what the CIDR trie reads past (a prefix length, a NUL): the trie
+            # reads no other IPv4 text than the canonical, whose key is found below.
             v6 = bool(index.ipv6_values or index._cidr_count[6])
             v4 = bool(index._cidr_count[4])
             for row, value in enumerate(values):
-                plain = value.isascii() and value.replace(".", "").isdigit()
-                if value and not plain and (v6 if ":" in value else v4):
+                if ":" in value:
+                    if v6:
+                        rows.add(row)
+                elif v4 and ("/" in value or "\0" in value):
                     rows.add(row)
         levels = index.cidr_key_levels
         if not index._cidr_count[4]:
@@ -255,19 +254,22 @@ class JsonEventMatcher:
             # IDN names (their canonical form is not .lower()) or a newline in a value.
             self._screen_each(values, rows, self._name_may_hit)
             return
-        tails = self.index.tails
+        if self._generation != self.index.generation:
+            self._tails_backwards = {tail[::-1] for tail in self.index.tails}
+            self._generation = self.index.generation
+        tails = self._tails_backwards
         backwards = joined.lower()[::-1]  # line k is row n - 1 - k
         last = n - 1
         found = _LAST_TWO.findall(backwards)
         if len(found) != n:  # not one per line: be safe, not fast
             self._screen_each(values, rows, self._name_may_hit)
             return
-        hit = {t for t in found if t[::-1] in tails}
+        hit = tails.intersection(found)
         if hit:
             rows.update(last - k for k in compress(range(n), map(hit.__contains__, found)))
         if self.index.single_labels:
             found = _LAST_ONE.findall(backwards)
-            hit = {t for t in found if t[::-1] in tails}
+            hit = tails.intersection(found)
             if hit:
                 rows.update(last - k for k in compress(range(n), map(hit.__contains__, found)))
         for odd in _ODD_NAME.finditer(backwards):
