@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ioc_pools import INDICATORS, POOLS
 from steppe.detection.ioc.audience import Coalition, audience_mask, bit
-from steppe.detection.ioc.index import IndicatorRef, IocIndex
+from steppe.detection.ioc.index import IndicatorRef, IocIndex, cidr_screen_keys
 from steppe.detection.ioc.jsonevents import JsonEventMatcher
 from steppe.detection.ioc.matcher import IocMatcher
 from steppe.errors import InputError
@@ -205,3 +205,28 @@ def test_bad_input_names_the_line() -> None:
         list(matcher.match_array(b'{"source.ip": "1.2.3.4"}', KZ, NOW))
     assert list(matcher.match_lines(b"", KZ, NOW)) == []
     assert list(matcher.match_array(b"[]", KZ, NOW)) == []
+
+
+def test_the_index_keeps_the_cidr_screen_keys_as_networks_come_and_go() -> None:
+    assert cidr_screen_keys("203.0.113.64/26") == (24, ["203.0.113."])
+    assert cidr_screen_keys("203.0.112.0/23") == (24, ["203.0.112.", "203.0.113."])
+    assert cidr_screen_keys("172.16.0.0/12")[1][::15] == ["172.16.", "172.31."]
+    assert cidr_screen_keys("64.0.0.0/4") == (8, [f"{n}." for n in range(64, 80)])
+    index = IocIndex()
+    index.add(_ref(1), [("cidr", "203.0.112.0/23"), ("cidr", "10.0.0.0/8")], audience=bit(KZ))
+    index.add(_ref(2), [("cidr", "203.0.113.0/24"), ("ipv6", "2001:db8::1")], audience=bit(KG))
+    assert index.cidr_keys == {
+        "203.0.112.": 1,
+        "203.0.113.": 2,
+        **{f"10.{n}.": 1 for n in range(256)},
+    }
+    assert (index.cidr_key_levels, index.ipv6_values) == ({24: 2, 16: 256, 8: 0}, 1)
+    index.remove(1)
+    assert index.cidr_keys == {"203.0.113.": 1}
+    assert index.cidr_key_levels == {24: 1, 16: 0, 8: 0}
+    index.remove(2)
+    assert (index.cidr_keys, index.cidr_key_levels, index.ipv6_values) == (
+        {},
+        {24: 0, 16: 0, 8: 0},
+        0,
+    )

@@ -71,7 +71,6 @@ _LAST_ONE = re.compile(r"^([^.\n]*)[^\n]*", re.MULTILINE)
 # A reversed name starting like this ends with a dot, a bracket or a digit: it may be an
 # address, or need the full canonical form. A colon anywhere: an address or a port.
 _ODD_NAME = re.compile(r"^[.\]0-9]|:", re.MULTILINE)
-_ODD_HOST_END = frozenset(".]0123456789")
 
 Matched = list[tuple[dict[str, Any], list[EventHit]]]
 
@@ -133,7 +132,7 @@ class JsonEventMatcher:
         match_event = self.matcher.match_event
         loads = orjson.loads
         found: Matched = []
-        for row in self.screen(structs):
+        for row in self._screen(structs):
             event = loads(memoryview(items[row]))
             hits = match_event(event, org_id, now)
             if hits:
@@ -183,7 +182,7 @@ class JsonEventMatcher:
             decoder = self._decoders[present] = msgspec.json.Decoder(struct)
         return decoder
 
-    def screen(self, structs: Sequence[Any]) -> list[int]:
+    def _screen(self, structs: list[Any]) -> list[int]:
         """The rows of ``structs`` (decoded by this matcher) that may hit, in order."""
         rows: set[int] = set()
         present = self._present
