@@ -120,7 +120,21 @@ def _dotted(n: int) -> str:
     return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-def write_events(rng: random.Random, world: World, n: int, hit_rate: float, path: Path) -> int:
+def _zeek_dns(event: dict[str, object], n: int) -> dict[str, object]:
+    """A Zeek dns.log record of the event: the ``raw`` a normalised event carries."""
+    return {
+        "ts": 1764201600 + n / 1000, "uid": f"C{n:017d}", "id.orig_h": event["source.ip"],
+        "id.orig_p": 30000 + n % 30000, "id.resp_h": event["destination.ip"], "id.resp_p": 53,
+        "proto": "udp", "trans_id": n % 65536, "rtt": 0.0123, "query": event["dns.question.name"],
+        "qclass": 1, "qclass_name": "C_INTERNET", "qtype": 1, "qtype_name": "A", "rcode": 0,
+        "rcode_name": "NOERROR", "AA": False, "TC": False, "RD": True, "RA": True, "Z": 0,
+        "answers": ["151.101.1.69", "151.101.65.69"], "TTLs": [300.0, 300.0], "rejected": False,
+    }  # fmt: skip
+
+
+def write_events(
+    rng: random.Random, world: World, n: int, hit_rate: float, path: Path, raw: bool = False
+) -> int:
     planted = 0
     with path.open("wb") as out:
         for i in range(n):
@@ -148,6 +162,10 @@ def write_events(rng: random.Random, world: World, n: int, hit_rate: float, path
                 else:
                     _, net, length = rng.choice(world.cidrs)
                     event["destination.ip"] = _dotted(net | rng.getrandbits(32 - length))
+            if raw:
+                event["raw"] = _zeek_dns(event, i)
+                event.update({"network.transport": "udp", "source.port": 30000 + i % 30000,
+                              "destination.port": 53, "observer.name": "sensor-01"})  # fmt: skip
             out.write(orjson.dumps(event) + b"\n")
     return planted
 
@@ -348,6 +366,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hit-rate", type=float, default=0.01)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="events as the ingest publishes them: with the source record (a Zeek DNS "
+        "log, ~800 bytes a line) in `raw` and a few more ECS fields",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.indicators, args.cidrs, args.events = 100_000, 1_000, 200_000
@@ -359,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         started = time.perf_counter()
-        planted = write_events(rng, world, args.events, args.hit_rate, path)
+        planted = write_events(rng, world, args.events, args.hit_rate, path, args.raw)
         print(f"  generated {path.stat().st_size / 2**20:,.0f} MB of events in "
               f"{time.perf_counter() - started:.1f} s; {planted:,} planted hits")  # fmt: skip
         before = _rss_mb()
