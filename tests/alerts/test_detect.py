@@ -17,6 +17,7 @@ from steppe.alerts.queries import list_alerts
 from steppe.detection.ioc import build_index
 from steppe.detection.sigma.store import RuleStore
 from steppe.lake import EventLake
+from steppe.sharing.model import Distribution
 from steppe.storage import timestamps
 from steppe.storage.schema import alerts
 from steppe.workers.broker import InProcessBroker, telemetry_subject
@@ -60,6 +61,34 @@ def test_the_stream_stores_ioc_and_sigma_alerts(world: World, tmp_path: Path) ->
         ("ioc", fresh["id"]),
         ("sigma", "9c7a1f0e-2b3c-4d5e-8f90-a1b2c3d4e5f6"),
     ]
+
+
+def test_the_stream_without_rules_matches_iocs_of_what_each_member_may_see(
+    world: World,
+) -> None:
+    """IOC-only streaming parses in full only the events that may hit (JsonEventMatcher);
+    a group-only indicator alerts its group's member, never a member outside it."""
+    now = timestamps.now()
+    fresh = {"created": now, "modified": now, "valid_from": now, "confidence": 80}
+    group_only = indicator("csto.example", **fresh)
+    world.load("kz", group_only, distribution=Distribution.GROUPS)
+    broker = InProcessBroker()
+    detector = StreamingDetector(world.engine, world.trail, broker, retro_days=0)
+    detector.start()
+    try:
+        batch = [dns("www.csto.example", 1), dns("benign.test", 2), dns("CSTO.example", 3)]
+        for org in ("kg", "uz"):
+            broker.publish(telemetry_subject(world.orgs[org].id), orjson.dumps(batch))
+        broker.drain()
+    finally:
+        detector.stop()
+        broker.close()
+    assert detector.alerts == 1  # kg's two hits aggregate into one alert; uz: none
+    with world.engine.connect() as conn:
+        bek = list_alerts(conn, world.actors["bek"]).items
+        uzi = list_alerts(conn, world.actors["uzi"]).items
+    assert [(a.kind, a.indicator) for a in bek] == [("ioc", group_only["id"])]
+    assert uzi == []
 
 
 def test_retro_hunt_finds_new_intel_in_the_recent_lake(world: World, tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ through :func:`~steppe.alerts.store.store_ioc_alerts`, so an event detected by t
 stream and again by ``steppe detect`` is one alert. The lake is read as Arrow record
 batches and matched column-wise (:class:`~steppe.detection.ioc.columnar.ColumnarMatcher`:
 only the rows that may hit become dicts); the stream's batches arrive as JSON and go
-through the row matcher.
+through :class:`~steppe.detection.ioc.jsonevents.JsonEventMatcher` (only the matched
+fields decoded; only the events that may hit parsed in full) — or, when Sigma rules run
+on the same batches and need whole events anyway, are parsed in full and go through the
+row matcher.
 
 - :func:`detect_lake` — events of the lake since a moment, per organisation (each
   organisation's events are matched only against what it may see).
@@ -43,6 +46,7 @@ from steppe.alerts.store import (
 from steppe.audit.trail import AuditTrail
 from steppe.detection.ioc.columnar import MATCHED_FIELDS, ColumnarMatcher
 from steppe.detection.ioc.index import IocIndex
+from steppe.detection.ioc.jsonevents import JsonEventMatcher
 from steppe.detection.ioc.loading import (
     audit_position,
     build_index,
@@ -237,6 +241,7 @@ class StreamingDetector:
         self.sigma_sink = AlertStore(engine, trail, window_seconds=window_seconds)
         self.index = IocIndex()
         self.matcher = IocMatcher(self.index)
+        self.json_matcher = JsonEventMatcher(self.index)
         self.alerts = 0
         self.retro_alerts = 0
         self._lock = threading.Lock()
@@ -258,6 +263,7 @@ class StreamingDetector:
         with self._lock:
             self.index = fresh
             self.matcher = IocMatcher(fresh)
+            self.json_matcher = JsonEventMatcher(fresh)
         if self.rules is not None:
             self.rules.start()  # reloads rule files when they change
         self._subscription = self.broker.subscribe("telemetry.*", self.handle)
@@ -295,9 +301,16 @@ class StreamingDetector:
 
     def handle(self, message: Message) -> None:
         org_id = int(message.subject.rsplit(".", 1)[1])
-        events: list[Mapping[str, Any]] = orjson.loads(message.data)
-        with self._lock:
-            found = list(self.matcher.match_events(events, org_id, timestamps.now()))
+        now = timestamps.now()
+        events: list[Mapping[str, Any]] = []
+        found: list[tuple[Mapping[str, Any], list[EventHit]]]
+        if self.rules is None:  # IOCs only: only the events that may hit are parsed in full
+            with self._lock:
+                found = list(self.json_matcher.match_array(message.data, org_id, now))
+        else:  # the rules need every event whole
+            events = orjson.loads(message.data)
+            with self._lock:
+                found = list(self.matcher.match_events(events, org_id, now))
         if found:
             with self.engine.begin() as conn:
                 result = store_ioc_alerts(

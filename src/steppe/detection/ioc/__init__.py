@@ -7,11 +7,14 @@
 - :mod:`~steppe.detection.ioc.matcher` — events → hits, for the sending organisation.
 - :mod:`~steppe.detection.ioc.columnar` — the same hits from Arrow tables (the lake),
   screened column by column.
+- :mod:`~steppe.detection.ioc.jsonevents` — the same hits from JSON bytes (the broker's
+  batches, JSON lines), only the events that may hit parsed in full.
 """
 
 from steppe.detection.ioc.audience import Coalition, audience_mask, load_coalition
 from steppe.detection.ioc.columnar import ColumnarMatcher, read_json_lines
 from steppe.detection.ioc.index import Hit, IndicatorRef, IocIndex
+from steppe.detection.ioc.jsonevents import JsonEventMatcher
 from steppe.detection.ioc.loading import build_index, refresh
 from steppe.detection.ioc.matcher import EventHit, IocMatcher
 
@@ -23,6 +26,7 @@ __all__ = [
     "IndicatorRef",
     "IocIndex",
     "IocMatcher",
+    "JsonEventMatcher",
     "audience_mask",
     "build_index",
     "load_coalition",

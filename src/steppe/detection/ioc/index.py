@@ -27,7 +27,15 @@ from dataclasses import dataclass
 
 import pytricia
 
-__all__ = ["KINDS", "Hit", "IndicatorRef", "IocIndex", "host_tail", "url_host"]
+__all__ = [
+    "KINDS",
+    "Hit",
+    "IndicatorRef",
+    "IocIndex",
+    "cidr_screen_keys",
+    "host_tail",
+    "url_host",
+]
 
 #: Observable types the matcher uses, and the table each goes to.
 KINDS = {
@@ -92,6 +100,15 @@ class IocIndex:
         #: How many of those values are a single label (``localhost``, a TLD): only then
         #: must the prefilter look up an event name's last label too.
         self.single_labels = 0
+        #: How many exact IP values are IPv6: only then can an event's IPv6 address hit
+        #: one (a screen's question; CIDRs have ``_cidr_count``).
+        self.ipv6_values = 0
+        #: The screen of the IPv4 CIDRs by text: every ``"a.b.c."`` /24 (CIDRs of /16 or
+        #: longer), ``"a.b."`` /16 (/8 to /15) and ``"a."`` /8 (shorter) that a CIDR
+        #: covers, counted; and how many keys each level (24, 16, 8) has. An address whose
+        #: keys are not here is in no CIDR (:mod:`~steppe.detection.ioc.jsonevents`).
+        self.cidr_keys: dict[str, int] = {}
+        self.cidr_key_levels = {24: 0, 16: 0, 8: 0}
         #: Bumped by every :meth:`add` and :meth:`remove`: lets a columnar matcher know
         #: when the value sets it derived from the index are stale.
         self.generation = 0
@@ -129,6 +146,8 @@ class IocIndex:
                 tail = host_tail(value if table == "domain" else url_host(value))
                 self.tails[tail] = self.tails.get(tail, 0) + 1
                 self.single_labels += "." not in tail
+            elif current is None and table == "ip" and ":" in value:
+                self.ipv6_values += 1
             self._audience[ref.pk] = audience
             self._refresh(key)
             kept.append(key)
@@ -173,6 +192,8 @@ class IocIndex:
                         self.tails[tail] = left
                     else:
                         self.tails.pop(tail, None)
+                elif key[0] == "ip" and ":" in key[1]:
+                    self.ipv6_values -= 1
             self._refresh(key)
         self._audience.pop(pk, None)
         return True
@@ -191,13 +212,30 @@ class IocIndex:
                 if not trie.has_key(value):
                     self._cidr_count[family] += 1
                     trie[value] = True
+                    if family == 4:
+                        self._count_cidr_keys(value, 1)
             elif trie.has_key(value):
                 del trie[value]
                 self._cidr_count[family] -= 1
+                if family == 4:
+                    self._count_cidr_keys(value, -1)
         elif pks:
             self.tables[table][value] = mask
         else:
             self.tables[table].pop(value, None)
+
+    def _count_cidr_keys(self, prefix: str, step: int) -> None:
+        level, keys = cidr_screen_keys(prefix)
+        counts = self.cidr_keys
+        for k in keys:
+            left = counts.get(k, 0) + step
+            if left > 0:
+                if left == 1 and step > 0:
+                    self.cidr_key_levels[level] += 1
+                counts[k] = left
+            else:
+                counts.pop(k, None)
+                self.cidr_key_levels[level] -= 1
 
     def _pks(self, key: tuple[str, str]) -> tuple[int, ...] | set[int]:
         current = self._postings.get(key)
@@ -320,6 +358,27 @@ def url_host(url: str) -> str:
     if authority.startswith("["):
         return authority[1 : authority.find("]")]
     return authority.split(":", 1)[0]
+
+
+def cidr_screen_keys(prefix: str) -> tuple[int, list[str]]:
+    """The text keys an IPv4 network is screened by: its level and each key it covers.
+
+    >>> cidr_screen_keys("203.0.112.0/23")
+    (24, ['203.0.112.', '203.0.113.'])
+    >>> level, keys = cidr_screen_keys("10.0.0.0/8")
+    >>> level, len(keys), keys[:2]
+    (16, 256, ['10.0.', '10.1.'])
+    """
+    net, _, length = prefix.partition("/")
+    bits = int(length)
+    base = int(ipaddress.IPv4Address(net))
+    level = 24 if bits >= 16 else 16 if bits >= 8 else 8
+    keys = []
+    for k in range(1 << max(0, level - bits)):
+        address = base + (k << (32 - level))
+        octets = [str((address >> shift) & 255) for shift in (24, 16, 8)][: level // 8]
+        keys.append(".".join(octets) + ".")
+    return level, keys
 
 
 def cidr_key(value: str) -> str:
