@@ -11,7 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
-from steppe.ingest.telemetry.formats import FORMATS, read_path
+from steppe.ingest.telemetry.formats import FORMATS, read_path_batched
 from steppe.ingest.telemetry.intake import IntakeReport
 from steppe.ingest.telemetry.mapping import FieldMapping
 from steppe.ingest.telemetry.service import TelemetryService
@@ -70,7 +70,7 @@ def ingest(
                 task = progress.add_task(f"reading {path}", total=None)
                 one = service.intake.ingest_items(
                     organisation.id,
-                    (item for _, item in read_path(path, format, field_mapping)),
+                    (item for _, item in read_path_batched(path, format, field_mapping)),
                     observer=f"file:{path.name}",
                     progress=partial(progress.advance, task),
                 )
