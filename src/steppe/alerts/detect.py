@@ -53,8 +53,9 @@ from steppe.detection.ioc.loading import (
 )
 from steppe.detection.ioc.matcher import EventHit, IocMatcher
 from steppe.detection.sigma.store import RuleStore
+from steppe.lake.batches import ARROW_MARK, decode
 from steppe.lake.partitions import Partition, list_partitions, parquet_files
-from steppe.lake.table import lake_schema
+from steppe.lake.table import lake_schema, table_events
 from steppe.storage import timestamps
 from steppe.workers.broker import Broker, Message, Subscription
 
@@ -238,6 +239,7 @@ class StreamingDetector:
         self.sigma_sink = AlertStore(engine, trail, window_seconds=window_seconds)
         self.index = IocIndex()
         self.matcher = IocMatcher(self.index)
+        self.columnar = ColumnarMatcher(self.index, threads=1)
         self.alerts = 0
         self.retro_alerts = 0
         self._lock = threading.Lock()
@@ -255,6 +257,7 @@ class StreamingDetector:
         with self._lock:
             self.index = fresh
             self.matcher = IocMatcher(fresh)
+            self.columnar = ColumnarMatcher(fresh, threads=1)
         if self.rules is not None:
             self.rules.start()  # reloads rule files when they change
         self._subscription = self.broker.subscribe("telemetry.*", self.handle)
@@ -301,10 +304,21 @@ class StreamingDetector:
         return sorted({*changed, *deleted})
 
     def handle(self, message: Message) -> None:
+        """One batch: a JSON list of events, or (EVE lines ingested column-wise) the
+        batch's Arrow table as the lake spools it, of which only the rows that may hit
+        an indicator become events before matching (Sigma rules, if any, get them all)."""
         org_id = int(message.subject.rsplit(".", 1)[1])
-        events: list[Mapping[str, Any]] = orjson.loads(message.data)
-        with self._lock:
-            found = list(self.matcher.match_events(events, org_id, timestamps.now()))
+        events: list[Mapping[str, Any]] | None = None
+        if bytes(message.data[: len(ARROW_MARK)]) == ARROW_MARK:
+            table = decode(message.data)
+            with self._lock:
+                rows = self.columnar.candidates(table, org_id)
+                candidates = table_events(table.take(rows)) if len(rows) else []
+                found = list(self.matcher.match_events(candidates, org_id, timestamps.now()))
+        else:
+            events = orjson.loads(message.data)
+            with self._lock:
+                found = list(self.matcher.match_events(events, org_id, timestamps.now()))
         if found:
             with self.engine.begin() as conn:
                 result = store_ioc_alerts(
@@ -312,6 +326,8 @@ class StreamingDetector:
                 )
             self.alerts += result.new
         if self.rules is not None:
+            if events is None:
+                events = list(table_events(table))
             evaluate = self.rules.evaluate
             hits = [hit for event in events for hit in evaluate(dict(event), org_id)]
             if hits:

@@ -139,7 +139,7 @@ _VERBATIM = r'^(?:"[^"\\]*"|[{}\[\],:]|(?:0|-?[1-9][0-9]{0,17})[,}\]]|true|false
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"  # what ecs.ip keeps as it is
 _ISO = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
 
 _SCHEMA = lake_schema()
@@ -245,7 +245,7 @@ def eve_table(
         except _DECODE_ERRORS:
             continue
         fast.append(index)
-    table, rejected = _columns(structs, binary.take(fast), ingested)
+    table, rejected = _columns(structs, binary.take(pa.array(fast, pa.int64())), ingested)
     if rejected:
         kept = [index for position, index in enumerate(fast) if position not in rejected]
     else:

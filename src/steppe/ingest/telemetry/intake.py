@@ -31,7 +31,9 @@ import pyarrow.compute as pc
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
 from steppe.ingest.telemetry.eve_columns import EventBatch
 from steppe.ingest.telemetry.model import EventSink, NormalisedEvent, ParseProblem, TableSink
+from steppe.lake.batches import encode_table
 from steppe.lake.table import events_table, table_events
+from steppe.storage.timestamps import now
 from steppe.workers.broker import Broker, telemetry_subject
 
 __all__ = ["IntakeReport", "TelemetryIntake", "gunzip_limited"]
@@ -86,7 +88,10 @@ class TelemetryIntake:
             else:
                 self.sink.accept(organisation_id, table_events(events.table))
             if self.broker is not None and self.broker.wants(subject):
-                self.broker.publish(subject, orjson.dumps(table_events(events.table)))
+                # The batch as the lake spools it (Arrow), not a JSON list: a subscriber
+                # makes dicts of the rows it needs (the detector: the few that may hit).
+                payload = encode_table(organisation_id, now(), events.table)
+                self.broker.publish(subject, bytes(payload))
             return
         self.sink.accept(organisation_id, events)
         if self.broker is not None and self.broker.wants(subject):
