@@ -135,12 +135,10 @@ _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, 
 
 # Compact JSON whose re-encoding by orjson is itself: strings without escapes, integers
 # of at most 18 digits (orjson reads longer ones as floats) and no -0, no float.
-_VERBATIM = r'^(?:"[^"\\]*"|[{}\[\],:]|(?:0|-?[1-9][0-9]{0,17})[,}\]]|true|false|null)*$'
+_VERBATIM = r'^(?:"[^"\\]*"|[{}\[\],:]|(?:0|-?[1-9][0-9]{0,17})[,}\]]|true|false|null)*\n$'
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"  # what ecs.ip keeps as it is
-_ISO = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
-)
+_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
 
 _SCHEMA = lake_schema()
 _COLUMNS = [name for name, _ in ECS_COLUMNS] + ["raw"]
@@ -227,30 +225,42 @@ def eve_table(
 ) -> tuple[pa.Table, list[ParseProblem]]:
     """The lake rows (no ``organisation``) of ``chunk``'s lines, numbered from ``first``,
     and the problems of the lines that are not events."""
-    texts = [line[:-1] if line[-1:] == b"\n" else line for line in chunk]
-    binary = pa.array(texts, pa.binary())
-    verbatim = pc.match_substring_regex(binary, _VERBATIM).to_pylist()
-    fast: list[int] = []
+    if chunk[-1][-1:] != b"\n":  # the input's last line: every line ends alike
+        chunk = [*chunk[:-1], chunk[-1] + b"\n"]
+    lines_array = pa.array(chunk, pa.binary())
+    verbatim = pc.match_substring_regex(lines_array, _VERBATIM)
+    fast: list[int]
     structs: list[_Eve] = []
-    for index, text in enumerate(texts):
-        if not verbatim[index]:
-            continue
-        if not text.isascii():
-            try:
-                text.decode()
-            except UnicodeDecodeError:
-                continue
+    if pc.all(verbatim).as_py() and all(map(bytes.isascii, chunk)):
+        # The usual chunk: decoded in one go, line by line only if some line fails.
         try:
-            structs.append(_decode(text))
+            structs = list(map(_decode, chunk))
+            fast = list(range(len(chunk)))
         except _DECODE_ERRORS:
-            continue
-        fast.append(index)
-    table, rejected = _columns(structs, binary.take(pa.array(fast, pa.int64())), ingested)
+            structs = []
+    if not structs:
+        fast = []
+        for index, (line, plain) in enumerate(zip(chunk, verbatim.to_pylist(), strict=True)):
+            if not plain:
+                continue
+            if not line.isascii():
+                try:
+                    line.decode()
+                except UnicodeDecodeError:
+                    continue
+            try:
+                structs.append(_decode(line))
+            except _DECODE_ERRORS:
+                continue
+            fast.append(index)
+        lines_array = lines_array.take(pa.array(fast, pa.int64()))
+    raw = pc.binary_slice(lines_array, 0, -1)  # less the newline
+    table, rejected = _columns(structs, raw, ingested)
     if rejected:
         kept = [index for position, index in enumerate(fast) if position not in rejected]
     else:
         kept = fast
-    if len(kept) == len(texts):
+    if len(kept) == len(chunk):
         return table, []
     problems: list[ParseProblem] = []
     events: list[NormalisedEvent] = []
