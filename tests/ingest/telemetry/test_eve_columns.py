@@ -128,14 +128,16 @@ def test_bad_lines_are_reported_by_number_and_the_rest_kept(
         b'{"src_port": 70000}',
         b'{"x": "\xff"}',
         b'{"timestamp": "yesterday"}',
+        b'{"timestamp":"2026-11-28T10:00:02.5Z","event_type":"dns"}',
+        b'{"timestamp":"2026-11-28 10:00:00","event_type":"dns"}',
         good,
     ]
     data = b"\n".join(lines) + b"\n"
     seen = fallbacks(monkeypatch)
     table, problems = columnar(data)
-    assert table.num_rows == 2
+    assert table.num_rows == 4  # the two other times are read the per-event way
     assert [p.split(":")[1] for p in problems] == ["2", "4", "5", "6", "7", "8"]
-    assert seen == [2, 3, 4, 5, 6, 7, 8]
+    assert seen == [2, 3, 4, 5, 6, 7, 8, 9, 10]
     assert_same(data)
 
 
@@ -160,6 +162,11 @@ times = st.one_of(
             "2026-13-28T10:00:00.123456+0000",
             "0001-01-01T00:00:00.000000+0100",
             "2026-11-28 10:00:00",
+            "2026-11-28T10:00:02.5Z",
+            "2026-11-28T10:00:02Z",
+            "2026-11-28T10:00:00.123456+05:30:15",
+            "2026-11-28T10:00:00.123456-2400",
+            "2026-11-28T10:00:00.123456",
         ]
     ),
     odd,

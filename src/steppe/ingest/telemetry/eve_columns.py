@@ -346,8 +346,11 @@ def _columns(structs: list[_Eve], raw: pa.Array, ingested: str) -> tuple[pa.Tabl
         bad = pc.or_(bad, pc.fill_null(condition, False))
 
     stamp = _strings([s.timestamp for s in structs])
-    flag(pc.and_kleene(pc.is_valid(stamp), pc.invert(pc.match_substring_regex(stamp, _ISO))))
-    columns["@timestamp"], unreadable = _times(stamp, ingested)
+    shaped = pc.match_substring_regex(stamp, _ISO)
+    flag(pc.invert(shaped))  # another shape: the per-event path reads it
+    columns["@timestamp"], unreadable = _times(
+        pc.if_else(shaped, stamp, pa.scalar(None, pa.string())), ingested
+    )
     flag(unreadable)
     columns["event.ingested"] = pa.repeat(ingested, n).cast(pa.string()).cast(TIMESTAMP)
 
