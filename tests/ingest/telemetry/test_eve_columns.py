@@ -280,3 +280,18 @@ def test_generated_events_in_several_chunks(
     with monkeypatch.context() as patch:
         patch.setattr(eve_columns, "CHUNK_LINES", 3)
         assert_same(b"".join(orjson.dumps(e) + b"\n" for e in events))
+
+
+def test_a_failure_of_the_columnar_code_falls_back_to_the_per_event_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise ArithmeticError("a bug")
+
+    data = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(SAMPLES[0].read_bytes()))
+    expected = columnar(data)
+    monkeypatch.setattr(eve_columns, "_columns", broken)
+    seen = fallbacks(monkeypatch)
+    got = columnar(data)
+    assert got[1] == expected[1] and got[0].equals(expected[0])
+    assert len(seen) == data.count(b"\n")

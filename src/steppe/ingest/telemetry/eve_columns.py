@@ -27,17 +27,18 @@ fallback, which reports them with their line numbers exactly as before.
     >>> import io
     >>> lines = (b'{"timestamp":"2026-01-02T03:04:05.123456+0100","event_type":"dns",'
     ...          b'"src_ip":"10.0.0.5","dest_port":53,"proto":"UDP","dns":{"rrname":"A.Example."}}\\n'
-    ...          b'{"event_type": 5}\\n')
-    >>> items = list(parse_eve_columns(io.BytesIO(lines), "eve.json"))
-    >>> table, problem = items[0].table, items[1]
+    ...          b'{"event_type": "dns", "src_port": true}\\n')
+    >>> problem, batch = parse_eve_columns(io.BytesIO(lines), "eve.json")
+    >>> table = batch.table
     >>> table.column("dns.question.name").to_pylist(), str(table.column("@timestamp")[0])
     (['a.example'], '2026-01-02 02:04:05.123456+00:00')
     >>> str(problem)
-    'eve.json:2: event_type: ...'
+    'eve.json:2: src_port: expected an integer, found True'
 """
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ from steppe.lake.table import TIMESTAMP, events_table, lake_schema
 from steppe.storage.timestamps import now
 
 __all__ = ["CHUNK_LINES", "EventBatch", "eve_table", "parse_eve_columns"]
+
+log = logging.getLogger(__name__)
 
 #: Lines converted together (the intake's file batch).
 CHUNK_LINES = 5_000
@@ -255,7 +258,11 @@ def eve_table(
             fast.append(index)
         lines_array = lines_array.take(pa.array(fast, pa.int64()))
     raw = pc.binary_slice(lines_array, 0, -1)  # less the newline
-    table, rejected = _columns(structs, raw, ingested)
+    try:
+        table, rejected = _columns(structs, raw, ingested)
+    except Exception:  # a bug here must not refuse telemetry: the per-event path reads it
+        log.exception("columnar EVE: chunk of %s read the per-event way", source)
+        table, rejected = _table({}, 0, raw.slice(0, 0)), set(range(len(fast)))
     if rejected:
         kept = [index for position, index in enumerate(fast) if position not in rejected]
     else:
