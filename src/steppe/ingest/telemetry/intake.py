@@ -114,7 +114,7 @@ class TelemetryIntake:
                 events.append(item)
         if tables:
             if events:  # not from one parser; kept whole all the same
-                rows = events_table([(0, "", event) for event in events])
+                rows = events_table([(0, now(), event) for event in events])
                 tables.append(rows.drop_columns(["organisation"]))
             batch = EventBatch(pa.concat_tables(tables))
             self.submit(organisation_id, batch)
