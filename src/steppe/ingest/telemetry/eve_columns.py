@@ -146,7 +146,6 @@ _ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+
 _SCHEMA = lake_schema()
 _COLUMNS = [name for name, _ in ECS_COLUMNS] + ["raw"]
 _TYPES = {field.name: field.type for field in _SCHEMA}
-_BODIES = ("http", "dns", "tls", "fileinfo")  # an alert carries these too
 
 
 def parse_eve_columns(
