@@ -47,7 +47,7 @@ import httpx
 import orjson
 
 from steppe.audit.trail import AuditTrail
-from steppe.ingest.telemetry.formats import read_path
+from steppe.ingest.telemetry.formats import read_path, read_path_batched
 from steppe.ingest.telemetry.intake import TelemetryIntake
 from steppe.lake import EventLake
 from steppe.sharing import directory
@@ -153,11 +153,14 @@ def best_of(runs: list[Cost]) -> Cost:
     return Cost(min(r.wall for r in runs), min(r.cpu for r in runs))
 
 
-def file_ingest(path: Path, lake_root: Path, expected: int) -> Cost:
+def file_ingest(path: Path, lake_root: Path, expected: int, *, batched: bool = True) -> Cost:
+    """What ``steppe telemetry ingest`` does (``batched``: EVE lines as Arrow batches),
+    or the per-event path it falls back to."""
+    read = read_path_batched if batched else read_path
     started, cpu = time.perf_counter(), time.process_time()
     with EventLake(lake_root) as lake:
         report = TelemetryIntake(lake).ingest_items(
-            1, (item for _, item in read_path(path, "eve")), observer="bench"
+            1, (item for _, item in read(path, "eve")), observer="bench"
         )
     cost = Cost(time.perf_counter() - started, time.process_time() - cpu)
     assert report.events == expected and report.problems == 0, report

@@ -16,6 +16,8 @@ from steppe.alerts.detect import StreamingDetector, detect_lake, retro_hunt
 from steppe.alerts.queries import list_alerts
 from steppe.detection.ioc import build_index
 from steppe.detection.sigma.store import RuleStore
+from steppe.ingest.telemetry.formats import parse_bytes_batched
+from steppe.ingest.telemetry.intake import TelemetryIntake
 from steppe.lake import EventLake
 from steppe.sharing.model import Distribution
 from steppe.storage import timestamps
@@ -133,3 +135,32 @@ def test_detect_lake_matches_column_slices_since_the_cutoff_for_each_member(
         (world.orgs["kg"].id, "c2.evil.example", 2),
     ]
     assert all(orjson.loads(event)["raw"] for *_, event in found)  # the whole event
+
+
+def test_the_stream_matches_eve_batches_sent_as_arrow(world: World, tmp_path: Path) -> None:
+    now = timestamps.now()
+    fresh = indicator("fresh.example", created=now, modified=now, valid_from=now, confidence=80)
+    world.load("kz", fresh)
+    broker = InProcessBroker()
+    detector = StreamingDetector(world.engine, world.trail, broker, retro_days=0)
+    detector.start()
+    kg = world.orgs["kg"].id
+    lines = [
+        {"timestamp": "2026-11-28T10:00:00.000000+0000", "event_type": "dns", "src_ip": f"10.0.0.{i}",
+         "dns": {"rrname": "www.fresh.example" if i == 7 else f"host{i}.example", "rrtype": "A"}}
+        for i in range(100)
+    ]  # fmt: skip
+    try:
+        with EventLake(tmp_path / "lake") as lake:
+            intake = TelemetryIntake(lake, broker)
+            body = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+            report = intake.ingest_body(kg, parse_bytes_batched(body, "eve", "body"))
+            broker.drain()
+    finally:
+        detector.stop()
+        broker.close()
+    assert report.events == 100
+    with world.engine.connect() as conn:
+        page = list_alerts(conn, world.actors["bek"])
+    assert [(a.kind, a.indicator) for a in page.items] == [("ioc", fresh["id"])]
+    assert detector.alerts == 1

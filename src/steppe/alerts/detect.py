@@ -56,8 +56,9 @@ from steppe.detection.ioc.loading import (
 )
 from steppe.detection.ioc.matcher import EventHit, IocMatcher
 from steppe.detection.sigma.store import RuleStore
+from steppe.lake.batches import ARROW_MARK, decode
 from steppe.lake.partitions import Partition, list_partitions, parquet_files
-from steppe.lake.table import lake_schema
+from steppe.lake.table import lake_schema, table_events
 from steppe.storage import timestamps
 from steppe.workers.broker import Broker, Message, Subscription
 from steppe.workers.periodic import PeriodicWorker
@@ -242,6 +243,7 @@ class StreamingDetector:
         self.index = IocIndex()
         self.matcher = IocMatcher(self.index)
         self.json_matcher = JsonEventMatcher(self.index)
+        self.columnar = ColumnarMatcher(self.index, threads=1)
         self.alerts = 0
         self.retro_alerts = 0
         self._lock = threading.Lock()
@@ -264,6 +266,7 @@ class StreamingDetector:
             self.index = fresh
             self.matcher = IocMatcher(fresh)
             self.json_matcher = JsonEventMatcher(fresh)
+            self.columnar = ColumnarMatcher(fresh, threads=1)
         if self.rules is not None:
             self.rules.start()  # reloads rule files when they change
         self._subscription = self.broker.subscribe("telemetry.*", self.handle)
@@ -300,11 +303,22 @@ class StreamingDetector:
         return sorted({*changed, *deleted})
 
     def handle(self, message: Message) -> None:
+        """One batch: a JSON list of events, or (EVE lines ingested column-wise) the
+        batch's Arrow table as the lake spools it. Only the events that may hit an
+        indicator become dicts before matching: Arrow rows screened column-wise, JSON
+        decoded field by field (:class:`JsonEventMatcher`) unless Sigma rules run on the
+        same batch and need every event whole."""
         org_id = int(message.subject.rsplit(".", 1)[1])
         now = timestamps.now()
-        events: list[Mapping[str, Any]] = []
+        events: list[Mapping[str, Any]] | None = None
         found: list[tuple[Mapping[str, Any], list[EventHit]]]
-        if self.rules is None:  # IOCs only: only the events that may hit are parsed in full
+        if bytes(message.data[: len(ARROW_MARK)]) == ARROW_MARK:
+            table = decode(message.data)
+            with self._lock:
+                rows = self.columnar.candidates(table, org_id)
+                candidates = table_events(table.take(rows)) if len(rows) else []
+                found = list(self.matcher.match_events(candidates, org_id, now))
+        elif self.rules is None:  # IOCs only: only the events that may hit are parsed in full
             with self._lock:
                 found = list(self.json_matcher.match_array(message.data, org_id, now))
         else:  # the rules need every event whole
@@ -318,6 +332,8 @@ class StreamingDetector:
                 )
             self.alerts += result.new
         if self.rules is not None:
+            if events is None:
+                events = list(table_events(table))
             evaluate = self.rules.evaluate
             hits = [hit for event in events for hit in evaluate(dict(event), org_id)]
             if hits:

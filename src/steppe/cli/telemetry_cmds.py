@@ -11,7 +11,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from steppe.cli.runtime import Runtime
 from steppe.errors import InputError
-from steppe.ingest.telemetry.formats import FORMATS, read_path
+from steppe.heap import settle_heap
+from steppe.ingest.telemetry.formats import FORMATS, read_path_batched
 from steppe.ingest.telemetry.intake import IntakeReport
 from steppe.ingest.telemetry.mapping import FieldMapping
 from steppe.ingest.telemetry.service import TelemetryService
@@ -57,6 +58,7 @@ def ingest(
         organisation = directory.find_organisation(conn, org)
     service = TelemetryService(rt.settings)
     report = IntakeReport()
+    settle_heap()  # the collector's walks were ~15 % of ingest CPU (steppe.heap)
     try:
         with Progress(
             SpinnerColumn(),
@@ -70,7 +72,7 @@ def ingest(
                 task = progress.add_task(f"reading {path}", total=None)
                 one = service.intake.ingest_items(
                     organisation.id,
-                    (item for _, item in read_path(path, format, field_mapping)),
+                    (item for _, item in read_path_batched(path, format, field_mapping)),
                     observer=f"file:{path.name}",
                     progress=partial(progress.advance, task),
                 )

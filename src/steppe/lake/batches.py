@@ -32,9 +32,9 @@ import orjson
 import pyarrow as pa
 
 from steppe.ingest.telemetry.model import NormalisedEvent
-from steppe.lake.table import events_table, json_safe, lake_schema
+from steppe.lake.table import events_table, json_safe, lake_schema, with_organisation
 
-__all__ = ["ARROW_MARK", "BadRecord", "decode", "encode", "json_safe"]
+__all__ = ["ARROW_MARK", "BadRecord", "decode", "encode", "encode_table", "json_safe"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,16 @@ def encode(
     except Exception:  # a bug in conversion must not refuse telemetry: the writer decides
         log.exception("lake: batch kept as JSON, its Arrow conversion failed")
         return _json_record(organisation_id, accepted_at, events)
+    return _arrow_record(table)
+
+
+def encode_table(organisation_id: int, accepted_at: str, table: pa.Table) -> memoryview:
+    """The spool record of rows already in the lake's columns (all but ``organisation``,
+    as :mod:`steppe.ingest.telemetry.eve_columns` builds them): Arrow, whatever the size."""
+    return _arrow_record(with_organisation(table, organisation_id, accepted_at))
+
+
+def _arrow_record(table: pa.Table) -> memoryview:
     sink = pa.BufferOutputStream()
     sink.write(ARROW_MARK)
     with pa.ipc.new_stream(sink, table.schema) as stream:

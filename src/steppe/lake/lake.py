@@ -253,13 +253,26 @@ class EventLake:
         Raises :class:`~steppe.errors.Overloaded` (nothing accepted) when the backlog is
         full. Values JSON cannot carry (sets, huge integers…) are stored as text.
         """
-        spool = self._require_spool()
+        self._require_spool()
         if not events:
             return
         self.refuse_if_full()  # before any work on the batch: a 429 costs nothing
         # Converted to the lake's Arrow table here, once (see steppe.lake.batches): the
         # writer then has nothing left to parse.
-        payload = batches.encode(organisation_id, timestamps.now(), events)
+        self._append(batches.encode(organisation_id, timestamps.now(), events), len(events))
+
+    def accept_table(self, organisation_id: int, table: pa.Table) -> None:
+        """:meth:`accept` for rows already in the lake's columns (all but
+        ``organisation``: :class:`steppe.ingest.telemetry.eve_columns.EventBatch`)."""
+        self._require_spool()
+        if not table.num_rows:
+            return
+        self.refuse_if_full()
+        payload = batches.encode_table(organisation_id, timestamps.now(), table)
+        self._append(payload, table.num_rows)
+
+    def _append(self, payload: bytes | memoryview, count: int) -> None:
+        spool = self._require_spool()
         try:
             spool.append(payload, max_backlog=self.max_backlog_bytes, retry_after=self._retry())
         except SteppeError:
@@ -267,7 +280,7 @@ class EventLake:
                 self._rejected += 1
             raise
         with self._count_lock:
-            self._accepted_events += len(events)
+            self._accepted_events += count
             self._accepted_batches += 1
         if spool.pending_bytes >= self.segment_bytes:
             with self._wake:

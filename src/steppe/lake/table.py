@@ -34,7 +34,16 @@ import pyarrow.compute as pc
 
 from steppe.ingest.telemetry.model import ECS_COLUMNS, ColumnKind, NormalisedEvent
 
-__all__ = ["LEFTOVER_KEY", "TIMESTAMP", "EventRow", "events_table", "json_safe", "lake_schema"]
+__all__ = [
+    "LEFTOVER_KEY",
+    "TIMESTAMP",
+    "EventRow",
+    "events_table",
+    "json_safe",
+    "lake_schema",
+    "table_events",
+    "with_organisation",
+]
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -101,6 +110,53 @@ def events_table(rows: Sequence[EventRow], *, raw_is_json: bool = False) -> pa.T
     columns.append(pa.array(raw, pa.string()))
     columns.append(pa.array([org for org, _, _ in rows], pa.int64()))
     return pa.Table.from_arrays(columns, schema=lake_schema())
+
+
+def with_organisation(table: pa.Table, organisation_id: int, accepted_at: str) -> pa.Table:
+    """Rows in the lake's columns but ``organisation`` (a columnar parser's output) as a
+    table of :func:`lake_schema`: the organisation added, a missing ``@timestamp`` set
+    to ``accepted_at`` as :func:`events_table` does."""
+    at = table.column("@timestamp")
+    if at.null_count:
+        accepted = pa.scalar(accepted_at, pa.string()).cast(TIMESTAMP)
+        table = table.set_column(0, "@timestamp", pc.fill_null(at, accepted))
+    organisation = pa.repeat(pa.scalar(organisation_id, pa.int64()), table.num_rows)
+    return table.append_column("organisation", organisation).cast(lake_schema())
+
+
+def table_events(table: pa.Table) -> list[NormalisedEvent]:
+    """The events of a lake table (``organisation`` left out) as the parsers give them:
+    the fields that are set, times as ISO text, ``raw`` as the record.
+
+    >>> rows = [(7, "2026-11-28T10:00:00.000000Z",
+    ...          {"@timestamp": "2026-11-28T09:59:00.5Z", "source.port": 53, "raw": {"a": 1}})]
+    >>> table_events(events_table(rows))
+    [{'@timestamp': '2026-11-28T09:59:00.500000Z', 'source.port': 53, 'raw': {'a': 1}}]
+    """
+    names = [name for name, _ in ECS_COLUMNS]
+    columns: list[list[Any]] = []
+    for name, kind in ECS_COLUMNS:
+        column = table.column(name)
+        if kind is ColumnKind.TIMESTAMP:
+            columns.append([None if v is None else _iso(v) for v in column.to_pylist()])
+        else:
+            columns.append(column.to_pylist())
+    raws = table.column("raw").to_pylist()
+    events: list[NormalisedEvent] = []
+    for row, raw in zip(zip(*columns, strict=True), raws, strict=True):
+        event: NormalisedEvent = {
+            name: value for name, value in zip(names, row, strict=True) if value is not None
+        }
+        event["raw"] = orjson.loads(raw) if raw is not None else {}
+        events.append(event)
+    return events
+
+
+def _iso(moment: datetime) -> str:
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}Z"
+    )
 
 
 def _clean_columns(events: list[NormalisedEvent], present: set[str]) -> list[pa.Array] | None:

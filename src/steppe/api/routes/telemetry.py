@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from steppe.api.deps import ActorDep, require_role, services
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
-from steppe.ingest.telemetry.formats import parse_bytes
+from steppe.ingest.telemetry.formats import parse_bytes_batched
 from steppe.ingest.telemetry.intake import IntakeReport, gunzip_limited
 from steppe.sharing.model import Role
 
@@ -120,7 +120,7 @@ async def submit(
 
 def _ingest(request: Request, org_id: int, observer: str, body: bytes, fmt: str) -> IntakeReport:
     telemetry = services(request).telemetry
-    items = parse_bytes(body, fmt, "request body")
+    items = parse_bytes_batched(body, fmt, "request body")
     return telemetry.intake.ingest_body(org_id, items, observer=observer)
 
 

@@ -273,7 +273,10 @@ def _iso_second(value: Any, field: str) -> str:
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
-            m = moment.astimezone(UTC)
+            try:
+                m = moment.astimezone(UTC)
+            except OverflowError:  # year 1 less an hour, 9999 plus one: no UTC time
+                raise FieldProblem(field, f"not a time Steppe can store: {value!r}") from None
             prefix = _remember(
                 _ISO_SECONDS,
                 value[:19] + value[26:],
@@ -293,7 +296,7 @@ def _iso(value: Any, field: str) -> str:
         raise FieldProblem(field, f"not an ISO 8601 time: {value!r}")
     try:
         return normalise(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     try:
         moment = datetime.fromisoformat(value)
@@ -301,7 +304,10 @@ def _iso(value: Any, field: str) -> str:
         raise FieldProblem(field, f"not an ISO 8601 time: {value!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return format_ts(moment)
+    try:
+        return format_ts(moment)
+    except OverflowError:
+        raise FieldProblem(field, f"not a time Steppe can store: {value!r}") from None
 
 
 def timestamp(value: Any, field: str) -> str:

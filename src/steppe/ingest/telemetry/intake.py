@@ -25,9 +25,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
-from steppe.ingest.telemetry.model import EventSink, NormalisedEvent, ParseProblem
+from steppe.ingest.telemetry.eve_columns import EventBatch
+from steppe.ingest.telemetry.model import EventSink, NormalisedEvent, ParseProblem, TableSink
+from steppe.lake.batches import encode_table
+from steppe.lake.table import events_table, table_events
+from steppe.storage.timestamps import now
 from steppe.workers.broker import Broker, telemetry_subject
 
 __all__ = ["IntakeReport", "TelemetryIntake", "gunzip_limited"]
@@ -38,7 +44,7 @@ KEPT_PROBLEMS = 100
 #: Events per batch when feeding a file to the lake.
 FILE_BATCH = 5_000
 
-Item = NormalisedEvent | ParseProblem
+Item = NormalisedEvent | ParseProblem | EventBatch
 
 
 @dataclass(slots=True)
@@ -66,12 +72,28 @@ class TelemetryIntake:
         self.broker = broker
         self.batch_size = batch_size
 
-    def submit(self, organisation_id: int, events: Sequence[NormalisedEvent]) -> None:
-        """Make ``events`` durable, then publish them; raises Overloaded when full."""
-        if not events:
+    def submit(self, organisation_id: int, events: Sequence[NormalisedEvent] | EventBatch) -> None:
+        """Make ``events`` durable, then publish them; raises Overloaded when full.
+
+        An :class:`EventBatch` (rows already in the lake's columns) goes to the sink as
+        it is; subscribers still get the events as JSON objects, built only when some
+        subscriber listens.
+        """
+        if not len(events):
+            return
+        subject = telemetry_subject(organisation_id)
+        if isinstance(events, EventBatch):
+            if isinstance(self.sink, TableSink):
+                self.sink.accept_table(organisation_id, events.table)
+            else:
+                self.sink.accept(organisation_id, table_events(events.table))
+            if self.broker is not None and self.broker.wants(subject):
+                # The batch as the lake spools it (Arrow), not a JSON list: a subscriber
+                # makes dicts of the rows it needs (the detector: the few that may hit).
+                payload = encode_table(organisation_id, now(), events.table)
+                self.broker.publish(subject, bytes(payload))
             return
         self.sink.accept(organisation_id, events)
-        subject = telemetry_subject(organisation_id)
         if self.broker is not None and self.broker.wants(subject):
             self.broker.publish(subject, orjson.dumps(events))
 
@@ -81,12 +103,23 @@ class TelemetryIntake:
         """One request: every good event of the body is accepted, or (Overloaded) none."""
         report = IntakeReport()
         events: list[NormalisedEvent] = []
+        tables: list[pa.Table] = []
         for item in items:
             if isinstance(item, ParseProblem):
                 report.note(item)
+            elif isinstance(item, EventBatch):
+                tables.append(_observed(item, observer).table)
             else:
                 _stamp(item, observer)
                 events.append(item)
+        if tables:
+            if events:  # not from one parser; kept whole all the same
+                rows = events_table([(0, now(), event) for event in events])
+                tables.append(rows.drop_columns(["organisation"]))
+            batch = EventBatch(pa.concat_tables(tables))
+            self.submit(organisation_id, batch)
+            report.events = len(batch)
+            return report
         self.submit(organisation_id, events)
         report.events = len(events)
         return report
@@ -107,6 +140,19 @@ class TelemetryIntake:
             if isinstance(item, ParseProblem):
                 report.note(item)
                 continue
+            if isinstance(item, EventBatch):
+                if batch:
+                    report.waited_seconds += self._submit_waiting(organisation_id, batch, patience)
+                    report.events += len(batch)
+                    if progress is not None:
+                        progress(len(batch))
+                    batch = []
+                ready = _observed(item, observer)
+                report.waited_seconds += self._submit_waiting(organisation_id, ready, patience)
+                report.events += len(ready)
+                if progress is not None:
+                    progress(len(ready))
+                continue
             _stamp(item, observer)
             batch.append(item)
             if len(batch) >= self.batch_size:
@@ -123,7 +169,7 @@ class TelemetryIntake:
         return report
 
     def _submit_waiting(
-        self, organisation_id: int, batch: list[NormalisedEvent], patience: float
+        self, organisation_id: int, batch: list[NormalisedEvent] | EventBatch, patience: float
     ) -> float:
         waited = 0.0
         while True:
@@ -141,6 +187,16 @@ class TelemetryIntake:
 def _stamp(event: NormalisedEvent, observer: str | None) -> None:
     if observer is not None and "observer.name" not in event:
         event["observer.name"] = observer
+
+
+def _observed(batch: EventBatch, observer: str | None) -> EventBatch:
+    """``observer.name`` set where the events have none, as :func:`_stamp` does."""
+    if observer is None:
+        return batch
+    table = batch.table
+    index = table.schema.get_field_index("observer.name")
+    named = pc.coalesce(table.column(index), pa.scalar(observer, pa.string()))
+    return EventBatch(table.set_column(index, "observer.name", named))
 
 
 def gunzip_limited(data: bytes, limit: int, *, source: str = "request body") -> bytes:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "ECS_COLUMNS",
@@ -32,6 +32,7 @@ __all__ = [
     "EventSink",
     "NormalisedEvent",
     "ParseProblem",
+    "TableSink",
 ]
 
 NormalisedEvent = dict[str, Any]
@@ -127,3 +128,11 @@ class EventSink(Protocol):
     :class:`steppe.errors.Overloaded` and accepts none of them."""
 
     def accept(self, organisation_id: int, events: Sequence[NormalisedEvent]) -> None: ...
+
+
+@runtime_checkable
+class TableSink(EventSink, Protocol):
+    """A sink that also takes rows already in the lake's columns (a ``pyarrow.Table``
+    of every column but ``organisation``), as the columnar EVE path builds them."""
+
+    def accept_table(self, organisation_id: int, table: Any) -> None: ...

@@ -1,0 +1,515 @@
+"""Suricata EVE JSON lines straight to the lake's columns, without a dict per event.
+
+The per-event path (:func:`steppe.ingest.telemetry.suricata.normalise_eve`) costs about
+four times ``orjson.loads`` of the line: a dict per record, another per event, and
+a dozen Python look-ups and checks. Here a chunk of lines is decoded by ``msgspec``
+into small typed structs holding only the fields the lake uses (the rest of the line
+is skipped, not built), and the ECS columns are computed column-wise in Arrow.
+
+The rows are the ones the per-event path gives, by construction: a line comes here
+only in the shape where both paths provably agree, and every other line goes through
+the per-event path (the *fallback*), unchanged:
+
+- compact JSON with no backslash escape, no float, no ``-0`` and no integer past 18
+  digits (one regex over the chunk): then ``orjson.dumps(orjson.loads(line))`` is the
+  line itself, so ``raw`` is the line's own text, as the per-event path would store it;
+- valid UTF-8 (``msgspec`` does not check skipped strings; ``orjson`` refuses);
+- every used field of the JSON type the normaliser takes without conversion (strings
+  where it wants text, integers where it wants a number: ``msgspec`` decodes strictly);
+- addresses in canonical IPv4 form, ports in range, times with six fraction digits and
+  a zone, lower-cased fields ASCII, no v3 ``dns.queries`` without ``rrname``.
+
+(One difference is left: a line with a key twice keeps both in ``raw`` here; the
+per-event path keeps the last. Both give the same columns: ``msgspec`` and ``orjson``
+take the last value.) Malformed lines fail the decode or the checks and so reach the
+fallback, which reports them with their line numbers exactly as before.
+
+    >>> import io
+    >>> lines = (b'{"timestamp":"2026-01-02T03:04:05.123456+0100","event_type":"dns",'
+    ...          b'"src_ip":"10.0.0.5","dest_port":53,"proto":"UDP","dns":{"rrname":"A.Example."}}\\n'
+    ...          b'{"event_type": "dns", "src_port": true}\\n')
+    >>> problem, batch = parse_eve_columns(io.BytesIO(lines), "eve.json")
+    >>> table = batch.table
+    >>> table.column("dns.question.name").to_pylist(), str(table.column("@timestamp")[0])
+    (['a.example'], '2026-01-02 02:04:05.123456+00:00')
+    >>> str(problem)
+    'eve.json:2: src_port: expected an integer, found True'
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import msgspec
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from steppe.ingest.telemetry import ecs
+from steppe.ingest.telemetry.ecs import FieldProblem
+from steppe.ingest.telemetry.model import ECS_COLUMNS, NormalisedEvent, ParseProblem
+from steppe.ingest.telemetry.records import json_records, lines, peek
+from steppe.ingest.telemetry.suricata import normalise_eve
+from steppe.lake.table import TIMESTAMP, events_table, lake_schema
+from steppe.storage.timestamps import now
+
+__all__ = ["CHUNK_LINES", "EventBatch", "eve_table", "parse_eve_columns"]
+
+log = logging.getLogger(__name__)
+
+#: Lines converted together (the intake's file batch).
+CHUNK_LINES = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Events already in the lake's columns (every column but ``organisation``), in the
+    order of their lines."""
+
+    table: pa.Table
+
+    def __len__(self) -> int:
+        rows: int = self.table.num_rows
+        return rows
+
+
+# gc=False: these structs hold only strings and integers, never a cycle.
+class _Alert(msgspec.Struct, gc=False):
+    signature_id: int | None = None
+    signature: str | None = None
+    severity: int | None = None
+    action: str | None = None
+
+
+class _Dns(msgspec.Struct, gc=False):
+    rrname: str | None = None
+    rrtype: str | None = None
+    queries: msgspec.Raw | None = None
+
+
+class _Http(msgspec.Struct, gc=False):
+    hostname: str | None = None
+    url: str | None = None
+    http_port: int | None = None
+    http_method: str | None = None
+    http_user_agent: str | None = None
+    status: int | None = None
+
+
+class _Tls(msgspec.Struct, gc=False):
+    sni: str | None = None
+
+
+class _Fileinfo(msgspec.Struct, gc=False):
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+
+
+class _Flow(msgspec.Struct, gc=False):
+    state: str | None = None
+
+
+class _Eve(msgspec.Struct, gc=False):
+    timestamp: str | None = None
+    event_type: str | None = None
+    src_ip: str | None = None
+    dest_ip: str | None = None
+    src_port: int | None = None
+    dest_port: int | None = None
+    proto: str | None = None
+    app_proto: str | None = None
+    host: str | None = None
+    alert: _Alert | None = None
+    dns: _Dns | None = None
+    http: _Http | None = None
+    tls: _Tls | None = None
+    fileinfo: _Fileinfo | None = None
+    flow: _Flow | None = None
+
+
+_decode = msgspec.json.Decoder(_Eve).decode
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError)
+
+# Compact JSON whose re-encoding by orjson is itself: strings without escapes, integers
+# of at most 18 digits (orjson reads longer ones as floats) and no -0, no float.
+_VERBATIM = r'^(?:"[^"\\]*"|[{}\[\],:]|(?:0|-?[1-9][0-9]{0,17})[,}\]]|true|false|null)*\n$'
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"  # what ecs.ip keeps as it is
+_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
+
+_SCHEMA = lake_schema()
+_COLUMNS = [name for name, _ in ECS_COLUMNS] + ["raw"]
+_TYPES = {field.name: field.type for field in _SCHEMA}
+
+
+def parse_eve_columns(
+    stream: IO[bytes], source: str
+) -> Iterator[EventBatch | ParseProblem | NormalisedEvent]:
+    """EVE JSON lines as :class:`EventBatch` es and problems; a JSON array or
+    pretty-printed records (rare: exports, samples) go through the per-event path and
+    come out as events, as :func:`~steppe.ingest.telemetry.suricata.parse_eve` gives them."""
+    ingested = now()
+    try:
+        head, stream = peek(stream, 4096)
+    except (OSError, EOFError, zlib.error) as exc:
+        yield ParseProblem(source, 1, f"unreadable input (corrupt or truncated): {exc}")
+        return
+    start = head.lstrip()[:1]
+    first_line = head.lstrip().split(b"\n", 1)[0]
+    if start == b"[" or (
+        start == b"{" and len(first_line) < len(head.lstrip()) and not _complete(first_line)
+    ):
+        yield from _per_event(json_records(stream, source), source, ingested)
+        return
+    chunk: list[bytes] = []
+    first = 1
+    for item in lines(stream, source):
+        if isinstance(item, ParseProblem):
+            yield from _chunk(chunk, first, source, ingested)
+            yield item
+            return
+        number, line = item
+        if not chunk:
+            first = number
+        chunk.append(line)
+        if len(chunk) >= CHUNK_LINES:
+            yield from _chunk(chunk, first, source, ingested)
+            chunk = []
+    yield from _chunk(chunk, first, source, ingested)
+
+
+def _complete(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _per_event(
+    records: Iterator[tuple[int, dict[str, Any]] | ParseProblem], source: str, ingested: str
+) -> Iterator[NormalisedEvent | ParseProblem]:
+    for item in records:
+        if isinstance(item, ParseProblem):
+            yield item
+            continue
+        number, record = item
+        try:
+            event = normalise_eve(record)
+        except FieldProblem as exc:
+            yield ParseProblem(source, number, exc.message, exc.field)
+            continue
+        event["event.ingested"] = ingested
+        if "@timestamp" not in event:
+            event["@timestamp"] = ingested
+        yield event
+
+
+def _chunk(
+    chunk: list[bytes], first: int, source: str, ingested: str
+) -> Iterator[EventBatch | ParseProblem]:
+    if not chunk:
+        return
+    table, problems = eve_table(chunk, first, source, ingested)
+    yield from problems
+    if table.num_rows:
+        yield EventBatch(table)
+
+
+def eve_table(
+    chunk: list[bytes], first: int, source: str, ingested: str
+) -> tuple[pa.Table, list[ParseProblem]]:
+    """The lake rows (no ``organisation``) of ``chunk``'s lines, numbered from ``first``,
+    and the problems of the lines that are not events."""
+    if chunk[-1][-1:] != b"\n":  # the input's last line: every line ends alike
+        chunk = [*chunk[:-1], chunk[-1] + b"\n"]
+    lines_array = pa.array(chunk, pa.binary())
+    verbatim = pc.match_substring_regex(lines_array, _VERBATIM)
+    fast: list[int]
+    structs: list[_Eve] = []
+    if pc.all(verbatim).as_py() and all(map(bytes.isascii, chunk)):
+        # The usual chunk: decoded in one go, line by line only if some line fails.
+        try:
+            structs = list(map(_decode, chunk))
+            fast = list(range(len(chunk)))
+        except _DECODE_ERRORS:
+            structs = []
+    if not structs:
+        fast = []
+        for index, (line, plain) in enumerate(zip(chunk, verbatim.to_pylist(), strict=True)):
+            if not plain:
+                continue
+            if not line.isascii():
+                try:
+                    line.decode()
+                except UnicodeDecodeError:
+                    continue
+            try:
+                structs.append(_decode(line))
+            except _DECODE_ERRORS:
+                continue
+            fast.append(index)
+        lines_array = lines_array.take(pa.array(fast, pa.int64()))
+    raw = pc.binary_slice(lines_array, 0, -1)  # less the newline
+    try:
+        table, rejected = _columns(structs, raw, ingested)
+    except Exception:  # a bug here must not refuse telemetry: the per-event path reads it
+        log.exception("columnar EVE: chunk of %s read the per-event way", source)
+        table, rejected = _table({}, 0, raw.slice(0, 0)), set(range(len(fast)))
+    if rejected:
+        kept = [index for position, index in enumerate(fast) if position not in rejected]
+    else:
+        kept = fast
+    if len(kept) == len(chunk):
+        return table, []
+    problems: list[ParseProblem] = []
+    events: list[NormalisedEvent] = []
+    positions: list[int] = []
+    is_fast = set(kept)
+    for index, line in enumerate(chunk):
+        if index in is_fast:
+            continue
+        item = _one(first + index, line, source, ingested)
+        if isinstance(item, ParseProblem):
+            problems.append(item)
+        elif item is not None:
+            events.append(item)
+            positions.append(index)
+    if not events:
+        return table, problems
+    rows = events_table([(0, ingested, event) for event in events]).drop_columns(["organisation"])
+    merged = pa.concat_tables([table, rows])
+    return merged.take(pc.sort_indices(pa.array(kept + positions, pa.int64()))), problems
+
+
+def _one(
+    number: int, line: bytes, source: str, ingested: str
+) -> NormalisedEvent | ParseProblem | None:
+    """One line the per-event way, exactly as ``json_records`` and ``parse_eve`` read it."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return ParseProblem(source, number, f"not valid JSON: {exc.msg}") if line.strip() else None
+    if type(record) is not dict:
+        return ParseProblem(
+            source, number, f"expected a JSON object, found {type(record).__name__}"
+        )
+    try:
+        event = normalise_eve(record)
+    except FieldProblem as exc:
+        return ParseProblem(source, number, exc.message, exc.field)
+    event["event.ingested"] = ingested
+    if "@timestamp" not in event:
+        event["@timestamp"] = ingested
+    return event
+
+
+def _strings(values: list[Any]) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def _ints(values: list[Any]) -> pa.Array:
+    return pa.array(values, pa.int64())
+
+
+def _where(applies: pa.Array, values: pa.Array) -> pa.Array:
+    """``values`` on the rows the field applies to, null elsewhere."""
+    return pc.if_else(applies, values, pa.scalar(None, values.type))
+
+
+def _domain(values: pa.Array) -> pa.Array:
+    return pc.utf8_rtrim(pc.ascii_lower(values), characters=".")
+
+
+def _bad_text(values: pa.Array) -> pa.Array:
+    """Set and not ASCII: Arrow's lower-casing and Python's may differ there."""
+    return pc.and_kleene(pc.is_valid(values), pc.invert(pc.string_is_ascii(values)))
+
+
+def _columns(structs: list[_Eve], raw: pa.Array, ingested: str) -> tuple[pa.Table, set[int]]:
+    """The rows of ``structs`` (``raw``: their lines) and the positions of the structs
+    that must take the per-event path instead (values only it can check or convert)."""
+    n = len(structs)
+    columns: dict[str, pa.Array] = {}
+    if not n:
+        return _table(columns, 0, raw), set()
+    kind = _strings([s.event_type for s in structs])
+    kind = pc.if_else(pc.fill_null(pc.equal(kind, ""), True), "unknown", kind)
+    is_alert = pc.equal(kind, "alert")
+    columns["event.module"] = pa.repeat("suricata", n).cast(pa.string())
+    columns["event.dataset"] = pc.binary_join_element_wise("suricata.eve.", kind, "")
+    columns["event.kind"] = pc.if_else(is_alert, "alert", "event")
+    bad = pa.repeat(False, n)
+
+    def flag(condition: pa.Array) -> None:
+        nonlocal bad
+        bad = pc.or_(bad, pc.fill_null(condition, False))
+
+    stamp = _strings([s.timestamp for s in structs])
+    shaped = pc.match_substring_regex(stamp, _ISO)
+    flag(pc.invert(shaped))  # another shape: the per-event path reads it
+    columns["@timestamp"], unreadable = _times(
+        pc.if_else(shaped, stamp, pa.scalar(None, pa.string())), ingested
+    )
+    flag(unreadable)
+    columns["event.ingested"] = pa.repeat(ingested, n).cast(pa.string()).cast(TIMESTAMP)
+
+    for name, values in (
+        ("source.ip", [s.src_ip for s in structs]),
+        ("destination.ip", [s.dest_ip for s in structs]),
+    ):
+        address = _strings(values)
+        address = pc.if_else(pc.equal(address, ""), pa.scalar(None, pa.string()), address)
+        flag(pc.invert(pc.match_substring_regex(address, _IPV4)))
+        columns[name] = address
+    for name, numbers in (
+        ("source.port", [s.src_port for s in structs]),
+        ("destination.port", [s.dest_port for s in structs]),
+    ):
+        port = _ints(numbers)
+        flag(pc.or_(pc.less(port, 0), pc.greater(port, 65535)))
+        columns[name] = port
+    for name, values in (
+        ("network.transport", [s.proto for s in structs]),
+        ("network.protocol", [s.app_proto for s in structs]),
+    ):
+        text = _strings(values)
+        flag(_bad_text(text))
+        columns[name] = pc.ascii_lower(text)
+    columns["observer.name"] = _strings([s.host for s in structs])
+
+    action: pa.Array | None = None
+    alerts = [s.alert for s in structs]
+    if any(a is not None for a in alerts):
+        alert = [a if a is not None else _NO_ALERT for a in alerts]
+        sid = _where(is_alert, _ints([a.signature_id for a in alert]))
+        columns["rule.id"] = pc.cast(sid, pa.string())
+        columns["rule.name"] = _where(is_alert, _strings([a.signature for a in alert]))
+        columns["event.severity"] = _where(is_alert, _ints([a.severity for a in alert]))
+        action = _where(is_alert, _strings([a.action for a in alert]))
+    flows = [s.flow for s in structs]
+    if any(f is not None for f in flows):
+        state = _where(
+            pc.equal(kind, "flow"), _strings([f.state if f is not None else None for f in flows])
+        )
+        action = state if action is None else pc.coalesce(action, state)
+    if action is not None:
+        columns["event.action"] = action
+
+    dns_list = [s.dns for s in structs]
+    if any(d is not None for d in dns_list):
+        applies = pc.or_(pc.equal(kind, "dns"), is_alert)
+        dns = [d if d is not None else _NO_DNS for d in dns_list]
+        name = _where(applies, _strings([d.rrname for d in dns]))
+        queries = pa.array([d.queries is not None for d in dns], pa.bool_())
+        flag(pc.and_(applies, pc.and_(pc.is_null(name), queries)))
+        flag(_bad_text(name))
+        columns["dns.question.name"] = _domain(name)
+        columns["dns.question.type"] = _where(applies, _strings([d.rrtype for d in dns]))
+
+    http_list = [s.http for s in structs]
+    if any(h is not None for h in http_list):
+        _http_columns(columns, flag, http_list, pc.or_(pc.equal(kind, "http"), is_alert))
+
+    tls_list = [s.tls for s in structs]
+    if any(t is not None for t in tls_list):
+        applies = pc.or_(pc.equal(kind, "tls"), is_alert)
+        sni = _where(applies, _strings([t.sni if t is not None else None for t in tls_list]))
+        flag(_bad_text(sni))
+        columns["tls.server.sni"] = columns["destination.domain"] = _domain(sni)
+
+    files = [s.fileinfo for s in structs]
+    if any(f is not None for f in files):
+        applies = pc.or_(pc.equal(kind, "fileinfo"), is_alert)
+        info = [f if f is not None else _NO_FILE for f in files]
+        for field, target in (
+            ("md5", "file.hash.md5"),
+            ("sha1", "file.hash.sha1"),
+            ("sha256", "file.hash.sha256"),
+        ):
+            digest = _where(applies, _strings([getattr(f, field) for f in info]))
+            flag(_bad_text(digest))
+            columns[target] = pc.ascii_lower(digest)
+        path = _where(applies, _strings([f.filename for f in info]))
+        columns["file.path"] = path
+        columns["file.name"] = pc.replace_substring_regex(path, "(?s)^.*/", "")
+
+    table = _table(columns, n, raw)
+    if not pc.any(bad).as_py():
+        return table, set()
+    rejected = set(pc.indices_nonzero(bad).to_pylist())
+    return table.filter(pc.invert(bad)), rejected
+
+
+_NO_ALERT = _Alert()
+_NO_DNS = _Dns()
+_NO_HTTP = _Http()
+_NO_FILE = _Fileinfo()
+
+
+def _http_columns(
+    columns: dict[str, pa.Array], flag: Any, bodies: list[_Http | None], applies: pa.Array
+) -> None:
+    http = [h if h is not None else _NO_HTTP for h in bodies]
+    host = _where(applies, _strings([h.hostname for h in http]))
+    flag(_bad_text(host))
+    domain = columns["url.domain"] = _domain(host)
+    url = _where(applies, _strings([h.url for h in http]))
+    # As the per-event path: ``http_port or destination.port``, no port shown for 80.
+    given = _ints([h.http_port for h in http])
+    port = pc.if_else(
+        pc.fill_null(pc.not_equal(given, 0), False), given, columns["destination.port"]
+    )
+    plain = pc.or_kleene(pc.is_null(port), pc.equal(port, 80))
+    where = pc.if_else(
+        plain, domain, pc.binary_join_element_wise(domain, pc.cast(port, pa.string()), ":")
+    )
+    built = pc.binary_join_element_wise("http://", where, url, "")
+    columns["url.full"] = pc.if_else(pc.match_substring(url, "://"), url, built)
+    columns["http.request.method"] = _where(applies, _strings([h.http_method for h in http]))
+    columns["user_agent.original"] = _where(applies, _strings([h.http_user_agent for h in http]))
+    columns["http.response.status_code"] = _where(applies, _ints([h.status for h in http]))
+
+
+def _times(stamp: pa.Array, ingested: str) -> tuple[pa.Array, pa.Array]:
+    """``@timestamp`` from EVE's times, and which rows the per-event path must read.
+
+    Converted a second at a time, as :func:`steppe.ingest.telemetry.ecs.iso` does (and
+    through it, so both agree): the time less its fraction is the key, a few thousand
+    distinct ones at most per chunk.
+    """
+    key = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(stamp, 0, 19), pc.utf8_slice_codeunits(stamp, 26), ""
+    )
+    keys = pc.unique(key)
+    prefixes: list[str | None] = []
+    for value in keys.to_pylist():
+        prefix = None
+        if value is not None:
+            try:
+                prefix = ecs.iso(f"{value[:19]}.000000{value[19:]}", "timestamp")[:-7]
+            except (FieldProblem, ValueError, OverflowError):
+                prefix = None
+        prefixes.append(prefix)
+    prefix_column = pc.take(pa.array(prefixes, pa.string()), pc.index_in(key, keys))
+    text = pc.binary_join_element_wise(
+        prefix_column, pc.utf8_slice_codeunits(stamp, 20, 26), "Z", ""
+    )
+    unreadable = pc.and_kleene(pc.is_valid(stamp), pc.is_null(text))
+    moment = pc.coalesce(text, pa.scalar(ingested, pa.string()))
+    return moment.cast(TIMESTAMP), unreadable
+
+
+def _table(columns: dict[str, pa.Array], n: int, raw: pa.Array) -> pa.Table:
+    arrays = [
+        columns[name].cast(_TYPES[name]) if name in columns else pa.nulls(n, _TYPES[name])
+        for name, _ in ECS_COLUMNS
+    ]
+    arrays.append(raw.cast(pa.string()))
+    return pa.Table.from_arrays(arrays, names=_COLUMNS)

@@ -1,0 +1,297 @@
+"""The columnar EVE path gives the rows and problems of the per-event path, line for line."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from steppe.ingest.telemetry import eve_columns
+from steppe.ingest.telemetry.eve_columns import EventBatch, parse_eve_columns
+from steppe.ingest.telemetry.model import ParseProblem
+from steppe.ingest.telemetry.suricata import parse_eve
+from steppe.lake.table import events_table, table_events
+
+DATA = Path(__file__).parents[2] / "data" / "telemetry" / "suricata-eve"
+SAMPLES = sorted(DATA.glob("*/alerts-only.json"))
+INGESTED = "2026-11-28T12:00:00.000000Z"
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(eve_columns, "now", lambda: INGESTED)
+
+
+def reference(data: bytes) -> tuple[pa.Table, list[str]]:
+    """What the per-event path gives, stamped as formats._stamped stamps it."""
+    events, problems = [], []
+    for item in parse_eve(io.BytesIO(data), "eve.json"):
+        if isinstance(item, ParseProblem):
+            problems.append(str(item))
+            continue
+        item["event.ingested"] = INGESTED
+        item.setdefault("@timestamp", INGESTED)
+        events.append((0, INGESTED, item))
+    return events_table(events).drop_columns(["organisation"]), problems
+
+
+def columnar(data: bytes) -> tuple[pa.Table, list[str]]:
+    tables, problems = [], []
+    for item in parse_eve_columns(io.BytesIO(data), "eve.json"):
+        if isinstance(item, ParseProblem):
+            problems.append(str(item))
+        elif isinstance(item, EventBatch):
+            tables.append(item.table)
+        else:  # a JSON array: the per-event path's events
+            tables.append(events_table([(0, INGESTED, item)]).drop_columns(["organisation"]))
+    if not tables:
+        return reference(b"")[0], problems
+    return pa.concat_tables(tables), problems
+
+
+def assert_same(data: bytes) -> None:
+    expected, expected_problems = reference(data)
+    got, got_problems = columnar(data)
+    assert got_problems == expected_problems
+    assert got.schema.equals(expected.schema)
+    for name in expected.column_names:
+        assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
+
+
+def fallbacks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Line numbers the per-event fallback is asked to read, recorded."""
+    seen: list[int] = []
+    real = eve_columns._one
+
+    def counted(number: int, *args: Any) -> Any:
+        seen.append(number)
+        return real(number, *args)
+
+    monkeypatch.setattr(eve_columns, "_one", counted)
+    return seen
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.parent.name)
+def test_the_samples_as_json_lines_give_the_same_rows(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = orjson.loads(path.read_bytes())
+    compact = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    seen = fallbacks(monkeypatch)
+    assert_same(compact)
+    # Most sample lines take the columnar path (some carry escapes or floats).
+    assert len(seen) < len(records) / 2
+    spaced = "".join(json.dumps(r) + "\n" for r in records).encode()
+    assert_same(spaced)  # not compact: every line falls back, to the same rows
+
+
+@pytest.mark.parametrize("path", SAMPLES[:1], ids=lambda p: p.parent.name)
+def test_a_json_array_goes_the_per_event_way(path: Path) -> None:
+    assert_same(path.read_bytes())
+
+
+def test_raw_is_the_line_and_times_are_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    line = (
+        b'{"timestamp":"2026-01-02T03:04:05.123456-0600","event_type":"http",'
+        b'"src_ip":"10.0.0.5","src_port":51515,"dest_ip":"192.0.2.1","dest_port":8080,'
+        b'"proto":"TCP","http":{"hostname":"Www.Example.","url":"/a?b=1","http_port":0}}'
+    )
+    seen = fallbacks(monkeypatch)
+    table, problems = columnar(line + b"\n")
+    assert seen == [] and problems == []
+    row = table_events(table)[0]
+    assert row["raw"] == orjson.loads(line)
+    assert table.column("raw").to_pylist() == [line.decode()]
+    assert row["@timestamp"] == "2026-01-02T09:04:05.123456Z"
+    assert row["url.full"] == "http://www.example:8080/a?b=1"  # http_port 0: the flow's
+    assert row["url.domain"] == "www.example"
+    assert_same(line + b"\n")
+
+
+def test_bad_lines_are_reported_by_number_and_the_rest_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good = orjson.dumps({"timestamp": "2026-01-02T03:04:05.000001Z", "event_type": "dns"})
+    lines = [
+        good,
+        b'{"event_type": "dns", "src_ip": "not an address"}',
+        b"",
+        b'{"truncated": ',
+        b"[1, 2]",
+        b'{"src_port": 70000}',
+        b'{"x": "\xff"}',
+        b'{"timestamp": "yesterday"}',
+        b'{"timestamp":"2026-11-28T10:00:02.5Z","event_type":"dns"}',
+        b'{"timestamp":"2026-11-28 10:00:00","event_type":"dns"}',
+        good,
+    ]
+    data = b"\n".join(lines) + b"\n"
+    seen = fallbacks(monkeypatch)
+    table, problems = columnar(data)
+    assert table.num_rows == 4  # the two other times are read the per-event way
+    assert [p.split(":")[1] for p in problems] == ["2", "4", "5", "6", "7", "8"]
+    assert seen == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert_same(data)
+
+
+# -- generated EVE: every event type, odd values, malformed lines -----------------------
+
+texts = st.text(max_size=12)
+odd = st.one_of(st.none(), st.integers(-5, 70_000), st.booleans(), st.floats(), texts)
+addresses = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(str),
+    st.sampled_from(["", "010.0.0.1", "10.0.0.256", "::ffff:10.0.0.1", "1.2.3"]),
+    odd,
+)
+times = st.one_of(
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%f%z")),
+    st.datetimes().map(lambda d: d.isoformat(timespec="microseconds")),
+    st.sampled_from(
+        [
+            "2026-11-28T10:00:00.123456Z",
+            "2026-11-28T10:00:00.123456+05:30",
+            "2026-11-28T10:00:00.1234567+0000",
+            "2026-13-28T10:00:00.123456+0000",
+            "0001-01-01T00:00:00.000000+0100",
+            "2026-11-28 10:00:00",
+            "2026-11-28T10:00:02.5Z",
+            "2026-11-28T10:00:02Z",
+            "2026-11-28T10:00:00.123456+05:30:15",
+            "2026-11-28T10:00:00.123456-2400",
+            "2026-11-28T10:00:00.123456",
+        ]
+    ),
+    odd,
+)
+names = st.one_of(
+    st.sampled_from(["Evil.Example.", "a.example", "XN--BCHER-KVA.example", "İ.example"]),
+    texts,
+    odd,
+)
+ports = st.one_of(st.integers(-1, 65_536), st.sampled_from([0, 80, 443]), odd)
+
+
+def body(**fields: Any) -> Any:
+    return st.one_of(st.fixed_dictionaries({}, optional=fields), odd)
+
+
+bodies = {
+    "alert": body(
+        signature_id=st.one_of(st.integers(0, 10**9), odd),
+        signature=texts,
+        severity=st.one_of(st.integers(1, 4), odd),
+        action=st.one_of(st.sampled_from(["allowed", "blocked"]), odd),
+    ),
+    "dns": body(
+        rrname=names,
+        rrtype=st.one_of(st.sampled_from(["A", "AAAA"]), odd),
+        queries=st.one_of(
+            st.lists(st.fixed_dictionaries({"rrname": names, "rrtype": texts}), max_size=2), odd
+        ),
+    ),
+    "http": body(
+        hostname=names,
+        url=st.one_of(st.sampled_from(["/x?y=1", "https://h.example/p", ""]), odd),
+        http_port=ports,
+        http_method=st.one_of(st.sampled_from(["GET", "POST"]), odd),
+        http_user_agent=texts,
+        status=st.one_of(st.sampled_from([200, 404]), odd),
+    ),
+    "tls": body(sni=names),
+    "fileinfo": body(
+        md5=st.one_of(st.sampled_from(["ABCDEF", "abc"]), odd),
+        sha1=texts,
+        sha256=texts,
+        filename=st.one_of(st.sampled_from(["/tmp/a.exe", "b", "dir/"]), odd),
+    ),
+    "flow": body(state=st.one_of(st.sampled_from(["closed", "new"]), odd)),
+}
+kinds = st.one_of(st.sampled_from(sorted(bodies)), st.sampled_from(["", "stats"]), odd)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    record = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "timestamp": times,
+                "src_ip": addresses,
+                "dest_ip": addresses,
+                "src_port": ports,
+                "dest_port": ports,
+                "proto": st.one_of(st.sampled_from(["TCP", "UDP", "ICMP"]), odd),
+                "app_proto": st.one_of(st.sampled_from(["http", "DNS"]), odd),
+                "host": odd,
+                "flow_id": st.integers(0, 2**64 - 1),
+                "pcap_cnt": st.one_of(st.integers(-(2**63), 2**64 - 1), st.floats(allow_nan=False)),
+            },
+        )
+    )
+    kind = draw(kinds)
+    record["event_type"] = kind
+    for name in draw(st.sets(st.sampled_from(sorted(bodies)), max_size=3)) | (
+        {kind} if kind in bodies else set()
+    ):
+        record[name] = draw(bodies[name])
+    return record
+
+
+def encode(record: dict[str, Any], how: str) -> bytes:
+    if how == "compact":
+        return orjson.dumps(record)
+    if how == "spaced":
+        return json.dumps(record).encode()  # \u escapes and spaces
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+malformed = st.sampled_from(
+    [b"", b"   ", b'{"a": ', b"[]", b"42", b'"x"', b'{"x": 1}x', b'{"x":"\xff"}', b'{"x":NaN}']
+)
+lines = st.one_of(
+    st.tuples(records(), st.sampled_from(["compact", "compact", "spaced", "plain"])).map(
+        lambda pair: encode(*pair)
+    ),
+    malformed,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lines, min_size=1, max_size=12))
+def test_generated_eve_lines_give_the_same_rows_and_problems(chunk: list[bytes]) -> None:
+    assert_same(b"\n".join(chunk) + b"\n")
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(records(), min_size=1, max_size=8))
+def test_generated_events_in_several_chunks(
+    monkeypatch: pytest.MonkeyPatch, events: list[dict[str, Any]]
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(eve_columns, "CHUNK_LINES", 3)
+        assert_same(b"".join(orjson.dumps(e) + b"\n" for e in events))
+
+
+def test_a_failure_of_the_columnar_code_falls_back_to_the_per_event_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise ArithmeticError("a bug")
+
+    data = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(SAMPLES[0].read_bytes()))
+    expected = columnar(data)
+    monkeypatch.setattr(eve_columns, "_columns", broken)
+    seen = fallbacks(monkeypatch)
+    got = columnar(data)
+    assert got[1] == expected[1] and got[0].equals(expected[0])
+    assert len(seen) == data.count(b"\n")

@@ -1,0 +1,70 @@
+"""The intake hands EVE batches to the lake as Arrow, and to subscribers and plain sinks
+as the events the per-event path gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from steppe.ingest.telemetry.formats import parse_bytes, parse_bytes_batched
+from steppe.ingest.telemetry.intake import TelemetryIntake
+from steppe.ingest.telemetry.memory_sink import MemorySink
+from steppe.ingest.telemetry.model import ParseProblem
+from steppe.lake import EventLake
+from steppe.lake.batches import decode
+from steppe.lake.table import table_events
+from steppe.workers.broker import InProcessBroker, Message
+
+BODY = b"".join(
+    orjson.dumps(record) + b"\n"
+    for record in [
+        {"timestamp": "2026-11-28T10:00:00.000001+0100", "event_type": "dns", "src_ip": "10.0.0.1",
+         "src_port": 5353, "proto": "UDP", "dns": {"rrname": "Evil.Example.", "rrtype": "A"}},
+        {"timestamp": "2026-11-28T10:00:01.000002Z", "event_type": "http", "host": "sensor-1",
+         "dest_port": 8080, "http": {"hostname": "a.example", "url": "/x", "status": 200}},
+        {"timestamp": "2026-11-28T10:00:02.5Z", "event_type": "alert", "src_ip": "2001:DB8::1",
+         "alert": {"signature_id": 7}},
+    ]
+) + b'{"broken": \n'  # fmt: skip
+
+
+def expected() -> list[dict[str, Any]]:
+    events = [e for e in parse_bytes(BODY, "eve", "body") if not isinstance(e, ParseProblem)]
+    for event in events:
+        event.setdefault("observer.name", "sensor.kz")
+    return events
+
+
+def without_ingest_time(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "event.ingested"} for e in events]
+
+
+def test_a_plain_sink_gets_the_events_of_the_per_event_path() -> None:
+    sink = MemorySink()
+    report = TelemetryIntake(sink).ingest_body(
+        3, parse_bytes_batched(BODY, "eve", "body"), observer="sensor.kz"
+    )
+    assert (report.events, report.problems, report.first_problems[0].line) == (3, 1, 4)
+    assert without_ingest_time(sink.events(3)) == without_ingest_time(expected())
+
+
+def test_subscribers_get_the_batch_as_the_lake_spools_it(tmp_path: Path) -> None:
+    broker = InProcessBroker()
+    got: list[Message] = []
+    broker.subscribe("telemetry.*", got.append)
+    with EventLake(tmp_path / "lake") as lake:
+        TelemetryIntake(lake, broker).ingest_body(
+            3, parse_bytes_batched(BODY, "eve", "body"), observer="sensor.kz"
+        )
+        broker.drain()
+        assert lake.stats().accepted_events == 3
+    broker.close()
+    (message,) = got
+    assert message.subject == "telemetry.3"
+    table = decode(message.data)
+    assert table.column("organisation").to_pylist() == [3, 3, 3]
+    assert without_ingest_time(table_events(table.drop_columns(["organisation"]))) == (
+        without_ingest_time(expected())
+    )
