@@ -35,7 +35,7 @@ import orjson
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, select, text
 
 from steppe.audit.trail import AuditTrail
-from steppe.errors import InvalidObservable
+from steppe.errors import IntegrityError, InvalidObservable
 from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import CorrelationConfig, CorrelationReport, correlate_members
 from steppe.intel.feeds import Feed, delete_feed_row
@@ -347,8 +347,8 @@ def _write_batch(
     """
     if conn.dialect.name == "sqlite" and STAGED_SQLITE:
         _insert_staged(conn, batch, groups, first_changed)
-    else:
-        _insert_rows(conn, batch, groups, first_changed)
+        return _correlate_staged(conn, batch, correlation)
+    _insert_rows(conn, batch, groups, first_changed)
     return correlate_members(conn, batch.members, correlation)
 
 
@@ -464,6 +464,53 @@ def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
         )
     conn.execute(feed_entries.delete().where(feed_entries.c.feed_id == feed.id))
     return len(current)
+
+
+def _correlate_staged(
+    conn: Connection, batch: _Versions, config: CorrelationConfig
+) -> CorrelationReport:
+    """SQLite: :func:`correlate_members` for the staged batch, the new values set-wise.
+
+    Values the store already knows keep the general path (the cap, old versions leaving
+    first). The others are new, with one member each — a pull lists a value once — so
+    each gets its ``correlation_values`` row and its member in two ``INSERT … SELECT``s
+    instead of a look-up and two bulk inserts from Python (0.6 s of CPU for ipsum's
+    71,000 values). A cap below 1 (every value over it) takes the general path.
+    """
+    if config.cap < 1 or not batch.members:
+        return correlate_members(conn, batch.members, config)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    excluded = orjson.dumps(sorted(config.exclusions)).decode()
+    where = "s.warninglists IS NULL AND s.value NOT IN (SELECT value FROM json_each(:excluded))"
+    known = raw.execute(
+        "SELECT s.type, s.value, s.pk FROM temp.feed_versions s JOIN correlation_values cv"
+        f" ON cv.value = s.value AND cv.type = s.type WHERE {where}",
+        {"excluded": excluded},
+    ).fetchall()
+    report = correlate_members(conn, {(t, v): {pk} for t, v, pk in known}, config)
+    count = sum(1 for _t, v in batch.members if v not in config.exclusions) - len(known)
+    if count <= 0:
+        return report
+    ids = allocate_ids(conn, "correlation_values", count)
+    added = raw.execute(
+        "INSERT INTO correlation_values (id, type, value, members, over_cap)"
+        " SELECT :first + row_number() OVER (ORDER BY s.pk) - 1, s.type, s.value, 1, 0"
+        f" FROM temp.feed_versions s WHERE {where} AND NOT EXISTS (SELECT 1 FROM"
+        " correlation_values cv WHERE cv.value = s.value AND cv.type = s.type)",
+        {"first": ids.start, "excluded": excluded},
+    ).rowcount
+    if added != count:  # a value twice in one batch: the callers deduplicate
+        raise IntegrityError(f"correlation: {added} new values, {count} expected")
+    raw.execute(
+        "INSERT INTO correlations (value_id, object_pk) SELECT cv.id, s.pk"
+        " FROM temp.feed_versions s JOIN correlation_values cv"
+        f" ON cv.value = s.value AND cv.type = s.type WHERE cv.id >= :first AND {where}",
+        {"first": ids.start, "excluded": excluded},
+    )
+    report.new_values += count
+    report.new_members += count
+    return report
 
 
 class _Versions:
