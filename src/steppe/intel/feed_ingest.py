@@ -9,6 +9,13 @@ last seen, confidence) — without the per-object checks of
 tests/intel/test_feed_ingest.py checks that the bodies are valid STIX (stix2-validator)
 and that their patterns give back the observables stored.
 
+Versions go in batches: this thread builds a batch's tuples (what varies per version:
+pk, value, confidence, id, body, warninglist flags) while a writer thread writes the
+batch before and correlates it. On PostgreSQL each table's rows are built in Python and
+``COPY``-ed; on SQLite the tuples go to a temporary table and each table's rows, and the
+correlation of values the store does not know yet, are made by ``INSERT … SELECT`` (a
+hypothesis test checks that both give the same store).
+
 A re-pull compares with the feed's stored entries:
 
 - unchanged (same confidence): nothing is written — their ``last_seen`` is the feed's
