@@ -494,8 +494,9 @@ def _correlate_staged(
     Values the store already knows keep the general path (the cap, old versions leaving
     first). The others are new, with one member each — a pull lists a value once — so
     each gets its ``correlation_values`` row and its member in two ``INSERT … SELECT``s
-    instead of a look-up and two bulk inserts from Python (0.6 s of CPU for ipsum's
-    71,000 values). A cap below 1 (every value over it) takes the general path.
+    instead of a look-up and two bulk inserts from Python: 0.42-0.59 s of CPU against
+    0.57-0.68 s for ipsum's 71,000 values (docs/benchmarks.md). A cap below 1 (every
+    value over it) takes the general path.
     """
     if config.cap < 1 or not batch.members:
         return correlate_members(conn, batch.members, config)
