@@ -3,18 +3,22 @@ re-pulls that version, expire and bump last_seen without duplicating anything.""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, func, select
 
 from conftest import KEY
 from steppe.audit.trail import AuditTrail
 from steppe.ingest.intel import PRESETS, RowProblem, read_list
+from steppe.intel.config import IntelConfig
+from steppe.intel.correlation import CorrelationConfig
 from steppe.intel.feed_ingest import (
     FEED_NAMESPACE,
     FeedEntry,
@@ -23,13 +27,14 @@ from steppe.intel.feed_ingest import (
     pattern_of,
     version_stamp,
 )
-from steppe.intel.feeds import Feed, FeedFormat, FeedSpec, add_feed, find_feed
+from steppe.intel.feeds import Feed, FeedFormat, FeedSpec, add_feed, find_feed, record_pull
 from steppe.intel.observables import ObservableType
 from steppe.intel.patterns import parse_pattern
 from steppe.intel.provenance import sources_of_values
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, OrgKind, Role, TlpLevel
-from steppe.storage.engine import writing
+from steppe.storage import migrate
+from steppe.storage.engine import make_engine, writing
 from steppe.storage.schema import feed_entries, intel_objects, observables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,3 +287,111 @@ def test_batches_on_the_writer_thread_give_the_same_store(
             select(func.count()).where(intel_objects.c.is_current.is_(True))
         ).scalar()
     assert entries == current == 14
+
+
+# --- the SQLite stage against the row-by-row path (PostgreSQL's), on the same pulls
+
+_POOL = [
+    (IP, "77.90.185.1"),
+    (IP, "77.90.185.2"),
+    (IP, "77.90.185.3"),
+    (IP, "198.51.100.7"),  # on a warninglist: stored, not matchable, not correlated
+    (IP, "203.0.113.50"),  # in the correlation exclusions below
+    (ObservableType.DOMAIN, "evil.example"),
+    (ObservableType.URL, "http://evil.example/a'b\\c\"d"),
+    (ObservableType.SHA256, "ab" * 32),
+    (ObservableType.EMAIL, "bad@evil.example"),
+    (ObservableType.CIDR, "10.0.0.0/8"),
+]
+_CONFIG = IntelConfig(correlation=CorrelationConfig(cap=2, exclusions=frozenset({"203.0.113.50"})))
+#: A pull: which feed (0 or 1), its entries ({pool index: confidence}), whole or partial.
+_PULLS = st.lists(
+    st.tuples(
+        st.integers(0, 1),
+        st.dictionaries(
+            st.integers(0, len(_POOL) - 1), st.sampled_from([None, 10, 50, 90]), max_size=10
+        ),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file with two feeds (one for a sharing group), to copy per run."""
+    path = tmp_path_factory.mktemp("stage") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    trail = AuditTrail(KEY, "test")
+    with writing(engine) as conn:
+        org = directory.add_organisation(conn, trail, "Center", None, OrgKind.COORDINATOR)
+        group = directory.add_group(conn, trail, "CSTO", org)
+        for name, dist, groups in [
+            ("zero", Distribution.COMMUNITY, ()),
+            ("one", Distribution.GROUPS, (group,)),
+        ]:
+            spec = FeedSpec(
+                name, "file:///dev/null", FeedFormat.PLAIN, org, dist, TlpLevel.CLEAR, groups
+            )
+            add_feed(conn, trail, spec)
+    engine.dispose()
+    return path
+
+
+def _store_after(
+    template: Path, folder: Path, pulls: list[tuple[int, dict[int, int | None], bool]]
+) -> dict[str, list[tuple[object, ...]]]:
+    """Every table the fast path writes, after ``pulls`` (fixed stamps)."""
+    path = folder / "steppe.db"
+    shutil.copy(template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    for n, (which, chosen, complete) in enumerate(pulls):
+        stamp = f"2026-11-0{n + 1}T00:00:00.000000Z"
+        entries = [FeedEntry(*_POOL[i], confidence) for i, confidence in chosen.items()]
+        with writing(engine) as conn:
+            feed = find_feed(conn, ("zero", "one")[which])
+            ingest_entries(conn, feed, entries, stamp=stamp, complete=complete, config=_CONFIG)
+            record_pull(conn, feed, at=stamp, status="ok", version_at=stamp)
+    tables = {
+        "intel_objects": "SELECT * FROM intel_objects ORDER BY pk",
+        "observables": "SELECT * FROM observables ORDER BY id",
+        "object_groups": "SELECT * FROM object_groups ORDER BY object_pk, group_id",
+        "feed_entries": "SELECT * FROM feed_entries ORDER BY object_pk",
+        "correlation_values": "SELECT * FROM correlation_values ORDER BY id",
+        "correlations": "SELECT * FROM correlations ORDER BY value_id, object_pk",
+        "id_sequences": "SELECT * FROM id_sequences ORDER BY name",
+    }
+    imported_at = list(intel_objects.c.keys()).index("imported_at")
+    with engine.connect() as conn:
+        store = {
+            name: [
+                tuple(None if name == "intel_objects" and i == imported_at else v
+                      for i, v in enumerate(row))
+                for row in conn.exec_driver_sql(sql)
+            ]
+            for name, sql in tables.items()
+        }  # fmt: skip
+    engine.dispose()
+    return store
+
+
+@settings(max_examples=25, deadline=None)
+@given(pulls=_PULLS)
+def test_the_sqlite_stage_stores_what_the_row_path_stores(
+    migrated: Path, pulls: list[tuple[int, dict[int, int | None], bool]]
+) -> None:
+    import steppe.intel.feed_ingest as feed_ingest
+
+    with tempfile.TemporaryDirectory() as staged, tempfile.TemporaryDirectory() as rows:
+        assert feed_ingest.STAGED_SQLITE
+        fast = _store_after(migrated, Path(staged), pulls)
+        feed_ingest.STAGED_SQLITE = False
+        try:
+            reference = _store_after(migrated, Path(rows), pulls)
+        finally:
+            feed_ingest.STAGED_SQLITE = True
+    assert fast == reference
+    if any(chosen for _w, chosen, _c in pulls):
+        assert fast["intel_objects"]

@@ -47,6 +47,7 @@ __all__ = [
     "CorrelationReport",
     "Related",
     "correlate",
+    "correlate_members",
     "correlation_rows",
     "over_correlating",
     "related",
@@ -115,7 +116,7 @@ def _correlate(
     cfg: CorrelationConfig,
     report: CorrelationReport,
 ) -> None:
-    o, cv, c, io = observables, correlation_values, correlations, intel_objects
+    o, c, io = observables, correlations, intel_objects
     done = set(
         conn.execute(
             select(c.c.object_pk).where(c.c.object_pk.between(first, last)).distinct()
@@ -136,8 +137,39 @@ def _correlate(
         if (only is not None and pk not in only) or pk in done or value in exclusions:
             continue
         new_members.setdefault((kind, value), set()).add(pk)
+    _add_members(conn, new_members, cfg, report)
+
+
+def correlate_members(
+    conn: Connection,
+    members: dict[tuple[str, str], set[int]],
+    config: CorrelationConfig | None = None,
+) -> CorrelationReport:
+    """Add ``members`` ((type, value) -> pks) to the correlation table, as :func:`correlate`
+    would for those pks, without reading back what the caller has just written.
+
+    For a caller that has just inserted the objects (current versions, never correlated)
+    and knows their observables: it passes only values on no warninglist. Values in the
+    configured exclusions are left out here. The feeds' fast path uses it: reading its
+    own 120,000 rows back was half of :func:`correlate`'s time on the ipsum feed.
+    """
+    cfg = config or CorrelationConfig()
+    report = CorrelationReport()
+    if cfg.exclusions:
+        members = {k: pks for k, pks in members.items() if k[1] not in cfg.exclusions}
+    _add_members(conn, members, cfg, report)
+    return report
+
+
+def _add_members(
+    conn: Connection,
+    new_members: dict[tuple[str, str], set[int]],
+    cfg: CorrelationConfig,
+    report: CorrelationReport,
+) -> None:
     if not new_members:
         return
+    c, cv = correlations, correlation_values
     known = _known_values(conn, new_members)
     fresh = [key for key in new_members if key not in known]
     ids = allocate_ids(conn, "correlation_values", len(fresh))

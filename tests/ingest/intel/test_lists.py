@@ -223,3 +223,31 @@ def test_arbitrary_csv_with_quotes_and_columns_never_raises(text: str, header: b
             assert isinstance(item, FeedEntry | RowProblem)
     except InputError as exc:
         assert header and exc.field == "header"
+
+
+_FRAGMENTS = [
+    "[",
+    "(",
+    "{",
+    "<",
+    "h",
+    "x",
+    "X",
+    "H",
+    "f",
+    "p",
+    "meow",
+    "\\",
+    ".",
+    " ",
+    "d",
+    "o",
+    "t",
+]
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join))
+def test_the_defang_check_finds_what_a_scan_of_every_mark_finds(text: str) -> None:
+    from steppe.ingest.intel.entries import _DEFANG_MARKS, looks_defanged
+
+    assert looks_defanged(text) == any(mark in text for mark in _DEFANG_MARKS)

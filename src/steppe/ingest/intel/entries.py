@@ -96,6 +96,9 @@ _SCHEME_RE = re.compile(
 )
 _SCHEMES = {"f": "ftp", "h": "http", "m": "http"}
 _DEFANG_MARKS = ("[", "(", "{", "<", "hxx", "hXX", "HXX", "fxp", "fxxp", "meow", "\\.", " dot ")
+# One search for any mark: ``any(mark in text …)`` over the twelve was a third of a plain
+# list's read time (100,000 lines, bench/intel_ingest.py).
+_DEFANG_MARK_RE = re.compile("|".join(re.escape(mark) for mark in _DEFANG_MARKS))
 
 
 def _scheme(match: re.Match[str]) -> str:
@@ -107,7 +110,7 @@ def _scheme(match: re.Match[str]) -> str:
 
 def looks_defanged(text: str) -> bool:
     """Cheap test: could :func:`refang` change ``text``? (Lists call it on every row.)"""
-    return any(mark in text for mark in _DEFANG_MARKS)
+    return _DEFANG_MARK_RE.search(text) is not None
 
 
 def refang(text: str) -> str:
