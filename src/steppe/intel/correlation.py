@@ -150,7 +150,7 @@ def correlate_observables(
 
     ``rows`` are (object pk, type, value) of current objects not correlated yet, off
     every warninglist: what :func:`correlate` would read back from the tables. The
-    importer has them in memory; not reading them back saved ~10% of a 500-object TAXII
+    importer has them in memory; not reading them back saved ~4% of a 500-object TAXII
     POST (docs/benchmarks.md). Exclusions and the cap apply as in :func:`correlate`.
     """
     cfg = config or CorrelationConfig()

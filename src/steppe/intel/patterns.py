@@ -358,8 +358,9 @@ def _parse_fast(pattern: str) -> ParsedPattern | None:
 
 def _parse_single(obj_type: str, path: str, literal: str) -> ParsedPattern | None:
     """_parse_fast's two passes for one comparison, the shape of nearly every feed's
-    patterns: the same checks in the same order, without the lists and loops (~1.5 µs
-    of ~5 µs a pattern; tests/intel/test_patterns.py checks it against the library)."""
+    patterns: the same checks in the same order, without the lists and loops (12% fewer
+    instructions a pattern, callgrind; tests/intel/test_patterns.py checks it against
+    the library)."""
     info = _fast_path_info(obj_type, path)
     if info is None:
         return None
