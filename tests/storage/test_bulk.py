@@ -46,6 +46,20 @@ def test_every_row_count_arrives_whole(sqlite_engine: Engine, count: int) -> Non
         assert [tuple(r) for r in conn.execute(select(_wide).order_by(_wide.c.id))] == rows
 
 
+def test_none_is_stored_as_null(engine: Engine) -> None:
+    # The engine registers an adapter for None (a cheaper bind); what is stored must
+    # stay NULL, found by IS NULL.
+    rows = [(i, None if i % 2 else f"v{i}", *([None] * 18)) for i in range(10)]
+    columns = [c.name for c in _wide.columns]
+    with engine.begin() as conn:
+        _wide.create(conn)
+        bulk_insert(conn, _wide, columns, rows)
+    with engine.connect() as conn:
+        nulls = conn.execute(select(_wide.c.id).where(_wide.c.c0.is_(None))).scalars().all()
+        assert sorted(nulls) == [1, 3, 5, 7, 9]
+        assert [tuple(r) for r in conn.execute(select(_wide).order_by(_wide.c.id))] == rows
+
+
 def test_unknown_column_is_refused(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(ValueError, match="has no column 'nope'"):
         bulk_insert(conn, _wide, ["id", "nope"], [(1, 2)])
