@@ -17,6 +17,7 @@ from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import (
     CorrelationConfig,
     correlate,
+    correlate_observables,
     correlation_rows,
     over_correlating,
     related,
@@ -261,3 +262,42 @@ def test_related_agrees_with_the_oracle_on_sqlite(sqlite_engine: Engine, gen: Ge
 @given(gen=gens())
 def test_related_agrees_with_the_oracle_on_postgres(pg_engine: Engine, gen: Gen) -> None:
     _check(pg_engine, gen)
+
+
+def _correlation_state(conn: Connection) -> dict[tuple[str, str], tuple[int, bool, frozenset[int]]]:
+    """(type, value) -> (members, over_cap, member pks): the tables without their ids."""
+    members: dict[int, set[int]] = {}
+    for value_id, pk in conn.execute(select(correlations.c.value_id, correlations.c.object_pk)):
+        members.setdefault(value_id, set()).add(pk)
+    return {
+        (r.type, r.value): (r.members, bool(r.over_cap), frozenset(members.get(r.id, ())))
+        for r in conn.execute(select(correlation_values))
+    }
+
+
+@_SETTINGS
+@given(gen=gens(), excluded=st.frozensets(st.sampled_from(VALUES), max_size=2))
+def test_held_observables_correlate_as_the_stored_ones_do(
+    sqlite_engine: Engine, gen: Gen, excluded: frozenset[str]
+) -> None:
+    """correlate_observables (the importer's path) leaves the tables as correlate does."""
+    config = CorrelationConfig(gen.cap, excluded)
+    states = []
+    for held in (False, True):
+        with sqlite_engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                _insert(conn, gen)
+                pks = list(range(1, len(gen.objects) + 1))
+                half = len(pks) // 2
+                for part in (pks[:half], pks[half:]):  # two imports: the second meets values
+                    if held:
+                        rows = [(pk, "domain", v) for pk in part for v in gen.objects[pk - 1][1]]
+                        correlate_observables(conn, rows, config)
+                    else:
+                        correlate(conn, part, config)
+                states.append(_correlation_state(conn))
+            finally:
+                tx.rollback()
+    assert states[0] == states[1]
+    assert not any(value in excluded for _kind, value in states[1])

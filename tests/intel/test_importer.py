@@ -598,3 +598,48 @@ def test_nul_characters_and_long_custom_types(
     with engine.begin() as conn:
         report = _import(conn, trail, bundle(custom), orgs["cn"])
     assert report.created == 1  # type: ignore[attr-defined]
+
+
+def test_correlations_of_an_import_are_those_read_back_from_the_tables(
+    engine: Engine, trail: AuditTrail, orgs: dict[str, directory.Organisation]
+) -> None:
+    """The importer correlates the observables it holds; reading them back from the
+    tables (correlate, the reference) finds the same: superseded versions, values on a
+    warninglist and values of objects in other batches included."""
+    from steppe.intel.correlation import correlate
+    from steppe.storage.schema import correlation_values, correlations
+
+    shared = "[domain-name:value = 'shared.bad.test'] OR [ipv4-addr:value = '8.8.8.8']"
+    first = indicator("a", pattern=shared, modified="2026-01-15T00:00:00.000Z")
+    newer = {
+        **first,
+        "modified": "2026-02-01T00:00:00.000Z",
+        "pattern": "[url:value = 'http://x.bad.test/a']",
+    }
+    older = {**first, "modified": WHEN, "pattern": "[url:value = 'http://x.bad.test/a']"}
+    others = [indicator(f"o{i}", pattern=shared if i % 2 else f"[domain-name:value = 'o{i % 3}.bad.test']") for i in range(7)]  # fmt: skip
+    sco = {"type": "domain-name", "spec_version": "2.1", "id": "domain-name--5c2e4a4f-32b3-5a3e-9e4e-3f5bd7a1c3d1", "value": "shared.bad.test"}  # fmt: skip
+    objects = [first, *others[:3], newer, *others[3:], older, sco]
+    data = orjson.dumps({"type": "bundle", "objects": objects})
+
+    def state(conn: Connection) -> set[tuple[str, str, int, bool, int]]:
+        return {
+            (r.type, r.value, r.members, bool(r.over_cap), r.object_pk)
+            for r in conn.execute(
+                select(correlation_values, correlations.c.object_pk).join(
+                    correlations, correlations.c.value_id == correlation_values.c.id
+                )
+            )
+        }
+
+    with engine.connect() as conn, conn.begin():
+        import_objects(conn, trail, data, objects, owner=orgs["cn"], marking=DEFAULT_MARKING,
+                       source="feed.json", batch_size=3)  # fmt: skip
+        held = state(conn)
+        pks = list(conn.execute(select(intel_objects.c.pk)).scalars())
+        conn.execute(correlations.delete())
+        conn.execute(correlation_values.delete())
+        correlate(conn, pks)
+        assert held == state(conn)
+        assert ("domain", "shared.bad.test") in {(t, v) for t, v, *_ in held}
+        assert not any(v == "8.8.8.8" for _t, v, *_ in held)  # on a warninglist

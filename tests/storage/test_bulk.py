@@ -33,6 +33,33 @@ def test_rows_beyond_one_statement_s_parameters_all_arrive(engine: Engine) -> No
     assert stored == rows
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 500, 1023, 1639])
+def test_every_row_count_arrives_whole(sqlite_engine: Engine, count: int) -> None:
+    # A remainder goes in as statements of power-of-two sizes (so their text repeats
+    # and sqlite3 compiles each once): every row exactly once, in order.
+    rows = [(i, *(f"{i}:{c}" for c in range(19))) for i in range(count)]
+    columns = [c.name for c in _wide.columns]
+    with sqlite_engine.begin() as conn:
+        _wide.create(conn)
+        bulk_insert(conn, _wide, columns, rows)
+    with sqlite_engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(select(_wide).order_by(_wide.c.id))] == rows
+
+
+def test_none_is_stored_as_null(engine: Engine) -> None:
+    # The engine registers an adapter for None (a cheaper bind); what is stored must
+    # stay NULL, found by IS NULL.
+    rows = [(i, None if i % 2 else f"v{i}", *([None] * 18)) for i in range(10)]
+    columns = [c.name for c in _wide.columns]
+    with engine.begin() as conn:
+        _wide.create(conn)
+        bulk_insert(conn, _wide, columns, rows)
+    with engine.connect() as conn:
+        nulls = conn.execute(select(_wide.c.id).where(_wide.c.c0.is_(None))).scalars().all()
+        assert sorted(nulls) == [1, 3, 5, 7, 9]
+        assert [tuple(r) for r in conn.execute(select(_wide).order_by(_wide.c.id))] == rows
+
+
 def test_unknown_column_is_refused(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(ValueError, match="has no column 'nope'"):
         bulk_insert(conn, _wide, ["id", "nope"], [(1, 2)])

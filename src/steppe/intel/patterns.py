@@ -326,11 +326,10 @@ def _parse_fast(pattern: str) -> ParsedPattern | None:
     """Parse the common simple patterns; None when the full parser must decide."""
     match = _SINGLE_RE.fullmatch(pattern)
     if match is not None:
-        comparisons: list[tuple[str, str, str]] = [(match[1], match[2], match[3])]
-    elif _MULTI_RE.fullmatch(pattern):
-        comparisons = _COMPARISON_RE.findall(pattern)
-    else:
+        return _parse_single(match[1], match[2], match[3])
+    if not _MULTI_RE.fullmatch(pattern):
         return None
+    comparisons: list[tuple[str, str, str]] = _COMPARISON_RE.findall(pattern)
 
     # First pass: the syntax checks the regex cannot make, and the hash literals.
     paths: list[tuple[ObservableType | None, str]] = []
@@ -355,6 +354,29 @@ def _parse_fast(pattern: str) -> ParsedPattern | None:
         except _NotMatchable:
             return None  # rare; the full parser words the reason
     return _result(observables)
+
+
+def _parse_single(obj_type: str, path: str, literal: str) -> ParsedPattern | None:
+    """_parse_fast's two passes for one comparison, the shape of nearly every feed's
+    patterns: the same checks in the same order, without the lists and loops (12% fewer
+    instructions a pattern, callgrind; tests/intel/test_patterns.py checks it against
+    the library)."""
+    info = _fast_path_info(obj_type, path)
+    if info is None:
+        return None
+    kind, rendered = info
+    length = _HASH_LENGTHS.get(kind)  # type: ignore[arg-type]
+    if length is not None and (len(literal) != length or not _HEX_RE.fullmatch(literal)):
+        return None
+    if kind is None:
+        return _not_matchable(f"object path {rendered} has no observable type")
+    if kind is ObservableType.ASN:
+        return _not_matchable(f"object path {rendered} compared with a string literal")
+    try:
+        observable = _observable(kind, _unescape(literal), rendered)
+    except _NotMatchable:
+        return None  # rare; the full parser words the reason
+    return ParsedPattern((observable,), True, None)
 
 
 # --------------------------------------------------------------------------- full parser

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, bindparam, update
 
 from steppe.errors import IntegrityError
 from steppe.storage.schema import id_sequences
@@ -11,6 +11,16 @@ __all__ = ["ID_SEQUENCES", "allocate_ids"]
 
 #: Tables whose ids come from :func:`allocate_ids`; migrations create their rows.
 ID_SEQUENCES = ("intel_objects", "observables")
+
+
+# Built once: building the UPDATE took ~290 µs a call, 40 µs running it (an import calls
+# this five times; ~2% of a 500-object TAXII POST, callgrind).
+_ALLOCATE = (
+    update(id_sequences)
+    .where(id_sequences.c.name == bindparam("b_name"))
+    .values(next_id=id_sequences.c.next_id + bindparam("b_count"))
+    .returning(id_sequences.c.next_id)
+)
 
 
 def allocate_ids(conn: Connection, name: str, count: int) -> range:
@@ -22,13 +32,7 @@ def allocate_ids(conn: Connection, name: str, count: int) -> range:
     """
     if count < 0:
         raise ValueError("count must be >= 0")
-    stmt = (
-        update(id_sequences)
-        .where(id_sequences.c.name == name)
-        .values(next_id=id_sequences.c.next_id + count)
-        .returning(id_sequences.c.next_id)
-    )
-    after = conn.execute(stmt).scalar()
+    after = conn.execute(_ALLOCATE, {"b_name": name, "b_count": count}).scalar()
     if after is None:
         raise IntegrityError(f"id sequence {name!r} is missing; run `steppe init` to migrate")
     start = after - count
