@@ -52,8 +52,8 @@ import pyarrow.compute as pc
 from steppe.ingest.telemetry import ecs
 from steppe.ingest.telemetry.ecs import FieldProblem
 from steppe.ingest.telemetry.model import ECS_COLUMNS, NormalisedEvent, ParseProblem
-from steppe.ingest.telemetry.records import json_records, lines, peek
-from steppe.ingest.telemetry.suricata import normalise_eve
+from steppe.ingest.telemetry.records import is_lines, json_records, lines, peek
+from steppe.ingest.telemetry.suricata import normalise_eve, normalise_records
 from steppe.lake.table import TIMESTAMP, events_table, lake_schema
 from steppe.storage.timestamps import now
 
@@ -160,11 +160,7 @@ def parse_eve_columns(
     except (OSError, EOFError, zlib.error) as exc:
         yield ParseProblem(source, 1, f"unreadable input (corrupt or truncated): {exc}")
         return
-    start = head.lstrip()[:1]
-    first_line = head.lstrip().split(b"\n", 1)[0]
-    if start == b"[" or (
-        start == b"{" and len(first_line) < len(head.lstrip()) and not _complete(first_line)
-    ):
+    if not is_lines(head):
         yield from _per_event(json_records(stream, source), source, ingested)
         return
     chunk: list[bytes] = []
@@ -184,26 +180,12 @@ def parse_eve_columns(
     yield from _chunk(chunk, first, source, ingested)
 
 
-def _complete(line: bytes) -> bool:
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
 def _per_event(
     records: Iterator[tuple[int, dict[str, Any]] | ParseProblem], source: str, ingested: str
 ) -> Iterator[NormalisedEvent | ParseProblem]:
-    for item in records:
-        if isinstance(item, ParseProblem):
-            yield item
-            continue
-        number, record = item
-        try:
-            event = normalise_eve(record)
-        except FieldProblem as exc:
-            yield ParseProblem(source, number, exc.message, exc.field)
+    for event in normalise_records(records, source):
+        if isinstance(event, ParseProblem):
+            yield event
             continue
         event["event.ingested"] = ingested
         if "@timestamp" not in event:

@@ -35,6 +35,7 @@ from steppe.ingest.telemetry.model import ParseProblem
 __all__ = [
     "GZIP_MAGIC",
     "JsonRecord",
+    "is_lines",
     "json_records",
     "lines",
     "open_input",
@@ -115,8 +116,7 @@ def json_records(stream: IO[bytes], source: str) -> Iterator[JsonRecord | ParseP
     if start == b"[":
         yield from _array(stream, source)
         return
-    first_line = head.lstrip().split(b"\n", 1)[0]
-    if start == b"{" and len(first_line) < len(head.lstrip()) and not _complete(first_line):
+    if not is_lines(head):
         yield from _concatenated(stream, source)
         return
     for item in lines(stream, source):
@@ -134,6 +134,16 @@ def json_records(stream: IO[bytes], source: str) -> Iterator[JsonRecord | ParseP
             yield number, value
         else:
             yield _not_object(source, number, value)
+
+
+def is_lines(head: bytes) -> bool:
+    """Whether input starting with ``head`` is JSON lines (or one line), rather than a
+    JSON array or objects that span several lines (pretty-printed, concatenated)."""
+    text = head.lstrip()
+    if text[:1] == b"[":
+        return False
+    first_line = text.split(b"\n", 1)[0]
+    return not (text[:1] == b"{" and len(first_line) < len(text) and not _complete(first_line))
 
 
 def _complete(line: bytes) -> bool:

@@ -20,9 +20,9 @@ from typing import IO, Any
 from steppe.ingest.telemetry import ecs
 from steppe.ingest.telemetry.ecs import FieldProblem
 from steppe.ingest.telemetry.model import NormalisedEvent, ParseProblem
-from steppe.ingest.telemetry.records import json_records
+from steppe.ingest.telemetry.records import JsonRecord, json_records
 
-__all__ = ["normalise_eve", "parse_eve"]
+__all__ = ["normalise_eve", "normalise_records", "parse_eve"]
 
 _EVE_CONNECTION = ("src_ip", "dest_ip", "src_port", "dest_port", "proto")
 _DATASETS: dict[str, str] = {}
@@ -170,7 +170,14 @@ _BY_TYPE = {
 
 def parse_eve(stream: IO[bytes], source: str) -> Iterator[NormalisedEvent | ParseProblem]:
     """EVE records as JSON lines (``eve.json``) or one JSON array."""
-    for item in json_records(stream, source):
+    return normalise_records(json_records(stream, source), source)
+
+
+def normalise_records(
+    records: Iterator[JsonRecord | ParseProblem], source: str
+) -> Iterator[NormalisedEvent | ParseProblem]:
+    """Each EVE record normalised, or the problem of its line."""
+    for item in records:
         if isinstance(item, ParseProblem):
             yield item
             continue
