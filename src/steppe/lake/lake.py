@@ -261,15 +261,17 @@ class EventLake:
         # writer then has nothing left to parse.
         self._append(batches.encode(organisation_id, timestamps.now(), events), len(events))
 
-    def accept_table(self, organisation_id: int, table: pa.Table) -> None:
+    def accept_table(self, organisation_id: int, table: pa.Table) -> memoryview | None:
         """:meth:`accept` for rows already in the lake's columns (all but
-        ``organisation``: :class:`steppe.ingest.telemetry.eve_columns.EventBatch`)."""
+        ``organisation``: :class:`steppe.ingest.telemetry.eve_columns.EventBatch`);
+        the spooled record is returned (None for no rows)."""
         self._require_spool()
         if not table.num_rows:
-            return
+            return None
         self.refuse_if_full()
         payload = batches.encode_table(organisation_id, timestamps.now(), table)
         self._append(payload, table.num_rows)
+        return payload
 
     def _append(self, payload: bytes | memoryview, count: int) -> None:
         spool = self._require_spool()

@@ -13,7 +13,7 @@ from steppe.ingest.telemetry.intake import TelemetryIntake
 from steppe.ingest.telemetry.memory_sink import MemorySink
 from steppe.ingest.telemetry.model import ParseProblem
 from steppe.lake import EventLake
-from steppe.lake.batches import decode
+from steppe.lake.batches import decode, encode_table
 from steppe.lake.table import table_events
 from steppe.workers.broker import InProcessBroker, Message
 
@@ -68,3 +68,27 @@ def test_subscribers_get_the_batch_as_the_lake_spools_it(tmp_path: Path) -> None
     assert without_ingest_time(table_events(table.drop_columns(["organisation"]))) == (
         without_ingest_time(expected())
     )
+
+
+class _SpoolingSink(MemorySink):
+    """A table sink that says which record it made durable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[bytes] = []
+
+    def accept_table(self, organisation_id: int, table: Any) -> bytes:
+        record = bytes(encode_table(organisation_id, "2026-11-28T00:00:00.000000Z", table))
+        self.records.append(record)
+        return record
+
+
+def test_the_broker_gets_the_record_the_sink_spooled_not_a_second_encoding() -> None:
+    broker = InProcessBroker()
+    got: list[Message] = []
+    broker.subscribe("telemetry.*", got.append)
+    sink = _SpoolingSink()
+    TelemetryIntake(sink, broker).ingest_body(3, parse_bytes_batched(BODY, "eve", "body"))
+    broker.drain()
+    broker.close()
+    assert [m.data for m in got] == sink.records  # the same bytes, time stamp included

@@ -83,14 +83,20 @@ class TelemetryIntake:
             return
         subject = telemetry_subject(organisation_id)
         if isinstance(events, EventBatch):
+            spooled: bytes | memoryview | None = None
             if isinstance(self.sink, TableSink):
-                self.sink.accept_table(organisation_id, events.table)
+                spooled = self.sink.accept_table(organisation_id, events.table)
             else:
                 self.sink.accept(organisation_id, table_events(events.table))
             if self.broker is not None and self.broker.wants(subject):
                 # The batch as the lake spools it (Arrow), not a JSON list: a subscriber
                 # makes dicts of the rows it needs (the detector: the few that may hit).
-                payload = encode_table(organisation_id, now(), events.table)
+                # The spool's own record when there is one: encoded once, not twice.
+                payload = (
+                    spooled
+                    if spooled is not None
+                    else encode_table(organisation_id, now(), events.table)
+                )
                 self.broker.publish(subject, bytes(payload))
             return
         self.sink.accept(organisation_id, events)

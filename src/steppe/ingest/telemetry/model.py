@@ -133,6 +133,9 @@ class EventSink(Protocol):
 @runtime_checkable
 class TableSink(EventSink, Protocol):
     """A sink that also takes rows already in the lake's columns (a ``pyarrow.Table``
-    of every column but ``organisation``), as the columnar EVE path builds them."""
+    of every column but ``organisation``), as the columnar EVE path builds them.
+    ``accept_table`` returns the record it made durable (an Arrow IPC stream, as
+    :func:`steppe.lake.batches.encode_table` writes it), which the intake passes on to
+    the broker instead of encoding the batch a second time; None when it made none."""
 
-    def accept_table(self, organisation_id: int, table: Any) -> None: ...
+    def accept_table(self, organisation_id: int, table: Any) -> bytes | memoryview | None: ...
