@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-import sys
 from datetime import timedelta
 from typing import Annotated
 
-import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from steppe.alerts.detect import DetectReport, detect_lake
 from steppe.alerts.queries import get_alert, list_alerts, resolve_alert_id
-from steppe.cli.runtime import Runtime
+from steppe.cli.runtime import Runtime, write_json
 from steppe.detection.ioc import IocIndex, build_index, refresh
 from steppe.errors import InputError
 from steppe.sharing import directory
@@ -151,7 +149,7 @@ def alert_list(
         )
     if as_json:
         for item in page.items:
-            sys.stdout.buffer.write(orjson.dumps(item.as_json()) + b"\n")
+            write_json(item.as_json())
         return
     table = Table(
         "id", "seen", "organisation", "severity", "status", "count", "host", "observed",
@@ -183,4 +181,4 @@ def alert_show(
     with rt.reading() as conn:
         actor = directory.load_actor(conn, as_user)
         view = get_alert(conn, actor, resolve_alert_id(conn, actor, alert_id))
-    sys.stdout.buffer.write(orjson.dumps(view.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    write_json(view.as_json(), indent=True)

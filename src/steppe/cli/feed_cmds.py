@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import orjson
@@ -10,7 +9,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from steppe.cli.runtime import Runtime
+from steppe.cli.runtime import Runtime, write_json
 from steppe.errors import InputError
 from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.hosts import HostPolicy
@@ -99,7 +98,7 @@ def feed_list(
         found = list_feeds(conn, actor)
     if as_json:
         for feed in found:
-            sys.stdout.buffer.write(orjson.dumps(feed_view(feed)) + b"\n")
+            write_json(feed_view(feed))
         return
     table = Table(
         "feed", "owner", "audience", "format", "every", "health", "last pull", "entries", "new",
@@ -135,7 +134,7 @@ def feed_show(
     with rt.reading() as conn:
         actor = None if as_user is None else directory.load_actor(conn, as_user)
         feed = find_feed(conn, name, actor)
-    sys.stdout.buffer.write(orjson.dumps(feed_view(feed), option=orjson.OPT_INDENT_2) + b"\n")
+    write_json(feed_view(feed), indent=True)
 
 
 @feed_app.command("pull")

@@ -6,16 +6,14 @@ the uuid, as ``steppe incident list`` shows them.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
-import orjson
 import typer
 from rich.table import Table
 from sqlalchemy import Connection
 
 from steppe.alerts.queries import resolve_alert_id
-from steppe.cli.runtime import Runtime
+from steppe.cli.runtime import Runtime, write_json
 from steppe.errors import InputError
 from steppe.response.incidents import add_alerts, add_participant, open_incident, set_status
 from steppe.response.incidents.evidence import add_intel, add_note, list_evidence
@@ -125,7 +123,7 @@ def list_cmd(
         )
     if as_json:
         for item in page.items:
-            sys.stdout.buffer.write(orjson.dumps(item.as_json()) + b"\n")
+            write_json(item.as_json())
         return
     table = Table("id", "updated", "status", "severity", "tlp", "owner", "participants",
                   "open tasks", "title",
@@ -161,7 +159,7 @@ def show_cmd(
             "tasks": [t.as_json() for t in tasks],
             "evidence": [e.as_json() for e in evidence],
         }
-        sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+        write_json(out, indent=True)
         return
     rt.out.print(f"[bold]{view.title}[/bold]  {view.id}")
     rt.out.print(
@@ -353,7 +351,7 @@ def timeline_cmd(
         entries = timeline(conn, actor, incident_id)
     if as_json:
         for e in entries:
-            sys.stdout.buffer.write(orjson.dumps(e.as_json()) + b"\n")
+            write_json(e.as_json())
         return
     table = Table("#", "when", "who", "what", "detail", title=f"timeline of {incident_id}")
     for e in entries:

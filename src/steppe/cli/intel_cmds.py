@@ -8,13 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from steppe.cli import sighting_cmds
-from steppe.cli.runtime import Runtime
+from steppe.cli.runtime import Runtime, write_json
 from steppe.errors import InputError
 from steppe.intel.config import IntelConfig
 from steppe.intel.importer import ImportReport, Marking, import_objects
@@ -109,7 +108,7 @@ def intel_search(
         for hit in hits:
             score = scores.get((hit.stix_id, hit.owner))
             extra = {"sources": listed, "score": None if score is None else round(score.score, 1)}
-            sys.stdout.buffer.write(orjson.dumps({**asdict(hit), **extra}) + b"\n")
+            write_json({**asdict(hit), **extra})
         return
     if not hits:
         rt.out.print(f"no intel visible to {as_user} for {found_kind.value} {canonical}")
@@ -157,7 +156,7 @@ def intel_show(
         stored = get_stored(conn, actor, stix_id)
         sources = sources_of_objects(conn, actor, [stored.pk])[stored.pk]
         enrichment = sighting_cmds.describe(conn, actor, stored, rt)
-    sys.stdout.buffer.write(orjson.dumps(stored.body, option=orjson.OPT_INDENT_2) + b"\n")
+    write_json(stored.body, indent=True)
     sighting_cmds.print_enrichment(rt, enrichment)
     if sources:  # on stderr: stdout stays the STIX object, for scripts
         rt.err.print(_sources_table(sources, "sources (feeds listing its values)"))

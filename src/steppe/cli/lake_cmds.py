@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.table import Table
 
-from steppe.cli.runtime import Runtime
+from steppe.cli.runtime import Runtime, write_json
 from steppe.errors import InputError
 from steppe.lake import EventLake
 from steppe.lake.hunt import hunt as run_hunt
@@ -50,7 +48,7 @@ def hunt(
         timeout_seconds=rt.settings.hunt_timeout_seconds,
     )
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps(result.as_json()) + b"\n")
+        write_json(result.as_json())
         if result.note:
             rt.err.print(f"note: {result.note}")
         return

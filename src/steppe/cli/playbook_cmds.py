@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from steppe.cli.runtime import Runtime
+from steppe.cli.runtime import Runtime, write_json
 from steppe.errors import ConfigError, InvalidPlaybook
 from steppe.response.playbooks import PlaybookLibrary, PlaybookRunner, load_playbook_file
 from steppe.response.playbooks.loader import check_references
@@ -162,7 +160,7 @@ def playbook_runs(
         page = list_runs(conn, actor, playbook=playbook, status=status, limit=limit)
     if as_json:
         for run in page.items:
-            sys.stdout.buffer.write(orjson.dumps(run.as_json()) + b"\n")
+            write_json(run.as_json())
         return
     table = Table("run", "created", "playbook", "organisation", "item", "status", "actions",
                   title=f"{len(page.items)} of {page.total} runs visible to {as_user}")  # fmt: skip
@@ -187,7 +185,7 @@ def playbook_show_run(
     rt: Runtime = ctx.obj
     with rt.reading() as conn:
         run = get_run(conn, directory.load_actor(conn, as_user), run_id)
-    sys.stdout.buffer.write(orjson.dumps(run.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    write_json(run.as_json(), indent=True)
 
 
 @playbook_app.command("retry")

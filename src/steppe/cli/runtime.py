@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import orjson
 from rich.console import Console
 from sqlalchemy import Connection, Engine
 
@@ -18,10 +20,17 @@ from steppe.settings import Settings
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine, writing
 
-__all__ = ["DEMO_MARKER", "Runtime"]
+__all__ = ["DEMO_MARKER", "Runtime", "write_json"]
 
 #: A data dir made by `steppe demo` holds this file; its commands then run as the demo.
 DEMO_MARKER = "DEMO"
+
+
+def write_json(document: object, *, indent: bool = False) -> None:
+    """``document`` as JSON on standard output: one line (for JSON-lines listings), or
+    indented (one object shown whole)."""
+    option = orjson.OPT_INDENT_2 if indent else 0
+    sys.stdout.buffer.write(orjson.dumps(document, option=option) + b"\n")
 
 
 @dataclass

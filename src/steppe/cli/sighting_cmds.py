@@ -3,16 +3,14 @@ sightings, score and related objects (all as the ``--as`` user may see them)."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Annotated
 
-import orjson
 import typer
 from rich.table import Table
 from sqlalchemy import Connection, select
 
-from steppe.cli.runtime import Runtime
+from steppe.cli.runtime import Runtime, write_json
 from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import Related, related
 from steppe.intel.queries import SearchHit, StoredObject, get_stored, list_objects
@@ -113,7 +111,7 @@ def search_technique(rt: Runtime, as_user: str, technique: str, as_json: bool) -
     if as_json:
         for o in found:
             line = {"stix_id": o.stix_id, "type": o.type, "name": o.name, "owner": o.owner}
-            sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
+            write_json(line)
         return
     if not found:
         rt.out.print(f"no intel visible to {as_user} tagged {technique.upper()}")
