@@ -4,6 +4,32 @@ domains, malformed IPv4, IPv6, CIDR edges, URLs with hosts, upper case)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
+from steppe.detection.ioc.index import IndicatorRef
+
+#: The organisation that produces every pool indicator.
+PRODUCER = 2
+
+
+def indicator_ref(pk: int, valid_until: str | None = None) -> IndicatorRef:
+    """A pool indicator's reference: produced by :data:`PRODUCER`, confidence 80, GREEN."""
+    return IndicatorRef(pk, f"indicator--{pk}", PRODUCER, 80, "green", valid_until)
+
+
+def comparable_hits(found: Any) -> list[tuple[str, list[tuple[str, str, str, int]]]]:
+    """Hits in a comparable form: per event (its JSON), the hits in order."""
+    return [
+        (
+            orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode(),
+            [(h.field, h.hit.kind, h.hit.value, h.hit.indicator.pk) for h in hits],
+        )
+        for event, hits in found
+    ]
+
+
 # Canonical indicator values, chosen so that the events below hit, nearly hit or miss.
 INDICATORS = [
     ("ipv4", "192.0.2.1"),

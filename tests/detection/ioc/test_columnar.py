@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ioc_pools import INDICATORS, POOLS
+from ioc_pools import INDICATORS, POOLS, PRODUCER, comparable_hits, indicator_ref
 from steppe.detection.ioc.audience import Coalition, audience_mask, bit
 from steppe.detection.ioc.columnar import MATCHED_FIELDS, ColumnarMatcher, read_json_lines
-from steppe.detection.ioc.index import IndicatorRef, IocIndex
+from steppe.detection.ioc.index import IocIndex
 from steppe.detection.ioc.matcher import IocMatcher
 from steppe.sharing.model import Distribution, ObjectRights, OrgKind, TlpLevel
 
 NOW = "2026-06-01T00:00:00.000000Z"
 PAST, FUTURE = "2026-05-01T00:00:00.000000Z", "2026-07-01T00:00:00.000000Z"
-KZ, KG, UZ = 2, 3, 4
+KZ, KG, UZ = PRODUCER, 3, 4  # the pools' indicators are KZ-CERT's
 ORGS = (KZ, KG, UZ)
 SCHEMA = pa.schema([(name, pa.string()) for name in MATCHED_FIELDS])
-
-
-def _ref(pk: int, valid_until: str | None = None) -> IndicatorRef:
-    return IndicatorRef(pk, f"indicator--{pk}", KZ, 80, "green", valid_until)
-
-
-def _found(found: Any) -> list[tuple[str, list[tuple[str, str, str, int]]]]:
-    """Hits in a comparable form: per event (its JSON), the hits in order."""
-    return [
-        (
-            orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode(),
-            [(h.field, h.hit.kind, h.hit.value, h.hit.indicator.pk) for h in hits],
-        )
-        for event, hits in found
-    ]
 
 
 def _same_hits(index: IocIndex, events: list[dict[str, str | None]]) -> None:
@@ -48,9 +32,9 @@ def _same_hits(index: IocIndex, events: list[dict[str, str | None]]) -> None:
     rows = IocMatcher(index)
     columns = ColumnarMatcher(index, threads=2)
     for org in ORGS:
-        expected = _found(rows.match_events(table.to_pylist(), org, NOW))
+        expected = comparable_hits(rows.match_events(table.to_pylist(), org, NOW))
         for data in shapes:
-            assert _found(columns.match_table(data, org, NOW)) == expected
+            assert comparable_hits(columns.match_table(data, org, NOW)) == expected
 
 
 indicators = st.lists(
@@ -79,7 +63,7 @@ def test_columnar_hits_equal_row_hits(
 ) -> None:
     index = IocIndex()
     for pk, ((kind, value), audience, valid_until, revoked) in enumerate(entries, 1):
-        index.add(_ref(pk, valid_until), [(kind, value)], audience=sum(map(bit, audience)))
+        index.add(indicator_ref(pk, valid_until), [(kind, value)], audience=sum(map(bit, audience)))
         if revoked:
             index.remove(pk)
     _same_hits(index, generated)
@@ -89,7 +73,7 @@ def test_every_pool_value_against_every_indicator() -> None:
     """Each test value alone in each field, against all indicators visible to all."""
     index = IocIndex()
     for pk, (kind, value) in enumerate(INDICATORS, 1):
-        index.add(_ref(pk), [(kind, value)], audience=bit(KZ) | bit(KG))
+        index.add(indicator_ref(pk), [(kind, value)], audience=bit(KZ) | bit(KG))
     rows = [{field: value} for field, pool in POOLS.items() for value in pool]
     _same_hits(index, rows)
     found = ColumnarMatcher(index).match_table(pa.Table.from_pylist(rows, SCHEMA), KZ, NOW)
@@ -103,7 +87,7 @@ def test_a_member_outside_the_group_gets_nothing_from_a_group_only_indicator() -
     )
     rights = ObjectRights(KZ, Distribution.GROUPS, TlpLevel.AMBER, frozenset({7}))
     index = IocIndex()
-    index.add(_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")],
+    index.add(indicator_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")],
               audience=audience_mask(rights, coalition))  # fmt: skip
     table = pa.Table.from_pylist(
         [{"dns.question.name": "a.evil.example"}, {"destination.ip": "10.9.8.7"}], SCHEMA
@@ -116,8 +100,8 @@ def test_a_member_outside_the_group_gets_nothing_from_a_group_only_indicator() -
 
 def test_revoked_and_expired_stop_matching_and_new_ones_start_without_a_new_matcher() -> None:
     index = IocIndex()
-    index.add(_ref(1), [("ipv4", "192.0.2.1")], audience=bit(KZ))
-    index.add(_ref(2, valid_until=NOW), [("domain", "evil.example")], audience=bit(KZ))
+    index.add(indicator_ref(1), [("ipv4", "192.0.2.1")], audience=bit(KZ))
+    index.add(indicator_ref(2, valid_until=NOW), [("domain", "evil.example")], audience=bit(KZ))
     matcher = ColumnarMatcher(index)
     table = pa.Table.from_pylist(
         [{"source.ip": "192.0.2.1"}, {"dns.question.name": "evil.example"},
@@ -125,14 +109,14 @@ def test_revoked_and_expired_stop_matching_and_new_ones_start_without_a_new_matc
     )  # fmt: skip
     assert [e["source.ip"] for e, _ in matcher.match_table(table, KZ, NOW)] == ["192.0.2.1"]
     index.remove(1)
-    index.add(_ref(3), [("md5", "d41d8cd98f00b204e9800998ecf8427e")], audience=bit(KZ))
+    index.add(indicator_ref(3), [("md5", "d41d8cd98f00b204e9800998ecf8427e")], audience=bit(KZ))
     found = matcher.match_table(table, KZ, NOW)
     assert [h.hit.indicator.pk for _, hits in found for h in hits] == [3]
 
 
 def test_columns_that_cannot_hold_strings_and_missing_fields_are_skipped() -> None:
     index = IocIndex()
-    index.add(_ref(1), [("ipv4", "192.0.2.1")], audience=bit(KZ))
+    index.add(indicator_ref(1), [("ipv4", "192.0.2.1")], audience=bit(KZ))
     table = pa.table(
         {
             "source.ip": pa.array([1, 2], pa.int64()),
@@ -153,8 +137,8 @@ def test_read_json_lines_keeps_every_field_for_the_evidence(tmp_path: Path) -> N
     ]
     path.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
     index = IocIndex()
-    index.add(_ref(1), [("cidr", "10.1.2.0/30")], audience=bit(KZ))
-    index.add(_ref(2), [("domain", "evil.example")], audience=bit(KZ))
+    index.add(indicator_ref(1), [("cidr", "10.1.2.0/30")], audience=bit(KZ))
+    index.add(indicator_ref(2), [("domain", "evil.example")], audience=bit(KZ))
     found = ColumnarMatcher(index).match_table(read_json_lines(path), KZ, NOW)
     assert [(e["bytes"], [h.hit.value for h in hits]) for e, hits in found] == [
         (10, ["10.1.2.0/30"]),

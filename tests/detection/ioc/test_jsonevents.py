@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ioc_pools import INDICATORS, POOLS
+from ioc_pools import INDICATORS, POOLS, PRODUCER, comparable_hits, indicator_ref
 from steppe.detection.ioc.audience import Coalition, audience_mask, bit
-from steppe.detection.ioc.index import IndicatorRef, IocIndex, cidr_screen_keys
+from steppe.detection.ioc.index import IocIndex, cidr_screen_keys
 from steppe.detection.ioc.jsonevents import JsonEventMatcher
 from steppe.detection.ioc.matcher import IocMatcher
 from steppe.errors import InputError
@@ -20,7 +20,7 @@ from steppe.sharing.model import Distribution, ObjectRights, OrgKind, TlpLevel
 
 NOW = "2026-06-01T00:00:00.000000Z"
 PAST, FUTURE = "2026-05-01T00:00:00.000000Z", "2026-07-01T00:00:00.000000Z"
-KZ, KG, UZ = 2, 3, 4
+KZ, KG, UZ = PRODUCER, 3, 4  # the pools' indicators are KZ-CERT's
 ORGS = (KZ, KG, UZ)
 
 # Networks screened at /16 and /8 keys, and address spellings only the CIDR trie reads
@@ -47,30 +47,16 @@ for field in ("dns.question.name", "tls.server.sni", "destination.domain", "url.
     pools[field] += MORE_NAMES
 
 
-def _ref(pk: int, valid_until: str | None = None) -> IndicatorRef:
-    return IndicatorRef(pk, f"indicator--{pk}", KZ, 80, "green", valid_until)
-
-
-def _found(found: Any) -> list[tuple[str, list[tuple[str, str, str, int]]]]:
-    return [
-        (
-            orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode(),
-            [(h.field, h.hit.kind, h.hit.value, h.hit.indicator.pk) for h in hits],
-        )
-        for event, hits in found
-    ]
-
-
 def _same_hits(index: IocIndex, events: list[dict[str, Any]]) -> None:
     lines = b"".join(orjson.dumps(e) + b"\n" for e in events)
     array = orjson.dumps(events)
     rows = IocMatcher(index)
     by_lines, by_array = JsonEventMatcher(index), JsonEventMatcher(index)
     for org in ORGS:
-        expected = _found(rows.match_events(events, org, NOW))
+        expected = comparable_hits(rows.match_events(events, org, NOW))
         for _ in range(2):  # the first batch teaches the fields, the second is screened
-            assert _found(by_lines.match_lines(lines, org, NOW)) == expected
-            assert _found(by_array.match_array(array, org, NOW)) == expected
+            assert comparable_hits(by_lines.match_lines(lines, org, NOW)) == expected
+            assert comparable_hits(by_array.match_array(array, org, NOW)) == expected
 
 
 indicators = st.lists(
@@ -103,7 +89,7 @@ def test_json_hits_equal_row_hits(
 ) -> None:
     index = IocIndex()
     for pk, ((kind, value), audience, valid_until, revoked) in enumerate(entries, 1):
-        index.add(_ref(pk, valid_until), [(kind, value)], audience=sum(map(bit, audience)))
+        index.add(indicator_ref(pk, valid_until), [(kind, value)], audience=sum(map(bit, audience)))
         if revoked:
             index.remove(pk)
     _same_hits(index, generated)
@@ -124,14 +110,14 @@ def test_values_that_are_not_strings_are_ignored_as_the_row_matcher_does(
 ) -> None:
     index = IocIndex()
     for pk, (kind, value) in enumerate(INDICATORS + MORE_INDICATORS, 1):
-        index.add(_ref(pk), [(kind, value)], audience=bit(KZ))
+        index.add(indicator_ref(pk), [(kind, value)], audience=bit(KZ))
     _same_hits(index, generated)
 
 
 def test_every_pool_value_against_every_indicator() -> None:
     index = IocIndex()
     for pk, (kind, value) in enumerate(INDICATORS + MORE_INDICATORS, 1):
-        index.add(_ref(pk), [(kind, value)], audience=bit(KZ) | bit(KG))
+        index.add(indicator_ref(pk), [(kind, value)], audience=bit(KZ) | bit(KG))
     rows = [{field: value} for field, pool in pools.items() for value in pool]
     _same_hits(index, rows)
     # Without the values that send a whole column value by value (non-ASCII names).
@@ -142,7 +128,9 @@ def test_every_pool_value_against_every_indicator() -> None:
 
 def test_a_stream_learns_its_fields_and_screens_with_them() -> None:
     index = IocIndex()
-    index.add(_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")], audience=bit(KZ))
+    index.add(
+        indicator_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")], audience=bit(KZ)
+    )
     matcher = JsonEventMatcher(index)
     first = b'{"destination.ip": "10.9.8.7", "bytes": 1}\n{"destination.ip": "11.0.0.1"}\n'
     assert [e["bytes"] for e, _ in matcher.match_lines(first, KZ, NOW)] == [1]
@@ -163,7 +151,7 @@ def test_a_member_outside_the_group_gets_nothing_from_a_group_only_indicator() -
     )
     rights = ObjectRights(KZ, Distribution.GROUPS, TlpLevel.AMBER, frozenset({7}))
     index = IocIndex()
-    index.add(_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")],
+    index.add(indicator_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")],
               audience=audience_mask(rights, coalition))  # fmt: skip
     data = b'[{"dns.question.name": "a.evil.example"}, {"destination.ip": "10.9.8.7"}]'
     matcher = JsonEventMatcher(index)
@@ -174,8 +162,8 @@ def test_a_member_outside_the_group_gets_nothing_from_a_group_only_indicator() -
 
 def test_revoked_and_expired_stop_matching_and_new_ones_start_without_a_new_matcher() -> None:
     index = IocIndex()
-    index.add(_ref(1), [("ipv4", "192.0.2.1")], audience=bit(KZ))
-    index.add(_ref(2, valid_until=NOW), [("domain", "evil.example")], audience=bit(KZ))
+    index.add(indicator_ref(1), [("ipv4", "192.0.2.1")], audience=bit(KZ))
+    index.add(indicator_ref(2, valid_until=NOW), [("domain", "evil.example")], audience=bit(KZ))
     matcher = JsonEventMatcher(index)
     data = (
         b'{"source.ip": "192.0.2.1"}\n{"dns.question.name": "evil.example"}\n'
@@ -183,8 +171,8 @@ def test_revoked_and_expired_stop_matching_and_new_ones_start_without_a_new_matc
     )
     assert [e["source.ip"] for e, _ in matcher.match_lines(data, KZ, NOW)] == ["192.0.2.1"]
     index.remove(1)
-    index.add(_ref(3), [("md5", "d41d8cd98f00b204e9800998ecf8427e")], audience=bit(KZ))
-    index.add(_ref(4), [("cidr", "192.0.2.0/24")], audience=bit(KZ))
+    index.add(indicator_ref(3), [("md5", "d41d8cd98f00b204e9800998ecf8427e")], audience=bit(KZ))
+    index.add(indicator_ref(4), [("cidr", "192.0.2.0/24")], audience=bit(KZ))
     found = matcher.match_lines(data, KZ, NOW)
     assert sorted(h.hit.indicator.pk for _, hits in found for h in hits) == [3, 4]
     index.remove(4)
@@ -213,8 +201,12 @@ def test_the_index_keeps_the_cidr_screen_keys_as_networks_come_and_go() -> None:
     assert cidr_screen_keys("172.16.0.0/12")[1][::15] == ["172.16.", "172.31."]
     assert cidr_screen_keys("64.0.0.0/4") == (8, [f"{n}." for n in range(64, 80)])
     index = IocIndex()
-    index.add(_ref(1), [("cidr", "203.0.112.0/23"), ("cidr", "10.0.0.0/8")], audience=bit(KZ))
-    index.add(_ref(2), [("cidr", "203.0.113.0/24"), ("ipv6", "2001:db8::1")], audience=bit(KG))
+    index.add(
+        indicator_ref(1), [("cidr", "203.0.112.0/23"), ("cidr", "10.0.0.0/8")], audience=bit(KZ)
+    )
+    index.add(
+        indicator_ref(2), [("cidr", "203.0.113.0/24"), ("ipv6", "2001:db8::1")], audience=bit(KG)
+    )
     assert index.cidr_keys == {
         "203.0.112.": 1,
         "203.0.113.": 2,
