@@ -1,16 +1,22 @@
 """STIX ids of exported values are RFC 4122 version-5 UUIDs, as ``uuid.uuid5`` makes;
-the STIX bundle's objects, written as text, are exactly the reference objects."""
+the STIX bundle's objects, written as text, are exactly the reference objects; CSV rows
+are exactly what the csv module writes."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from steppe.response.exports.base import ExportContext
 from steppe.response.exports.documents import (
     _NAMESPACE,
+    CSV_COLUMNS,
+    CsvRows,
     stix_indicator,
     stix_indicator_json,
     uuid5_text,
@@ -52,3 +58,38 @@ def test_the_bundle_s_text_is_the_reference_object(
 ) -> None:
     written = orjson.loads(stix_indicator_json(entry, generated_at, revoked))
     assert written == stix_indicator(entry, generated_at, revoked)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "remove"]), _ENTRIES)
+        | st.tuples(
+            st.just("add"),
+            # Text that needs quoting, and text that looks as if it might.
+            _ENTRIES.map(lambda e: e._replace(value='a,"b"\r\n', name=" ,", owner='"')),
+        ),
+        max_size=5,
+    )
+)
+def test_csv_rows_are_what_the_csv_module_writes(changes: list[tuple[str, ExportEntry]]) -> None:
+    context = ExportContext("2026-01-01T00:00:00.000000Z", "cursor", False, "KZ-CERT")
+    written = b"".join(CsvRows(context).render(changes)).decode()
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for action, e in changes:
+        writer.writerow(
+            (
+                action,
+                e.type,
+                e.value,
+                e.stix_id,
+                e.tlp,
+                "" if e.confidence is None else e.confidence,
+                "" if e.score is None else e.score,
+                e.owner,
+                e.valid_until or "",
+                e.name or "",
+            )
+        )
+    assert written == expected.getvalue()
