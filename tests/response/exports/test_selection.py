@@ -203,3 +203,23 @@ def test_an_export_bounds_sqlites_sort_and_gives_the_cache_back(
             for e in iter_entries(conn, world.actor("ana"), ExportOptions(), timestamps.now())
         ] == ["one.example", "two.example"]
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "stix"])
+def test_an_indicator_of_several_types_decays_as_its_fastest_type(
+    engine: Engine, trail: AuditTrail, fmt: str
+) -> None:
+    """45 days old: an IPv4 (30-day lifetime) has expired, a domain (90 days) has not.
+    An indicator holding both decays as the IPv4, so neither of its values is exported;
+    a domain-only indicator of the same age still is."""
+    world = build_world(engine, trail)
+    old = recent(45)
+    both = ioc("domain", "mixed.example", created=old, modified=old, valid_from=old)
+    both["pattern"] = "[domain-name:value = 'mixed.example'] OR [ipv4-addr:value = '203.0.113.7']"
+    alone = ioc("domain", "alone.example", created=old, modified=old, valid_from=old)
+    world.load("kz", both, alone)
+    with world.engine.connect() as conn:
+        data, _, _ = export(conn, world.actor("bek"), fmt)
+    text = data.decode()
+    assert "alone.example" in text
+    assert "mixed.example" not in text and "203.0.113.7" not in text

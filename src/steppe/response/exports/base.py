@@ -11,6 +11,7 @@ makes from a module named in the ``steppe.exporters`` entry point group:
 
     >>> class Plain:                                               # doctest: +SKIP
     ...     name, media_type, suffix, removals = "plain", "text/plain", ".txt", False
+    ...     reads_times = False  # optional: True (the default) reads created/modified
     ...     def __init__(self, context): ...
     ...     def render(self, changes): yield b"..."
     >>> register_exporter(Plain)                                   # doctest: +SKIP
@@ -63,6 +64,9 @@ class Exporter(Protocol):
     media_type: ClassVar[str]
     suffix: ClassVar[str]  # file name suffix, with the dot
     removals: ClassVar[bool]  # may be given ("remove", entry) changes
+    # Optional, so not declared here: ``reads_times: ClassVar[bool]``, True when absent —
+    # whether the entries' ``created`` and ``modified`` are used. False lets the export
+    # leave them out of its query (they are None then): a narrower sort.
 
     def __init__(self, context: ExportContext) -> None: ...
 

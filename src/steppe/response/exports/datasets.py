@@ -101,6 +101,7 @@ class SuricataDatasets:
     media_type: ClassVar[str] = "application/zip"
     suffix: ClassVar[str] = ".zip"
     removals: ClassVar[bool] = False
+    reads_times: ClassVar[bool] = False
 
     def __init__(self, context: ExportContext) -> None:
         self.context = context

@@ -69,6 +69,7 @@ class CsvRows:
     media_type: ClassVar[str] = "text/csv; charset=utf-8"
     suffix: ClassVar[str] = ".csv"
     removals: ClassVar[bool] = True
+    reads_times: ClassVar[bool] = False
 
     def __init__(self, context: ExportContext) -> None:
         self.context = context
@@ -185,6 +186,7 @@ class StixBundle:
     media_type: ClassVar[str] = "application/stix+json;version=2.1"
     suffix: ClassVar[str] = ".json"
     removals: ClassVar[bool] = True
+    reads_times: ClassVar[bool] = True  # created and modified go into every object
 
     def __init__(self, context: ExportContext) -> None:
         self.context = context

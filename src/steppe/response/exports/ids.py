@@ -129,6 +129,7 @@ class SuricataRules(_Rules):
     media_type: ClassVar[str] = "text/plain; charset=utf-8"
     suffix: ClassVar[str] = ".rules"
     removals: ClassVar[bool] = False
+    reads_times: ClassVar[bool] = False
     kind = "Suricata rules"
 
     def rules(self, entry: ExportEntry) -> list[str]:
@@ -187,6 +188,7 @@ class SnortRules(_Rules):
     media_type: ClassVar[str] = "text/plain; charset=utf-8"
     suffix: ClassVar[str] = ".rules"
     removals: ClassVar[bool] = False
+    reads_times: ClassVar[bool] = False
     kind = "Snort 2.9 rules"
 
     def rules(self, entry: ExportEntry) -> list[str]:

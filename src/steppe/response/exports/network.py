@@ -39,6 +39,7 @@ class NftSets:
     media_type: ClassVar[str] = "text/plain; charset=utf-8"
     suffix: ClassVar[str] = ".nft"
     removals: ClassVar[bool] = True
+    reads_times: ClassVar[bool] = False
 
     def __init__(self, context: ExportContext) -> None:
         self.context = context
@@ -107,6 +108,7 @@ class RpzZone:
     media_type: ClassVar[str] = "text/dns"
     suffix: ClassVar[str] = ".zone"
     removals: ClassVar[bool] = False
+    reads_times: ClassVar[bool] = False
 
     def __init__(self, context: ExportContext) -> None:
         self.context = context
@@ -179,6 +181,7 @@ class ZeekIntel:
     media_type: ClassVar[str] = "text/tab-separated-values; charset=utf-8"
     suffix: ClassVar[str] = ".intel"
     removals: ClassVar[bool] = False
+    reads_times: ClassVar[bool] = False
 
     def __init__(self, context: ExportContext) -> None:
         self.context = context

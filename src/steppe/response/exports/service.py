@@ -114,7 +114,9 @@ def stream_export(
         since = changes_since(conn, actor, plan.options, plan.since, plan.now)
         changes = _counted(since, plan.stats, progress)
     else:
-        changes = _added(iter_entries(conn, actor, plan.options, plan.now), plan.stats, progress)
+        times = getattr(plan.exporter, "reads_times", True)
+        entries = iter_entries(conn, actor, plan.options, plan.now, times=times)
+        changes = _added(entries, plan.stats, progress)
     exporter = plan.exporter(plan.context)
     return exporter.render(changes)
 
