@@ -13,6 +13,7 @@ import csv
 import io
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from stix2validator import ValidationOptions, validate_string
 from export_world import SAMPLES, every_type, export
 from intel_world import World, build_world
 from steppe.audit.trail import AuditTrail
-from steppe.response.exports import registered_exporters
+from steppe.response.exports import ExportOptions, iter_entries, registered_exporters
+from steppe.response.exports.base import ExportContext
+from steppe.storage import timestamps
 
 EXPORTABLE = set(SAMPLES.values())
 
@@ -148,6 +151,20 @@ def test_suricata_datasets_archive(world: World) -> None:
     rules = [r for r in rules if r is not None]
     assert len(rules) == 7
     assert any("dataset:isset,steppe-ip,type ip,load steppe-ip.lst" in r.raw for r in rules)
+
+
+def test_suricata_datasets_archive_is_the_same_for_the_same_snapshot(world: World) -> None:
+    """Its files are dated at the export's snapshot, not at the clock, so exporting the
+    same snapshot twice gives the same bytes (a device can tell nothing changed)."""
+    exporter = registered_exporters()["suricata-datasets"]
+    context = ExportContext("2026-03-04T05:06:07.000000Z", "cursor", False, "KZ-CERT")
+    with world.engine.connect() as conn:
+        entries = list(iter_entries(conn, world.actors["ana"], ExportOptions(), timestamps.now()))
+    first = b"".join(exporter(context).render(("add", e) for e in entries))
+    time.sleep(2.1)  # the ZIP format's clock has two-second steps
+    assert b"".join(exporter(context).render(("add", e) for e in entries)) == first
+    for info in zipfile.ZipFile(io.BytesIO(first)).infolist():
+        assert info.date_time == (2026, 3, 4, 5, 6, 6)  # ZIP times are even seconds
 
 
 def _read_zeek(text: str) -> list[dict[str, str]]:

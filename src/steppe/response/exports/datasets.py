@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, ClassVar
 
 from steppe.response.exports.base import Change, ExportContext, register_exporter
+from steppe.storage import timestamps
 
 __all__ = ["SuricataDatasets"]
 
@@ -106,6 +107,15 @@ class SuricataDatasets:
     def __init__(self, context: ExportContext) -> None:
         self.context = context
 
+    def _member(self, path: str) -> zipfile.ZipInfo:
+        """A file of the archive dated at the export's snapshot, not at the clock: the
+        same snapshot gives the same bytes."""
+        moment = timestamps.parse(self.context.generated_at)
+        info = zipfile.ZipInfo(path, date_time=moment.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
     def render(self, changes: Iterable[Change]) -> Iterator[bytes]:
         drain = _Drain()
         files: dict[str, int] = {}
@@ -126,7 +136,7 @@ class SuricataDatasets:
                         member.write("".join(pending).encode())
                         pending.clear()
                         member.close()
-                    member = archive.open(path, "w", force_zip64=True)
+                    member = archive.open(self._member(path), "w", force_zip64=True)
                     current = path
                 line = (
                     base64.b64encode(entry.value.encode()).decode()
@@ -142,5 +152,6 @@ class SuricataDatasets:
             if member is not None:
                 member.write("".join(pending).encode())
                 member.close()
-            archive.writestr("steppe-datasets.rules", _rules(self.context, files, skipped))
+            rules = _rules(self.context, files, skipped)
+            archive.writestr(self._member("steppe-datasets.rules"), rules)
         yield drain.take()
