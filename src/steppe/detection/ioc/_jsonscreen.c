@@ -545,19 +545,23 @@ Screen_dealloc(Screen *self)
 static PyObject *
 Screen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"flags", NULL};
+    static char *kwlist[] = {"flags", "capacity", NULL};
     unsigned flags = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|I", kwlist, &flags))
+    Py_ssize_t capacity = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|In", kwlist, &flags, &capacity))
         return NULL;
+    uint64_t size = 1024;
+    while ((Py_ssize_t)(size / 2) < capacity && size < ((uint64_t)1 << 40))
+        size *= 2;
     Screen *self = (Screen *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
-    self->slots = PyMem_Calloc(1024, sizeof(uint64_t));
+    self->slots = PyMem_Calloc(size, sizeof(uint64_t));
     if (self->slots == NULL) {
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
-    self->mask = 1023;
+    self->mask = size - 1;
     self->flags = flags;
     return (PyObject *)self;
 }
@@ -784,6 +788,22 @@ Screen_len(Screen *self, void *closure)
     return PyLong_FromSsize_t(self->used);
 }
 
+static PyObject *
+Screen_get_flags(Screen *self, void *closure)
+{
+    return PyLong_FromUnsignedLong(self->flags);
+}
+
+static int
+Screen_set_flags(Screen *self, PyObject *value, void *closure)
+{
+    unsigned long flags = value ? PyLong_AsUnsignedLong(value) : 0;
+    if (flags == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    self->flags = (unsigned)flags;
+    return 0;
+}
+
 static PyMethodDef Screen_methods[] = {
     {"add", (PyCFunction)Screen_add, METH_VARARGS,
      "add(kind, values, lower=False): index the screen keys of one kind."},
@@ -797,6 +817,8 @@ static PyMethodDef Screen_methods[] = {
 
 static PyGetSetDef Screen_getset[] = {
     {"size", (getter)Screen_len, NULL, "how many distinct keys", NULL},
+    {"flags", (getter)Screen_get_flags, (setter)Screen_set_flags, "the checks the index needs",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -3,8 +3,12 @@
 :class:`ByteScreen` holds 64-bit hashes of the index's screen keys — exact addresses,
 the ``"a.b.c."`` / ``"a.b."`` / ``"a."`` text keys its IPv4 networks cover
 (:attr:`IocIndex.cidr_keys`), the last two labels of every name (:attr:`IocIndex.tails`),
-hashes — in one open-addressed table, built once per index version and rebuilt lazily
-when the index has changed since (:attr:`IocIndex.generation`). A scan of a block of
+hashes — in one open-addressed table, built once from the index's tables and then kept
+in step with it: the keys the index logged since (:attr:`IocIndex.screen_log`) are
+added when a scan finds the index changed (:attr:`IocIndex.generation`). Keys of
+removed indicators stay until a rebuild (after :data:`REBUILD_SHARE` of the table's keys
+have been removed, or when the log was trimmed past this screen): a stale key only sends
+an event to the exact matcher, which finds nothing. A scan of a block of
 JSON lines (or of one JSON array of events) reads each event's bytes once in C
 (``_jsonscreen.c``: a strict JSON reader that keeps only the matched top-level fields'
 string values), and returns the spans of the events that may hit.
@@ -33,7 +37,10 @@ try:
 except ImportError:  # built without a compiler: the Python screen does the work
     Screen = None  # type: ignore[assignment,misc]
 
-__all__ = ["ByteScreen", "available"]
+__all__ = ["REBUILD_SHARE", "ByteScreen", "available"]
+
+#: Rebuild the table once this share of its keys' values have been removed from the index.
+REBUILD_SHARE = 0.25
 
 # The flags of _jsonscreen.c: which checks the index needs.
 _CIDR4, _L24, _L16, _L8, _V6, _SINGLE, _EMAIL = 1, 2, 4, 8, 16, 32, 64
@@ -51,8 +58,11 @@ class ByteScreen:
         if Screen is None:
             raise RuntimeError("the compiled IOC screen (_jsonscreen) was not built")
         self.index = index
+        index.keep_screen_log = True
         self._screen = Screen(0)
         self._generation = -1
+        self._logged = -1  # absolute position in the index's screen log
+        self._removed = 0  # the index's removed_values at the last build
 
     @classmethod
     def for_index(cls, index: IocIndex) -> ByteScreen:
@@ -74,13 +84,24 @@ class ByteScreen:
 
     def _current(self) -> Screen:
         index = self.index
-        if self._generation != index.generation:
+        if self._generation == index.generation:
+            return self._screen
+        screen = self._screen
+        stale = index.removed_values - self._removed
+        if self._logged < index.screen_log_start or stale > REBUILD_SHARE * max(screen.size, 64):
             self._screen = _build(index)
-            self._generation = index.generation
+            self._removed = index.removed_values
+        else:
+            new = index.screen_log[self._logged - index.screen_log_start :]
+            for kind in "ICTH":
+                screen.add(kind, [value for k, value in new if k == kind], kind in "TH")
+            screen.flags = _flags(index)
+        self._logged = index.screen_log_start + len(index.screen_log)
+        self._generation = index.generation
         return self._screen
 
 
-def _build(index: IocIndex) -> Screen:
+def _flags(index: IocIndex) -> int:
     levels = index.cidr_key_levels
     flags = 0
     if index._cidr_count[4]:
@@ -94,7 +115,13 @@ def _build(index: IocIndex) -> Screen:
         flags |= _SINGLE
     if index.tables["email"]:
         flags |= _EMAIL
-    screen = Screen(flags)
+    return flags
+
+
+def _build(index: IocIndex) -> Screen:
+    tables = index.tables
+    size = len(tables["ip"]) + len(index.cidr_keys) + len(index.tails) + len(tables["hash"])
+    screen = Screen(_flags(index), size)
     screen.add("I", index.tables["ip"])
     screen.add("C", index.cidr_keys)
     screen.add("T", index.tails, True)
