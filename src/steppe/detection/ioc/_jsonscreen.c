@@ -54,6 +54,19 @@ static const struct {
 #define N_FIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
 #define MAX_DEPTH 64
 
+static size_t field_len[N_FIELDS]; /* strlen of each, set at import */
+/* Bytes a string's scan stops at: the quote, the backslash, control and non-ASCII. */
+static unsigned char string_stop[256];
+
+static void
+init_tables(void)
+{
+    for (size_t f = 0; f < N_FIELDS; f++)
+        field_len[f] = strlen(FIELDS[f].name);
+    for (int c = 0; c < 256; c++)
+        string_stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
 static uint64_t
 key_hash(int kind, const char *s, Py_ssize_t n, int lower)
 {
@@ -192,6 +205,10 @@ read_string(Reader *r, const unsigned char **s, Py_ssize_t *n, int *escaped)
     *s = p;
     *escaped = 0;
     while (p < end) {
+        while (p < end && !string_stop[*p])
+            p++;
+        if (p >= end)
+            break;
         unsigned char c = *p;
         if (c == '"') {
             *n = p - *s;
@@ -468,7 +485,7 @@ screen_event(const Screen *self, Reader *r, Probes *probes, Py_ssize_t item)
         int type = -1;
         if (klen >= 8 && klen <= 20 && !escaped) {
             for (size_t f = 0; f < N_FIELDS; f++) {
-                if ((Py_ssize_t)strlen(FIELDS[f].name) == klen &&
+                if ((Py_ssize_t)field_len[f] == klen &&
                     !memcmp(FIELDS[f].name, key, (size_t)klen)) {
                     type = FIELDS[f].type;
                     break;
@@ -840,6 +857,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__jsonscreen(void)
 {
+    init_tables();
     if (PyType_Ready(&ScreenType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
