@@ -12,7 +12,7 @@ setup(
         Extension(
             "steppe.detection.ioc._jsonscreen",
             ["src/steppe/detection/ioc/_jsonscreen.c"],
-            extra_compile_args=["-O2", "-std=c11"],
+            extra_compile_args=["-O3", "-std=c11"],
             optional=True,
         )
     ]

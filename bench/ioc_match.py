@@ -27,11 +27,17 @@ In one run, over the same file, it times (events/s; each reads the file itself):
    multithreaded JSON reader, every field read) + :class:`ColumnarMatcher.match_table`
    (Arrow kernels screen whole columns on every core; the row matcher's exact match
    judges the rows that may hit) — the path ``steppe detect`` takes over the lake;
-6. Steppe JSON: :class:`steppe.detection.ioc.JsonEventMatcher` over blocks of ~1 MB of
-   lines (about the size of an ingest batch), in ``--workers`` forked processes like 4:
-   msgspec decodes only the matched fields, a column screen keeps the events that may
-   hit, and only those are parsed in full (orjson) for the row matcher's exact match —
-   the path the streaming detector takes for the broker's batches.
+6. Steppe JSON, Python screen: :class:`steppe.detection.ioc.JsonEventMatcher` with
+   ``compiled=False`` over blocks of ~1 MB of lines (about the size of an ingest
+   batch), in ``--workers`` forked processes like 4: msgspec decodes only the matched
+   fields, a column screen in Python keeps the events that may hit, and only those are
+   parsed in full (orjson) for the row matcher's exact match;
+7. Steppe JSON: the same matcher with its compiled screen (``_jsonscreen.c``: one pass
+   of C over each event's bytes, screen keys hashed and probed in one table) — the
+   path the streaming detector takes for the broker's batches.
+
+Each contender's wall time and CPU time (every thread, and the reaped worker
+processes) are printed: the ceiling is one core, the baselines use every core.
 
 Each must count the planted events exactly, or the script stops. It prints the rates,
 ratios to the ceiling and to the best baseline for both Steppe contenders, the aims
