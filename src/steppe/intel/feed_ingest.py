@@ -6,11 +6,15 @@ owner, with a deterministic id (uuid5 of feed, type and value), built here direc
 rows — ``intel_objects``, ``observables`` and ``feed_entries`` (who said it, first and
 last seen, confidence) — without the per-object checks of
 :func:`steppe.intel.importer.import_objects`, which would re-parse what we just wrote.
-tests/intel/test_feed_ingest.py checks that the bodies are valid STIX (stix2-validator)
-and that their patterns give back the observables stored.
+An indicator's body is not stored: it is made of the row's columns, so the row keeps
+only the entry's type, value and comment (:func:`steppe.intel.bodies.feed_marker`) and
+readers render the STIX object from them (:mod:`steppe.intel.bodies`).
+tests/intel/test_feed_ingest.py checks that the rendered bodies are valid STIX
+(stix2-validator), equal to the bodies stored before, and that their patterns give back
+the observables stored.
 
 Versions go in batches: this thread builds a batch's tuples (what varies per version:
-pk, value, confidence, id, body, warninglist flags) while a writer thread writes the
+pk, value, confidence, id, body marker, warninglist flags) while a writer thread writes the
 batch before and correlates it. On PostgreSQL each table's rows are built in Python and
 ``COPY``-ed; on SQLite the tuples go to a temporary table and each table's rows, and the
 correlation of values the store does not know yet, are made by ``INSERT … SELECT`` (a
@@ -42,7 +46,8 @@ import orjson
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, select, text
 
 from steppe.audit.trail import AuditTrail
-from steppe.errors import IntegrityError, InvalidObservable
+from steppe.errors import IntegrityError
+from steppe.intel.bodies import feed_marker, pattern_of, stix_time
 from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import CorrelationConfig, CorrelationReport, correlate_members
 from steppe.intel.feeds import Feed, delete_feed_row
@@ -129,41 +134,6 @@ def indicator_id(feed_id: int, kind: str, value: str) -> str:
     return f"indicator--{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_PATHS = {
-    "ipv4": "ipv4-addr:value",
-    "ipv6": "ipv6-addr:value",
-    "domain": "domain-name:value",
-    "url": "url:value",
-    "email": "email-addr:value",
-    "md5": "file:hashes.MD5",
-    "sha1": "file:hashes.'SHA-1'",
-    "sha256": "file:hashes.'SHA-256'",
-    "filename": "file:name",
-}
-
-
-def pattern_of(kind: str, value: str) -> str:
-    """The STIX pattern that matches exactly ``value`` of observable type ``kind``.
-
-    >>> pattern_of("sha256", "ab" * 32)[:28]
-    "[file:hashes.'SHA-256' = 'ab"
-    >>> pattern_of("cidr", "10.0.0.0/8")
-    "[ipv4-addr:value = '10.0.0.0/8']"
-    """
-    if kind == "asn":
-        return f"[autonomous-system:number = {int(value[2:])}]"
-    if kind == "cidr":
-        path = "ipv6-addr:value" if ":" in value else "ipv4-addr:value"
-    else:
-        found = _PATHS.get(kind)
-        if found is None:
-            raise InvalidObservable(f"a {kind} value cannot be an indicator pattern")
-        path = found
-    if "'" in value or "\\" in value:
-        value = value.replace("\\", "\\\\").replace("'", "\\'")
-    return f"[{path} = '{value}']"
-
-
 #: What varies between the versions of a batch (:class:`_Versions`); the stage's columns.
 _VERSION_COLUMNS = (
     "pk",
@@ -206,18 +176,13 @@ class _Stored(NamedTuple):
     expired: bool
 
 
-def _stix_time(stored: str) -> str:
-    """Stored microsecond form → STIX millisecond form (``…T01:02:03.456Z``)."""
-    return stored[:23] + "Z"
-
-
 def version_stamp(feed: Feed) -> str:
     """``modified`` for the versions one pull writes: now, in milliseconds, and always
     after the feed's previous versions (two pulls in one millisecond stay distinct)."""
-    stamp = timestamps.normalise(_stix_time(timestamps.now()))
+    stamp = timestamps.normalise(stix_time(timestamps.now()))
     if feed.last_version_at is not None and stamp <= feed.last_version_at:
         later = timestamps.parse(feed.last_version_at) + timedelta(milliseconds=1)
-        stamp = timestamps.normalise(_stix_time(timestamps.format_ts(later)))
+        stamp = timestamps.normalise(stix_time(timestamps.format_ts(later)))
     return stamp
 
 
@@ -556,7 +521,6 @@ class _Versions:
     ) -> None:
         self.feed = feed
         self.stamp = stamp
-        self.stix_stamp = _stix_time(stamp)
         self.next_pk = first_pk
         self.obs_offset = obs_offset  # observable id = object pk + offset
         self.check = index.check if index is not None else None
@@ -580,27 +544,6 @@ class _Versions:
         pk = self.next_pk
         if stix_id is None:
             stix_id = indicator_id(self.feed.id, kind, value)
-        created = _stix_time(first_seen)
-        body: dict[str, Any] = {
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": stix_id,
-            "created": created,
-            "modified": self.stix_stamp,
-            "name": self.prefix + value,
-            "indicator_types": ["malicious-activity"],
-            "pattern": pattern_of(kind, value),
-            "pattern_type": "stix",
-            "valid_from": created,
-        }
-        if valid_until is not None:
-            body["valid_until"] = _stix_time(valid_until)
-        if confidence is not None:
-            body["confidence"] = confidence
-        if comment:
-            body["description"] = comment
-        if self.revoked:
-            body["revoked"] = True
         lists = note = None
         names = self.check(kind, value) if self.check is not None else ()
         if names:
@@ -618,7 +561,7 @@ class _Versions:
                 first_seen,
                 valid_until,
                 stix_id,
-                orjson.dumps(body).decode(),
+                feed_marker(kind, value, comment),
                 lists,
                 note,
             )
