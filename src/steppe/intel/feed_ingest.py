@@ -215,14 +215,16 @@ def ingest_entries(
             pulled[key] = entry
     stats.entries = len(pulled)
 
-    fresh: list[Entry] = []
-    changed: list[tuple[Entry, _Stored]] = []
+    # Entries go on with their key: the enum's ``.value`` is a Python-level property
+    # (0.5 µs), read once per entry above rather than three times.
+    fresh: list[tuple[tuple[str, str], Entry]] = []
+    changed: list[tuple[tuple[str, str], Entry, _Stored]] = []
     for key, entry in pulled.items():
         old = stored.get(key)
         if old is None:
-            fresh.append(entry)
+            fresh.append((key, entry))
         elif old.expired or old.confidence != entry.confidence:
-            changed.append((entry, old))
+            changed.append((key, entry, old))
     gone: list[tuple[tuple[str, str], _Stored]] = []
     if complete:
         gone = [(k, s) for k, s in stored.items() if not s.expired and k not in pulled]
@@ -234,21 +236,20 @@ def ingest_entries(
     obs_ids = allocate_ids(conn, "observables", count)
     # New indicators in the order of their ids: the unique index on stix_id then grows at
     # its end instead of splitting pages all over (a smaller WAL, a faster commit).
-    ids = [indicator_id(feed.id, e.type.value, e.value) for e in fresh]
+    ids = [indicator_id(feed.id, k, v) for (k, v), _e in fresh]
     order = sorted(range(len(fresh)), key=ids.__getitem__)
     fresh = [fresh[i] for i in order]
     # (kind, value, confidence, comment, first_seen, valid_until, stix_id) per new version,
     # in pk order: new entries, changed ones, gone ones.
     versions: list[tuple[str, str, int | None, str | None, str, str | None, str | None]] = [
-        (e.type.value, e.value, e.confidence, e.comment, stamp, None, ids[i])
-        for e, i in zip(fresh, order, strict=True)
+        (k, v, e.confidence, e.comment, stamp, None, ids[i])
+        for ((k, v), e), i in zip(fresh, order, strict=True)
     ]
     versions += [
-        (e.type.value, e.value, e.confidence, e.comment, old.first_seen, None, None)
-        for e, old in changed
+        (k, v, e.confidence, e.comment, old.first_seen, None, None) for (k, v), e, old in changed
     ]
     versions += [(k, v, old.confidence, None, old.first_seen, stamp, None) for (k, v), old in gone]
-    _demote(conn, [old.object_pk for _e, old in changed] + [old.object_pk for _k, old in gone])
+    _demote(conn, [old.object_pk for *_e, old in changed] + [old.object_pk for _k, old in gone])
     index = WarninglistIndex.load(cfg.warninglists_disabled)
     groups = sorted(feed.group_ids)
     first_changed = pks.start + len(fresh)
@@ -283,7 +284,7 @@ def ingest_entries(
         update + ", last_seen = ? WHERE object_pk = ?",
         [
             (first_changed + i, e.confidence, None, stamp, old.object_pk)
-            for i, (e, old) in enumerate(changed)
+            for i, (_k, e, old) in enumerate(changed)
         ],
     )
     # Gone: last seen at the feed's previous pull, expired now.
