@@ -480,20 +480,28 @@ def _correlate_staged(
     if count <= 0:
         return report
     ids = allocate_ids(conn, "correlation_values", count)
+    # The new values are the members not known above; numbering them by pk in both
+    # statements gives each member its value's id without looking the value up again.
+    fresh = (
+        f"FROM temp.feed_versions s WHERE {where}"
+        " AND s.pk NOT IN (SELECT value FROM json_each(:known))"
+    )
+    params = {
+        "first": ids.start,
+        "excluded": excluded,
+        "known": orjson.dumps([pk for _t, _v, pk in known]).decode(),
+    }
     added = raw.execute(
         "INSERT INTO correlation_values (id, type, value, members, over_cap)"
-        " SELECT :first + row_number() OVER (ORDER BY s.pk) - 1, s.type, s.value, 1, 0"
-        f" FROM temp.feed_versions s WHERE {where} AND NOT EXISTS (SELECT 1 FROM"
-        " correlation_values cv WHERE cv.value = s.value AND cv.type = s.type)",
-        {"first": ids.start, "excluded": excluded},
+        f" SELECT :first + row_number() OVER (ORDER BY s.pk) - 1, s.type, s.value, 1, 0 {fresh}",
+        params,
     ).rowcount
     if added != count:  # a value twice in one batch: the callers deduplicate
         raise IntegrityError(f"correlation: {added} new values, {count} expected")
     raw.execute(
-        "INSERT INTO correlations (value_id, object_pk) SELECT cv.id, s.pk"
-        " FROM temp.feed_versions s JOIN correlation_values cv"
-        f" ON cv.value = s.value AND cv.type = s.type WHERE cv.id >= :first AND {where}",
-        {"first": ids.start, "excluded": excluded},
+        "INSERT INTO correlations (value_id, object_pk)"
+        f" SELECT :first + row_number() OVER (ORDER BY s.pk) - 1, s.pk {fresh}",
+        params,
     )
     report.new_values += count
     report.new_members += count
