@@ -382,6 +382,7 @@ def _store_after(
             ]
             for name, sql in tables.items()
         }  # fmt: skip
+        store["bodies"] = [(body,) for body in _rendered(conn)]  # as every reader sees them
     engine.dispose()
     return store
 
