@@ -295,3 +295,41 @@ def test_a_failure_of_the_columnar_code_falls_back_to_the_per_event_path(
     got = columnar(data)
     assert got[1] == expected[1] and got[0].equals(expected[0])
     assert len(seen) == data.count(b"\n")
+
+
+def test_compact_chunks_are_read_by_the_json_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = orjson.loads(SAMPLES[0].read_bytes())
+    plain = [orjson.dumps(r) for r in records if b"\\" not in orjson.dumps(r) and "dns" not in r][
+        :20
+    ]
+    read: list[bool] = []
+    real = eve_columns._read_json
+
+    def spied(*args: Any) -> Any:
+        fields = real(*args)
+        read.append(fields is not None)
+        return fields
+
+    monkeypatch.setattr(eve_columns, "_read_json", spied)
+    data = b"\n".join(plain) + b"\n"
+    columnar(data)
+    assert read == [True]
+    assert_same(data)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'{"event_type":"dns"}{"event_type":"tls"}',  # two objects on one line
+        b'{"event_type":"dns","src_port":"53"}',  # text for a number: the reader refuses
+        b'{"event_type":"alert","alert":"x"}',  # text for a section
+    ],
+)
+def test_lines_the_json_reader_would_misread_keep_their_rows(odd: bytes) -> None:
+    good = b'{"timestamp":"2026-01-02T03:04:05.000001Z","event_type":"dns","src_ip":"10.0.0.%d"}'
+    # A blank line and a line of two objects give as many rows as lines: neither may
+    # shift the rows of the lines after them.
+    data = b"\n".join([good % 1, odd, b"", good % 2, b"{}", good % 3]) + b"\n"
+    assert_same(data)
+    table, _ = columnar(data)
+    assert "10.0.0.3" in table.column("source.ip").to_pylist()
