@@ -43,14 +43,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from typing import IO, Any
 
 import msgspec
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
 from steppe.ingest.telemetry import ecs
 from steppe.ingest.telemetry.ecs import FieldProblem
@@ -91,6 +89,7 @@ class _Alert(msgspec.Struct, gc=False):
 class _Dns(msgspec.Struct, gc=False):
     rrname: str | None = None
     rrtype: str | None = None
+    queries: msgspec.Raw | None = None
 
 
 class _Http(msgspec.Struct, gc=False):
@@ -135,7 +134,7 @@ class _Eve(msgspec.Struct, gc=False):
     flow: _Flow | None = None
 
 
-_decode_line = msgspec.json.Decoder(_Eve).decode
+_decode = msgspec.json.Decoder(_Eve).decode
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError)
 
 # Compact JSON whose re-encoding by orjson is itself: strings without escapes, integers
@@ -148,56 +147,6 @@ _ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+
 _SCHEMA = lake_schema()
 _COLUMNS = [name for name, _ in ECS_COLUMNS] + ["raw"]
 _TYPES = {field.name: field.type for field in _SCHEMA}
-
-_TEXT, _NUMBER = pa.string(), pa.int64()
-#: The EVE fields the lake uses, as ``_Eve`` holds them: the schema Arrow's JSON reader
-#: reads a chunk with (every other field of a line is skipped, as ``msgspec`` skips it).
-_EVE_SCHEMA = pa.schema(
-    [
-        ("timestamp", _TEXT),
-        ("event_type", _TEXT),
-        ("src_ip", _TEXT),
-        ("dest_ip", _TEXT),
-        ("src_port", _NUMBER),
-        ("dest_port", _NUMBER),
-        ("proto", _TEXT),
-        ("app_proto", _TEXT),
-        ("host", _TEXT),
-        (
-            "alert",
-            pa.struct(
-                [
-                    ("signature_id", _NUMBER),
-                    ("signature", _TEXT),
-                    ("severity", _NUMBER),
-                    ("action", _TEXT),
-                ]
-            ),
-        ),
-        ("dns", pa.struct([("rrname", _TEXT), ("rrtype", _TEXT)])),
-        (
-            "http",
-            pa.struct(
-                [
-                    ("hostname", _TEXT),
-                    ("url", _TEXT),
-                    ("http_port", _NUMBER),
-                    ("http_method", _TEXT),
-                    ("http_user_agent", _TEXT),
-                    ("status", _NUMBER),
-                ]
-            ),
-        ),
-        ("tls", pa.struct([("sni", _TEXT)])),
-        (
-            "fileinfo",
-            pa.struct([("md5", _TEXT), ("sha1", _TEXT), ("sha256", _TEXT), ("filename", _TEXT)]),
-        ),
-        ("flow", pa.struct([("state", _TEXT)])),
-    ]
-)
-_JSON_OPTIONS = pj.ParseOptions(explicit_schema=_EVE_SCHEMA, unexpected_field_behavior="ignore")
-_JSON_BLOCK_LIMIT = 2**31 - 2  # the reader's block size is a 32-bit integer
 
 
 def parse_eve_columns(
@@ -265,20 +214,34 @@ def eve_table(
         chunk = [*chunk[:-1], chunk[-1] + b"\n"]
     lines_array = pa.array(chunk, pa.binary())
     verbatim = pc.match_substring_regex(lines_array, _VERBATIM)
-    fields: _Fields | None = None
-    fast: list[int] = []
-    if pc.all(verbatim).as_py():
-        # The usual chunk: read by Arrow's JSON reader in one go.
-        fields = _read_json(chunk, lines_array)
-        fast = list(range(len(chunk)))
-    if fields is None:
-        structs, fast = _decode(chunk, verbatim)
-        fields = _StructFields(structs)
-        if len(fast) < len(chunk):
-            lines_array = lines_array.take(pa.array(fast, pa.int64()))
+    fast: list[int]
+    structs: list[_Eve] = []
+    if pc.all(verbatim).as_py() and all(map(bytes.isascii, chunk)):
+        # The usual chunk: decoded in one go, line by line only if some line fails.
+        try:
+            structs = list(map(_decode, chunk))
+            fast = list(range(len(chunk)))
+        except _DECODE_ERRORS:
+            structs = []
+    if not structs:
+        fast = []
+        for index, (line, plain) in enumerate(zip(chunk, verbatim.to_pylist(), strict=True)):
+            if not plain:
+                continue
+            if not line.isascii():
+                try:
+                    line.decode()
+                except UnicodeDecodeError:
+                    continue
+            try:
+                structs.append(_decode(line))
+            except _DECODE_ERRORS:
+                continue
+            fast.append(index)
+        lines_array = lines_array.take(pa.array(fast, pa.int64()))
     raw = pc.binary_slice(lines_array, 0, -1)  # less the newline
     try:
-        table, rejected = _columns(fields, raw, ingested)
+        table, rejected = _columns(structs, raw, ingested)
     except Exception:  # a bug here must not refuse telemetry: the per-event path reads it
         log.exception("columnar EVE: chunk of %s read the per-event way", source)
         table, rejected = _table({}, 0, raw.slice(0, 0)), set(range(len(fast)))
@@ -308,131 +271,6 @@ def eve_table(
     return merged.take(pc.sort_indices(pa.array(kept + positions, pa.int64()))), problems
 
 
-def _read_json(chunk: list[bytes], lines_array: pa.Array) -> _TableFields | None:
-    """The used fields of a chunk of compact lines, read by Arrow's JSON reader (C++:
-    no Python object per value, ~2× cheaper than ``msgspec`` and a list per field);
-    None if some line is not one object of the fields' types, or not UTF-8.
-
-    The reader is as strict as ``msgspec`` (a text where it wants a number, a key twice,
-    a float for an integer: the whole chunk is refused), but it skips blank lines and
-    reads ``{}{}`` as two rows. So each line must start with ``{`` and end with ``}``:
-    then no object can span two lines (compact JSON has no ``}{``), every line holds at
-    least one, and as many rows as lines means one row per line, in order.
-    """
-    ends = pc.and_(pc.starts_with(lines_array, "{"), pc.ends_with(lines_array, "}\n"))
-    if not pc.all(ends).as_py():
-        return None
-    data = b"".join(chunk)
-    if len(data) >= _JSON_BLOCK_LIMIT:
-        return None
-    try:
-        lines_array.cast(pa.string())  # UTF-8: the reader does not check skipped text
-        table = pj.read_json(
-            pa.BufferReader(data),
-            read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
-            parse_options=_JSON_OPTIONS,
-        )
-    except pa.ArrowException:
-        return None
-    if table.num_rows != len(chunk):
-        return None
-    return _TableFields(table)
-
-
-def _decode(chunk: list[bytes], verbatim: pa.Array) -> tuple[list[_Eve], list[int]]:
-    """The lines ``msgspec`` can read (structs, and their positions in ``chunk``)."""
-    structs: list[_Eve] = []
-    if pc.all(verbatim).as_py() and all(map(bytes.isascii, chunk)):
-        # Decoded in one go, line by line only if some line fails.
-        try:
-            return list(map(_decode_line, chunk)), list(range(len(chunk)))
-        except _DECODE_ERRORS:
-            structs = []
-    fast: list[int] = []
-    for index, (line, plain) in enumerate(zip(chunk, verbatim.to_pylist(), strict=True)):
-        if not plain:
-            continue
-        if not line.isascii():
-            try:
-                line.decode()
-            except UnicodeDecodeError:
-                continue
-        try:
-            structs.append(_decode_line(line))
-        except _DECODE_ERRORS:
-            continue
-        fast.append(index)
-    return structs, fast
-
-
-class _Fields:
-    """The used fields of a chunk's events as Arrow arrays, by ``section.field`` name
-    (``"http.url"``; ``"src_ip"`` at the top)."""
-
-    size: int
-
-    def present(self, section: str) -> bool:
-        """Whether some event of the chunk has ``section`` (``alert``, ``dns``…)."""
-        raise NotImplementedError
-
-    def has(self, section: str) -> pa.Array:
-        """Which events have ``section``."""
-        raise NotImplementedError
-
-    def __getitem__(self, name: str) -> pa.Array:
-        raise NotImplementedError
-
-
-class _TableFields(_Fields):
-    """From Arrow's JSON reader: the table's columns (a section is a struct column)."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-        self.size = table.num_rows
-
-    def _column(self, name: str) -> pa.Array:
-        column = self.table.column(name)
-        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-
-    def present(self, section: str) -> bool:
-        nulls: int = self.table.column(section).null_count
-        return nulls < self.size
-
-    def has(self, section: str) -> pa.Array:
-        return pc.is_valid(self._column(section))
-
-    def __getitem__(self, name: str) -> pa.Array:
-        section, _, field = name.rpartition(".")
-        if not section:
-            return self._column(field)
-        return pc.struct_field(self._column(section), field)
-
-
-class _StructFields(_Fields):
-    """From ``msgspec``'s structs: a list per field, made into an array."""
-
-    def __init__(self, structs: list[_Eve]) -> None:
-        self.structs = structs
-        self.size = len(structs)
-
-    def present(self, section: str) -> bool:
-        return any(part is not None for part in map(attrgetter(section), self.structs))
-
-    def has(self, section: str) -> pa.Array:
-        return pa.array([part is not None for part in map(attrgetter(section), self.structs)])
-
-    def __getitem__(self, name: str) -> pa.Array:
-        section, _, field = name.rpartition(".")
-        if not section:
-            return pa.array(
-                list(map(attrgetter(field), self.structs)), _EVE_SCHEMA.field(field).type
-            )
-        kind = _EVE_SCHEMA.field(section).type.field(field).type
-        empty = _EMPTY[section]
-        parts = [p if p is not None else empty for p in map(attrgetter(section), self.structs)]
-        return pa.array(list(map(attrgetter(field), parts)), kind)
-
-
 def _one(
     number: int, line: bytes, source: str, ingested: str
 ) -> NormalisedEvent | ParseProblem | None:
@@ -455,6 +293,14 @@ def _one(
     return event
 
 
+def _strings(values: list[Any]) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def _ints(values: list[Any]) -> pa.Array:
+    return pa.array(values, pa.int64())
+
+
 def _where(applies: pa.Array, values: pa.Array) -> pa.Array:
     """``values`` on the rows the field applies to, null elsewhere."""
     return pc.if_else(applies, values, pa.scalar(None, values.type))
@@ -469,14 +315,14 @@ def _bad_text(values: pa.Array) -> pa.Array:
     return pc.and_kleene(pc.is_valid(values), pc.invert(pc.string_is_ascii(values)))
 
 
-def _columns(fields: _Fields, raw: pa.Array, ingested: str) -> tuple[pa.Table, set[int]]:
-    """The rows of ``fields`` (``raw``: their lines) and the positions of the events
+def _columns(structs: list[_Eve], raw: pa.Array, ingested: str) -> tuple[pa.Table, set[int]]:
+    """The rows of ``structs`` (``raw``: their lines) and the positions of the structs
     that must take the per-event path instead (values only it can check or convert)."""
-    n = fields.size
+    n = len(structs)
     columns: dict[str, pa.Array] = {}
     if not n:
         return _table(columns, 0, raw), set()
-    kind = fields["event_type"]
+    kind = _strings([s.event_type for s in structs])
     kind = pc.if_else(pc.fill_null(pc.equal(kind, ""), True), "unknown", kind)
     is_alert = pc.equal(kind, "alert")
     columns["event.module"] = pa.repeat("suricata", n).cast(pa.string())
@@ -488,7 +334,7 @@ def _columns(fields: _Fields, raw: pa.Array, ingested: str) -> tuple[pa.Table, s
         nonlocal bad
         bad = pc.or_(bad, pc.fill_null(condition, False))
 
-    stamp = fields["timestamp"]
+    stamp = _strings([s.timestamp for s in structs])
     shaped = pc.match_substring_regex(stamp, _ISO)
     flag(pc.invert(shaped))  # another shape: the per-event path reads it
     columns["@timestamp"], unreadable = _times(
@@ -497,66 +343,83 @@ def _columns(fields: _Fields, raw: pa.Array, ingested: str) -> tuple[pa.Table, s
     flag(unreadable)
     columns["event.ingested"] = pa.repeat(ingested, n).cast(pa.string()).cast(TIMESTAMP)
 
-    for name, field in (("source.ip", "src_ip"), ("destination.ip", "dest_ip")):
-        address = fields[field]
+    for name, values in (
+        ("source.ip", [s.src_ip for s in structs]),
+        ("destination.ip", [s.dest_ip for s in structs]),
+    ):
+        address = _strings(values)
         address = pc.if_else(pc.equal(address, ""), pa.scalar(None, pa.string()), address)
         flag(pc.invert(pc.match_substring_regex(address, _IPV4)))
         columns[name] = address
-    for name, field in (("source.port", "src_port"), ("destination.port", "dest_port")):
-        port = fields[field]
+    for name, numbers in (
+        ("source.port", [s.src_port for s in structs]),
+        ("destination.port", [s.dest_port for s in structs]),
+    ):
+        port = _ints(numbers)
         flag(pc.or_(pc.less(port, 0), pc.greater(port, 65535)))
         columns[name] = port
-    for name, field in (("network.transport", "proto"), ("network.protocol", "app_proto")):
-        text = fields[field]
+    for name, values in (
+        ("network.transport", [s.proto for s in structs]),
+        ("network.protocol", [s.app_proto for s in structs]),
+    ):
+        text = _strings(values)
         flag(_bad_text(text))
         columns[name] = pc.ascii_lower(text)
-    columns["observer.name"] = fields["host"]
+    columns["observer.name"] = _strings([s.host for s in structs])
 
     action: pa.Array | None = None
-    if fields.present("alert"):
-        sid = _where(is_alert, fields["alert.signature_id"])
+    alerts = [s.alert for s in structs]
+    if any(a is not None for a in alerts):
+        alert = [a if a is not None else _NO_ALERT for a in alerts]
+        sid = _where(is_alert, _ints([a.signature_id for a in alert]))
         columns["rule.id"] = pc.cast(sid, pa.string())
-        columns["rule.name"] = _where(is_alert, fields["alert.signature"])
-        columns["event.severity"] = _where(is_alert, fields["alert.severity"])
-        action = _where(is_alert, fields["alert.action"])
-    if fields.present("flow"):
-        state = _where(pc.equal(kind, "flow"), fields["flow.state"])
+        columns["rule.name"] = _where(is_alert, _strings([a.signature for a in alert]))
+        columns["event.severity"] = _where(is_alert, _ints([a.severity for a in alert]))
+        action = _where(is_alert, _strings([a.action for a in alert]))
+    flows = [s.flow for s in structs]
+    if any(f is not None for f in flows):
+        state = _where(
+            pc.equal(kind, "flow"), _strings([f.state if f is not None else None for f in flows])
+        )
         action = state if action is None else pc.coalesce(action, state)
     if action is not None:
         columns["event.action"] = action
 
-    if fields.present("dns"):
+    dns_list = [s.dns for s in structs]
+    if any(d is not None for d in dns_list):
         applies = pc.or_(pc.equal(kind, "dns"), is_alert)
-        name = _where(applies, fields["dns.rrname"])
-        # A v3 record names its questions under dns.queries, which the per-event path
-        # reads: a line that has the word where there is no rrname goes that way.
-        unnamed = pc.and_(applies, pc.and_(pc.is_null(name), fields.has("dns")))
-        if pc.any(unnamed).as_py():
-            flag(pc.and_(unnamed, pc.match_substring(raw, b'"queries"')))
+        dns = [d if d is not None else _NO_DNS for d in dns_list]
+        name = _where(applies, _strings([d.rrname for d in dns]))
+        queries = pa.array([d.queries is not None for d in dns], pa.bool_())
+        flag(pc.and_(applies, pc.and_(pc.is_null(name), queries)))
         flag(_bad_text(name))
         columns["dns.question.name"] = _domain(name)
-        columns["dns.question.type"] = _where(applies, fields["dns.rrtype"])
+        columns["dns.question.type"] = _where(applies, _strings([d.rrtype for d in dns]))
 
-    if fields.present("http"):
-        _http_columns(columns, flag, fields, pc.or_(pc.equal(kind, "http"), is_alert))
+    http_list = [s.http for s in structs]
+    if any(h is not None for h in http_list):
+        _http_columns(columns, flag, http_list, pc.or_(pc.equal(kind, "http"), is_alert))
 
-    if fields.present("tls"):
+    tls_list = [s.tls for s in structs]
+    if any(t is not None for t in tls_list):
         applies = pc.or_(pc.equal(kind, "tls"), is_alert)
-        sni = _where(applies, fields["tls.sni"])
+        sni = _where(applies, _strings([t.sni if t is not None else None for t in tls_list]))
         flag(_bad_text(sni))
         columns["tls.server.sni"] = columns["destination.domain"] = _domain(sni)
 
-    if fields.present("fileinfo"):
+    files = [s.fileinfo for s in structs]
+    if any(f is not None for f in files):
         applies = pc.or_(pc.equal(kind, "fileinfo"), is_alert)
+        info = [f if f is not None else _NO_FILE for f in files]
         for field, target in (
             ("md5", "file.hash.md5"),
             ("sha1", "file.hash.sha1"),
             ("sha256", "file.hash.sha256"),
         ):
-            digest = _where(applies, fields[f"fileinfo.{field}"])
+            digest = _where(applies, _strings([getattr(f, field) for f in info]))
             flag(_bad_text(digest))
             columns[target] = pc.ascii_lower(digest)
-        path = _where(applies, fields["fileinfo.filename"])
+        path = _where(applies, _strings([f.filename for f in info]))
         columns["file.path"] = path
         columns["file.name"] = pc.replace_substring_regex(path, "(?s)^.*/", "")
 
@@ -567,26 +430,22 @@ def _columns(fields: _Fields, raw: pa.Array, ingested: str) -> tuple[pa.Table, s
     return table.filter(pc.invert(bad)), rejected
 
 
-#: What a missing section reads as (every field None), for the ``msgspec`` structs.
-_EMPTY: dict[str, msgspec.Struct] = {
-    "alert": _Alert(),
-    "dns": _Dns(),
-    "http": _Http(),
-    "tls": _Tls(),
-    "fileinfo": _Fileinfo(),
-    "flow": _Flow(),
-}
+_NO_ALERT = _Alert()
+_NO_DNS = _Dns()
+_NO_HTTP = _Http()
+_NO_FILE = _Fileinfo()
 
 
 def _http_columns(
-    columns: dict[str, pa.Array], flag: Any, fields: _Fields, applies: pa.Array
+    columns: dict[str, pa.Array], flag: Any, bodies: list[_Http | None], applies: pa.Array
 ) -> None:
-    host = _where(applies, fields["http.hostname"])
+    http = [h if h is not None else _NO_HTTP for h in bodies]
+    host = _where(applies, _strings([h.hostname for h in http]))
     flag(_bad_text(host))
     domain = columns["url.domain"] = _domain(host)
-    url = _where(applies, fields["http.url"])
+    url = _where(applies, _strings([h.url for h in http]))
     # As the per-event path: ``http_port or destination.port``, no port shown for 80.
-    given = fields["http.http_port"]
+    given = _ints([h.http_port for h in http])
     port = pc.if_else(
         pc.fill_null(pc.not_equal(given, 0), False), given, columns["destination.port"]
     )
@@ -596,9 +455,9 @@ def _http_columns(
     )
     built = pc.binary_join_element_wise("http://", where, url, "")
     columns["url.full"] = pc.if_else(pc.match_substring(url, "://"), url, built)
-    columns["http.request.method"] = _where(applies, fields["http.http_method"])
-    columns["user_agent.original"] = _where(applies, fields["http.http_user_agent"])
-    columns["http.response.status_code"] = _where(applies, fields["http.status"])
+    columns["http.request.method"] = _where(applies, _strings([h.http_method for h in http]))
+    columns["user_agent.original"] = _where(applies, _strings([h.http_user_agent for h in http]))
+    columns["http.response.status_code"] = _where(applies, _ints([h.status for h in http]))
 
 
 def _times(stamp: pa.Array, ingested: str) -> tuple[pa.Array, pa.Array]:
