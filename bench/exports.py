@@ -151,10 +151,12 @@ def run_floor(db: Path, out: Path) -> None:
 
 
 def run_format(db: Path, fmt: str, out: Path) -> None:
+    from steppe.heap import settle_heap
     from steppe.response.exports import ExportOptions, plan_export, stream_export
     from steppe.sharing import directory
     from steppe.storage.engine import make_engine
 
+    settle_heap()  # as `steppe export` and `steppe serve` do before their work
     engine = make_engine(f"sqlite:///{db}")
     with engine.connect() as conn, out.open("wb") as sink:
         actor = directory.load_actor(conn, "ana")
