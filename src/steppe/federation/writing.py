@@ -31,7 +31,8 @@ from sqlalchemy import Column, Connection, delete, insert, select, update
 from steppe.audit.trail import AuditTrail
 from steppe.errors import Conflict, Forbidden, InputError, NotFound
 from steppe.federation.agreements import agreement_for_org
-from steppe.federation.collections import WRITER_ROLES, TaxiiCollection
+from steppe.federation.collections import WRITER_ROLES, TaxiiCollection, find_collection
+from steppe.federation.intake import Spooled
 from steppe.federation.reading import ObjectFilter, read_page, version_of
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.stix import bundle_tlp_definitions, tlp_of
@@ -49,9 +50,11 @@ from steppe.storage.schema import (
 __all__ = [
     "StatusResource",
     "add_objects",
+    "check_may_write",
     "delete_object",
     "get_status",
     "import_each",
+    "import_spooled",
     "incoming_tlp",
 ]
 
@@ -66,15 +69,20 @@ class StatusResource:
     successes: list[dict[str, str]]
     failures: list[dict[str, str]]
 
+    @property
+    def pending_count(self) -> int:
+        return self.total_count - len(self.successes) - len(self.failures)
+
     def to_dict(self) -> dict[str, Any]:
+        pending = self.pending_count
         doc: dict[str, Any] = {
             "id": self.id,
-            "status": "complete",
+            "status": "pending" if pending else "complete",
             "request_timestamp": self.request_timestamp,
             "total_count": self.total_count,
             "success_count": len(self.successes),
             "failure_count": len(self.failures),
-            "pending_count": 0,
+            "pending_count": pending,
         }
         # TAXII: lists are omitted, never sent empty.
         if self.successes:
@@ -91,11 +99,17 @@ def add_objects(
     collection: TaxiiCollection,
     data: bytes,
     objects: list[Any],
+    *,
+    status_id: str | None = None,
+    requested: str | None = None,
 ) -> StatusResource:
-    """Store an envelope's objects in ``collection``; each succeeds or fails alone."""
-    if not collection.can_write or not (actor.roles & WRITER_ROLES):
-        raise Forbidden("the caller may not write to this collection")
-    requested = timestamps.now()
+    """Store an envelope's objects in ``collection``; each succeeds or fails alone.
+
+    ``status_id`` and ``requested`` are given when the envelope was accepted earlier
+    (an asynchronous POST, imported by :mod:`steppe.federation.intake`).
+    """
+    check_may_write(actor, collection)
+    requested = requested or timestamps.now()
     owner = directory.get_organisation(conn, actor.org_id)
     distribution, default_tlp, groups = collection.write_distribution()
     failures: dict[int, str] = {}
@@ -131,21 +145,77 @@ def add_objects(
     )
     successes = [_detail(objects[i]) for i in range(len(objects)) if i not in failures]
     failed = [{**_detail(objects[i]), "message": failures[i]} for i in sorted(failures)]
-    status = StatusResource(str(uuid.uuid4()), requested, len(objects), successes, failed)
+    status = StatusResource(
+        status_id or str(uuid.uuid4()), requested, len(objects), successes, failed
+    )
+    _record_status(conn, status, actor.user_id, collection.id)
+    return status
+
+
+def check_may_write(actor: Actor, collection: TaxiiCollection) -> None:
+    if not collection.can_write or not (actor.roles & WRITER_ROLES):
+        raise Forbidden("the caller may not write to this collection")
+
+
+def _record_status(
+    conn: Connection, status: StatusResource, user_id: int, collection_id: str
+) -> None:
     conn.execute(
         insert(taxii_statuses).values(
             id=status.id,
-            user_id=actor.user_id,
-            collection_id=collection.id,
-            request_timestamp=requested,
+            user_id=user_id,
+            collection_id=collection_id,
+            request_timestamp=status.request_timestamp,
             total_count=status.total_count,
-            success_count=len(successes),
-            failure_count=len(failed),
+            success_count=len(status.successes),
+            failure_count=len(status.failures),
             pending_count=0,
-            details=orjson.dumps({"successes": successes, "failures": failed}).decode(),
+            details=orjson.dumps(
+                {"successes": status.successes, "failures": status.failures}
+            ).decode(),
         )
     )
-    return status
+
+
+def import_spooled(conn: Connection, secret_key: str, envelopes: Sequence[Spooled]) -> None:
+    """Import envelopes accepted by an asynchronous POST, in the caller's transaction.
+
+    The caller and the collection are looked up again: rights withdrawn since the POST
+    apply (every object then fails with why). An envelope whose status is recorded
+    already (imported before a crash that came ahead of its spool file's removal) is
+    skipped.
+    """
+    for item in envelopes:
+        head = item.header
+        done = conn.execute(
+            select(taxii_statuses.c.id).where(taxii_statuses.c.id == head.status_id)
+        ).first()
+        if done is not None:
+            continue
+        objects = orjson.loads(item.body).get("objects", [])
+        trail = AuditTrail(key=secret_key, actor=f"user:{head.user_name}")
+        try:
+            actor = directory.load_actor(conn, head.user_name)
+            if actor.user_id != head.user_id:
+                raise NotFound(f"no user {head.user_name!r}")
+            collection = find_collection(conn, actor, head.collection_id)
+            add_objects(
+                conn,
+                trail,
+                actor,
+                collection,
+                item.body,
+                objects,
+                status_id=head.status_id,
+                requested=head.request_timestamp,
+            )
+        except (Forbidden, NotFound) as exc:
+            message = f"not imported: {exc.message}"
+            failed = [{**_detail(obj), "message": message} for obj in objects]
+            status = StatusResource(
+                head.status_id, head.request_timestamp, len(objects), [], failed
+            )
+            _record_status(conn, status, head.user_id, head.collection_id)
 
 
 def incoming_tlp(obj: Any, local: dict[str, TlpLevel], default: TlpLevel) -> TlpLevel:
@@ -249,7 +319,14 @@ def delete_object(
     rows = read_page(conn, actor, collection, flt, limit=100_000).rows
     if not rows:
         raise NotFound(f"no object {stix_id!r}")
-    own = [r.pk for r in rows if _owner(conn, r.pk) == actor.org_id]
+    pks = [r.pk for r in rows]
+    own = list(
+        conn.execute(
+            select(intel_objects.c.pk).where(
+                intel_objects.c.pk.in_(pks), intel_objects.c.owner_org_id == actor.org_id
+            )
+        ).scalars()
+    )
     if not own:
         raise Forbidden("only the owner organisation may delete this object")
     # Derived objects are visible only to who sees all their sources: dropping a source
@@ -281,13 +358,6 @@ def _references_to_objects() -> list[Column[Any]]:
         for column in table.columns
         if any(fk.column is intel_objects.c.pk for fk in column.foreign_keys)
     ]
-
-
-def _owner(conn: Connection, pk: int) -> int:
-    owner: int = conn.execute(
-        select(intel_objects.c.owner_org_id).where(intel_objects.c.pk == pk)
-    ).scalar_one()
-    return owner
 
 
 def _restore_current(conn: Connection, stix_id: str, org_id: int) -> None:
