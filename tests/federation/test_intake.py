@@ -26,10 +26,11 @@ from federation.conftest import TAXII_MEDIA, Coalition
 from helpers import indicator
 from steppe.audit.trail import AuditTrail
 from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
+from steppe.federation.writing import get_status, import_spooled
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, OrgKind, Role
 from steppe.storage import migrate
-from steppe.storage.engine import make_engine
+from steppe.storage.engine import make_engine, writing
 from steppe.storage.schema import intel_objects, organisations, taxii_statuses
 
 ROOT = "/taxii2/steppe"
@@ -313,3 +314,46 @@ def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
     assert all(count == 1 for _, count in stored)  # each once
     assert statuses == len(acknowledged)
     assert not list((tmp_path / "taxii-intake").glob("*/*.envelope"))
+
+
+def _spooled(conn: Any, user: str, objects: list[Any]) -> Spooled:
+    actor = directory.load_actor(conn, user)
+    header = SpoolHeader(
+        str(uuid.uuid4()), actor.user_id, user, "community", "2026-11-29T00:00:00.000000Z", 0
+    )
+    return Spooled(header, orjson.dumps({"objects": objects}), Path("unused"))
+
+
+def test_envelopes_taken_together_keep_their_own_statuses(coalition: Coalition) -> None:
+    first = [indicator("t1.example"), indicator("t2.example")]
+    second = [{"type": "indicator", "id": f"indicator--{uuid.uuid4()}"}, indicator("t3.example")]
+    marking = {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": f"marking-definition--{uuid.uuid4()}",
+        "created": "2026-01-01T00:00:00.000Z",
+        "definition_type": "statement",
+        "definition": {"statement": "Copyright KZ-CERT"},
+    }
+    third = [marking, indicator("t4.example")]
+    with writing(coalition.engine) as conn:
+        group = [_spooled(conn, "ana", objs) for objs in (first, second, third)]
+        refused = _spooled(conn, "kzread", [indicator("t5.example")])
+        import_spooled(conn, KEY, [*group, refused])
+        import_spooled(conn, KEY, group)  # again, as after a crash: nothing twice
+    with coalition.engine.connect() as conn:
+        actors = {u: directory.load_actor(conn, u) for u in ("ana", "kzread")}
+        results = {
+            item.header.status_id: get_status(conn, actors[user], item.header.status_id)
+            for item, user in zip([*group, refused], ["ana"] * 3 + ["kzread"], strict=True)
+        }
+        stored = conn.execute(select(func.count()).select_from(intel_objects)).scalar_one()
+    one, two, three, four = (results[item.header.status_id] for item in [*group, refused])
+    assert [s["id"] for s in one.successes] == [o["id"] for o in first] and not one.failures
+    assert [s["id"] for s in two.successes] == [second[1]["id"]]
+    assert [f["id"] for f in two.failures] == [second[0]["id"]]
+    assert two.failures[0]["message"]
+    assert len(three.successes) == 2 and not three.failures
+    assert not four.successes and "not imported" in four.failures[0]["message"]
+    assert all(s.pending_count == 0 for s in (one, two, three, four))
+    assert stored == 5  # t1-t4 and the marking definition, each once

@@ -48,7 +48,9 @@ from steppe.storage.schema import (
 )
 
 __all__ = [
+    "Envelope",
     "StatusResource",
+    "add_envelopes",
     "add_objects",
     "check_may_write",
     "delete_object",
@@ -92,6 +94,16 @@ class StatusResource:
         return doc
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One POSTed envelope: its status id, when it came, its body and its objects."""
+
+    status_id: str
+    requested: str
+    data: bytes
+    objects: list[Any]
+
+
 def add_objects(
     conn: Connection,
     trail: AuditTrail,
@@ -99,57 +111,65 @@ def add_objects(
     collection: TaxiiCollection,
     data: bytes,
     objects: list[Any],
-    *,
-    status_id: str | None = None,
-    requested: str | None = None,
 ) -> StatusResource:
-    """Store an envelope's objects in ``collection``; each succeeds or fails alone.
+    """Store an envelope's objects in ``collection``; each succeeds or fails alone."""
+    envelope = Envelope(str(uuid.uuid4()), timestamps.now(), data, objects)
+    return add_envelopes(conn, trail, actor, collection, [envelope])[0]
 
-    ``status_id`` and ``requested`` are given when the envelope was accepted earlier
-    (an asynchronous POST, imported by :mod:`steppe.federation.intake`).
-    """
+
+def add_envelopes(
+    conn: Connection,
+    trail: AuditTrail,
+    actor: Actor,
+    collection: TaxiiCollection,
+    envelopes: Sequence[Envelope],
+) -> list[StatusResource]:
+    """Store the objects of one caller's envelopes in ``collection`` with ONE import
+    (asynchronous POSTs taken together); each object succeeds or fails alone, and each
+    envelope gets its status resource."""
     check_may_write(actor, collection)
-    requested = requested or timestamps.now()
     owner = directory.get_organisation(conn, actor.org_id)
     distribution, default_tlp, groups = collection.write_distribution()
+    objects = [obj for envelope in envelopes for obj in envelope.objects]
     failures: dict[int, str] = {}
     candidates = list(range(len(objects)))
     if owner.kind is OrgKind.PEER:
         # What a peer sends is stored one step narrower, and only at agreed TLP levels.
         agreement = agreement_for_org(conn, owner.id)
         distribution = agreement.narrow(distribution)
-        local = bundle_tlp_definitions(objects)
-        for index in candidates:
-            obj = objects[index]
-            level = incoming_tlp(obj, local, default_tlp)
-            if not agreement.allows_tlp(level):
-                failures[index] = f"TLP:{level.value.upper()} may not arrive from a peer"
-            elif isinstance(obj, dict) and not agreement.allows_type(str(obj.get("type"))):
-                failures[index] = f"type {obj.get('type')!r} is not in the sync agreement"
+        index = 0
+        for envelope in envelopes:
+            local = bundle_tlp_definitions(envelope.objects)  # an envelope's own markings
+            for obj in envelope.objects:
+                level = incoming_tlp(obj, local, default_tlp)
+                if not agreement.allows_tlp(level):
+                    failures[index] = f"TLP:{level.value.upper()} may not arrive from a peer"
+                elif isinstance(obj, dict) and not agreement.allows_type(str(obj.get("type"))):
+                    failures[index] = f"type {obj.get('type')!r} is not in the sync agreement"
+                index += 1
         candidates = [i for i in candidates if i not in failures]
         # The importer refuses peer owners so that nothing but sync can store as one:
         # this is sync, so it is handed the organisation as a member.
         owner = dataclasses.replace(owner, kind=OrgKind.MEMBER)
     marking = Marking(distribution, default_tlp, groups)
-    failures.update(
-        import_each(
-            conn,
-            trail,
-            data,
-            objects,
-            candidates,
-            owner,
-            marking,
-            f"TAXII POST to {collection.alias}",
+    source = f"TAXII POST to {collection.alias}"
+    if len(envelopes) > 1:
+        source += f" ({len(envelopes)} envelopes taken together)"
+    data = envelopes[0].data if len(envelopes) == 1 else b"\n".join(e.data for e in envelopes)
+    failures.update(import_each(conn, trail, data, objects, candidates, owner, marking, source))
+    statuses = []
+    offset = 0
+    for envelope in envelopes:
+        span = range(offset, offset + len(envelope.objects))
+        successes = [_detail(objects[i]) for i in span if i not in failures]
+        failed = [{**_detail(objects[i]), "message": failures[i]} for i in span if i in failures]
+        status = StatusResource(
+            envelope.status_id, envelope.requested, len(span), successes, failed
         )
-    )
-    successes = [_detail(objects[i]) for i in range(len(objects)) if i not in failures]
-    failed = [{**_detail(objects[i]), "message": failures[i]} for i in sorted(failures)]
-    status = StatusResource(
-        status_id or str(uuid.uuid4()), requested, len(objects), successes, failed
-    )
-    _record_status(conn, status, actor.user_id, collection.id)
-    return status
+        _record_status(conn, status, actor.user_id, collection.id)
+        statuses.append(status)
+        offset += len(span)
+    return statuses
 
 
 def check_may_write(actor: Actor, collection: TaxiiCollection) -> None:
@@ -177,45 +197,49 @@ def _record_status(
     )
 
 
-def import_spooled(conn: Connection, secret_key: str, envelopes: Sequence[Spooled]) -> None:
+def import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]) -> None:
     """Import envelopes accepted by an asynchronous POST, in the caller's transaction.
 
-    The caller and the collection are looked up again: rights withdrawn since the POST
-    apply (every object then fails with why). An envelope whose status is recorded
-    already (imported before a crash that came ahead of its spool file's removal) is
-    skipped.
+    One caller's envelopes to one collection go in with one import; one that defines
+    marking-definitions goes alone (its definitions apply to its own objects only). The
+    caller and the collection are looked up again: rights withdrawn since the POST apply
+    (every object then fails with why). An envelope whose status is recorded already
+    (imported before a crash that came ahead of its spool file's removal) is skipped.
     """
-    for item in envelopes:
+    ids = [item.header.status_id for item in spooled]
+    done = set(
+        conn.execute(select(taxii_statuses.c.id).where(taxii_statuses.c.id.in_(ids))).scalars()
+    )
+    runs: dict[tuple[int, str, str], list[Envelope]] = {}
+    for item in spooled:
         head = item.header
-        done = conn.execute(
-            select(taxii_statuses.c.id).where(taxii_statuses.c.id == head.status_id)
-        ).first()
-        if done is not None:
+        if head.status_id in done:
             continue
         objects = orjson.loads(item.body).get("objects", [])
-        trail = AuditTrail(key=secret_key, actor=f"user:{head.user_name}")
+        envelope = Envelope(head.status_id, head.request_timestamp, item.body, objects)
+        alone = head.status_id if _defines_markings(objects) else ""
+        runs.setdefault((head.user_id, head.collection_id, alone), []).append(envelope)
+    names = {item.header.user_id: item.header.user_name for item in spooled}
+    for (user_id, collection_id, _), envelopes in runs.items():
+        trail = AuditTrail(key=secret_key, actor=f"user:{names[user_id]}")
         try:
-            actor = directory.load_actor(conn, head.user_name)
-            if actor.user_id != head.user_id:
-                raise NotFound(f"no user {head.user_name!r}")
-            collection = find_collection(conn, actor, head.collection_id)
-            add_objects(
-                conn,
-                trail,
-                actor,
-                collection,
-                item.body,
-                objects,
-                status_id=head.status_id,
-                requested=head.request_timestamp,
-            )
+            actor = directory.load_actor(conn, names[user_id])
+            if actor.user_id != user_id:
+                raise NotFound(f"no user {names[user_id]!r}")
+            collection = find_collection(conn, actor, collection_id)
+            add_envelopes(conn, trail, actor, collection, envelopes)
         except (Forbidden, NotFound) as exc:
-            message = f"not imported: {exc.message}"
-            failed = [{**_detail(obj), "message": message} for obj in objects]
-            status = StatusResource(
-                head.status_id, head.request_timestamp, len(objects), [], failed
-            )
-            _record_status(conn, status, head.user_id, head.collection_id)
+            for envelope in envelopes:
+                message = f"not imported: {exc.message}"
+                failed = [{**_detail(obj), "message": message} for obj in envelope.objects]
+                status = StatusResource(
+                    envelope.status_id, envelope.requested, len(failed), [], failed
+                )
+                _record_status(conn, status, user_id, collection_id)
+
+
+def _defines_markings(objects: list[Any]) -> bool:
+    return any(isinstance(o, dict) and o.get("type") == "marking-definition" for o in objects)
 
 
 def incoming_tlp(obj: Any, local: dict[str, TlpLevel], default: TlpLevel) -> TlpLevel:
