@@ -357,6 +357,16 @@ def run(
             import_objects(conn, trail, data, filler, owner=org, marking=marking, source="filler")
     total = max(args.get, stored)
     print(f"\nGET {total:,} objects in pages of {args.page}:")
+    # The fill-up went into the database behind the server's back: its detector indexes
+    # those indicators on its next refresh (every 10 s), seconds of CPU that would land
+    # in whichever GET path runs then. Wait until the server is idle.
+    waited = time.perf_counter()
+    quiet = 0
+    while quiet < 3 and time.perf_counter() - waited < 60:
+        cpu0 = cpu_seconds(server_pid)
+        time.sleep(1.0)
+        quiet = quiet + 1 if cpu_seconds(server_pid) - cpu0 < 0.05 else 0
+    print(f"  (waited {time.perf_counter() - waited:.0f} s for the server to be idle)")
 
     with engine.connect() as conn:
         actor = directory.load_actor(conn, "ana")
