@@ -407,7 +407,11 @@ def _status(ctx: _Context, request: Request) -> Response:
     with ctx.engine.connect() as conn:
         actor = _actor(ctx, request, conn)
         _check_root(request)
-        # The spool first: its file goes only after the status row is committed.
+        # The spool first: its file goes only after the status row is committed. The
+        # read transaction ends here, so the status query below sees the database as
+        # it is after the spool was looked at (an older snapshot could miss a status
+        # whose file has just gone: a 404 for an envelope that was accepted).
+        conn.rollback()
         waiting = ctx.intake.pending(status_id, actor.user_id) if ctx.intake else None
         if waiting is not None:
             status = StatusResource(
