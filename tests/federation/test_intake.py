@@ -96,9 +96,14 @@ def test_a_group_that_fails_is_retried_one_by_one_and_a_failure_waits(tmp_path: 
     intake.spool(good, b'{"objects": [{}]}')
     intake._round()
     assert done == [good.status_id]
-    assert attempts[:3] == [2, 1, 1]
+    assert attempts == [2, 1, 1]
     assert intake.pending(bad.status_id, 7) == bad  # kept, for the next round
     assert intake.backlog() == 1
+    intake._round()
+    assert attempts == [2, 1, 1]  # backing off: not at once
+    intake._retry_at = 0.0
+    intake._round()
+    assert attempts == [2, 1, 1, 1] and intake.backlog() == 1
 
 
 def test_a_restart_takes_over_a_dead_process_spool(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,6 +122,8 @@ class TaxiiIntake:
         self._lock = threading.Lock()
         self._folder: Path | None = None
         self._lock_fd: int | None = None
+        self._failures = 0  # rounds in a row that failed: the back-off before the next
+        self._retry_at = 0.0
         self._worker = PeriodicWorker("taxii-intake", self._round, every=every, first_at_once=True)
 
     @property
@@ -188,10 +191,19 @@ class TaxiiIntake:
     # --- the worker -----------------------------------------------------------------------
 
     def _round(self) -> None:
+        if time.monotonic() < self._retry_at:
+            return
         while True:
             group = self._take()
-            if not group or not self._import(group):
-                return  # nothing left, or a failure: the next round tries again
+            if not group:
+                self._failures = 0
+                return
+            if not self._import(group):
+                # A database that is down: try again later, not every round (each
+                # failure is logged), waiting up to 30 s between attempts.
+                self._failures += 1
+                self._retry_at = time.monotonic() + min(30.0, 0.1 * 2**self._failures)
+                return
 
     def _take(self) -> list[Spooled]:
         with self._lock:
