@@ -16,7 +16,7 @@ is httpx over loopback in this process. Three sets of ``--post`` generated indic
 3. ``POST /taxii2/steppe/collections/{community}/objects/`` (202 + a status resource
    with one entry per object).
 
-The three take turns, ``--block`` envelopes each (5), so each meets about the same
+The three take turns, ``--block`` envelopes each (10), so each meets about the same
 database size. The server answers a TAXII POST 202 ``pending`` once the envelope is
 spooled and imports in the background (``taxii_async_post``): a TAXII block is posted
 back to back, as a client sends a feed, and timed from its first POST to the moment its
@@ -142,7 +142,7 @@ def main() -> int:
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
-        "--block", type=int, default=5, help="envelopes a path sends before the next's turn"
+        "--block", type=int, default=10, help="envelopes a path sends before the next's turn"
     )
     parser.add_argument(
         "--sync", action="store_true", help="serve with STEPPE_TAXII_ASYNC_POST=false"

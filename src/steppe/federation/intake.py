@@ -114,10 +114,14 @@ class TaxiiIntake:
         *,
         every: float = 0.02,
         max_objects: int = 20_000,
+        linger: float = 0.03,
+        max_linger: float = 0.25,
     ) -> None:
         self.root = root
         self._import_group = import_group
         self._max_objects = max_objects
+        self._linger = linger
+        self._max_linger = max_linger
         self._queue: list[Spooled] = []
         self._lock = threading.Lock()
         self._folder: Path | None = None
@@ -194,6 +198,7 @@ class TaxiiIntake:
         if time.monotonic() < self._retry_at:
             return
         while True:
+            self._gather()
             group = self._take()
             if not group:
                 self._failures = 0
@@ -204,6 +209,26 @@ class TaxiiIntake:
                 self._failures += 1
                 self._retry_at = time.monotonic() + min(30.0, 0.1 * 2**self._failures)
                 return
+
+    def _queued_objects(self) -> int:
+        with self._lock:
+            return sum(item.header.total_count for item in self._queue)
+
+    def _gather(self) -> None:
+        """Let a group grow while envelopes keep coming (a client sending a feed posts
+        them back to back): without it the worker takes each alone as it arrives and
+        the group commit never happens. Waits ``linger`` at a time, while the queue grew
+        in the last wait, at most ``max_linger`` and no further than ``max_objects``."""
+        queued = self._queued_objects()
+        if not queued:
+            return
+        deadline = time.monotonic() + self._max_linger
+        while queued < self._max_objects and time.monotonic() < deadline:
+            time.sleep(self._linger)
+            grown = self._queued_objects()
+            if grown == queued:
+                return
+            queued = grown
 
     def _take(self) -> list[Spooled]:
         with self._lock:
