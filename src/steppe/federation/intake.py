@@ -3,8 +3,9 @@
 TAXII 2.1 lets a server answer a POST with a status resource that is still ``pending``.
 With ``taxii_async_post`` on, the POST checks the caller, the collection and the
 envelope's shape, writes the body to this process's spool folder (one small file,
-fsynced: the acknowledgment point) and answers 202 ``pending``. A worker thread takes
-every envelope spooled since its last round and imports them all in ONE transaction —
+fsynced: the acknowledgment point) and answers 202 ``pending``. A worker thread lets
+the queue grow while envelopes keep coming (a feed posted back to back), takes every
+envelope spooled and imports them all in ONE transaction —
 one commit (one WAL fsync on SQLite) for many envelopes instead of one each — and
 writes each envelope's final status resource in that same transaction. Only then are
 the spool files deleted.
