@@ -142,6 +142,11 @@ def main() -> int:
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
+        "--no-idle-wait",
+        action="store_true",
+        help="read at once after the fill-up (as before 2026-11-29)",
+    )
+    parser.add_argument(
         "--block", type=int, default=10, help="envelopes a path sends before the next's turn"
     )
     parser.add_argument(
@@ -359,10 +364,13 @@ def run(
     print(f"\nGET {total:,} objects in pages of {args.page}:")
     # The fill-up went into the database behind the server's back: its detector indexes
     # those indicators on its next refresh (every 10 s), seconds of CPU that would land
-    # in whichever GET path runs then. Wait until the server is idle.
+    # in whichever GET path runs then. Wait a refresh interval, then until the server
+    # has been idle for 3 s.
     waited = time.perf_counter()
+    if not args.no_idle_wait:
+        time.sleep(11)
     quiet = 0
-    while quiet < 3 and time.perf_counter() - waited < 60:
+    while not args.no_idle_wait and quiet < 3 and time.perf_counter() - waited < 90:
         cpu0 = cpu_seconds(server_pid)
         time.sleep(1.0)
         quiet = quiet + 1 if cpu_seconds(server_pid) - cpu0 < 0.05 else 0
