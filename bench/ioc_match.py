@@ -19,7 +19,7 @@ In one run, over the same file, it times (events/s; each reads the file itself):
 2. Polars: ``read_ndjson`` + semi-joins (exact, one join per parent-domain depth, one
    per CIDR prefix length on the integer address);
 3. DuckDB: ``read_json`` + the same joins in SQL;
-4. Steppe: ``orjson`` per line + :class:`steppe.detection.ioc.IocMatcher` for one
+4. Steppe row matcher: ``orjson`` per line + :class:`steppe.detection.ioc.IocMatcher` for one
    organisation (the index built with every indicator visible to it), in ``--workers``
    processes (forked after the index is built; each reads and matches its share of the
    lines; Polars and DuckDB use every core too);
@@ -422,7 +422,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         duck_rate = _time("DuckDB read_json + joins", lambda: duckdb_join(path, world), n, planted)
         ours = _time(
-            f"Steppe ({args.workers} proc)", lambda: steppe(path, args.workers), n, planted
+            f"Steppe row matcher ({args.workers} proc)",
+            lambda: steppe(path, args.workers),
+            n,
+            planted,
         )
         started = time.perf_counter()
         columnar = ColumnarMatcher(_MATCHER.index)
@@ -448,16 +451,15 @@ def main(argv: list[str] | None = None) -> None:
             planted,
         )
     best = max(polars_rate, duck_rate)
-    print(f"  Steppe / parse ceiling: {ours / ceiling:.2f} (aim ≥ 0.90: "
-          f"{'met' if ours >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip
-    print(f"  Steppe / best baseline: {ours / best:.2f} (aim ≥ 1.5: "
-          f"{'met' if ours >= 1.5 * best else 'NOT met'})")  # fmt: skip
-    print(f"  Steppe columnar / parse ceiling: {col_rate / ceiling:.2f} (aim ≥ 0.90: "
-          f"{'met' if col_rate >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip
-    print(f"  Steppe columnar / best baseline: {col_rate / best:.2f} (aim ≥ 1.5: "
-          f"{'met' if col_rate >= 1.5 * best else 'NOT met'})")  # fmt: skip
-    print(f"  Steppe JSON, Python screen / parse ceiling: {py_rate / ceiling:.2f}, "
-          f"/ best baseline: {py_rate / best:.2f}")  # fmt: skip
+    # The aim is judged on the path JSON-lines telemetry takes (the streaming detector's
+    # JsonEventMatcher); the others are printed for comparison.
+    for name, rate in (
+        ("row matcher", ours),
+        ("columnar", col_rate),
+        ("JSON, Python screen", py_rate),
+    ):
+        print(f"  Steppe {name} / parse ceiling: {rate / ceiling:.2f}, "
+              f"/ best baseline: {rate / best:.2f}")  # fmt: skip
     print(f"  Steppe JSON / parse ceiling: {json_rate / ceiling:.2f} (aim ≥ 0.90: "
           f"{'met' if json_rate >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip
     print(f"  Steppe JSON / best baseline: {json_rate / best:.2f} (aim ≥ 1.5: "
