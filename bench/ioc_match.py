@@ -19,7 +19,7 @@ In one run, over the same file, it times (events/s; each reads the file itself):
 2. Polars: ``read_ndjson`` + semi-joins (exact, one join per parent-domain depth, one
    per CIDR prefix length on the integer address);
 3. DuckDB: ``read_json`` + the same joins in SQL;
-4. Steppe: ``orjson`` per line + :class:`steppe.detection.ioc.IocMatcher` for one
+4. Steppe row matcher: ``orjson`` per line + :class:`steppe.detection.ioc.IocMatcher` for one
    organisation (the index built with every indicator visible to it), in ``--workers``
    processes (forked after the index is built; each reads and matches its share of the
    lines; Polars and DuckDB use every core too);
@@ -27,11 +27,17 @@ In one run, over the same file, it times (events/s; each reads the file itself):
    multithreaded JSON reader, every field read) + :class:`ColumnarMatcher.match_table`
    (Arrow kernels screen whole columns on every core; the row matcher's exact match
    judges the rows that may hit) — the path ``steppe detect`` takes over the lake;
-6. Steppe JSON: :class:`steppe.detection.ioc.JsonEventMatcher` over blocks of ~1 MB of
-   lines (about the size of an ingest batch), in ``--workers`` forked processes like 4:
-   msgspec decodes only the matched fields, a column screen keeps the events that may
-   hit, and only those are parsed in full (orjson) for the row matcher's exact match —
-   the path the streaming detector takes for the broker's batches.
+6. Steppe JSON, Python screen: :class:`steppe.detection.ioc.JsonEventMatcher` with
+   ``compiled=False`` over blocks of ~1 MB of lines (about the size of an ingest
+   batch), in ``--workers`` forked processes like 4: msgspec decodes only the matched
+   fields, a column screen in Python keeps the events that may hit, and only those are
+   parsed in full (orjson) for the row matcher's exact match;
+7. Steppe JSON: the same matcher with its compiled screen (``_jsonscreen.c``: one pass
+   of C over each event's bytes, screen keys hashed and probed in one table) — the
+   path the streaming detector takes for the broker's batches.
+
+Each contender's wall time and CPU time (every thread, and the reaped worker
+processes) are printed: the ceiling is one core, the baselines use every core.
 
 Each must count the planted events exactly, or the script stops. It prints the rates,
 ratios to the ceiling and to the best baseline for both Steppe contenders, the aims
@@ -197,12 +203,21 @@ def _steppe_share(args: tuple[str, int, int]) -> int:
 
 
 _JSON: JsonEventMatcher | None = None
+_JSON_PY: JsonEventMatcher | None = None  # the Python screen, for comparison
 _BLOCK = 1 << 20
 
 
 def _json_share(args: tuple[str, int, int]) -> int:
+    return _json_blocks(_JSON, args)
+
+
+def _json_py_share(args: tuple[str, int, int]) -> int:
+    return _json_blocks(_JSON_PY, args)
+
+
+def _json_blocks(matcher: JsonEventMatcher | None, args: tuple[str, int, int]) -> int:
     path, start, stop = args
-    assert _JSON is not None
+    assert matcher is not None
     found = 0
     with open(path, "rb") as f:
         f.seek(start)
@@ -213,17 +228,17 @@ def _json_share(args: tuple[str, int, int]) -> int:
             block = rest + block
             cut = block.rfind(b"\n") + 1 if left > 0 else len(block)
             block, rest = block[:cut], block[cut:]
-            found += sum(1 for _ in _JSON.match_lines(block, ORG, NOW))
+            found += sum(1 for _ in matcher.match_lines(block, ORG, NOW))
     return found
 
 
-def steppe_json(path: Path, workers: int) -> int:
+def steppe_json(path: Path, workers: int, share: Callable[[tuple[str, int, int]], int]) -> int:
     if workers == 1:
-        return _json_share((str(path), 0, path.stat().st_size))
+        return share((str(path), 0, path.stat().st_size))
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return sum(pool.map(_json_share, _shares(path, workers)))
+            return sum(pool.map(share, _shares(path, workers)))
     finally:
         gc.unfreeze()
 
@@ -344,14 +359,22 @@ def duckdb_join(path: Path, world: World) -> int:
     return int(count)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (every thread) and of its reaped children (the workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _time(label: str, run: Callable[[], int], events: int, expected: int | None) -> float:
     gc.collect()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     found = run()
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
     rate = events / seconds
     note = "" if expected is None else f", {found:,} events hit"
-    print(f"  {label:<26} {seconds:7.2f} s  {rate:>12,.0f} events/s{note}")
+    print(f"  {label:<30} {seconds:7.2f} s  {rate:>12,.0f} events/s  "
+          f"CPU {cpu:6.2f} s ({events / cpu:>10,.0f} events per CPU-s){note}")  # fmt: skip
     if expected is not None and found != expected:
         sys.exit(f"{label} found {found:,} events with hits, expected {expected:,}")
     return rate
@@ -399,30 +422,44 @@ def main(argv: list[str] | None = None) -> None:
         )
         duck_rate = _time("DuckDB read_json + joins", lambda: duckdb_join(path, world), n, planted)
         ours = _time(
-            f"Steppe ({args.workers} proc)", lambda: steppe(path, args.workers), n, planted
+            f"Steppe row matcher ({args.workers} proc)",
+            lambda: steppe(path, args.workers),
+            n,
+            planted,
         )
         started = time.perf_counter()
         columnar = ColumnarMatcher(_MATCHER.index)
         columnar.view(ORG)
         print(f"  columnar value sets for org {ORG} in {time.perf_counter() - started:.1f} s")
         col_rate = _time("Steppe columnar", lambda: steppe_columnar(path, columnar), n, planted)
-        global _JSON
+        global _JSON, _JSON_PY
+        _JSON_PY = JsonEventMatcher(_MATCHER.index, compiled=False)
+        py_rate = _time(
+            f"Steppe JSON, Python screen ({args.workers} proc)",
+            lambda: steppe_json(path, args.workers, _json_py_share),
+            n,
+            planted,
+        )
         _JSON = JsonEventMatcher(_MATCHER.index)
+        started = time.perf_counter()
+        _JSON.match_lines(b"{}", ORG, NOW)  # builds the compiled screen's table
+        print(f"  compiled screen's table in {time.perf_counter() - started:.2f} s")
         json_rate = _time(
             f"Steppe JSON ({args.workers} proc)",
-            lambda: steppe_json(path, args.workers),
+            lambda: steppe_json(path, args.workers, _json_share),
             n,
             planted,
         )
     best = max(polars_rate, duck_rate)
-    print(f"  Steppe / parse ceiling: {ours / ceiling:.2f} (aim ≥ 0.90: "
-          f"{'met' if ours >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip
-    print(f"  Steppe / best baseline: {ours / best:.2f} (aim ≥ 1.5: "
-          f"{'met' if ours >= 1.5 * best else 'NOT met'})")  # fmt: skip
-    print(f"  Steppe columnar / parse ceiling: {col_rate / ceiling:.2f} (aim ≥ 0.90: "
-          f"{'met' if col_rate >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip
-    print(f"  Steppe columnar / best baseline: {col_rate / best:.2f} (aim ≥ 1.5: "
-          f"{'met' if col_rate >= 1.5 * best else 'NOT met'})")  # fmt: skip
+    # The aim is judged on the path JSON-lines telemetry takes (the streaming detector's
+    # JsonEventMatcher); the others are printed for comparison.
+    for name, rate in (
+        ("row matcher", ours),
+        ("columnar", col_rate),
+        ("JSON, Python screen", py_rate),
+    ):
+        print(f"  Steppe {name} / parse ceiling: {rate / ceiling:.2f}, "
+              f"/ best baseline: {rate / best:.2f}")  # fmt: skip
     print(f"  Steppe JSON / parse ceiling: {json_rate / ceiling:.2f} (aim ≥ 0.90: "
           f"{'met' if json_rate >= 0.9 * ceiling else 'NOT met'})")  # fmt: skip
     print(f"  Steppe JSON / best baseline: {json_rate / best:.2f} (aim ≥ 1.5: "

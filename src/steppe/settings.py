@@ -270,6 +270,14 @@ class Settings(BaseSettings):
             "larger ones get 413."
         ),
     )
+    taxii_async_post: bool = Field(
+        default=True,
+        description=(
+            "Answer a TAXII POST 202 'pending' once its envelope is spooled (fsynced under "
+            "data_dir/taxii-intake) and import spooled envelopes in groups in the background; "
+            "false imports before answering (status 'complete' at once)."
+        ),
+    )
     taxii_page_size: int = Field(
         default=1000, gt=0, description="Objects per TAXII page when the client gives no limit."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,8 +42,21 @@ def _post(
         headers={**coalition.bearer(user), "Content-Type": TAXII_MEDIA},
     )
     assert answer.status_code == 202, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
+    return _completed(client, coalition, answer.json(), user)
+
+
+def _completed(
+    client: TestClient, coalition: Coalition, status: dict[str, Any], user: str = "ana"
+) -> dict[str, Any]:
+    """The status resource once nothing is pending (an asynchronous POST's import)."""
+    deadline = time.monotonic() + 30
+    while status["status"] == "pending":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.01)
+        answer = client.get(f"{ROOT}/status/{status['id']}/", headers=coalition.bearer(user))
+        assert answer.status_code == 200, answer.text
+        status = answer.json()
+    return status
 
 
 def _assert_error(answer: Any, status: int) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, func, select
 from conftest import KEY
 from steppe.audit.trail import AuditTrail
 from steppe.ingest.intel import PRESETS, RowProblem, read_list
+from steppe.intel.bodies import BODY_COLUMNS, body_object, body_text
 from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import CorrelationConfig
 from steppe.intel.feed_ingest import (
@@ -107,21 +108,29 @@ def test_stored_bodies_are_valid_stix(sqlite_engine: Engine) -> None:
     entries = [FeedEntry(ObservableType(k), v, 60, "a comment") for k, v in sorted(_VALUES.items())]
     _pull(sqlite_engine, "list", entries)
     with sqlite_engine.connect() as conn:
-        bodies = conn.execute(select(intel_objects.c.body)).scalars().all()
+        bodies = _rendered(conn)
     assert len(bodies) == len(_VALUES)
     for body in bodies:
         result = validate_instance(orjson.loads(body), ValidationOptions(version="2.1"))
         assert result.is_valid, [str(e) for e in result.errors]
 
 
+def _rendered(conn: Connection) -> list[str]:
+    """Every stored version's body as readers see it (rendered from its row), by pk."""
+    o = intel_objects
+    rows = conn.execute(select(*(o.c[n] for n in BODY_COLUMNS)).order_by(o.c.pk))
+    return [body_text(*row) for row in rows]
+
+
 def _current(engine: Engine) -> dict[str, dict[str, object]]:
+    o = intel_objects
     with engine.connect() as conn:
         rows = conn.execute(
-            select(observables.c.value, intel_objects.c.body)
-            .join(intel_objects, intel_objects.c.pk == observables.c.object_pk)
-            .where(intel_objects.c.is_current.is_(True))
+            select(observables.c.value, *(o.c[n] for n in BODY_COLUMNS))
+            .join(o, o.c.pk == observables.c.object_pk)
+            .where(o.c.is_current.is_(True))
         ).all()
-    return {value: orjson.loads(body) for value, body in rows}
+    return {value: body_object(*body) for value, *body in rows}
 
 
 def _last_seen(conn: Connection) -> dict[str, str]:
@@ -373,6 +382,7 @@ def _store_after(
             ]
             for name, sql in tables.items()
         }  # fmt: skip
+        store["bodies"] = [(body,) for body in _rendered(conn)]  # as every reader sees them
     engine.dispose()
     return store
 

@@ -38,7 +38,7 @@ from steppe.api.routes import (
 from steppe.audit.trail import AuditTrail
 from steppe.detection.sigma.store import RuleStore
 from steppe.errors import ConfigError
-from steppe.federation.server import create_taxii_app
+from steppe.federation.server import create_taxii_app, taxii_intake
 from steppe.heap import settle_heap
 from steppe.ingest.feeds.fetch import limits_from
 from steppe.ingest.feeds.scheduler import FeedScheduler
@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     built_engine = engine
     telemetry_service = TelemetryService(settings)
     playbook_library = PlaybookLibrary(settings.playbook_dir)
+    intake = taxii_intake(settings, engine, secret_key) if settings.taxii_async_post else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,9 +133,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             )
             runner.start()
         app.state.playbook_runner = runner
+        if intake is not None:
+            intake.start()  # imports what a crashed server left spooled
         try:
             yield
         finally:
+            if intake is not None:
+                intake.stop()
             if runner is not None:
                 runner.stop()
             if retention is not None:
@@ -192,7 +197,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     # TAXII 2.1 has its own media types and error resources: a sub-app, not in the OpenAPI.
     app.mount(
         TAXII_PREFIX,
-        create_taxii_app(settings, engine, secret_key, app.state.services.limiter.check),
+        create_taxii_app(
+            settings, engine, secret_key, app.state.services.limiter.check, intake=intake
+        ),
     )
 
     def openapi() -> dict[str, Any]:

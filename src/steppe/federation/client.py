@@ -15,6 +15,7 @@ which request failed and why.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -158,8 +159,15 @@ class TaxiiClient:
                 return
             token = page.next
 
-    def add_objects(self, collection: str, envelope: bytes) -> dict[str, Any]:
-        """POST an envelope (its JSON bytes); the status resource the server answers."""
+    def add_objects(
+        self, collection: str, envelope: bytes, *, wait: float = 300.0
+    ) -> dict[str, Any]:
+        """POST an envelope (its JSON bytes); its status resource once complete.
+
+        A server may answer ``pending`` and import later (TAXII 2.1 section 5.5): the
+        status is then polled until nothing is pending, for up to ``wait`` seconds
+        (TaxiiClientError past it). ``wait=0`` returns the first answer as it is.
+        """
         url = f"{self.api_root}collections/{collection}/objects/"
         response = self._check(
             url,
@@ -168,4 +176,15 @@ class TaxiiClient:
             ),
         )
         status: dict[str, Any] = orjson.loads(response.content)
+        deadline = time.monotonic() + wait
+        pause = 0.02
+        while wait and status.get("status") == "pending":
+            if time.monotonic() > deadline:
+                raise TaxiiClientError(
+                    f"{url}: status {status.get('id')} still pending after {wait:g} s"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            status_url = f"{self.api_root}status/{status.get('id')}/"
+            status = orjson.loads(self._get(status_url).content)
         return status

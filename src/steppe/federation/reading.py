@@ -37,6 +37,7 @@ from sqlalchemy import (
 
 from steppe.federation.agreements import Agreement
 from steppe.federation.collections import TaxiiCollection
+from steppe.intel.bodies import body_text
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_id
 from steppe.sharing.model import READ_ROLES, Actor, OrgKind, Role, TlpLevel
 from steppe.sharing.policy import require_reader, visible_filter
@@ -161,7 +162,14 @@ def read_page(
             or_(_o.c.imported_at > moment, and_(_o.c.imported_at == moment, _o.c.pk > pk))
         )
     # .all() fetches in one call; iterating the result fetches row by row (slower here).
-    rows = [Row(*r) for r in conn.execute(query.limit(limit + 1), params).all()]
+    rows = [
+        Row(
+            pk, added, stix_id, kind, modified, tlp, body_text(body, stix_id, made, modified, *rest)
+        )
+        for pk, added, stix_id, kind, modified, tlp, body, made, *rest in conn.execute(
+            query.limit(limit + 1), params
+        ).all()
+    ]
     return Page(rows[:limit], len(rows) > limit)
 
 
@@ -201,7 +209,19 @@ def _base_query(
         conditions.append(_o.c.imported_at > bindparam("added_after"))
     return (
         select(
-            _o.c.pk, _o.c.imported_at, _o.c.stix_id, _o.c.type, _o.c.modified, _o.c.tlp, _o.c.body
+            _o.c.pk,
+            _o.c.imported_at,
+            _o.c.stix_id,
+            _o.c.type,
+            _o.c.modified,
+            _o.c.tlp,
+            _o.c.body,
+            # What the rest of a feed indicator's body is rendered from (body_text).
+            _o.c.created,
+            _o.c.name,
+            _o.c.confidence,
+            _o.c.valid_until,
+            _o.c.revoked,
         )
         .where(*conditions)
         .order_by(_o.c.imported_at, _o.c.pk)

@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -40,8 +41,16 @@ from steppe.errors import InputError, NotFound, RateLimited, SteppeError, Unauth
 from steppe.federation.agreements import Agreement, agreement_for_org
 from steppe.federation.collections import TaxiiCollection, collections_for, find_collection
 from steppe.federation.cursors import Cursor, CursorCodec
+from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
 from steppe.federation.reading import ObjectFilter, Page, read_page, serialise_objects, version_of
-from steppe.federation.writing import add_objects, delete_object, get_status
+from steppe.federation.writing import (
+    StatusResource,
+    add_objects,
+    check_may_write,
+    delete_object,
+    get_status,
+    import_spooled,
+)
 from steppe.settings import Settings
 from steppe.sharing.directory import authenticate_token
 from steppe.sharing.model import Actor, OrgKind
@@ -49,7 +58,7 @@ from steppe.sharing.policy import require_reader
 from steppe.storage import timestamps
 from steppe.storage.engine import writing
 
-__all__ = ["API_ROOT", "TAXII_MEDIA_TYPE", "create_taxii_app"]
+__all__ = ["API_ROOT", "TAXII_MEDIA_TYPE", "create_taxii_app", "taxii_intake"]
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
 _log = logging.getLogger(__name__)
@@ -84,13 +93,22 @@ class _Context:
     secret_key: str
     rate_check: Callable[[str], None]
     cursors: CursorCodec
+    intake: TaxiiIntake | None
 
 
 def create_taxii_app(
-    settings: Settings, engine: Engine, secret_key: str, rate_check: Callable[[str], None]
+    settings: Settings,
+    engine: Engine,
+    secret_key: str,
+    rate_check: Callable[[str], None],
+    intake: TaxiiIntake | None = None,
 ) -> Starlette:
-    """The TAXII app, to mount at ``/taxii2`` (``rate_check(key)`` raises RateLimited)."""
-    ctx = _Context(settings, engine, secret_key, rate_check, CursorCodec(secret_key))
+    """The TAXII app, to mount at ``/taxii2`` (``rate_check(key)`` raises RateLimited).
+
+    With an ``intake`` (see :func:`taxii_intake`), a POST is answered ``pending`` once
+    its envelope is spooled and imported in the background; without, before answering.
+    """
+    ctx = _Context(settings, engine, secret_key, rate_check, CursorCodec(secret_key), intake)
     handlers: list[tuple[str, Callable[[_Context, Request], Response], list[str]]] = [
         ("/", _discovery, ["GET"]),
         ("/{root}/", _api_root, ["GET"]),
@@ -109,6 +127,20 @@ def create_taxii_app(
         if path != "/":
             routes.append(Route(path.rstrip("/"), endpoint, methods=methods))
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+
+def taxii_intake(settings: Settings, engine: Engine, secret_key: str) -> TaxiiIntake:
+    """The spool and worker of asynchronous POSTs, under ``data_dir/taxii-intake``.
+
+    Start it with the server (it then imports what a crashed process left) and stop it
+    with it; a POST starts it too if the server did not.
+    """
+
+    def import_group(envelopes: list[Spooled]) -> None:
+        with writing(engine) as conn:
+            import_spooled(conn, secret_key, envelopes)
+
+    return TaxiiIntake(settings.data_dir / "taxii-intake", import_group)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -371,10 +403,22 @@ def _api_root(ctx: _Context, request: Request) -> Response:
 
 
 def _status(ctx: _Context, request: Request) -> Response:
+    status_id = request.path_params["status_id"]
     with ctx.engine.connect() as conn:
         actor = _actor(ctx, request, conn)
         _check_root(request)
-        status = get_status(conn, actor, request.path_params["status_id"])
+        # The spool first: its file goes only after the status row is committed. The
+        # read transaction ends here, so the status query below sees the database as
+        # it is after the spool was looked at (an older snapshot could miss a status
+        # whose file has just gone: a 404 for an envelope that was accepted).
+        conn.rollback()
+        waiting = ctx.intake.pending(status_id, actor.user_id) if ctx.intake else None
+        if waiting is not None:
+            status = StatusResource(
+                waiting.status_id, waiting.request_timestamp, waiting.total_count, [], []
+            )
+        else:
+            status = get_status(conn, actor, status_id)
     return _taxii(status.to_dict())
 
 
@@ -433,9 +477,23 @@ def _add(ctx: _Context, request: Request) -> Response:
         raise InputError(f"not valid JSON: {exc.msg}", line=exc.lineno) from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("objects", []), list):
         raise TaxiiError(400, 'expected a TAXII envelope: {"objects": [...]}')
+    objects = envelope.get("objects", [])
+    if ctx.intake is not None:
+        check_may_write(actor, collection)
+        header = SpoolHeader(
+            str(uuid.uuid4()),
+            actor.user_id,
+            actor.user_name,
+            collection.id,
+            timestamps.now(),
+            len(objects),
+        )
+        ctx.intake.spool(header, data)
+        pending = StatusResource(header.status_id, header.request_timestamp, len(objects), [], [])
+        return _taxii(pending.to_dict(), status=202)
     trail = AuditTrail(key=ctx.secret_key, actor=f"user:{actor.user_name}")
     with writing(ctx.engine) as conn:
-        status = add_objects(conn, trail, actor, collection, data, envelope.get("objects", []))
+        status = add_objects(conn, trail, actor, collection, data, objects)
     return _taxii(status.to_dict(), status=202)
 
 

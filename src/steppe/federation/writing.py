@@ -31,7 +31,8 @@ from sqlalchemy import Column, Connection, delete, insert, select, update
 from steppe.audit.trail import AuditTrail
 from steppe.errors import Conflict, Forbidden, InputError, NotFound
 from steppe.federation.agreements import agreement_for_org
-from steppe.federation.collections import WRITER_ROLES, TaxiiCollection
+from steppe.federation.collections import WRITER_ROLES, TaxiiCollection, find_collection
+from steppe.federation.intake import Spooled
 from steppe.federation.reading import ObjectFilter, read_page, version_of
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.stix import bundle_tlp_definitions, tlp_of
@@ -47,11 +48,15 @@ from steppe.storage.schema import (
 )
 
 __all__ = [
+    "Envelope",
     "StatusResource",
+    "add_envelopes",
     "add_objects",
+    "check_may_write",
     "delete_object",
     "get_status",
     "import_each",
+    "import_spooled",
     "incoming_tlp",
 ]
 
@@ -66,15 +71,20 @@ class StatusResource:
     successes: list[dict[str, str]]
     failures: list[dict[str, str]]
 
+    @property
+    def pending_count(self) -> int:
+        return self.total_count - len(self.successes) - len(self.failures)
+
     def to_dict(self) -> dict[str, Any]:
+        pending = self.pending_count
         doc: dict[str, Any] = {
             "id": self.id,
-            "status": "complete",
+            "status": "pending" if pending else "complete",
             "request_timestamp": self.request_timestamp,
             "total_count": self.total_count,
             "success_count": len(self.successes),
             "failure_count": len(self.failures),
-            "pending_count": 0,
+            "pending_count": pending,
         }
         # TAXII: lists are omitted, never sent empty.
         if self.successes:
@@ -82,6 +92,16 @@ class StatusResource:
         if self.failures:
             doc["failures"] = self.failures
         return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One POSTed envelope: its status id, when it came, its body and its objects."""
+
+    status_id: str
+    requested: str
+    data: bytes
+    objects: list[Any]
 
 
 def add_objects(
@@ -93,59 +113,133 @@ def add_objects(
     objects: list[Any],
 ) -> StatusResource:
     """Store an envelope's objects in ``collection``; each succeeds or fails alone."""
-    if not collection.can_write or not (actor.roles & WRITER_ROLES):
-        raise Forbidden("the caller may not write to this collection")
-    requested = timestamps.now()
+    envelope = Envelope(str(uuid.uuid4()), timestamps.now(), data, objects)
+    return add_envelopes(conn, trail, actor, collection, [envelope])[0]
+
+
+def add_envelopes(
+    conn: Connection,
+    trail: AuditTrail,
+    actor: Actor,
+    collection: TaxiiCollection,
+    envelopes: Sequence[Envelope],
+) -> list[StatusResource]:
+    """Store the objects of one caller's envelopes in ``collection`` with ONE import
+    (asynchronous POSTs taken together); each object succeeds or fails alone, and each
+    envelope gets its status resource."""
+    check_may_write(actor, collection)
     owner = directory.get_organisation(conn, actor.org_id)
     distribution, default_tlp, groups = collection.write_distribution()
+    objects = [obj for envelope in envelopes for obj in envelope.objects]
     failures: dict[int, str] = {}
     candidates = list(range(len(objects)))
     if owner.kind is OrgKind.PEER:
         # What a peer sends is stored one step narrower, and only at agreed TLP levels.
         agreement = agreement_for_org(conn, owner.id)
         distribution = agreement.narrow(distribution)
-        local = bundle_tlp_definitions(objects)
-        for index in candidates:
-            obj = objects[index]
-            level = incoming_tlp(obj, local, default_tlp)
-            if not agreement.allows_tlp(level):
-                failures[index] = f"TLP:{level.value.upper()} may not arrive from a peer"
-            elif isinstance(obj, dict) and not agreement.allows_type(str(obj.get("type"))):
-                failures[index] = f"type {obj.get('type')!r} is not in the sync agreement"
+        index = 0
+        for envelope in envelopes:
+            local = bundle_tlp_definitions(envelope.objects)  # an envelope's own markings
+            for obj in envelope.objects:
+                level = incoming_tlp(obj, local, default_tlp)
+                if not agreement.allows_tlp(level):
+                    failures[index] = f"TLP:{level.value.upper()} may not arrive from a peer"
+                elif isinstance(obj, dict) and not agreement.allows_type(str(obj.get("type"))):
+                    failures[index] = f"type {obj.get('type')!r} is not in the sync agreement"
+                index += 1
         candidates = [i for i in candidates if i not in failures]
         # The importer refuses peer owners so that nothing but sync can store as one:
         # this is sync, so it is handed the organisation as a member.
         owner = dataclasses.replace(owner, kind=OrgKind.MEMBER)
     marking = Marking(distribution, default_tlp, groups)
-    failures.update(
-        import_each(
-            conn,
-            trail,
-            data,
-            objects,
-            candidates,
-            owner,
-            marking,
-            f"TAXII POST to {collection.alias}",
+    source = f"TAXII POST to {collection.alias}"
+    if len(envelopes) > 1:
+        source += f" ({len(envelopes)} envelopes taken together)"
+    data = envelopes[0].data if len(envelopes) == 1 else b"\n".join(e.data for e in envelopes)
+    failures.update(import_each(conn, trail, data, objects, candidates, owner, marking, source))
+    statuses = []
+    offset = 0
+    for envelope in envelopes:
+        span = range(offset, offset + len(envelope.objects))
+        successes = [_detail(objects[i]) for i in span if i not in failures]
+        failed = [{**_detail(objects[i]), "message": failures[i]} for i in span if i in failures]
+        status = StatusResource(
+            envelope.status_id, envelope.requested, len(span), successes, failed
         )
-    )
-    successes = [_detail(objects[i]) for i in range(len(objects)) if i not in failures]
-    failed = [{**_detail(objects[i]), "message": failures[i]} for i in sorted(failures)]
-    status = StatusResource(str(uuid.uuid4()), requested, len(objects), successes, failed)
+        _record_status(conn, status, actor.user_id, collection.id)
+        statuses.append(status)
+        offset += len(span)
+    return statuses
+
+
+def check_may_write(actor: Actor, collection: TaxiiCollection) -> None:
+    if not collection.can_write or not (actor.roles & WRITER_ROLES):
+        raise Forbidden("the caller may not write to this collection")
+
+
+def _record_status(
+    conn: Connection, status: StatusResource, user_id: int, collection_id: str
+) -> None:
     conn.execute(
         insert(taxii_statuses).values(
             id=status.id,
-            user_id=actor.user_id,
-            collection_id=collection.id,
-            request_timestamp=requested,
+            user_id=user_id,
+            collection_id=collection_id,
+            request_timestamp=status.request_timestamp,
             total_count=status.total_count,
-            success_count=len(successes),
-            failure_count=len(failed),
+            success_count=len(status.successes),
+            failure_count=len(status.failures),
             pending_count=0,
-            details=orjson.dumps({"successes": successes, "failures": failed}).decode(),
+            details=orjson.dumps(
+                {"successes": status.successes, "failures": status.failures}
+            ).decode(),
         )
     )
-    return status
+
+
+def import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]) -> None:
+    """Import envelopes accepted by an asynchronous POST, in the caller's transaction.
+
+    One caller's envelopes to one collection go in with one import; one that defines
+    marking-definitions goes alone (its definitions apply to its own objects only). The
+    caller and the collection are looked up again: rights withdrawn since the POST apply
+    (every object then fails with why). An envelope whose status is recorded already
+    (imported before a crash that came ahead of its spool file's removal) is skipped.
+    """
+    ids = [item.header.status_id for item in spooled]
+    done = set(
+        conn.execute(select(taxii_statuses.c.id).where(taxii_statuses.c.id.in_(ids))).scalars()
+    )
+    runs: dict[tuple[int, str, str], list[Envelope]] = {}
+    for item in spooled:
+        head = item.header
+        if head.status_id in done:
+            continue
+        objects = orjson.loads(item.body).get("objects", [])
+        envelope = Envelope(head.status_id, head.request_timestamp, item.body, objects)
+        alone = head.status_id if _defines_markings(objects) else ""
+        runs.setdefault((head.user_id, head.collection_id, alone), []).append(envelope)
+    names = {item.header.user_id: item.header.user_name for item in spooled}
+    for (user_id, collection_id, _), envelopes in runs.items():
+        trail = AuditTrail(key=secret_key, actor=f"user:{names[user_id]}")
+        try:
+            actor = directory.load_actor(conn, names[user_id])
+            if actor.user_id != user_id:
+                raise NotFound(f"no user {names[user_id]!r}")
+            collection = find_collection(conn, actor, collection_id)
+            add_envelopes(conn, trail, actor, collection, envelopes)
+        except (Forbidden, NotFound) as exc:
+            for envelope in envelopes:
+                message = f"not imported: {exc.message}"
+                failed = [{**_detail(obj), "message": message} for obj in envelope.objects]
+                status = StatusResource(
+                    envelope.status_id, envelope.requested, len(failed), [], failed
+                )
+                _record_status(conn, status, user_id, collection_id)
+
+
+def _defines_markings(objects: list[Any]) -> bool:
+    return any(isinstance(o, dict) and o.get("type") == "marking-definition" for o in objects)
 
 
 def incoming_tlp(obj: Any, local: dict[str, TlpLevel], default: TlpLevel) -> TlpLevel:
@@ -249,7 +343,14 @@ def delete_object(
     rows = read_page(conn, actor, collection, flt, limit=100_000).rows
     if not rows:
         raise NotFound(f"no object {stix_id!r}")
-    own = [r.pk for r in rows if _owner(conn, r.pk) == actor.org_id]
+    pks = [r.pk for r in rows]
+    own = list(
+        conn.execute(
+            select(intel_objects.c.pk).where(
+                intel_objects.c.pk.in_(pks), intel_objects.c.owner_org_id == actor.org_id
+            )
+        ).scalars()
+    )
     if not own:
         raise Forbidden("only the owner organisation may delete this object")
     # Derived objects are visible only to who sees all their sources: dropping a source
@@ -281,13 +382,6 @@ def _references_to_objects() -> list[Column[Any]]:
         for column in table.columns
         if any(fk.column is intel_objects.c.pk for fk in column.foreign_keys)
     ]
-
-
-def _owner(conn: Connection, pk: int) -> int:
-    owner: int = conn.execute(
-        select(intel_objects.c.owner_org_id).where(intel_objects.c.pk == pk)
-    ).scalar_one()
-    return owner
 
 
 def _restore_current(conn: Connection, stix_id: str, org_id: int) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Select, exists, select
 
 from steppe.errors import Forbidden, InvalidObservable, NotFound
 from steppe.intel import attack
+from steppe.intel.bodies import BODY_COLUMNS, body_object
 from steppe.intel.guess import canonical_observable
 from steppe.intel.observables import ObservableType
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_definition, tlp_marking_id
@@ -92,13 +93,14 @@ def iter_visible_bodies(
 ) -> Iterator[dict[str, Any]]:
     """Every current object ``actor`` may see, with its TLP marking ref, oldest first."""
     require_reader(actor)
-    query = select(intel_objects.c.body, intel_objects.c.tlp).where(
+    o = intel_objects
+    query = select(o.c.tlp, *(o.c[name] for name in BODY_COLUMNS)).where(
         intel_objects.c.is_current.is_(True), visible_filter(actor, intel_objects)
     )
     if types:
         query = query.where(intel_objects.c.type.in_(types))
-    for body, tlp in conn.execute(query.order_by(intel_objects.c.pk)).yield_per(2000):
-        yield _with_tlp(orjson.loads(body), TlpLevel(tlp))
+    for tlp, *body in conn.execute(query.order_by(intel_objects.c.pk)).yield_per(2000):
+        yield _with_tlp(body_object(*body), TlpLevel(tlp))
 
 
 def export_bundle(
@@ -214,7 +216,19 @@ def _stored(row: Any) -> StoredObject:
         bool(row.revoked),
         None if row.matchable is None else bool(row.matchable),
         row.pattern_note,
-        _with_tlp(orjson.loads(row.body), TlpLevel(row.tlp)),
+        _with_tlp(
+            body_object(
+                row.body,
+                row.stix_id,
+                row.created,
+                row.modified,
+                row.name,
+                row.confidence,
+                row.valid_until,
+                row.revoked,
+            ),
+            TlpLevel(row.tlp),
+        ),
     )
 
 

@@ -166,7 +166,9 @@ intel_objects = Table(
     Column("pattern_note", Text, nullable=True),  # why an indicator is not matchable
     Column("name", Text, nullable=True),
     Column("imported_at", TS, nullable=False),
-    Column("body", Text, nullable=False),  # the STIX 2.1 JSON as received
+    # The STIX 2.1 JSON as received; a list-feed indicator keeps only a marker its body is
+    # rendered from with the row (steppe.intel.bodies: every reader goes through it).
+    Column("body", Text, nullable=False),
     # Each organisation has its own copy of an id: another member cannot "update" it.
     # stix_id first, so the same index serves look-ups by id alone.
     UniqueConstraint("stix_id", "owner_org_id", "modified", name="uq_intel_objects_version"),

@@ -51,12 +51,14 @@ def _same_hits(index: IocIndex, events: list[dict[str, Any]]) -> None:
     lines = b"".join(orjson.dumps(e) + b"\n" for e in events)
     array = orjson.dumps(events)
     rows = IocMatcher(index)
-    by_lines, by_array = JsonEventMatcher(index), JsonEventMatcher(index)
-    for org in ORGS:
-        expected = comparable_hits(rows.match_events(events, org, NOW))
-        for _ in range(2):  # the first batch teaches the fields, the second is screened
-            assert comparable_hits(by_lines.match_lines(lines, org, NOW)) == expected
-            assert comparable_hits(by_array.match_array(array, org, NOW)) == expected
+    for compiled in (False, True):  # the Python screen, and the C one over the bytes
+        by_lines = JsonEventMatcher(index, compiled=compiled)
+        by_array = JsonEventMatcher(index, compiled=compiled)
+        for org in ORGS:
+            expected = comparable_hits(rows.match_events(events, org, NOW))
+            for _ in range(2):  # the first batch teaches the fields, the second is screened
+                assert comparable_hits(by_lines.match_lines(lines, org, NOW)) == expected
+                assert comparable_hits(by_array.match_array(array, org, NOW)) == expected
 
 
 indicators = st.lists(

@@ -3,10 +3,12 @@ as the events the per-event path gives."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from steppe.ingest.telemetry.formats import parse_bytes, parse_bytes_batched
 from steppe.ingest.telemetry.intake import TelemetryIntake
@@ -92,3 +94,43 @@ def test_the_broker_gets_the_record_the_sink_spooled_not_a_second_encoding() -> 
     broker.drain()
     broker.close()
     assert [m.data for m in got] == sink.records  # the same bytes, time stamp included
+
+
+class _SlowSink(MemorySink):
+    """Takes its time over each batch (as a disk sync does) and remembers the order."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+        self.fail_at = fail_at
+
+    def accept(self, organisation_id: int, events: Any) -> None:
+        if len(self.batches) == self.fail_at:
+            raise OSError("disk full")
+        time.sleep(0.01)
+        super().accept(organisation_id, events)
+        self.batches.append(len(events))
+
+
+def file_events(count: int) -> list[dict[str, Any]]:
+    return [
+        {"@timestamp": f"2026-11-28T10:00:{n % 60:02d}.000000Z", "raw": {"n": n}}
+        for n in range(count)
+    ]
+
+
+def test_a_file_is_submitted_batch_after_batch_in_order() -> None:
+    sink = _SlowSink()
+    progress: list[int] = []
+    report = TelemetryIntake(sink, batch_size=4).ingest_items(
+        5, file_events(10), progress=progress.append
+    )
+    assert report.events == 10 and progress == sink.batches == [4, 4, 2]
+    assert [e["raw"]["n"] for e in sink.events(5)] == list(range(10))
+
+
+def test_a_failure_to_submit_a_batch_stops_the_file_with_that_error() -> None:
+    sink = _SlowSink(fail_at=1)
+    with pytest.raises(OSError, match="disk full"):
+        TelemetryIntake(sink, batch_size=4).ingest_items(5, file_events(10))
+    assert sink.batches == [4]

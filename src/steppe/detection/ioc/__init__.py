@@ -9,6 +9,8 @@
   screened column by column.
 - :mod:`~steppe.detection.ioc.jsonevents` — the same hits from JSON bytes (the broker's
   batches, JSON lines), only the events that may hit parsed in full.
+- :mod:`~steppe.detection.ioc.screen` — the JSON matcher's screen in C, over the
+  events' bytes (when the extension was built).
 """
 
 from steppe.detection.ioc.audience import Coalition, audience_mask, load_coalition

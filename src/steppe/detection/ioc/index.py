@@ -112,6 +112,16 @@ class IocIndex:
         #: Bumped by every :meth:`add` and :meth:`remove`: lets a columnar matcher know
         #: when the value sets it derived from the index are stale.
         self.generation = 0
+        #: Screen keys new since :attr:`screen_log_start` — ``("I", address)``, ``("C",
+        #: cidr key)``, ``("T", tail)``, ``("H", hash)`` — so that a compiled screen
+        #: (:mod:`~steppe.detection.ioc.screen`) catches up without a rebuild. Removals
+        #: are only counted (:attr:`removed_values`): a stale screen key merely sends an
+        #: event to the exact matcher. Trimmed past :data:`SCREEN_LOG_LIMIT` entries, and
+        #: kept only once a screen asked for it (``keep_screen_log``).
+        self.keep_screen_log = False
+        self.screen_log: list[tuple[str, str]] = []
+        self.screen_log_start = 0
+        self.removed_values = 0
 
     def __len__(self) -> int:
         return len(self.indicators)
@@ -146,8 +156,12 @@ class IocIndex:
                 tail = host_tail(value if table == "domain" else url_host(value))
                 self.tails[tail] = self.tails.get(tail, 0) + 1
                 self.single_labels += "." not in tail
-            elif current is None and table == "ip" and ":" in value:
-                self.ipv6_values += 1
+                self._log_screen_key("T", tail)
+            elif current is None and table == "ip":
+                self.ipv6_values += ":" in value
+                self._log_screen_key("I", value)
+            elif current is None and table == "hash":
+                self._log_screen_key("H", value)
             self._audience[ref.pk] = audience
             self._refresh(key)
             kept.append(key)
@@ -184,6 +198,7 @@ class IocIndex:
                     self._postings[key] = next(iter(current))
             elif current == pk:
                 del self._postings[key]
+                self.removed_values += 1
                 if key[0] in ("domain", "url"):
                     tail = host_tail(key[1] if key[0] == "domain" else url_host(key[1]))
                     left = self.tails.get(tail, 0) - 1
@@ -232,10 +247,20 @@ class IocIndex:
             if left > 0:
                 if left == 1 and step > 0:
                     self.cidr_key_levels[level] += 1
+                    self._log_screen_key("C", k)
                 counts[k] = left
             else:
                 counts.pop(k, None)
                 self.cidr_key_levels[level] -= 1
+
+    def _log_screen_key(self, kind: str, value: str) -> None:
+        if not self.keep_screen_log:
+            return
+        log = self.screen_log
+        if len(log) >= SCREEN_LOG_LIMIT:  # screens that far behind rebuild instead
+            self.screen_log_start += len(log)
+            log.clear()
+        log.append((kind, value))
 
     def _pks(self, key: tuple[str, str]) -> tuple[int, ...] | set[int]:
         current = self._postings.get(key)
@@ -321,6 +346,9 @@ class IocIndex:
                     mask |= self._audience[pk]
                 yield prefix, mask
 
+
+#: Entries of :attr:`IocIndex.screen_log` kept before it is trimmed.
+SCREEN_LOG_LIMIT = 200_000
 
 _HASH_TYPES = {32: "md5", 40: "sha1", 64: "sha256"}
 

@@ -24,6 +24,12 @@ policy-checked match (the organisation's audience bit, ``valid_until``), so the 
 are those of :meth:`IocMatcher.match_events` over the same events, in the same order
 (tests/detection/ioc/test_jsonevents.py checks that with hypothesis).
 
+When the compiled screen was built (:mod:`~steppe.detection.ioc.screen`, C over the
+events' bytes), it replaces all of the above up to the full parse of the kept events:
+one pass of C per event instead of a msgspec decode and a Python screen per column. The
+Python screen remains for an install without it, and for a JSON array that the C reader
+finds malformed (so that the error is named the same way).
+
 A matched field that is absent from a stream costs nothing: the decoder declares the
 fields seen so far as strings and the others as ``null`` only, so a batch bringing a
 new one fails validation at once and is matched by the reference path (a full parse),
@@ -46,6 +52,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from steppe.detection.ioc import screen as byte_screen
 from steppe.detection.ioc.index import IocIndex
 from steppe.detection.ioc.matcher import (
     DOMAIN_FIELDS,
@@ -78,13 +85,17 @@ Matched = list[tuple[dict[str, Any], list[EventHit]]]
 class JsonEventMatcher:
     """JSON events (lines, or one array) → hits against one :class:`IocIndex`."""
 
-    def __init__(self, index: IocIndex) -> None:
+    def __init__(self, index: IocIndex, *, compiled: bool = True) -> None:
+        """``compiled=False``: the Python screen even where the compiled one was built."""
         self.index = index
         self.matcher = IocMatcher(index)
         self._present: frozenset[str] = frozenset()
         self._decoders: dict[frozenset[str], msgspec.json.Decoder[Any]] = {}
         self._tails_backwards: set[str] = set()
         self._generation = -1  # of the index, when _tails_backwards was made
+        self._bytes = (
+            byte_screen.ByteScreen(index) if compiled and byte_screen.available() else None
+        )
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -96,6 +107,8 @@ class JsonEventMatcher:
         Blank lines are skipped; a line that is not a JSON object raises
         :class:`~steppe.errors.InputError` naming it.
         """
+        if self._bytes is not None:
+            return iter(self._match_spans(data, self._bytes.lines(data), org_id, now, True))
         lines = data.splitlines()
         if b"" in lines:  # keep the numbers of the others for errors
             numbers = [k for k, line in enumerate(lines, 1) if line]
@@ -107,6 +120,10 @@ class JsonEventMatcher:
         self, data: bytes, org_id: int, now: str
     ) -> Iterator[tuple[dict[str, Any], list[EventHit]]]:
         """The same for a JSON array of events (a broker message of the ingest)."""
+        if self._bytes is not None:
+            spans = self._bytes.array(data)
+            if spans is not None:
+                return iter(self._match_spans(data, spans, org_id, now, False))
         try:
             items: list[msgspec.Raw] = msgspec.json.decode(data, type=list[msgspec.Raw])
         except msgspec.DecodeError as exc:
@@ -134,6 +151,30 @@ class JsonEventMatcher:
         found: Matched = []
         for row in self._screen(structs):
             event = loads(memoryview(items[row]))
+            hits = match_event(event, org_id, now)
+            if hits:
+                found.append((event, hits))
+        return found
+
+    def _match_spans(
+        self, data: bytes, spans: list[tuple[int, int, int]], org_id: int, now: str, lines: bool
+    ) -> Matched:
+        """The exact match of the events the compiled screen kept: ``(start, end,
+        number)`` of each in ``data``, numbered by line (``lines``) or array item."""
+        match_event = self.matcher.match_event
+        view = memoryview(data)
+        found: Matched = []
+        for start, end, number in spans:
+            item = view[start:end]
+            line, field = (number, None) if lines else (None, f"[{number}]")
+            if lines and not bytes(item).strip():
+                continue  # blank but for a form feed or the like, as splitlines() leaves it
+            try:
+                event = orjson.loads(item)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(f"not JSON: {exc}", line=line, field=field) from None
+            if not isinstance(event, dict):
+                raise InputError("not a JSON object", line=line, field=field)
             hits = match_event(event, org_id, now)
             if hits:
                 found.append((event, hits))

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from steppe.alerts.queries import get_alert, readable_organisations
 from steppe.errors import NotFound
+from steppe.intel.bodies import body_object
 from steppe.intel.queries import get_stored
 from steppe.intel.sightings import scores_for
 from steppe.response.incidents.access import visible_incident
@@ -153,6 +154,9 @@ class IntelSource:
                 o.c.valid_until,
                 o.c.imported_at,
                 o.c.body,
+                o.c.created,  # with the columns above, what a feed indicator's body is made of
+                o.c.modified,
+                o.c.revoked,
                 organisations.c.name.label("owner"),
             )
             .select_from(o.join(organisations, organisations.c.id == o.c.owner_org_id))
@@ -179,7 +183,16 @@ class IntelSource:
         scores = scores_for(conn, pks)
         items = []
         for r in rows:
-            body = orjson.loads(r.body)
+            body = body_object(
+                r.body,
+                r.stix_id,
+                r.created,
+                r.modified,
+                r.name,
+                r.confidence,
+                r.valid_until,
+                r.revoked,
+            )
             score = scores.get(r.pk)
             intel = {
                 "id": r.stix_id,

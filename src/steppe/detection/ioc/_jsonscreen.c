@@ -1,0 +1,896 @@
+/* The IOC screen of JSON events, over their bytes (steppe.detection.ioc.screen).
+ *
+ * Hand-written because measurement showed the libraries are the bottleneck
+ * (docs/benchmarks.md, "IOC matching of JSON-lines telemetry"): the Python screen
+ * over msgspec's structs costs ~2.3x an orjson parse of the event, and pyarrow's JSON
+ * reader alone costs more CPU than orjson's whole parse before `is_in` starts. Here one
+ * pass over each event's bytes checks that it is well-formed JSON, takes the string
+ * values of the matched top-level fields, and turns each into 64-bit hashes of its
+ * screen keys (the address, its /24 /16 /8 text keys, the name's last one or two
+ * labels, the lower-cased hash); a second pass probes those hashes in one open-addressed
+ * table with prefetching, so the cache misses of a million-entry table overlap.
+ *
+ * The screen may keep an event that cannot hit (a hash collision, a stale key): the
+ * exact matcher then finds nothing. It must never drop one that can: anything it cannot
+ * judge as the exact matcher would (an escape in a matched key or value, a non-ASCII
+ * byte, IPv6, a name ending with a dot, a bracket or a digit, a URL, malformed JSON)
+ * keeps the event. It never decides visibility: the kept events go to IocMatcher.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Flags, set by the caller from the index. */
+#define F_CIDR4 1u    /* IPv4 networks indexed */
+#define F_L24 2u      /* ... with "a.b.c." keys */
+#define F_L16 4u      /* ... with "a.b." keys */
+#define F_L8 8u       /* ... with "a." keys */
+#define F_V6 16u      /* IPv6 values or networks indexed */
+#define F_SINGLE 32u  /* single-label names indexed */
+#define F_EMAIL 64u   /* e-mail addresses indexed */
+
+enum { K_IP = 'I', K_CIDR = 'C', K_TAIL = 'T', K_HASH = 'H' };
+enum { T_IP, T_NAME, T_URL, T_HASH, T_EMAIL };
+
+static const struct {
+    const char *name;
+    int type;
+} FIELDS[] = {
+    {"source.ip", T_IP},
+    {"destination.ip", T_IP},
+    {"dns.question.name", T_NAME},
+    {"destination.domain", T_NAME},
+    {"url.domain", T_NAME},
+    {"tls.server.sni", T_NAME},
+    {"url.full", T_URL},
+    {"file.hash.md5", T_HASH},
+    {"file.hash.sha1", T_HASH},
+    {"file.hash.sha256", T_HASH},
+    {"email.from.address", T_EMAIL},
+    {"email.sender.address", T_EMAIL},
+    {"email.to.address", T_EMAIL},
+};
+#define N_FIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
+#define MAX_DEPTH 64
+
+static size_t field_len[N_FIELDS]; /* strlen of each, set at import */
+/* Bytes a string's scan stops at: the quote, the backslash, control and non-ASCII. */
+static unsigned char string_stop[256];
+
+static void
+init_tables(void)
+{
+    for (size_t f = 0; f < N_FIELDS; f++)
+        field_len[f] = strlen(FIELDS[f].name);
+    for (int c = 0; c < 256; c++)
+        string_stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+/* A-Z to a-z in each of 8 bytes (ASCII; other bytes keep the event anyway). */
+static inline uint64_t
+lower8(uint64_t w)
+{
+    uint64_t low7 = w & 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t from_a = low7 + 0x3f3f3f3f3f3f3f3fULL; /* high bit: byte >= 'A' */
+    uint64_t past_z = low7 + 0x2525252525252525ULL; /* high bit: byte > 'Z' */
+    uint64_t upper = from_a & ~past_z & ~w & 0x8080808080808080ULL;
+    return w | (upper >> 2);
+}
+
+static inline uint64_t
+mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
+}
+
+/* A key's hash, 8 bytes at a time, lower-cased on the way when asked. */
+static uint64_t
+key_hash(int kind, const char *s, Py_ssize_t n, int lower)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)kind << 56) ^ (uint64_t)n;
+    uint64_t w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = mix(h, lower ? lower8(w) : w);
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, s, (size_t)n);
+        h = mix(h, lower ? lower8(w) : w);
+    }
+    h ^= h >> 33; /* murmur3's finaliser: the table indexes by the low bits */
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t *slots;
+    uint64_t mask;
+    Py_ssize_t used;
+    unsigned flags;
+} Screen;
+
+/* Pending probes of one batch: the hash and the event it came from. */
+typedef struct {
+    uint64_t *hash;
+    Py_ssize_t *item;
+    Py_ssize_t len, cap;
+} Probes;
+
+static int
+probes_push(Probes *p, uint64_t h, Py_ssize_t item)
+{
+    if (p->len == p->cap) {
+        Py_ssize_t cap = p->cap ? p->cap * 2 : 4096;
+        uint64_t *hash = PyMem_Realloc(p->hash, cap * sizeof(uint64_t));
+        if (hash == NULL)
+            return -1;
+        p->hash = hash;
+        Py_ssize_t *it = PyMem_Realloc(p->item, cap * sizeof(Py_ssize_t));
+        if (it == NULL)
+            return -1;
+        p->item = it;
+        p->cap = cap;
+    }
+    p->hash[p->len] = h;
+    p->item[p->len] = item;
+    p->len++;
+    return 0;
+}
+
+static int
+table_insert(Screen *self, uint64_t h)
+{
+    if ((uint64_t)(self->used + 1) * 2 > self->mask + 1) {
+        uint64_t size = (self->mask + 1) * 2;
+        uint64_t *slots = PyMem_Calloc(size, sizeof(uint64_t));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (uint64_t k = 0; k <= self->mask; k++) {
+            uint64_t v = self->slots[k];
+            if (v) {
+                uint64_t at = v & (size - 1);
+                while (slots[at])
+                    at = (at + 1) & (size - 1);
+                slots[at] = v;
+            }
+        }
+        PyMem_Free(self->slots);
+        self->slots = slots;
+        self->mask = size - 1;
+    }
+    uint64_t at = h & self->mask;
+    while (self->slots[at]) {
+        if (self->slots[at] == h)
+            return 0;
+        at = (at + 1) & self->mask;
+    }
+    self->slots[at] = h;
+    self->used++;
+    return 0;
+}
+
+static int
+table_has(const Screen *self, uint64_t h)
+{
+    uint64_t at = h & self->mask;
+    for (;;) {
+        uint64_t v = self->slots[at];
+        if (v == h)
+            return 1;
+        if (!v)
+            return 0;
+        at = (at + 1) & self->mask;
+    }
+}
+
+/* -- a strict JSON reader (RFC 8259) that keeps what the screen needs ------------------ */
+
+typedef struct {
+    const unsigned char *p, *end;
+    int odd; /* something the screen cannot judge: keep the event */
+} Reader;
+
+static inline void
+skip_ws(Reader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+        r->p++;
+}
+
+static inline int
+hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A string at r->p (the opening quote). Sets *s, *n to its raw body and *escaped when
+ * it has a backslash. Non-ASCII bytes set r->odd (UTF-8 left to the full parser).
+ * Returns 0, or -1 when malformed. */
+static int
+read_string(Reader *r, const unsigned char **s, Py_ssize_t *n, int *escaped)
+{
+    const unsigned char *p = r->p + 1, *end = r->end;
+    *s = p;
+    *escaped = 0;
+    while (p < end) {
+        while (p < end && !string_stop[*p])
+            p++;
+        if (p >= end)
+            break;
+        unsigned char c = *p;
+        if (c == '"') {
+            *n = p - *s;
+            r->p = p + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c >= 0x80)
+            r->odd = 1;
+        if (c == '\\') {
+            *escaped = 1;
+            if (p + 1 >= end)
+                return -1;
+            c = p[1];
+            if (c == 'u') {
+                if (p + 6 > end)
+                    return -1;
+                int v = 0;
+                for (int k = 2; k < 6; k++) {
+                    int d = hexval(p[k]);
+                    if (d < 0)
+                        return -1;
+                    v = v * 16 + d;
+                }
+                if (v >= 0xD800 && v <= 0xDFFF)
+                    r->odd = 1; /* surrogates: let the full parser judge the pair */
+                p += 6;
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", c) || c == 0)
+                return -1;
+            p += 2;
+            continue;
+        }
+        p++;
+    }
+    return -1;
+}
+
+static int
+read_number(Reader *r)
+{
+    const unsigned char *p = r->p, *end = r->end, *start = r->p;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end)
+        return -1;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return -1;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return -1;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return -1;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p - start > 15)
+        r->odd = 1; /* big numbers: the full parser's limits decide */
+    r->p = p;
+    return 0;
+}
+
+static int read_value(Reader *r, int depth);
+
+static int
+read_container(Reader *r, int depth)
+{
+    unsigned char close = *r->p == '{' ? '}' : ']';
+    int object = close == '}';
+    if (depth >= MAX_DEPTH)
+        r->odd = 1;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        return 0;
+    }
+    for (;;) {
+        if (object) {
+            const unsigned char *s;
+            Py_ssize_t n;
+            int escaped;
+            if (r->p >= r->end || *r->p != '"' || read_string(r, &s, &n, &escaped) < 0)
+                return -1;
+            skip_ws(r);
+            if (r->p >= r->end || *r->p != ':')
+                return -1;
+            r->p++;
+            skip_ws(r);
+        }
+        if (read_value(r, depth + 1) < 0)
+            return -1;
+        skip_ws(r);
+        if (r->p >= r->end)
+            return -1;
+        if (*r->p == ',') {
+            r->p++;
+            skip_ws(r);
+            continue;
+        }
+        if (*r->p == close) {
+            r->p++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static int
+read_value(Reader *r, int depth)
+{
+    if (r->p >= r->end)
+        return -1;
+    switch (*r->p) {
+    case '"': {
+        const unsigned char *s;
+        Py_ssize_t n;
+        int escaped;
+        return read_string(r, &s, &n, &escaped);
+    }
+    case '{':
+    case '[':
+        if (depth > 512) /* deeper than any parser's limit: the full parser decides */
+            return -1;
+        return read_container(r, depth);
+    case 't':
+        if (r->end - r->p >= 4 && !memcmp(r->p, "true", 4)) {
+            r->p += 4;
+            return 0;
+        }
+        return -1;
+    case 'f':
+        if (r->end - r->p >= 5 && !memcmp(r->p, "false", 5)) {
+            r->p += 5;
+            return 0;
+        }
+        return -1;
+    case 'n':
+        if (r->end - r->p >= 4 && !memcmp(r->p, "null", 4)) {
+            r->p += 4;
+            return 0;
+        }
+        return -1;
+    default:
+        return read_number(r);
+    }
+}
+
+static Py_ssize_t
+rstrip_digits(const unsigned char *s, Py_ssize_t n)
+{
+    while (n > 0 && s[n - 1] >= '0' && s[n - 1] <= '9')
+        n--;
+    return n;
+}
+
+static Py_ssize_t
+rstrip_dots(const unsigned char *s, Py_ssize_t n)
+{
+    while (n > 0 && s[n - 1] == '.')
+        n--;
+    return n;
+}
+
+static int
+has_byte(const unsigned char *s, Py_ssize_t n, unsigned char c)
+{
+    return n > 0 && memchr(s, c, (size_t)n) != NULL;
+}
+
+/* One matched field's string value: push its keys, or return 1 to keep the event. */
+static int
+screen_value(const Screen *self, int type, const unsigned char *s, Py_ssize_t n,
+             Probes *probes, Py_ssize_t item)
+{
+    unsigned flags = self->flags;
+    const char *c = (const char *)s;
+    if (n == 0)
+        return 0;
+    switch (type) {
+    case T_IP:
+        if (probes_push(probes, key_hash(K_IP, c, n, 0), item) < 0)
+            return -1;
+        if (has_byte(s, n, ':') && (flags & F_V6))
+            return 1;
+        if (flags & F_CIDR4) {
+            if (has_byte(s, n, '/'))
+                return 1;
+            Py_ssize_t k24 = rstrip_digits(s, n);
+            if ((flags & F_L24) && probes_push(probes, key_hash(K_CIDR, c, k24, 0), item) < 0)
+                return -1;
+            Py_ssize_t k16 = rstrip_digits(s, rstrip_dots(s, k24));
+            if ((flags & F_L16) && probes_push(probes, key_hash(K_CIDR, c, k16, 0), item) < 0)
+                return -1;
+            Py_ssize_t k8 = rstrip_digits(s, rstrip_dots(s, k16));
+            if ((flags & F_L8) && probes_push(probes, key_hash(K_CIDR, c, k8, 0), item) < 0)
+                return -1;
+        }
+        return 0;
+    case T_NAME: {
+        unsigned char last = s[n - 1];
+        if (last == '.' || last == ']' || (last >= '0' && last <= '9') || has_byte(s, n, ':'))
+            return 1;
+        Py_ssize_t dot = n - 1;
+        while (dot >= 0 && s[dot] != '.')
+            dot--;
+        Py_ssize_t from = 0;
+        if (dot >= 0) {
+            Py_ssize_t before = dot - 1;
+            while (before >= 0 && s[before] != '.')
+                before--;
+            from = before + 1;
+        }
+        if (probes_push(probes, key_hash(K_TAIL, c + from, n - from, 1), item) < 0)
+            return -1;
+        if ((flags & F_SINGLE) && dot >= 0 &&
+            probes_push(probes, key_hash(K_TAIL, c + dot + 1, n - dot - 1, 1), item) < 0)
+            return -1;
+        return 0;
+    }
+    case T_HASH:
+        return probes_push(probes, key_hash(K_HASH, c, n, 1), item) < 0 ? -1 : 0;
+    case T_URL:
+        return 1; /* rare in telemetry: the exact matcher parses it */
+    default: /* T_EMAIL */
+        return (flags & F_EMAIL) ? 1 : 0;
+    }
+}
+
+/* One event (an object at r->p). Returns 1 to keep it (or it is malformed: the full
+ * parser names the error), 0 when its keys are pushed, -1 on a memory error. */
+static int
+screen_event(const Screen *self, Reader *r, Probes *probes, Py_ssize_t item)
+{
+    Py_ssize_t mark = probes->len;
+    r->odd = 0;
+    if (r->p >= r->end || *r->p != '{')
+        return 1;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return 0;
+    }
+    int keep = 0;
+    for (;;) {
+        const unsigned char *key;
+        Py_ssize_t klen;
+        int escaped;
+        if (r->p >= r->end || *r->p != '"' || read_string(r, &key, &klen, &escaped) < 0)
+            goto malformed;
+        if (escaped)
+            keep = 1; /* might spell a matched field */
+        skip_ws(r);
+        if (r->p >= r->end || *r->p != ':')
+            goto malformed;
+        r->p++;
+        skip_ws(r);
+        int type = -1;
+        if (klen >= 8 && klen <= 20 && !escaped) {
+            for (size_t f = 0; f < N_FIELDS; f++) {
+                if ((Py_ssize_t)field_len[f] == klen &&
+                    !memcmp(FIELDS[f].name, key, (size_t)klen)) {
+                    type = FIELDS[f].type;
+                    break;
+                }
+            }
+        }
+        if (type >= 0 && r->p < r->end && *r->p == '"') {
+            const unsigned char *s;
+            Py_ssize_t n;
+            int odd_before = r->odd;
+            r->odd = 0;
+            if (read_string(r, &s, &n, &escaped) < 0)
+                goto malformed;
+            if (escaped || r->odd)
+                keep = 1;
+            else if (!keep) {
+                int got = screen_value(self, type, s, n, probes, item);
+                if (got < 0)
+                    return -1;
+                keep = got;
+            }
+            r->odd |= odd_before;
+        }
+        else if (read_value(r, 1) < 0)
+            goto malformed;
+        skip_ws(r);
+        if (r->p >= r->end)
+            goto malformed;
+        if (*r->p == ',') {
+            r->p++;
+            skip_ws(r);
+            continue;
+        }
+        if (*r->p == '}') {
+            r->p++;
+            break;
+        }
+        goto malformed;
+    }
+    if (keep || r->odd) {
+        probes->len = mark; /* kept anyway: no need to probe its keys */
+        return 1;
+    }
+    return 0;
+malformed:
+    probes->len = mark;
+    return 1;
+}
+
+/* Probe every pending key; mark[item] = 1 where one is in the table. */
+static void
+probe_all(const Screen *self, const Probes *probes, char *mark)
+{
+    const uint64_t *hash = probes->hash, *slots = self->slots;
+    Py_ssize_t n = probes->len;
+    uint64_t m = self->mask;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (k + 16 < n)
+            __builtin_prefetch(&slots[hash[k + 16] & m]);
+        if (!mark[probes->item[k]] && table_has(self, hash[k]))
+            mark[probes->item[k]] = 1;
+    }
+}
+
+/* -- the Python type ------------------------------------------------------------------ */
+
+static void
+Screen_dealloc(Screen *self)
+{
+    PyMem_Free(self->slots);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Screen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"flags", "capacity", NULL};
+    unsigned flags = 0;
+    Py_ssize_t capacity = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|In", kwlist, &flags, &capacity))
+        return NULL;
+    uint64_t size = 1024;
+    while ((Py_ssize_t)(size / 2) < capacity && size < ((uint64_t)1 << 40))
+        size *= 2;
+    Screen *self = (Screen *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->slots = PyMem_Calloc(size, sizeof(uint64_t));
+    if (self->slots == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->mask = size - 1;
+    self->flags = flags;
+    return (PyObject *)self;
+}
+
+static PyObject *
+Screen_add(Screen *self, PyObject *args)
+{
+    int kind, lower = 0;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "CO|p", &kind, &values, &lower))
+        return NULL;
+    if (kind != K_IP && kind != K_CIDR && kind != K_TAIL && kind != K_HASH) {
+        PyErr_SetString(PyExc_ValueError, "kind must be one of 'I', 'C', 'T', 'H'");
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(values);
+    if (it == NULL)
+        return NULL;
+    PyObject *value;
+    while ((value = PyIter_Next(it)) != NULL) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &n) : NULL;
+        if (s == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "screen keys must be str");
+            Py_DECREF(value);
+            Py_DECREF(it);
+            return NULL;
+        }
+        int failed = table_insert(self, key_hash(kind, s, n, lower));
+        Py_DECREF(value);
+        if (failed) {
+            Py_DECREF(it);
+            return NULL;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+spans_of(const char *mark, const Py_ssize_t *starts, const Py_ssize_t *ends,
+         const Py_ssize_t *numbers, Py_ssize_t count)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (!mark[k])
+            continue;
+        PyObject *t = Py_BuildValue("(nnn)", starts[k], ends[k], numbers[k]);
+        if (t == NULL || PyList_Append(out, t) < 0) {
+            Py_XDECREF(t);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(t);
+    }
+    return out;
+}
+
+typedef struct {
+    Py_ssize_t *start, *end, *number;
+    char *mark;
+    Py_ssize_t len, cap;
+} Items;
+
+static int
+items_push(Items *it, Py_ssize_t start, Py_ssize_t end, Py_ssize_t number, char keep)
+{
+    if (it->len == it->cap) {
+        Py_ssize_t cap = it->cap ? it->cap * 2 : 1024;
+        Py_ssize_t *a = PyMem_Realloc(it->start, cap * sizeof(Py_ssize_t));
+        if (a == NULL)
+            return -1;
+        it->start = a;
+        a = PyMem_Realloc(it->end, cap * sizeof(Py_ssize_t));
+        if (a == NULL)
+            return -1;
+        it->end = a;
+        a = PyMem_Realloc(it->number, cap * sizeof(Py_ssize_t));
+        if (a == NULL)
+            return -1;
+        it->number = a;
+        char *m = PyMem_Realloc(it->mark, (size_t)cap);
+        if (m == NULL)
+            return -1;
+        it->mark = m;
+        it->cap = cap;
+    }
+    it->start[it->len] = start;
+    it->end[it->len] = end;
+    it->number[it->len] = number;
+    it->mark[it->len] = keep;
+    it->len++;
+    return 0;
+}
+
+static void
+items_free(Items *it, Probes *p)
+{
+    PyMem_Free(it->start);
+    PyMem_Free(it->end);
+    PyMem_Free(it->number);
+    PyMem_Free(it->mark);
+    PyMem_Free(p->hash);
+    PyMem_Free(p->item);
+}
+
+static PyObject *
+Screen_lines(Screen *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *base = view.buf, *p = base, *end = base + view.len;
+    Items items = {0};
+    Probes probes = {0};
+    PyObject *out = NULL;
+    Py_ssize_t number = 0;
+    /* Lines as bytes.splitlines() cuts them: at \n, \r or \r\n. */
+    while (p < end) {
+        const unsigned char *q = p;
+        while (q < end && *q != '\n' && *q != '\r')
+            q++;
+        number++;
+        Reader r = {p, q, 0};
+        skip_ws(&r);
+        if (r.p < q) { /* a blank line is skipped */
+            int keep = screen_event(self, &r, &probes, items.len);
+            if (keep < 0)
+                goto nomem;
+            skip_ws(&r);
+            if (r.p != q)
+                keep = 1; /* something after the object: the full parser's error */
+            if (items_push(&items, p - base, q - base, number, (char)keep) < 0)
+                goto nomem;
+        }
+        if (q < end && *q == '\r' && q + 1 < end && q[1] == '\n')
+            q++;
+        p = q + 1;
+    }
+    probe_all(self, &probes, items.mark);
+    out = spans_of(items.mark, items.start, items.end, items.number, items.len);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    items_free(&items, &probes);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyObject *
+Screen_array(Screen *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *base = view.buf;
+    Reader r = {base, base + view.len, 0};
+    Items items = {0};
+    Probes probes = {0};
+    PyObject *out = NULL;
+    skip_ws(&r);
+    if (r.p >= r.end || *r.p != '[')
+        goto unsure;
+    r.p++;
+    skip_ws(&r);
+    if (r.p < r.end && *r.p == ']')
+        r.p++;
+    else {
+        for (;;) {
+            const unsigned char *start = r.p;
+            if (r.p >= r.end || *r.p != '{')
+                goto unsure; /* not an object: the full path names it */
+            int keep = screen_event(self, &r, &probes, items.len);
+            if (keep < 0)
+                goto nomem;
+            if (keep) {
+                /* kept: was it malformed? then the array is; let the full path say so */
+                Reader check = {start, r.end, 0};
+                if (read_value(&check, 1) < 0 || check.p != r.p)
+                    goto unsure;
+            }
+            if (items_push(&items, start - base, r.p - base, items.len, (char)keep) < 0)
+                goto nomem;
+            skip_ws(&r);
+            if (r.p < r.end && *r.p == ',') {
+                r.p++;
+                skip_ws(&r);
+                continue;
+            }
+            if (r.p < r.end && *r.p == ']') {
+                r.p++;
+                break;
+            }
+            goto unsure;
+        }
+    }
+    skip_ws(&r);
+    if (r.p != r.end)
+        goto unsure;
+    probe_all(self, &probes, items.mark);
+    out = spans_of(items.mark, items.start, items.end, items.number, items.len);
+    goto done;
+unsure:
+    out = Py_None;
+    Py_INCREF(out);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    items_free(&items, &probes);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyObject *
+Screen_len(Screen *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->used);
+}
+
+static PyObject *
+Screen_get_flags(Screen *self, void *closure)
+{
+    return PyLong_FromUnsignedLong(self->flags);
+}
+
+static int
+Screen_set_flags(Screen *self, PyObject *value, void *closure)
+{
+    unsigned long flags = value ? PyLong_AsUnsignedLong(value) : 0;
+    if (flags == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    self->flags = (unsigned)flags;
+    return 0;
+}
+
+static PyMethodDef Screen_methods[] = {
+    {"add", (PyCFunction)Screen_add, METH_VARARGS,
+     "add(kind, values, lower=False): index the screen keys of one kind."},
+    {"lines", (PyCFunction)Screen_lines, METH_O,
+     "lines(data) -> [(start, end, line number)] of the JSON lines that may hit."},
+    {"array", (PyCFunction)Screen_array, METH_O,
+     "array(data) -> [(start, end, item number)] of a JSON array's events that may hit, "
+     "or None when the array is not one of objects (the full parser names the error)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Screen_getset[] = {
+    {"size", (getter)Screen_len, NULL, "how many distinct keys", NULL},
+    {"flags", (getter)Screen_get_flags, (setter)Screen_set_flags, "the checks the index needs",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ScreenType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "steppe.detection.ioc._jsonscreen.Screen",
+    .tp_basicsize = sizeof(Screen),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Hashes of the IOC screen keys, and the scan of JSON events against them.",
+    .tp_new = Screen_new,
+    .tp_dealloc = (destructor)Screen_dealloc,
+    .tp_methods = Screen_methods,
+    .tp_getset = Screen_getset,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_jsonscreen", "The IOC screen of JSON events, in C.", -1, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__jsonscreen(void)
+{
+    init_tables();
+    if (PyType_Ready(&ScreenType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&ScreenType);
+    if (PyModule_AddObject(m, "Screen", (PyObject *)&ScreenType) < 0) {
+        Py_DECREF(&ScreenType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

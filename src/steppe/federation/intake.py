@@ -1,0 +1,304 @@
+"""Asynchronous TAXII POST: envelopes spooled durably, imported in groups by one worker.
+
+TAXII 2.1 lets a server answer a POST with a status resource that is still ``pending``.
+With ``taxii_async_post`` on, the POST checks the caller, the collection and the
+envelope's shape, writes the body to this process's spool folder (one small file,
+fsynced: the acknowledgment point) and answers 202 ``pending``. A worker thread lets
+the queue grow while envelopes keep coming (a feed posted back to back), takes every
+envelope spooled and imports them all in ONE transaction —
+one commit (one WAL fsync on SQLite) for many envelopes instead of one each — and
+writes each envelope's final status resource in that same transaction. Only then are
+the spool files deleted.
+
+    intake = TaxiiIntake(settings.data_dir / "taxii-intake", import_one, every=0.02)
+    intake.start()                      # with the server; takes over a dead process's spool
+    status = intake.spool(header, body)  # durable when it returns
+    intake.pending(status_id, user_id)  # the header while it waits, else None
+    intake.stop()
+
+Crash safety: a spool file is written under a temporary name, fsynced, renamed and its
+folder fsynced, so a file with the final name is whole. After a SIGKILL the next start
+imports what the dead process left; an envelope whose status row already exists (the
+crash fell between the commit and the unlink) is only unlinked, so nothing is imported
+twice.
+
+Each process spools into a folder of its own, locked with ``flock`` while it lives; on
+start it takes over the files of folders whose lock is free.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from steppe.lake.spool import fsync_dir, try_lock
+from steppe.workers.periodic import PeriodicWorker
+
+__all__ = ["SpoolHeader", "Spooled", "TaxiiIntake"]
+
+log = logging.getLogger(__name__)
+
+_SUFFIX = ".envelope"
+_STATUS_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolHeader:
+    """What the POST knew: whose envelope, for which collection, when, how many objects."""
+
+    status_id: str
+    user_id: int
+    user_name: str
+    collection_id: str
+    request_timestamp: str
+    total_count: int
+
+    def to_line(self) -> bytes:
+        return orjson.dumps(
+            {
+                "status_id": self.status_id,
+                "user_id": self.user_id,
+                "user_name": self.user_name,
+                "collection_id": self.collection_id,
+                "request_timestamp": self.request_timestamp,
+                "total_count": self.total_count,
+            }
+        )
+
+    @classmethod
+    def from_line(cls, line: bytes) -> SpoolHeader:
+        doc: dict[str, Any] = orjson.loads(line)
+        return cls(
+            str(doc["status_id"]),
+            int(doc["user_id"]),
+            str(doc["user_name"]),
+            str(doc["collection_id"]),
+            str(doc["request_timestamp"]),
+            int(doc["total_count"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    """An envelope waiting in the spool: its header, its body and its file."""
+
+    header: SpoolHeader
+    body: bytes
+    path: Path
+
+
+ImportGroup = Callable[[list[Spooled]], None]
+
+
+class TaxiiIntake:
+    """The spool of accepted envelopes and the worker that imports them in groups.
+
+    ``import_group(envelopes)`` must import them all and write their statuses in one
+    transaction, or raise with nothing written; the intake then tries them one by one.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        import_group: ImportGroup,
+        *,
+        every: float = 0.02,
+        max_objects: int = 20_000,
+        linger: float = 0.03,
+        max_linger: float = 0.25,
+    ) -> None:
+        self.root = root
+        self._import_group = import_group
+        self._max_objects = max_objects
+        self._linger = linger
+        self._max_linger = max_linger
+        self._queue: list[Spooled] = []
+        self._lock = threading.Lock()
+        self._folder: Path | None = None
+        self._lock_fd: int | None = None
+        self._failures = 0  # rounds in a row that failed: the back-off before the next
+        self._retry_at = 0.0
+        self._worker = PeriodicWorker("taxii-intake", self._round, every=every, first_at_once=True)
+
+    @property
+    def running(self) -> bool:
+        return self._worker.running
+
+    def start(self) -> None:
+        """Open this process's spool folder, take over dead ones, start the worker."""
+        with self._lock:
+            if self._folder is None:
+                self._open()
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Stop the worker after its round; what is still spooled waits for the next start."""
+        self._worker.stop()
+        with self._lock:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+            self._folder = None
+            self._queue.clear()
+
+    def spool(self, header: SpoolHeader, body: bytes) -> None:
+        """Write the envelope durably and queue it; the POST may answer 202 after this."""
+        self.start()
+        folder = self._folder
+        assert folder is not None
+        final = folder / f"{header.status_id}{_SUFFIX}"
+        temporary = final.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, header.to_line() + b"\n")
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temporary, final)
+        fsync_dir(folder)
+        with self._lock:
+            self._queue.append(Spooled(header, body, final))
+
+    def pending(self, status_id: str, user_id: int) -> SpoolHeader | None:
+        """The header of ``status_id`` if it still waits (in any process's spool) for
+        ``user_id``; None otherwise (imported already, another user's, or unknown)."""
+        if not _STATUS_ID.match(status_id):
+            return None
+        for path in self.root.glob(f"*/{status_id}{_SUFFIX}"):
+            try:
+                with path.open("rb") as stream:
+                    header = SpoolHeader.from_line(stream.readline())
+            except (OSError, orjson.JSONDecodeError, KeyError, ValueError):
+                continue  # imported and unlinked while we looked
+            if header.user_id == user_id:
+                return header
+        return None
+
+    def backlog(self) -> int:
+        """Envelopes queued in this process and not yet imported."""
+        with self._lock:
+            return len(self._queue)
+
+    # --- the worker -----------------------------------------------------------------------
+
+    def _round(self) -> None:
+        if time.monotonic() < self._retry_at:
+            return
+        while True:
+            self._gather()
+            group = self._take()
+            if not group:
+                self._failures = 0
+                return
+            if not self._import(group):
+                # A database that is down: try again later, not every round (each
+                # failure is logged), waiting up to 30 s between attempts.
+                self._failures += 1
+                self._retry_at = time.monotonic() + min(30.0, 0.1 * 2**self._failures)
+                return
+
+    def _queued_objects(self) -> int:
+        with self._lock:
+            return sum(item.header.total_count for item in self._queue)
+
+    def _gather(self) -> None:
+        """Let a group grow while envelopes keep coming (a client sending a feed posts
+        them back to back): without it the worker takes each alone as it arrives and
+        the group commit never happens. Waits ``linger`` at a time, while the queue grew
+        in the last wait, at most ``max_linger`` and no further than ``max_objects``."""
+        queued = self._queued_objects()
+        if not queued:
+            return
+        deadline = time.monotonic() + self._max_linger
+        while queued < self._max_objects and time.monotonic() < deadline:
+            time.sleep(self._linger)
+            grown = self._queued_objects()
+            if grown == queued:
+                return
+            queued = grown
+
+    def _take(self) -> list[Spooled]:
+        with self._lock:
+            taken: list[Spooled] = []
+            objects = 0
+            while self._queue and (not taken or objects < self._max_objects):
+                item = self._queue.pop(0)
+                taken.append(item)
+                objects += item.header.total_count
+            return taken
+
+    def _import(self, group: list[Spooled]) -> bool:
+        """Import ``group``; False if some of it failed and waits in the queue again."""
+        try:
+            self._import_group(group)
+        except Exception:
+            if len(group) == 1:
+                log.exception("TAXII intake: envelope %s failed", group[0].header.status_id)
+                self._requeue(group)
+                return False
+            log.warning("TAXII intake: a group of %d failed; one by one", len(group))
+            return all([self._import([item]) for item in group])
+        for item in group:
+            item.path.unlink(missing_ok=True)
+        return True
+
+    def _requeue(self, group: list[Spooled]) -> None:
+        with self._lock:
+            if self._folder is not None:
+                self._queue[:0] = group
+
+    def _open(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        folder = self.root / uuid.uuid4().hex
+        folder.mkdir()
+        fsync_dir(self.root)
+        lock = try_lock(folder)
+        assert lock is not None  # a folder no one else knows of
+        self._folder, self._lock_fd = folder, lock
+        for other in sorted(self.root.iterdir()):
+            if other == folder or not other.is_dir():
+                continue
+            held = try_lock(other)
+            if held is None:
+                continue  # a live process's spool
+            try:
+                self._take_over(other, folder)
+            finally:
+                os.close(held)
+        self._queue.extend(self._load(folder))
+
+    def _take_over(self, dead: Path, folder: Path) -> None:
+        for path in dead.glob(f"*{_SUFFIX}"):
+            os.rename(path, folder / path.name)
+        fsync_dir(folder)
+        shutil.rmtree(dead)  # what is left: its lock file and unacknowledged .tmp files
+        fsync_dir(self.root)
+
+    @staticmethod
+    def _load(folder: Path) -> list[Spooled]:
+        found: list[tuple[float, Spooled]] = []
+        for path in folder.glob(f"*{_SUFFIX}"):
+            data = path.read_bytes()
+            line, _, body = data.partition(b"\n")
+            try:
+                header = SpoolHeader.from_line(line)
+            except (orjson.JSONDecodeError, KeyError, ValueError):
+                log.error("TAXII intake: %s has no readable header; left in place", path)
+                continue
+            found.append((path.stat().st_mtime, Spooled(header, body, path)))
+        found.sort(key=lambda pair: (pair[0], pair[1].header.request_timestamp))
+        return [item for _, item in found]
