@@ -26,7 +26,7 @@ from federation.conftest import TAXII_MEDIA, Coalition
 from helpers import indicator
 from steppe.audit.trail import AuditTrail
 from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
-from steppe.federation.writing import get_status, import_spooled
+from steppe.federation.writing import fail_spooled, get_status, import_spooled
 from steppe.sharing import directory
 from steppe.sharing.model import Distribution, OrgKind, Role
 from steppe.storage import migrate
@@ -75,6 +75,22 @@ def test_spooled_envelopes_wait_as_pending_then_go_in_one_group(tmp_path: Path) 
     assert not list((tmp_path / "intake").glob("*/*.envelope"))
 
 
+def _stopped_intake(tmp_path: Path, import_group: Any, **options: Any) -> TaxiiIntake:
+    """An intake whose rounds the test runs itself (``_round``)."""
+    intake = TaxiiIntake(tmp_path / "intake", import_group, every=0.01, **options)
+    intake.start()
+    intake.stop()
+    intake._worker.start = lambda: None  # type: ignore[method-assign]
+    intake.start()
+    return intake
+
+
+def _due_now(intake: TaxiiIntake) -> None:
+    """Skip the back-offs: the whole intake's and each failed envelope's."""
+    intake._retry_at = 0.0
+    intake._attempts = {k: (n, first, 0.0) for k, (n, first, _) in intake._attempts.items()}
+
+
 def test_a_group_that_fails_is_retried_one_by_one_and_a_failure_waits(tmp_path: Path) -> None:
     bad = _header(1)
     done: list[str] = []
@@ -83,27 +99,85 @@ def test_a_group_that_fails_is_retried_one_by_one_and_a_failure_waits(tmp_path: 
     def import_group(envelopes: list[Spooled]) -> None:
         attempts.append(len(envelopes))
         if any(e.header == bad for e in envelopes):
-            raise RuntimeError("database unreachable")
+            raise RuntimeError("cannot import this one")
         done.extend(e.header.status_id for e in envelopes)
 
-    intake = TaxiiIntake(tmp_path / "intake", import_group, every=0.01)
+    intake = _stopped_intake(tmp_path, import_group)
     good = _header(1)
-    intake.start()
-    intake.stop()  # a stopped worker: both envelopes meet in one round
-    intake._worker.start = lambda: None  # type: ignore[method-assign]
-    intake.start()
-    intake.spool(bad, b'{"objects": [{}]}')
+    intake.spool(bad, b'{"objects": [{}]}')  # first in the queue: it must not hold up good
     intake.spool(good, b'{"objects": [{}]}')
     intake._round()
     assert done == [good.status_id]
     assert attempts == [2, 1, 1]
-    assert intake.pending(bad.status_id, 7) == bad  # kept, for the next round
+    assert intake.pending(bad.status_id, 7) == bad  # kept, for a later round
     assert intake.backlog() == 1
+    later = _header(1)
+    intake.spool(later, b'{"objects": [{}]}')
     intake._round()
-    assert attempts == [2, 1, 1]  # backing off: not at once
-    intake._retry_at = 0.0
+    assert done == [good.status_id, later.status_id]  # not held up by bad either
+    assert attempts == [2, 1, 1, 1]  # bad waits its own back-off: not tried at once
+    _due_now(intake)
     intake._round()
-    assert attempts == [2, 1, 1, 1] and intake.backlog() == 1
+    assert attempts == [2, 1, 1, 1, 1] and intake.backlog() == 1
+
+
+def test_an_envelope_that_keeps_failing_while_others_go_in_is_given_up(tmp_path: Path) -> None:
+    """Its status ends (every object failed, with why) instead of pending forever, and its
+    file is kept for an operator; the others go in."""
+    bad = _header(2)
+    done: list[str] = []
+    given_up: list[tuple[str, str]] = []
+
+    def import_group(envelopes: list[Spooled]) -> None:
+        if any(e.header == bad for e in envelopes):
+            raise RuntimeError("a bug this envelope meets")
+        done.extend(e.header.status_id for e in envelopes)
+
+    def give_up(envelope: Spooled, message: str) -> None:
+        given_up.append((envelope.header.status_id, message))
+
+    intake = _stopped_intake(
+        tmp_path, import_group, give_up=give_up, max_attempts=3, give_up_after=0.0
+    )
+    intake.spool(bad, b'{"objects": [{}, {}]}')
+    for _ in range(3):
+        intake.spool(_header(1), b'{"objects": [{}]}')
+        intake._round()
+        _due_now(intake)
+    assert len(done) == 3
+    assert [sid for sid, _ in given_up] == [bad.status_id]
+    assert "failed to import this envelope 3 times" in given_up[0][1]
+    assert intake.backlog() == 0 and intake.pending(bad.status_id, 7) is None
+    kept = tmp_path / "intake" / "failed" / f"{bad.status_id}.envelope"
+    assert kept.read_bytes().endswith(b'{"objects": [{}, {}]}')
+    intake.stop()
+    intake.start()  # a restart neither imports nor takes over the failed folder
+    assert intake.backlog() == 0 and kept.exists()
+
+
+def test_nothing_is_given_up_while_every_import_fails(tmp_path: Path) -> None:
+    """A database that is down fails every envelope: they all wait, however long."""
+    given_up: list[str] = []
+
+    def import_group(envelopes: list[Spooled]) -> None:
+        raise RuntimeError("database unreachable")
+
+    intake = _stopped_intake(
+        tmp_path,
+        import_group,
+        give_up=lambda e, _: given_up.append(e.header.status_id),
+        max_attempts=2,
+        give_up_after=0.0,
+    )
+    headers = [_header(1) for _ in range(3)]
+    for header in headers:
+        intake.spool(header, b'{"objects": [{}]}')
+    for _ in range(6):
+        _due_now(intake)
+        intake._round()
+    assert given_up == []
+    assert intake.backlog() == 3
+    assert all(intake.pending(h.status_id, 7) == h for h in headers)
 
 
 def test_a_restart_takes_over_a_dead_process_spool(tmp_path: Path) -> None:
@@ -362,3 +436,21 @@ def test_envelopes_taken_together_keep_their_own_statuses(coalition: Coalition) 
     assert not four.successes and "not imported" in four.failures[0]["message"]
     assert all(s.pending_count == 0 for s in (one, two, three, four))
     assert stored == 5  # t1-t4 and the marking definition, each once
+
+
+def test_an_envelope_given_up_has_a_complete_status_of_failures(coalition: Coalition) -> None:
+    objects = [indicator("g1.example"), indicator("g2.example")]
+    message = "not imported: the server failed to import this envelope 5 times"
+    with writing(coalition.engine) as conn:
+        item = _spooled(conn, "ana", objects)
+        fail_spooled(conn, item, message)
+        fail_spooled(conn, item, "again")  # a status is written once
+    with coalition.engine.connect() as conn:
+        status = get_status(conn, directory.load_actor(conn, "ana"), item.header.status_id)
+        stored = conn.execute(select(func.count()).select_from(intel_objects)).scalar_one()
+    assert status.to_dict()["status"] == "complete" and status.pending_count == 0
+    assert status.total_count == 2 and not status.successes
+    assert [(f["id"], f["message"]) for f in status.failures] == [
+        (o["id"], message) for o in objects
+    ]
+    assert stored == 0

@@ -24,6 +24,14 @@ twice.
 
 Each process spools into a folder of its own, locked with ``flock`` while it lives; on
 start it takes over the files of folders whose lock is free.
+
+An envelope whose import fails does not hold up the others: it goes to the back of the
+queue. When every import fails (the database is down) the worker backs off, up to 30 s
+between rounds, and nothing is given up. An envelope that has failed
+``max_attempts`` times while others went in after its first failure fails every
+object instead (``give_up`` records that status, "not imported: …"), and its file
+moves to ``<root>/failed/`` for an operator to look at: a TAXII client polling its
+status gets an answer instead of ``pending`` forever.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ __all__ = ["SpoolHeader", "Spooled", "TaxiiIntake"]
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".envelope"
+_FAILED = "failed"  # the folder of envelopes given up on
 _STATUS_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -99,6 +108,8 @@ class Spooled:
 
 
 ImportGroup = Callable[[list[Spooled]], None]
+#: Records an envelope's status as failed, every object with the reason.
+GiveUp = Callable[[Spooled, str], None]
 
 
 class TaxiiIntake:
@@ -113,6 +124,9 @@ class TaxiiIntake:
         root: Path,
         import_group: ImportGroup,
         *,
+        give_up: GiveUp | None = None,
+        max_attempts: int = 5,
+        give_up_after: float = 60.0,
         every: float = 0.02,
         max_objects: int = 20_000,
         linger: float = 0.03,
@@ -129,6 +143,12 @@ class TaxiiIntake:
         self._lock_fd: int | None = None
         self._failures = 0  # rounds in a row that failed: the back-off before the next
         self._retry_at = 0.0
+        self._give_up = give_up
+        self._max_attempts = max_attempts
+        self._give_up_after = give_up_after
+        # status id -> (failed imports, when the first failed, not to be tried before)
+        self._attempts: dict[str, tuple[int, float, float]] = {}
+        self._last_success = 0.0  # monotonic time of the last import that went in
         self._worker = PeriodicWorker("taxii-intake", self._round, every=every, first_at_once=True)
 
     @property
@@ -179,6 +199,8 @@ class TaxiiIntake:
         if not _STATUS_ID.match(status_id):
             return None
         for path in self.root.glob(f"*/{status_id}{_SUFFIX}"):
+            if path.parent.name == _FAILED:
+                continue  # given up: its status is in the database
             try:
                 with path.open("rb") as stream:
                     header = SpoolHeader.from_line(stream.readline())
@@ -198,18 +220,23 @@ class TaxiiIntake:
     def _round(self) -> None:
         if time.monotonic() < self._retry_at:
             return
+        went_in = False
         while True:
             self._gather()
             group = self._take()
             if not group:
                 self._failures = 0
                 return
-            if not self._import(group):
-                # A database that is down: try again later, not every round (each
-                # failure is logged), waiting up to 30 s between attempts.
-                self._failures += 1
-                self._retry_at = time.monotonic() + min(30.0, 0.1 * 2**self._failures)
-                return
+            if self._import(group):
+                went_in = True
+                continue
+            if went_in:
+                return  # others went in: what failed waits its own turn (``_failed``)
+            # Nothing went in — a database that is down: try again later, not every
+            # round (each failure is logged), waiting up to 30 s between attempts.
+            self._failures += 1
+            self._retry_at = time.monotonic() + min(30.0, 0.1 * 2**self._failures)
+            return
 
     def _queued_objects(self) -> int:
         with self._lock:
@@ -232,34 +259,79 @@ class TaxiiIntake:
             queued = grown
 
     def _take(self) -> list[Spooled]:
+        """The next group: queued envelopes in order, up to ``max_objects``, leaving
+        those that failed until their own retry time."""
+        now = time.monotonic()
         with self._lock:
             taken: list[Spooled] = []
+            kept: list[Spooled] = []
             objects = 0
-            while self._queue and (not taken or objects < self._max_objects):
-                item = self._queue.pop(0)
-                taken.append(item)
-                objects += item.header.total_count
+            for item in self._queue:
+                tried = self._attempts.get(item.header.status_id)
+                ready = tried is None or tried[2] <= now
+                if ready and (not taken or objects < self._max_objects):
+                    taken.append(item)
+                    objects += item.header.total_count
+                else:
+                    kept.append(item)
+            self._queue[:] = kept
             return taken
 
     def _import(self, group: list[Spooled]) -> bool:
-        """Import ``group``; False if some of it failed and waits in the queue again."""
+        """Import ``group``; False if none of it went in. What failed waits at the back
+        of the queue (or is given up, see the module's docstring)."""
         try:
             self._import_group(group)
         except Exception:
             if len(group) == 1:
                 log.exception("TAXII intake: envelope %s failed", group[0].header.status_id)
-                self._requeue(group)
+                self._failed(group[0])
                 return False
             log.warning("TAXII intake: a group of %d failed; one by one", len(group))
-            return all([self._import([item]) for item in group])
+            return any([self._import([item]) for item in group])
+        self._last_success = time.monotonic()
         for item in group:
+            self._attempts.pop(item.header.status_id, None)
             item.path.unlink(missing_ok=True)
         return True
 
-    def _requeue(self, group: list[Spooled]) -> None:
+    def _failed(self, item: Spooled) -> None:
+        status_id = item.header.status_id
+        now = time.monotonic()
+        count, first, _ = self._attempts.get(status_id, (0, now, now))
+        count += 1
+        self._attempts[status_id] = (count, first, now + min(30.0, 0.2 * 2 ** (count - 1)))
+        poisoned = (
+            count >= self._max_attempts
+            and self._last_success > first
+            and now - first >= self._give_up_after
+        )
+        if poisoned and self._give_up is not None and self._set_aside(item, count):
+            return
         with self._lock:
             if self._folder is not None:
-                self._queue[:0] = group
+                self._queue.append(item)
+
+    def _set_aside(self, item: Spooled, attempts: int) -> bool:
+        """Fail every object of an envelope that others got past, and keep its file in
+        ``failed/``; False (it stays queued) if even that could not be written."""
+        reason = (
+            f"not imported: the server failed to import this envelope {attempts} times "
+            "(its log says why); an operator has the envelope"
+        )
+        assert self._give_up is not None
+        try:
+            self._give_up(item, reason)
+        except Exception:
+            log.exception("TAXII intake: could not record envelope %s as failed", item.path)
+            return False
+        failed = self.root / _FAILED
+        failed.mkdir(exist_ok=True)
+        os.rename(item.path, failed / item.path.name)
+        fsync_dir(failed)
+        self._attempts.pop(item.header.status_id, None)
+        log.error("TAXII intake: gave up on envelope %s; kept in %s", item.path.name, failed)
+        return True
 
     def _open(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -270,7 +342,7 @@ class TaxiiIntake:
         assert lock is not None  # a folder no one else knows of
         self._folder, self._lock_fd = folder, lock
         for other in sorted(self.root.iterdir()):
-            if other == folder or not other.is_dir():
+            if other == folder or not other.is_dir() or other.name == _FAILED:
                 continue
             held = try_lock(other)
             if held is None:

@@ -48,6 +48,7 @@ from steppe.federation.writing import (
     add_objects,
     check_may_write,
     delete_object,
+    fail_spooled,
     get_status,
     import_spooled,
 )
@@ -140,7 +141,11 @@ def taxii_intake(settings: Settings, engine: Engine, secret_key: str) -> TaxiiIn
         with writing(engine) as conn:
             import_spooled(conn, secret_key, envelopes)
 
-    return TaxiiIntake(settings.data_dir / "taxii-intake", import_group)
+    def give_up(envelope: Spooled, message: str) -> None:
+        with writing(engine) as conn:
+            fail_spooled(conn, envelope, message)
+
+    return TaxiiIntake(settings.data_dir / "taxii-intake", import_group, give_up=give_up)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

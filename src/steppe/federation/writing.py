@@ -54,6 +54,7 @@ __all__ = [
     "add_objects",
     "check_may_write",
     "delete_object",
+    "fail_spooled",
     "get_status",
     "import_each",
     "import_spooled",
@@ -236,6 +237,27 @@ def import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]
                     envelope.status_id, envelope.requested, len(failed), [], failed
                 )
                 _record_status(conn, status, user_id, collection_id)
+
+
+def fail_spooled(conn: Connection, item: Spooled, message: str) -> None:
+    """Record an accepted envelope as failed: every object with ``message`` (the intake
+    gives up on an envelope whose import keeps failing). Nothing if it has a status."""
+    head = item.header
+    if conn.execute(
+        select(taxii_statuses.c.id).where(taxii_statuses.c.id == head.status_id)
+    ).first():
+        return
+    try:
+        objects = orjson.loads(item.body).get("objects", [])
+    except (orjson.JSONDecodeError, AttributeError):
+        objects = []
+    failed = [{**_detail(obj), "message": message} for obj in objects]
+    # The POST counted the objects; keep that count even if the body cannot be read now.
+    failed += [{"id": "", "version": "", "message": message}] * max(
+        0, head.total_count - len(failed)
+    )
+    status = StatusResource(head.status_id, head.request_timestamp, len(failed), [], failed)
+    _record_status(conn, status, head.user_id, head.collection_id)
 
 
 def _defines_markings(objects: list[Any]) -> bool:
