@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,19 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import KEY
+from served import free_port, start_serve
 from steppe.audit.trail import AuditTrail
 from steppe.lake import EventLake
 from steppe.sharing import directory
 from steppe.sharing.model import OrgKind, Role
 from steppe.storage import migrate
 from steppe.storage.engine import make_engine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def sensor_token(data_dir: Path) -> tuple[str, int]:
@@ -43,40 +33,15 @@ def sensor_token(data_dir: Path) -> tuple[str, int]:
     return token, org.id
 
 
-def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start")
-
-
 @pytest.mark.slow
 def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
     token, org_id = sensor_token(tmp_path)
     port = free_port()
-    env = {
-        **os.environ,
-        "STEPPE_SECRET_KEY": KEY,
-        # Nothing reaches Parquet before the kill: only the spool can save the events.
-        "STEPPE_LAKE_FLUSH_SECONDS": "3600",
-    }
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-c", "from steppe.cli.main import main; main()"),
-            *("--data-dir", str(tmp_path), "serve", "--port", str(port)),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # Nothing reaches Parquet before the kill: only the spool can save the events.
+    flush = {"STEPPE_LAKE_FLUSH_SECONDS": "3600"}
+    proc = start_serve(tmp_path, port, KEY, env=flush, stderr=subprocess.PIPE)
     acknowledged: set[int] = set()
     try:
-        wait_for(port, proc)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             for batch in range(20):
                 ids = range(batch * 100, batch * 100 + 100)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,6 +21,7 @@ from sqlalchemy import func, select
 from conftest import KEY
 from federation.conftest import TAXII_MEDIA, Coalition
 from helpers import indicator
+from served import free_port, start_serve
 from steppe.audit.trail import AuditTrail
 from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
 from steppe.federation.writing import fail_spooled, get_status, import_spooled
@@ -297,35 +295,6 @@ def test_a_reader_is_refused_at_once_not_after_spooling(
 # --- a real server, killed -----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "STEPPE_SECRET_KEY": KEY, "STEPPE_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-c", "from steppe.cli.main import main; main()"),
-            *("serve", "--port", str(port)),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/taxii2/", timeout=1).status_code == 401:
-                return proc
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
     tmp_path: Path,
@@ -342,10 +311,10 @@ def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
         "Accept": TAXII_MEDIA,
         "Content-Type": TAXII_MEDIA,
     }
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}{ROOT}"
     acknowledged: dict[str, list[str]] = {}
-    proc = _start(tmp_path, port)
+    proc = start_serve(tmp_path, port, KEY)
     try:
         with httpx.Client(timeout=30) as client:
             for n in range(20):
@@ -364,7 +333,7 @@ def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
     left = list((tmp_path / "taxii-intake").glob("*/*.envelope"))
     assert left, "everything was imported before the kill: the test proves nothing"
 
-    proc = _start(tmp_path, port)
+    proc = start_serve(tmp_path, port, KEY)
     try:
         with httpx.Client(timeout=30) as client:
             deadline = time.monotonic() + 120

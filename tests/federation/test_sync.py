@@ -12,11 +12,8 @@ and nothing the agreement forbids; a further run in either direction changes not
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from sqlalchemy import Engine, func, select
 
 from feed_server import LOCAL_HOSTS
 from helpers import indicator
+from served import free_port, start_serve
 from steppe.audit.trail import AuditTrail
 from steppe.errors import SteppeError
 from steppe.federation.agreements import add_peer, find_peer
@@ -67,42 +64,15 @@ class Node:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "STEPPE_SECRET_KEY": self.key, "STEPPE_DATA_DIR": str(self.data_dir)}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from steppe.cli.main import main; main()",
-                "serve",
-                "--port",
-                str(self.port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/taxii2/", timeout=1).status_code == 401:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"node {self.name} did not start")
-            time.sleep(0.05)
+        try:
+            self.process = start_serve(self.data_dir, self.port, self.key)
+        except RuntimeError as exc:
+            raise RuntimeError(f"node {self.name} did not start") from exc
 
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _sighting(of: str, where: str) -> dict[str, Any]:
@@ -124,7 +94,7 @@ def _node(tmp_path: Path, name: str, member: str, country: str, other: str) -> t
     data_dir.mkdir()
     engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
     migrate.upgrade(engine)
-    node = Node(name, data_dir, f"{name}-secret-key-0123456789", _free_port(), engine, member)
+    node = Node(name, data_dir, f"{name}-secret-key-0123456789", free_port(), engine, member)
     trail = AuditTrail(node.key, "test")
     with engine.begin() as conn:
         own = directory.add_organisation(conn, trail, member, country, OrgKind.MEMBER)
