@@ -278,6 +278,14 @@ class Settings(BaseSettings):
             "false imports before answering (status 'complete' at once)."
         ),
     )
+    taxii_intake_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description=(
+            "Most bytes of TAXII envelopes accepted and waiting to be imported (asynchronous "
+            "POST); past it a POST gets 429 with Retry-After and nothing is spooled."
+        ),
+    )
     taxii_page_size: int = Field(
         default=1000, gt=0, description="Objects per TAXII page when the client gives no limit."
     )

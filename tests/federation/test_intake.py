@@ -23,6 +23,7 @@ from federation.conftest import TAXII_MEDIA, Coalition
 from helpers import indicator
 from served import free_port, start_serve
 from steppe.audit.trail import AuditTrail
+from steppe.errors import Overloaded
 from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
 from steppe.federation.writing import fail_spooled, get_status, import_spooled
 from steppe.sharing import directory
@@ -290,6 +291,43 @@ def test_a_reader_is_refused_at_once_not_after_spooling(
         )
     assert answer.status_code == 403
     assert not list((tmp_path / "taxii-intake").glob("*/*.envelope"))
+
+
+def test_a_full_intake_refuses_more_and_spools_nothing(tmp_path: Path) -> None:
+    """Envelopes wait in memory until imported: past the bound a POST must wait."""
+    intake = _stopped_intake(tmp_path, lambda envelopes: None, max_backlog_bytes=100)
+    first, second, third = _header(1), _header(1), _header(1)
+    intake.spool(first, b'{"objects": [{"x": "' + b"a" * 80 + b'"}]}')  # alone: allowed
+    with pytest.raises(Overloaded) as refused:
+        intake.spool(second, b'{"objects": [{"x": "b"}]}')
+    assert refused.value.retry_after > 0
+    assert intake.pending(second.status_id, 7) is None and intake.backlog() == 1
+    assert len(list((tmp_path / "intake").glob("*/*.envelope"))) == 1
+    intake._round()  # imported: room again
+    intake.spool(third, b'{"objects": [{"x": "c"}]}')
+    assert intake.backlog() == 1
+
+
+def test_a_post_to_a_full_intake_gets_429_with_retry_after(
+    make_app: Any, coalition: Coalition, tmp_path: Path
+) -> None:
+    app = make_app(taxii_intake_max_bytes=1)
+    url = f"{ROOT}/collections/community/objects/"
+    headers = {**coalition.bearer("ana"), "Content-Type": TAXII_MEDIA, "Accept": TAXII_MEDIA}
+    with TestClient(app) as client:
+        intake = app.state.taxii_intake
+        intake._worker.stop()  # nothing is imported meanwhile
+        intake._worker.start = lambda: None
+        first = client.post(
+            url, content=orjson.dumps({"objects": [indicator("f1.example")]}), headers=headers
+        )
+        second = client.post(
+            url, content=orjson.dumps({"objects": [indicator("f2.example")]}), headers=headers
+        )
+    assert first.status_code == 202 and first.json()["status"] == "pending"
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+    assert "waiting to be imported" in second.json()["description"]
+    assert len(list((tmp_path / "taxii-intake").glob("*/*.envelope"))) == 1
 
 
 # --- a real server, killed -----------------------------------------------------------------

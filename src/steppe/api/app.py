@@ -176,6 +176,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         telemetry=telemetry_service,
     )
     app.state.telemetry_gate = asyncio.Semaphore(settings.telemetry_max_concurrent)
+    app.state.taxii_intake = intake  # None when TAXII POSTs import before answering
     app.state.playbook_library = playbook_library
     install_problem_handlers(app)
     for router in (

@@ -50,6 +50,7 @@ from typing import Any
 
 import orjson
 
+from steppe.errors import Overloaded
 from steppe.lake.spool import fsync_dir, try_lock
 from steppe.workers.periodic import PeriodicWorker
 
@@ -127,6 +128,7 @@ class TaxiiIntake:
         give_up: GiveUp | None = None,
         max_attempts: int = 5,
         give_up_after: float = 60.0,
+        max_backlog_bytes: int = 256 * 1024 * 1024,
         every: float = 0.02,
         max_objects: int = 20_000,
         linger: float = 0.03,
@@ -146,6 +148,7 @@ class TaxiiIntake:
         self._give_up = give_up
         self._max_attempts = max_attempts
         self._give_up_after = give_up_after
+        self._max_backlog_bytes = max_backlog_bytes
         # status id -> (failed imports, when the first failed, not to be tried before)
         self._attempts: dict[str, tuple[int, float, float]] = {}
         self._last_success = 0.0  # monotonic time of the last import that went in
@@ -173,8 +176,20 @@ class TaxiiIntake:
             self._queue.clear()
 
     def spool(self, header: SpoolHeader, body: bytes) -> None:
-        """Write the envelope durably and queue it; the POST may answer 202 after this."""
+        """Write the envelope durably and queue it; the POST may answer 202 after this.
+
+        Overloaded (nothing written) when the envelopes waiting would pass
+        ``max_backlog_bytes``: the queue holds their bodies in memory, so a client that
+        posts faster than the import must be told to wait, not let the server grow."""
         self.start()
+        with self._lock:
+            waiting = sum(len(item.body) for item in self._queue)
+        if waiting and waiting + len(body) > self._max_backlog_bytes:
+            raise Overloaded(
+                f"{waiting:,} bytes of envelopes are waiting to be imported; "
+                "post again after Retry-After",
+                retry_after=2.0,
+            )
         folder = self._folder
         assert folder is not None
         final = folder / f"{header.status_id}{_SUFFIX}"

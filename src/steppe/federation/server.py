@@ -145,7 +145,12 @@ def taxii_intake(settings: Settings, engine: Engine, secret_key: str) -> TaxiiIn
         with writing(engine) as conn:
             fail_spooled(conn, envelope, message)
 
-    return TaxiiIntake(settings.data_dir / "taxii-intake", import_group, give_up=give_up)
+    return TaxiiIntake(
+        settings.data_dir / "taxii-intake",
+        import_group,
+        give_up=give_up,
+        max_backlog_bytes=settings.taxii_intake_max_bytes,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
