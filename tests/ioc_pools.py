@@ -9,6 +9,13 @@ from typing import Any
 import orjson
 
 from steppe.detection.ioc.index import IndicatorRef
+from steppe.detection.ioc.matcher import (
+    DOMAIN_FIELDS,
+    EMAIL_FIELDS,
+    HASH_FIELDS,
+    IP_FIELDS,
+    URL_FIELDS,
+)
 
 #: The organisation that produces every pool indicator.
 PRODUCER = 2
@@ -86,11 +93,12 @@ EMAILS = [
     "bad@evil.example", "Bad@Evil.Example", " bad@evil.example ", "bad@evil.example\x1c",
     "good@evil.example", "bad@evil.example.com", "",
 ]  # fmt: skip
+# Built from the matcher's own field lists: a field added there enters every
+# equivalence test, the compiled screen's (which lists its fields in C) included.
 POOLS = {
-    **dict.fromkeys(("source.ip", "destination.ip"), IPS),
-    **dict.fromkeys(("dns.question.name", "destination.domain", "url.domain"), NAMES),
-    "tls.server.sni": NAMES,
-    "url.full": URLS,
-    **dict.fromkeys(("file.hash.md5", "file.hash.sha1", "file.hash.sha256"), HASHES),
-    **dict.fromkeys(("email.from.address", "email.sender.address", "email.to.address"), EMAILS),
+    **dict.fromkeys(IP_FIELDS, IPS),
+    **dict.fromkeys(DOMAIN_FIELDS, NAMES),
+    **dict.fromkeys(URL_FIELDS, URLS),
+    **dict.fromkeys(HASH_FIELDS, HASHES),
+    **dict.fromkeys(EMAIL_FIELDS, EMAILS),
 }

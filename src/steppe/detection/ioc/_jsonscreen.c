@@ -33,6 +33,8 @@
 enum { K_IP = 'I', K_CIDR = 'C', K_TAIL = 'T', K_HASH = 'H' };
 enum { T_IP, T_NAME, T_URL, T_HASH, T_EMAIL };
 
+/* steppe.detection.ioc.matcher.MATCHED_FIELDS, by type. The equivalence tests build
+ * their events from that tuple, so a field added there and not here fails them. */
 static const struct {
     const char *name;
     int type;

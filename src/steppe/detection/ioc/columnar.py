@@ -48,6 +48,7 @@ from steppe.detection.ioc.matcher import (
     EMAIL_FIELDS,
     HASH_FIELDS,
     IP_FIELDS,
+    MATCHED_FIELDS,
     URL_FIELDS,
     EventHit,
     IocMatcher,
@@ -56,7 +57,6 @@ from steppe.detection.ioc.matcher import (
 __all__ = ["MATCHED_FIELDS", "ColumnarMatcher", "json_lines_schema", "read_json_lines"]
 
 #: Every field the matcher reads.
-MATCHED_FIELDS = IP_FIELDS + DOMAIN_FIELDS + URL_FIELDS + HASH_FIELDS + EMAIL_FIELDS
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # The only IPv4 spelling turned into a number; any other (leading zeros, spaces, …)

@@ -56,9 +56,9 @@ from steppe.detection.ioc import screen as byte_screen
 from steppe.detection.ioc.index import IocIndex
 from steppe.detection.ioc.matcher import (
     DOMAIN_FIELDS,
-    EMAIL_FIELDS,
     HASH_FIELDS,
     IP_FIELDS,
+    MATCHED_FIELDS,
     URL_FIELDS,
     EventHit,
     IocMatcher,
@@ -67,9 +67,8 @@ from steppe.errors import InputError
 
 __all__ = ["JsonEventMatcher"]
 
-_FIELDS = IP_FIELDS + DOMAIN_FIELDS + URL_FIELDS + HASH_FIELDS + EMAIL_FIELDS
-# Struct attributes must be identifiers: f0, f1, … in _FIELDS order.
-_ATTRS = {field: f"f{k}" for k, field in enumerate(_FIELDS)}
+# Struct attributes must be identifiers: f0, f1, … in MATCHED_FIELDS order.
+_ATTRS = {field: f"f{k}" for k, field in enumerate(MATCHED_FIELDS)}
 _DIGITS = "0123456789"
 # On the reversed joined names: each line's last two labels (reversed), then the rest
 # of the line, consumed so that the scan goes on from the next line's start.
@@ -204,7 +203,7 @@ class JsonEventMatcher:
             if not isinstance(event, dict):
                 raise InputError("not a JSON object", line=line, field=field)
             events.append(event)
-        seen = {f for f in _FIELDS for event in events if isinstance(event.get(f), str)}
+        seen = {f for f in MATCHED_FIELDS for event in events if isinstance(event.get(f), str)}
         if not seen <= self._present:
             self._present = self._present | seen
         return list(self.matcher.match_events(events, org_id, now))  # type: ignore[arg-type]
@@ -217,7 +216,7 @@ class JsonEventMatcher:
                 (_ATTRS[field], str, msgspec.field(default="", name=field))
                 if field in present
                 else (_ATTRS[field], None, msgspec.field(default=None, name=field))
-                for field in _FIELDS
+                for field in MATCHED_FIELDS
             ]
             struct = msgspec.defstruct("MatchedFields", fields, gc=False)
             decoder = self._decoders[present] = msgspec.json.Decoder(struct)
@@ -227,7 +226,7 @@ class JsonEventMatcher:
         """The rows of ``structs`` (decoded by this matcher) that may hit, in order."""
         rows: set[int] = set()
         present = self._present
-        for field in _FIELDS:
+        for field in MATCHED_FIELDS:
             if field not in present:
                 continue
             values: list[str] = list(map(attrgetter(_ATTRS[field]), structs))

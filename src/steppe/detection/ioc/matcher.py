@@ -27,6 +27,7 @@ __all__ = [
     "EMAIL_FIELDS",
     "HASH_FIELDS",
     "IP_FIELDS",
+    "MATCHED_FIELDS",
     "URL_FIELDS",
     "EventHit",
     "IocMatcher",
@@ -37,6 +38,9 @@ DOMAIN_FIELDS = ("dns.question.name", "destination.domain", "url.domain", "tls.s
 URL_FIELDS = ("url.full",)
 HASH_FIELDS = ("file.hash.md5", "file.hash.sha1", "file.hash.sha256")
 EMAIL_FIELDS = ("email.from.address", "email.sender.address", "email.to.address")
+#: Every field an event is matched on. The compiled screen (``_jsonscreen.c``) keeps its
+#: own list of them; the equivalence tests build their events from this one.
+MATCHED_FIELDS = IP_FIELDS + DOMAIN_FIELDS + URL_FIELDS + HASH_FIELDS + EMAIL_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
