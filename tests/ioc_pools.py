@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from steppe.detection.ioc.index import IndicatorRef
+from steppe.detection.ioc.audience import Coalition, audience_mask
+from steppe.detection.ioc.index import IndicatorRef, IocIndex
 from steppe.detection.ioc.matcher import (
     DOMAIN_FIELDS,
     EMAIL_FIELDS,
@@ -16,6 +17,7 @@ from steppe.detection.ioc.matcher import (
     IP_FIELDS,
     URL_FIELDS,
 )
+from steppe.sharing.model import Distribution, ObjectRights, OrgKind, TlpLevel
 
 #: The organisation that produces every pool indicator.
 PRODUCER = 2
@@ -24,6 +26,20 @@ PRODUCER = 2
 def indicator_ref(pk: int, valid_until: str | None = None) -> IndicatorRef:
     """A pool indicator's reference: produced by :data:`PRODUCER`, confidence 80, GREEN."""
     return IndicatorRef(pk, f"indicator--{pk}", PRODUCER, 80, "green", valid_until)
+
+
+def group_only_index(producer: int, member: int, outsider: int) -> IocIndex:
+    """One AMBER indicator (``evil.example`` and ``10.0.0.0/8``) of ``producer``, shared
+    with group 7 (``producer`` and ``member``); ``outsider`` is a member outside it."""
+    coalition = Coalition(
+        {1: OrgKind.COORDINATOR, **dict.fromkeys((producer, member, outsider), OrgKind.MEMBER)},
+        {7: frozenset({producer, member})},
+    )
+    rights = ObjectRights(producer, Distribution.GROUPS, TlpLevel.AMBER, frozenset({7}))
+    index = IocIndex()
+    index.add(indicator_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")],
+              audience=audience_mask(rights, coalition))  # fmt: skip
+    return index
 
 
 def comparable_hits(found: Any) -> list[tuple[str, list[tuple[str, str, str, int]]]]:

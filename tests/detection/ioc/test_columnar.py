@@ -9,12 +9,18 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ioc_pools import INDICATORS, POOLS, PRODUCER, comparable_hits, indicator_ref
-from steppe.detection.ioc.audience import Coalition, audience_mask, bit
+from ioc_pools import (
+    INDICATORS,
+    POOLS,
+    PRODUCER,
+    comparable_hits,
+    group_only_index,
+    indicator_ref,
+)
+from steppe.detection.ioc.audience import bit
 from steppe.detection.ioc.columnar import MATCHED_FIELDS, ColumnarMatcher, read_json_lines
 from steppe.detection.ioc.index import IocIndex
 from steppe.detection.ioc.matcher import IocMatcher
-from steppe.sharing.model import Distribution, ObjectRights, OrgKind, TlpLevel
 
 NOW = "2026-06-01T00:00:00.000000Z"
 PAST, FUTURE = "2026-05-01T00:00:00.000000Z", "2026-07-01T00:00:00.000000Z"
@@ -81,14 +87,7 @@ def test_every_pool_value_against_every_indicator() -> None:
 
 
 def test_a_member_outside_the_group_gets_nothing_from_a_group_only_indicator() -> None:
-    coalition = Coalition(
-        {1: OrgKind.COORDINATOR, KZ: OrgKind.MEMBER, KG: OrgKind.MEMBER, UZ: OrgKind.MEMBER},
-        {7: frozenset({KZ, KG})},
-    )
-    rights = ObjectRights(KZ, Distribution.GROUPS, TlpLevel.AMBER, frozenset({7}))
-    index = IocIndex()
-    index.add(indicator_ref(1), [("domain", "evil.example"), ("cidr", "10.0.0.0/8")],
-              audience=audience_mask(rights, coalition))  # fmt: skip
+    index = group_only_index(KZ, KG, UZ)
     table = pa.Table.from_pylist(
         [{"dns.question.name": "a.evil.example"}, {"destination.ip": "10.9.8.7"}], SCHEMA
     )
