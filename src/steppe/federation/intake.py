@@ -51,7 +51,7 @@ from typing import Any
 import orjson
 
 from steppe.errors import Overloaded
-from steppe.lake.spool import fsync_dir, try_lock
+from steppe.lake.spool import fsync_dir, try_lock, write_all
 from steppe.workers.periodic import PeriodicWorker
 
 __all__ = ["SpoolHeader", "Spooled", "TaxiiIntake"]
@@ -196,10 +196,7 @@ class TaxiiIntake:
         temporary = final.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, header.to_line() + b"\n")
-            view = memoryview(body)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, header.to_line() + b"\n", body)
             os.fsync(fd)
         finally:
             os.close(fd)

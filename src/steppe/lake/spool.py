@@ -37,7 +37,15 @@ from pathlib import Path
 
 from steppe.errors import Overloaded
 
-__all__ = ["Segment", "Spool", "SpoolBroken", "fsync_dir", "read_segment", "try_lock"]
+__all__ = [
+    "Segment",
+    "Spool",
+    "SpoolBroken",
+    "fsync_dir",
+    "read_segment",
+    "try_lock",
+    "write_all",
+]
 
 MAGIC = b"STW1"
 _HEADER = struct.Struct("<4sII")
@@ -192,7 +200,7 @@ class Spool:
             segment = self._active_for(size)
             assert segment.fd is not None
             try:
-                _write_all(segment.fd, header, payload)
+                write_all(segment.fd, header, payload)
             except OSError as exc:
                 self._undo_partial_write(segment, exc)
             segment.size += size
@@ -329,7 +337,8 @@ class Spool:
             self._cond.notify_all()
 
 
-def _write_all(fd: int, *parts: bytes | memoryview) -> None:
+def write_all(fd: int, *parts: bytes | memoryview) -> None:
+    """Write ``parts`` to ``fd`` in order, all of them (``writev`` may write less)."""
     views = [memoryview(part).cast("B") for part in parts if len(part)]
     while views:
         written = os.writev(fd, views)
