@@ -231,12 +231,14 @@ def import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]
             add_envelopes(conn, trail, actor, collection, envelopes)
         except (Forbidden, NotFound) as exc:
             for envelope in envelopes:
-                message = f"not imported: {exc.message}"
-                failed = [{**_detail(obj), "message": message} for obj in envelope.objects]
-                status = StatusResource(
-                    envelope.status_id, envelope.requested, len(failed), [], failed
+                _record_failed(
+                    conn,
+                    StatusResource(envelope.status_id, envelope.requested, 0, [], []),
+                    envelope.objects,
+                    f"not imported: {exc.message}",
+                    user_id,
+                    collection_id,
                 )
-                _record_status(conn, status, user_id, collection_id)
 
 
 def fail_spooled(conn: Connection, item: Spooled, message: str) -> None:
@@ -251,13 +253,27 @@ def fail_spooled(conn: Connection, item: Spooled, message: str) -> None:
         objects = orjson.loads(item.body).get("objects", [])
     except (orjson.JSONDecodeError, AttributeError):
         objects = []
-    failed = [{**_detail(obj), "message": message} for obj in objects]
     # The POST counted the objects; keep that count even if the body cannot be read now.
+    pending = StatusResource(head.status_id, head.request_timestamp, head.total_count, [], [])
+    _record_failed(conn, pending, objects, message, head.user_id, head.collection_id)
+
+
+def _record_failed(
+    conn: Connection,
+    pending: StatusResource,
+    objects: list[Any],
+    message: str,
+    user_id: int,
+    collection_id: str,
+) -> None:
+    """Record ``pending`` complete with every object failed with ``message``: one failure
+    per object, and as many as its total count says at least."""
+    failed = [{**_detail(obj), "message": message} for obj in objects]
     failed += [{"id": "", "version": "", "message": message}] * max(
-        0, head.total_count - len(failed)
+        0, pending.total_count - len(failed)
     )
-    status = StatusResource(head.status_id, head.request_timestamp, len(failed), [], failed)
-    _record_status(conn, status, head.user_id, head.collection_id)
+    status = StatusResource(pending.id, pending.request_timestamp, len(failed), [], failed)
+    _record_status(conn, status, user_id, collection_id)
 
 
 def _defines_markings(objects: list[Any]) -> bool:
