@@ -32,6 +32,7 @@ from steppe.errors import InvalidObservable
 __all__ = [
     "BODY_COLUMNS",
     "body_object",
+    "body_of_row",
     "body_text",
     "feed_marker",
     "pattern_of",
@@ -133,6 +134,12 @@ def body_object(
     if revoked:
         obj["revoked"] = True
     return obj
+
+
+def body_of_row(row: Any) -> dict[str, Any]:
+    """:func:`body_object` of a result row that has the :data:`BODY_COLUMNS` as
+    attributes (the readers of one object at a time; a page reader passes them in order)."""
+    return body_object(*(getattr(row, name) for name in BODY_COLUMNS))
 
 
 def body_text(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Select, exists, select
 
 from steppe.errors import Forbidden, InvalidObservable, NotFound
 from steppe.intel import attack
-from steppe.intel.bodies import BODY_COLUMNS, body_object
+from steppe.intel.bodies import BODY_COLUMNS, body_object, body_of_row
 from steppe.intel.guess import canonical_observable
 from steppe.intel.observables import ObservableType
 from steppe.intel.stix import TLP_MARKING_IDS, tlp_marking_definition, tlp_marking_id
@@ -216,19 +216,7 @@ def _stored(row: Any) -> StoredObject:
         bool(row.revoked),
         None if row.matchable is None else bool(row.matchable),
         row.pattern_note,
-        _with_tlp(
-            body_object(
-                row.body,
-                row.stix_id,
-                row.created,
-                row.modified,
-                row.name,
-                row.confidence,
-                row.valid_until,
-                row.revoked,
-            ),
-            TlpLevel(row.tlp),
-        ),
+        _with_tlp(body_of_row(row), TlpLevel(row.tlp)),
     )
 
 

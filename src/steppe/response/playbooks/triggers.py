@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from steppe.alerts.queries import get_alert, readable_organisations
 from steppe.errors import NotFound
-from steppe.intel.bodies import body_object
+from steppe.intel.bodies import body_of_row
 from steppe.intel.queries import get_stored
 from steppe.intel.sightings import scores_for
 from steppe.response.incidents.access import visible_incident
@@ -183,16 +183,7 @@ class IntelSource:
         scores = scores_for(conn, pks)
         items = []
         for r in rows:
-            body = body_object(
-                r.body,
-                r.stix_id,
-                r.created,
-                r.modified,
-                r.name,
-                r.confidence,
-                r.valid_until,
-                r.revoked,
-            )
+            body = body_of_row(r)
             score = scores.get(r.pk)
             intel = {
                 "id": r.stix_id,
