@@ -20,7 +20,7 @@ collision keeps an event the exact matcher then turns away; an event it cannot j
 The kept events go to :meth:`IocMatcher.match_event`, which alone checks the
 organisation's audience and ``valid_until``.
 
-    >>> screen = ByteScreen.for_index(index)                          # doctest: +SKIP
+    >>> screen = ByteScreen(index)                          # doctest: +SKIP
     >>> screen.lines(b'{"destination.ip": "203.0.113.9"}\\n')      # doctest: +SKIP
     [(0, 33, 1)]
 
@@ -63,10 +63,6 @@ class ByteScreen:
         self._generation = -1
         self._logged = -1  # absolute position in the index's screen log
         self._removed = 0  # the index's removed_values at the last build
-
-    @classmethod
-    def for_index(cls, index: IocIndex) -> ByteScreen:
-        return cls(index)
 
     def lines(self, data: bytes) -> list[tuple[int, int, int]]:
         """``(start, end, line number)`` of each line of ``data`` that may hit.
