@@ -29,6 +29,17 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(eve_columns, "now", lambda: INGESTED)
 
 
+@pytest.fixture(autouse=True, params=["compiled", "msgspec"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: with the compiled decoder in front, and with the Python path
+    alone (as where the extension is not built)."""
+    if request.param == "msgspec":
+        monkeypatch.setattr(eve_columns, "_decode_compiled", None)
+    else:
+        assert eve_columns._decode_compiled is not None, "the compiled EVE decoder was not built"
+    return str(request.param)
+
+
 def reference(data: bytes) -> tuple[pa.Table, list[str]]:
     """What the per-event path gives, stamped as formats._stamped stamps it."""
     events, problems = [], []
@@ -290,6 +301,7 @@ def test_a_failure_of_the_columnar_code_falls_back_to_the_per_event_path(
 
     data = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(SAMPLES[0].read_bytes()))
     expected = columnar(data)
+    monkeypatch.setattr(eve_columns, "_decode_compiled", None)
     monkeypatch.setattr(eve_columns, "_columns", broken)
     seen = fallbacks(monkeypatch)
     got = columnar(data)
