@@ -19,6 +19,13 @@ the per-event path (the *fallback*), unchanged:
 - addresses in canonical IPv4 form, ports in range, times with six fraction digits and
   a zone, lower-cased fields ASCII, no v3 ``dns.queries`` without ``rrname``.
 
+In front of both, where it is built (``setup.py``), a compiled decoder
+(``_evecolumns.c``) reads the lines that hold to the rules above, and a few stricter
+ones (ASCII only, each used key once, times with a zone of hours and minutes), straight
+into the columns' Arrow buffers: about orjson's cost, against ~4.5 µs an event for
+``msgspec`` and Arrow compute. The lines it leaves take the ``msgspec`` path, and the
+ones that path leaves the per-event one.
+
 (One difference is left: a line with a key twice keeps both in ``raw`` here; the
 per-event path keeps the last. Both give the same columns: ``msgspec`` and ``orjson``
 take the last value.) Malformed lines fail the decode or the checks and so reach the
@@ -40,10 +47,10 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 import orjson
@@ -58,6 +65,12 @@ from steppe.ingest.telemetry.suricata import normalise_eve, normalise_records
 from steppe.lake.table import TIMESTAMP, events_table, lake_schema
 from steppe.storage.timestamps import now
 
+if TYPE_CHECKING:
+    from steppe.ingest.telemetry._evecolumns import Column
+
+#: The compiled decoder's signature (``_evecolumns.pyi``).
+Decode = Callable[[list[bytes], int], tuple[list[int], int, list["Column"], bytes]]
+_decode_compiled: Decode | None
 try:  # the compiled decoder (setup.py); without it, the msgspec path reads every line
     from steppe.ingest.telemetry._evecolumns import decode as _decode_compiled
 except ImportError:  # pragma: no cover - a build without a C compiler
@@ -220,7 +233,7 @@ def eve_table(
         chunk = [*chunk[:-1], chunk[-1] + b"\n"]
     if _decode_compiled is not None:
         try:
-            table, rejected = _compiled_table(chunk, ingested)
+            table, rejected = _compiled_table(_decode_compiled, chunk, ingested)
         except MemoryError:  # past Arrow's 2 GiB of a string column: the Python way
             log.warning("columnar EVE: chunk of %s too large for the compiled decoder", source)
         else:
@@ -239,11 +252,15 @@ def eve_table(
     return table, problems
 
 
-def _compiled_table(chunk: list[bytes], ingested: str) -> tuple[pa.Table, list[int]]:
-    """The rows of the lines the compiled decoder takes, and the indices of the others."""
-    assert _decode_compiled is not None
+def _compiled_table(
+    decode: Decode,
+    chunk: list[bytes],
+    ingested: str,
+) -> tuple[pa.Table, list[int]]:
+    """The rows of the lines ``decode`` (the compiled decoder) takes, and the indices of
+    the others."""
     at = pa.scalar(ingested, pa.string()).cast(TIMESTAMP)
-    rejected, n, built, stamps = _decode_compiled(chunk, at.value)
+    rejected, n, built, stamps = decode(chunk, at.value)
     columns: dict[str, pa.Array] = {}
     for name, valid, offsets, nulls, data in built:
         kind = _TYPES[name]
