@@ -722,38 +722,55 @@ decode(PyObject *module, PyObject *args)
     long long ingested;
     if (!PyArg_ParseTuple(args, "O!L", &PyList_Type, &lines, &ingested))
         return NULL;
-    Py_ssize_t count = PyList_GET_SIZE(lines);
+    /* A tuple holds the lines while the GIL is released (the list might change). */
+    PyObject *held = PyList_AsTuple(lines);
+    if (!held)
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(held);
     Column cols[N_COLUMNS];
     int64_t *stamps = malloc(sizeof(int64_t) * ((size_t)count + 1));
+    uint8_t *taken = malloc((size_t)count + 1);
     PyObject *rejected = PyList_New(0), *result = NULL;
     int ready = 0;
     for (; ready < N_COLUMNS; ready++)
         if (!column_init(&cols[ready], ready, count))
             break;
-    if (!stamps || !rejected || ready < N_COLUMNS) {
+    if (!stamps || !taken || !rejected || ready < N_COLUMNS) {
         if (rejected)
             PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t rows = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PyList_GET_ITEM(lines, i);
-        if (!PyBytes_Check(item)) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(held, i))) {
             PyErr_SetString(PyExc_TypeError, "lines must be bytes");
             goto done;
         }
+    }
+    Py_ssize_t rows = 0;
+    int full = 0;
+    /* Only C data from here to the end of the loop: other threads (the spool's writer,
+     * the Parquet writer) run meanwhile. */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count && !full; i++) {
+        PyObject *item = PyTuple_GET_ITEM(held, i);
         const char *p = PyBytes_AS_STRING(item);
         Py_ssize_t n = PyBytes_GET_SIZE(item);
         Line line;
         int64_t stamp = ingested;
-        if (n > 0 && p[n - 1] == '\n' && read_line(p, n - 1, &line, &stamp)) {
-            if (!append(cols, &line, p, n - 1)) {
-                PyErr_SetString(PyExc_MemoryError, "EVE columns past 2 GiB or out of memory");
-                goto done;
-            }
+        taken[i] = n > 0 && p[n - 1] == '\n' && read_line(p, n - 1, &line, &stamp);
+        if (taken[i]) {
+            full = !append(cols, &line, p, n - 1);
             stamps[rows++] = stamp;
-            continue;
         }
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_MemoryError, "EVE columns past 2 GiB or out of memory");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (taken[i])
+            continue;
         PyObject *index = PyLong_FromSsize_t(i);
         if (!index || PyList_Append(rejected, index) < 0) {
             Py_XDECREF(index);
@@ -787,7 +804,9 @@ done:
     for (int k = 0; k < ready; k++)
         column_free(&cols[k]);
     free(stamps);
+    free(taken);
     Py_XDECREF(rejected);
+    Py_DECREF(held);
     return result;
 }
 
