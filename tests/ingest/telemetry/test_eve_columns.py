@@ -438,3 +438,17 @@ def test_the_compiled_decoder_takes_well_formed_lines_as_the_python_path_reads_t
     assert problems == [] and rows == list(range(len(chunk)))
     taken = [index for index in rows if index not in rejected]
     assert compiled.equals(python.take(pa.array(taken, pa.int64())))
+
+
+@needs_compiled
+def test_a_failure_of_the_compiled_decoder_falls_back_to_the_python_path(
+    monkeypatch: pytest.MonkeyPatch, decoder: str
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise MemoryError("EVE columns past 2 GiB or out of memory")
+
+    data = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(SAMPLES[0].read_bytes()))
+    expected = columnar(data)
+    monkeypatch.setattr(eve_columns, "_decode_compiled", broken)
+    got = columnar(data)
+    assert got[1] == expected[1] and got[0].equals(expected[0])

@@ -234,8 +234,8 @@ def eve_table(
     if _decode_compiled is not None:
         try:
             table, rejected = _compiled_table(_decode_compiled, chunk, ingested)
-        except MemoryError:  # past Arrow's 2 GiB of a string column: the Python way
-            log.warning("columnar EVE: chunk of %s too large for the compiled decoder", source)
+        except Exception:  # past 2 GiB of a column, or a bug: the Python path reads it
+            log.exception("columnar EVE: chunk of %s read without the compiled decoder", source)
         else:
             if not rejected:
                 return table, []
