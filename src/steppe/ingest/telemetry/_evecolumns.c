@@ -58,62 +58,62 @@ enum { K_STR, K_INT, K_OBJ, K_ANY };
 
 typedef struct Field {
     const char *name;
+    Py_ssize_t length; /* of the name */
     int kind;
     size_t offset;            /* of the Str / Int (or int flag for K_ANY) in Line */
     const struct Field *body; /* K_OBJ: the nested object's fields */
 } Field;
 
-#define S(name, member) {name, K_STR, offsetof(Line, member), NULL}
-#define I(name, member) {name, K_INT, offsetof(Line, member), NULL}
+#define S(name, member) {name, sizeof(name) - 1, K_STR, offsetof(Line, member), NULL}
+#define I(name, member) {name, sizeof(name) - 1, K_INT, offsetof(Line, member), NULL}
+#define O(name, body) {name, sizeof(name) - 1, K_OBJ, 0, body}
+#define END {NULL, 0, 0, 0, NULL}
 
 static const Field ALERT[] = {
     I("signature_id", sid), S("signature", signature), I("severity", severity),
-    S("action", action), {NULL, 0, 0, NULL},
+    S("action", action), END,
 };
 static const Field DNS[] = {
-    S("rrname", rrname), S("rrtype", rrtype), {"queries", K_ANY, offsetof(Line, queries), NULL},
-    {NULL, 0, 0, NULL},
+    S("rrname", rrname), S("rrtype", rrtype),
+    {"queries", sizeof("queries") - 1, K_ANY, offsetof(Line, queries), NULL}, END,
 };
 static const Field HTTP[] = {
     S("hostname", hostname), S("url", url), I("http_port", http_port),
-    S("http_method", method), S("http_user_agent", agent), I("status", status),
-    {NULL, 0, 0, NULL},
+    S("http_method", method), S("http_user_agent", agent), I("status", status), END,
 };
-static const Field TLS[] = {S("sni", sni), {NULL, 0, 0, NULL}};
+static const Field TLS[] = {S("sni", sni), END};
 static const Field FILEINFO[] = {
-    S("md5", md5), S("sha1", sha1), S("sha256", sha256), S("filename", filename),
-    {NULL, 0, 0, NULL},
+    S("md5", md5), S("sha1", sha1), S("sha256", sha256), S("filename", filename), END,
 };
-static const Field FLOW[] = {S("state", state), {NULL, 0, 0, NULL}};
+static const Field FLOW[] = {S("state", state), END};
 static const Field TOP[] = {
     S("timestamp", timestamp), S("event_type", event_type), S("src_ip", src_ip),
     S("dest_ip", dest_ip), I("src_port", src_port), I("dest_port", dest_port),
     S("proto", proto), S("app_proto", app_proto), S("host", host),
-    {"alert", K_OBJ, 0, ALERT}, {"dns", K_OBJ, 0, DNS}, {"http", K_OBJ, 0, HTTP},
-    {"tls", K_OBJ, 0, TLS}, {"fileinfo", K_OBJ, 0, FILEINFO}, {"flow", K_OBJ, 0, FLOW},
-    {NULL, 0, 0, NULL},
+    O("alert", ALERT), O("dns", DNS), O("http", HTTP), O("tls", TLS),
+    O("fileinfo", FILEINFO), O("flow", FLOW), END,
 };
 
 /* ---- the JSON reader: 0 = the line is not for this path ---------------------------- */
+
+/* The bytes a string's scan stops at: the quote, and what this path refuses inside one
+ * (the backslash, control bytes, non-ASCII). Filled at import. */
+static uint8_t STOPS[256];
 
 static int
 read_string(const char **pp, const char *end, Str *out)
 {
     const char *p = *pp + 1; /* past the quote */
     const char *start = p;
-    for (; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"') {
-            out->p = start;
-            out->n = p - start;
-            out->set = 1;
-            *pp = p + 1;
-            return 1;
-        }
-        if (c == '\\' || c < 0x20 || c >= 0x80)
-            return 0;
-    }
-    return 0;
+    while (p < end && !STOPS[(unsigned char)*p])
+        p++;
+    if (p >= end || *p != '"')
+        return 0;
+    out->p = start;
+    out->n = p - start;
+    out->set = 1;
+    *pp = p + 1;
+    return 1;
 }
 
 static int
@@ -241,7 +241,7 @@ read_object(const char **pp, const char *end, const Field *fields, Line *line, i
         p++;
         int index = -1;
         for (int i = 0; fields[i].name; i++) {
-            if ((Py_ssize_t)strlen(fields[i].name) == key.n &&
+            if (fields[i].length == key.n && fields[i].name[0] == key.p[0] &&
                 memcmp(fields[i].name, key.p, key.n) == 0) {
                 index = i;
                 break;
@@ -826,5 +826,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__evecolumns(void)
 {
+    for (int c = 0; c < 256; c++)
+        STOPS[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
     return PyModule_Create(&module);
 }
