@@ -1,8 +1,9 @@
-"""The one compiled part of Steppe: the IOC screen of JSON events (C, no dependencies).
+"""The compiled parts of Steppe (C, no dependencies): the IOC screen of JSON events and
+the Suricata EVE decoder into the lake's columns.
 
-Everything else is in pyproject.toml. Why it is C: see the comment at the top of
-src/steppe/detection/ioc/_jsonscreen.c and docs/benchmarks.md ("IOC matching of
-JSON-lines telemetry"). Steppe runs without it (the Python screen takes over).
+Everything else is in pyproject.toml. Why they are C: see the comment at the top of each
+.c file and docs/benchmarks.md ("IOC matching of JSON-lines telemetry", "Telemetry
+ingest"). Steppe runs without them (the Python paths take over).
 """
 
 from setuptools import Extension, setup
@@ -14,6 +15,12 @@ setup(
             ["src/steppe/detection/ioc/_jsonscreen.c"],
             extra_compile_args=["-O3", "-std=c11"],
             optional=True,
-        )
+        ),
+        Extension(
+            "steppe.ingest.telemetry._evecolumns",
+            ["src/steppe/ingest/telemetry/_evecolumns.c"],
+            extra_compile_args=["-O3", "-std=c11"],
+            optional=True,
+        ),
     ]
 )

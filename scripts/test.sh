@@ -13,10 +13,11 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
-# The IOC screen of JSON events is compiled (setup.py); Steppe runs without it, but the
-# tests must check it, so a build that failed (no gcc, no Python headers) stops here.
-.venv/bin/python -c "import steppe.detection.ioc._jsonscreen" \
-    || { echo "test.sh: the compiled IOC screen did not build (gcc and python3-dev needed)" >&2; exit 1; }
+# The IOC screen of JSON events and the EVE decoder are compiled (setup.py); Steppe runs
+# without them, but the tests must check them, so a build that failed (no gcc, no Python
+# headers) stops here.
+.venv/bin/python -c "import steppe.detection.ioc._jsonscreen, steppe.ingest.telemetry._evecolumns" \
+    || { echo "test.sh: the compiled IOC screen or EVE decoder did not build (gcc and python3-dev needed)" >&2; exit 1; }
 # The export tests check their files with Debian's real tools (nft -c, named-checkzone);
 # they skip, saying why, where the tools cannot be installed.
 if ! command -v named-checkzone >/dev/null || ! PATH="$PATH:/usr/sbin:/sbin" command -v nft >/dev/null; then

@@ -85,6 +85,19 @@ def test_a_batch_spooled_before_a_column_existed_gets_it_as_nulls() -> None:
     assert conformed.column("raw").to_pylist() == table.column("raw").to_pylist()
 
 
+def test_a_record_leaves_out_the_columns_without_a_value() -> None:
+    events = [event(n) for n in range(ARROW_MIN_EVENTS)]
+    events[0]["rule.name"] = "one value"
+    record = encode(1, ACCEPTED, events)
+    with pa.ipc.open_stream(memoryview(record)[len(ARROW_MARK) :]) as reader:
+        spooled = reader.schema.names
+    assert "rule.name" in spooled and "winlog.channel" not in spooled
+    table = decode(record)
+    assert table.schema.equals(lake_schema())
+    assert table.column("winlog.channel").null_count == ARROW_MIN_EVENTS
+    assert table.column("rule.name").to_pylist()[:2] == ["one value", None]
+
+
 @pytest.mark.parametrize("payload", [b"{}", b"[1]", b"garbage", ARROW_MARK + b"garbage"])
 def test_a_record_that_is_no_batch_is_refused(payload: bytes) -> None:
     with pytest.raises(BadRecord):

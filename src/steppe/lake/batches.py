@@ -71,6 +71,17 @@ def encode_table(organisation_id: int, accepted_at: str, table: pa.Table) -> mem
 
 
 def _arrow_record(table: pa.Table) -> memoryview:
+    # Columns without a value in the batch are left out (decode gives them back as nulls,
+    # as to a batch spooled before a column existed): a null string column still costs
+    # 4 bytes of offsets an event. On bench/telemetry_ingest.py's EVE, 727 → 590 bytes
+    # an event to write and fsync.
+    if table.num_rows:
+        empty = [
+            name
+            for name, column in zip(table.column_names, table.columns, strict=True)
+            if column.null_count == table.num_rows
+        ]
+        table = table.drop_columns(empty)
     sink = pa.BufferOutputStream()
     sink.write(ARROW_MARK)
     with pa.ipc.new_stream(sink, table.schema) as stream:

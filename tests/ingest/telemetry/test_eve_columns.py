@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,17 @@ INGESTED = "2026-11-28T12:00:00.000000Z"
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(eve_columns, "now", lambda: INGESTED)
+
+
+@pytest.fixture(autouse=True, params=["compiled", "msgspec"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: with the compiled decoder in front, and with the Python path
+    alone (as where the extension is not built)."""
+    if request.param == "msgspec":
+        monkeypatch.setattr(eve_columns, "_decode_compiled", None)
+    else:
+        assert eve_columns._decode_compiled is not None, "the compiled EVE decoder was not built"
+    return str(request.param)
 
 
 def reference(data: bytes) -> tuple[pa.Table, list[str]]:
@@ -56,12 +68,12 @@ def columnar(data: bytes) -> tuple[pa.Table, list[str]]:
     return pa.concat_tables(tables), problems
 
 
-def assert_same(data: bytes) -> None:
+def assert_same(data: bytes, but: tuple[str, ...] = ()) -> None:
     expected, expected_problems = reference(data)
     got, got_problems = columnar(data)
     assert got_problems == expected_problems
     assert got.schema.equals(expected.schema)
-    for name in expected.column_names:
+    for name in set(expected.column_names).difference(but):
         assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
 
 
@@ -290,8 +302,153 @@ def test_a_failure_of_the_columnar_code_falls_back_to_the_per_event_path(
 
     data = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(SAMPLES[0].read_bytes()))
     expected = columnar(data)
+    monkeypatch.setattr(eve_columns, "_decode_compiled", None)
     monkeypatch.setattr(eve_columns, "_columns", broken)
     seen = fallbacks(monkeypatch)
     got = columnar(data)
     assert got[1] == expected[1] and got[0].equals(expected[0])
     assert len(seen) == data.count(b"\n")
+
+
+# -- the compiled decoder: what it takes, what it leaves to the Python path --------------
+
+COMPILED = eve_columns._decode_compiled
+needs_compiled = pytest.mark.skipif(
+    COMPILED is None, reason="the compiled EVE decoder was not built"
+)
+BASE = (
+    b'{"timestamp":"2024-02-29T23:59:59.999999+0100","event_type":"alert","src_ip":"10.0.0.1",'
+    b'"src_port":1,"dest_ip":"192.0.2.255","dest_port":80,"proto":"TCP","app_proto":"HTTP",'
+    b'"alert":{"signature_id":-7,"signature":"S","severity":2,"action":"allowed"},'
+    b'"http":{"hostname":"H.Example..","url":"/p","http_port":8080,"status":200},'
+    b'"tls":{"sni":"T.Example"},"dns":{"rrname":"D.","rrtype":"A","queries":[{"x":[]}]},'
+    b'"fileinfo":{"md5":"AB","filename":"a/b/c.exe"},"flow":{"state":"new"},"x":[1,{}]}'
+)
+
+
+@needs_compiled
+@pytest.mark.parametrize(
+    ("line", "taken"),
+    [
+        (BASE, True),
+        (
+            b'{"event_type":"flow","flow":{"state":"closed"},"timestamp":"2026-01-01T00:00:00.000000Z"}',
+            True,
+        ),
+        (b"{}", True),
+        (b'{"src_ip":"","dest_port":0,"http":null,"alert":null}', True),
+        (b'{"event_type":"dns","dns":{"queries":[{"rrname":"q.example"}]}}', False),
+        (b'{"event_type":"dns","dns":{"rrname":"a","rrname":"b"}}', False),  # a key twice
+        (b'{"src_port":-0}', False),
+        (b'{"flow_id":1234567890123456789}', False),  # 19 digits: orjson reads a float
+        (b'{"x":1.5}', False),
+        (b'{"x": 1}', False),
+        (b'{"x":"a\\"b"}', False),
+        (b'{"x":"\xc3\xa9"}', False),
+        (b'{"src_ip":"10.0.0.01"}', False),
+        (b'{"src_ip":"::1"}', False),
+        (b'{"dest_port":65536}', False),
+        (b'{"src_port":"53"}', False),
+        (b'{"alert":[]}', False),
+        (b'{"timestamp":"2023-02-29T00:00:00.000000Z"}', False),
+        (b'{"timestamp":"2026-01-01T00:00:00.000000+2400"}', False),
+        (b'{"timestamp":"0001-01-01T00:00:00.000000+0100"}', False),
+        (b'{"timestamp":"2026-01-01T00:00:00.000000z"}', False),
+        (b'{"timestamp":"2026-01-01T00:00:00.000000"}', False),
+        (b'{"x":' + b"[" * 70 + b"]" * 70 + b"}", False),
+        (b'{"x":[1,]}', False),
+        (b'{"x":tru}', False),
+        (b"[]", False),
+    ],
+)
+def test_the_compiled_decoder_leaves_what_it_cannot_prove_to_the_python_path(
+    line: bytes, taken: bool, decoder: str
+) -> None:
+    assert COMPILED is not None
+    rejected, rows, _, _ = COMPILED([line + b"\n"], 0)
+    assert (rows, rejected) == ((1, []) if taken else (0, [0]))
+    # A key twice: the per-event path's raw keeps the last (see eve_columns' docstring).
+    assert_same(line + b"\n", but=("raw",) if b'"a","rrname"' in line else ())
+
+
+@needs_compiled
+def test_the_compiled_columns_of_an_alert(decoder: str) -> None:
+    table, problems = columnar(BASE + b"\n")
+    row = table_events(table)[0]
+    assert problems == []
+    assert row["@timestamp"] == "2024-02-29T22:59:59.999999Z"
+    assert row["url.full"] == "http://h.example:8080/p" and row["url.domain"] == "h.example"
+    assert row["rule.id"] == "-7" and row["event.action"] == "allowed"
+    assert row["dns.question.name"] == "d" and row["destination.domain"] == "t.example"
+    assert row["file.name"] == "c.exe" and row["file.hash.md5"] == "ab"
+    assert_same(BASE + b"\n")
+
+
+plain_texts = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
+well_formed = st.fixed_dictionaries(
+    {},
+    optional={
+        "timestamp": st.datetimes(
+            min_value=datetime(2, 1, 1), max_value=datetime(9998, 1, 1), timezones=st.timezones()
+        ).map(lambda d: d.isoformat(timespec="microseconds")),
+        "event_type": st.sampled_from(["alert", "dns", "http", "tls", "fileinfo", "flow", ""]),
+        "src_ip": st.ip_addresses(v=4).map(str),
+        "dest_port": st.integers(0, 65_535),
+        "proto": plain_texts,
+        "alert": st.fixed_dictionaries(
+            {}, optional={"signature_id": st.integers(-(10**17), 10**17), "signature": plain_texts}
+        ),
+        "http": st.fixed_dictionaries(
+            {},
+            optional={
+                "hostname": plain_texts,
+                "url": plain_texts,
+                "http_port": st.integers(-5, 70_000),
+                "status": st.integers(0, 999),
+            },
+        ),
+        "dns": st.fixed_dictionaries({"rrname": plain_texts}, optional={"rrtype": plain_texts}),
+        "tls": st.fixed_dictionaries({}, optional={"sni": plain_texts}),
+        "fileinfo": st.fixed_dictionaries({}, optional={"filename": plain_texts}),
+        "other": st.recursive(
+            st.none() | st.booleans() | st.integers(-(10**17), 10**17) | plain_texts,
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(plain_texts, inner),
+            max_leaves=6,
+        ),
+    },
+)
+
+
+@needs_compiled
+@settings(max_examples=150, deadline=None)
+@given(st.lists(well_formed, min_size=1, max_size=8))
+def test_the_compiled_decoder_takes_well_formed_lines_as_the_python_path_reads_them(
+    events: list[dict[str, Any]],
+) -> None:
+    chunk = [orjson.dumps(e) + b"\n" for e in events if b"\\" not in orjson.dumps(e)]
+    if not chunk:
+        return
+    assert COMPILED is not None
+    at = INGESTED
+    compiled, rejected = eve_columns._compiled_table(COMPILED, chunk, at)
+    python, rows, problems = eve_columns._python_table(chunk, range(1, len(chunk) + 1), "x", at)
+    offset = [orjson.loads(line).get("timestamp", "")[26:] for line in chunk]
+    # Only times with a zone of seconds ("+05:30:15") are left to Python here.
+    assert all(len(offset[index]) > 6 for index in rejected)
+    assert problems == [] and rows == list(range(len(chunk)))
+    taken = [index for index in rows if index not in rejected]
+    assert compiled.equals(python.take(pa.array(taken, pa.int64())))
+
+
+@needs_compiled
+def test_a_failure_of_the_compiled_decoder_falls_back_to_the_python_path(
+    monkeypatch: pytest.MonkeyPatch, decoder: str
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise MemoryError("EVE columns past 2 GiB or out of memory")
+
+    data = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(SAMPLES[0].read_bytes()))
+    expected = columnar(data)
+    monkeypatch.setattr(eve_columns, "_decode_compiled", broken)
+    got = columnar(data)
+    assert got[1] == expected[1] and got[0].equals(expected[0])

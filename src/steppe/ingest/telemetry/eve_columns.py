@@ -19,6 +19,13 @@ the per-event path (the *fallback*), unchanged:
 - addresses in canonical IPv4 form, ports in range, times with six fraction digits and
   a zone, lower-cased fields ASCII, no v3 ``dns.queries`` without ``rrname``.
 
+In front of both, where it is built (``setup.py``), a compiled decoder
+(``_evecolumns.c``) reads the lines that hold to the rules above, and a few stricter
+ones (ASCII only, each used key once, times with a zone of hours and minutes), straight
+into the columns' Arrow buffers: about orjson's cost, against ~4.5 µs an event for
+``msgspec`` and Arrow compute. The lines it leaves take the ``msgspec`` path, and the
+ones that path leaves the per-event one.
+
 (One difference is left: a line with a key twice keeps both in ``raw`` here; the
 per-event path keeps the last. Both give the same columns: ``msgspec`` and ``orjson``
 take the last value.) Malformed lines fail the decode or the checks and so reach the
@@ -40,10 +47,10 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 import orjson
@@ -57,6 +64,17 @@ from steppe.ingest.telemetry.records import is_lines, json_records, lines, peek
 from steppe.ingest.telemetry.suricata import normalise_eve, normalise_records
 from steppe.lake.table import TIMESTAMP, events_table, lake_schema
 from steppe.storage.timestamps import now
+
+if TYPE_CHECKING:
+    from steppe.ingest.telemetry._evecolumns import Column
+
+#: The compiled decoder's signature (``_evecolumns.pyi``).
+Decode = Callable[[list[bytes], int], tuple[list[int], int, list["Column"], bytes]]
+_decode_compiled: Decode | None
+try:  # the compiled decoder (setup.py); without it, the msgspec path reads every line
+    from steppe.ingest.telemetry._evecolumns import decode as _decode_compiled
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _decode_compiled = None
 
 __all__ = ["CHUNK_LINES", "EventBatch", "eve_table", "parse_eve_columns"]
 
@@ -145,6 +163,7 @@ _IPV4 = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"  # what ecs.ip keeps as it is
 _ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
 
 _SCHEMA = lake_schema()
+_MODULE = pa.scalar("suricata", pa.string())
 _COLUMNS = [name for name, _ in ECS_COLUMNS] + ["raw"]
 _TYPES = {field.name: field.type for field in _SCHEMA}
 
@@ -212,6 +231,57 @@ def eve_table(
     and the problems of the lines that are not events."""
     if chunk[-1][-1:] != b"\n":  # the input's last line: every line ends alike
         chunk = [*chunk[:-1], chunk[-1] + b"\n"]
+    if _decode_compiled is not None:
+        try:
+            table, rejected = _compiled_table(_decode_compiled, chunk, ingested)
+        except Exception:  # past 2 GiB of a column, or a bug: the Python path reads it
+            log.exception("columnar EVE: chunk of %s read without the compiled decoder", source)
+        else:
+            if not rejected:
+                return table, []
+            rest = [chunk[index] for index in rejected]
+            numbers = [first + index for index in rejected]
+            others, rows, problems = _python_table(rest, numbers, source, ingested)
+            if not rows:
+                return table, problems
+            kept = sorted(set(range(len(chunk))).difference(rejected))
+            positions = kept + [rejected[row] for row in rows]
+            merged = pa.concat_tables([table, others])
+            return merged.take(pc.sort_indices(pa.array(positions, pa.int64()))), problems
+    table, _, problems = _python_table(chunk, range(first, first + len(chunk)), source, ingested)
+    return table, problems
+
+
+def _compiled_table(
+    decode: Decode,
+    chunk: list[bytes],
+    ingested: str,
+) -> tuple[pa.Table, list[int]]:
+    """The rows of the lines ``decode`` (the compiled decoder) takes, and the indices of
+    the others."""
+    at = pa.scalar(ingested, pa.string()).cast(TIMESTAMP)
+    rejected, n, built, stamps = decode(chunk, at.value)
+    columns: dict[str, pa.Array] = {}
+    for name, valid, offsets, nulls, data in built:
+        kind = _TYPES[name]
+        validity = None if valid is None else pa.py_buffer(valid)
+        if offsets is None:
+            buffers = [validity, pa.py_buffer(data)]
+        else:
+            buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        columns[name] = pa.Array.from_buffers(kind, n, buffers, null_count=nulls)
+    columns["@timestamp"] = pa.Array.from_buffers(TIMESTAMP, n, [None, pa.py_buffer(stamps)])
+    columns["event.ingested"] = pa.repeat(at, n)
+    columns["event.module"] = pa.repeat(_MODULE, n)
+    arrays = [columns[name] if name in columns else pa.nulls(n, _TYPES[name]) for name in _COLUMNS]
+    return pa.Table.from_arrays(arrays, names=_COLUMNS), rejected
+
+
+def _python_table(
+    chunk: list[bytes], numbers: Sequence[int], source: str, ingested: str
+) -> tuple[pa.Table, list[int], list[ParseProblem]]:
+    """The rows of ``chunk``'s lines (numbered ``numbers``) by ``msgspec``, or the
+    per-event path where that cannot say; with the indices of the lines that gave them."""
     lines_array = pa.array(chunk, pa.binary())
     verbatim = pc.match_substring_regex(lines_array, _VERBATIM)
     fast: list[int]
@@ -250,7 +320,7 @@ def eve_table(
     else:
         kept = fast
     if len(kept) == len(chunk):
-        return table, []
+        return table, kept, []
     problems: list[ParseProblem] = []
     events: list[NormalisedEvent] = []
     positions: list[int] = []
@@ -258,17 +328,18 @@ def eve_table(
     for index, line in enumerate(chunk):
         if index in is_fast:
             continue
-        item = _one(first + index, line, source, ingested)
+        item = _one(numbers[index], line, source, ingested)
         if isinstance(item, ParseProblem):
             problems.append(item)
         elif item is not None:
             events.append(item)
             positions.append(index)
     if not events:
-        return table, problems
+        return table, kept, problems
     rows = events_table([(0, ingested, event) for event in events]).drop_columns(["organisation"])
     merged = pa.concat_tables([table, rows])
-    return merged.take(pc.sort_indices(pa.array(kept + positions, pa.int64()))), problems
+    order = kept + positions
+    return merged.take(pc.sort_indices(pa.array(order, pa.int64()))), sorted(order), problems
 
 
 def _one(

@@ -1,0 +1,832 @@
+/* Suricata EVE JSON lines straight into the lake's Arrow column buffers
+ * (steppe.ingest.telemetry.eve_columns, which documents the rules this follows).
+ *
+ * Hand-written because measurement showed the libraries are the bottleneck
+ * (docs/benchmarks.md, "Telemetry ingest"): the msgspec + Arrow compute path costs
+ * ~4.5 us CPU an event against orjson.loads' ~1.05 -- msgspec ~1, a Python list per
+ * field into Arrow ~0.9, RE2 ~0.6, Arrow compute ~1.5 -- and Arrow's own JSON reader
+ * was no faster. Here one pass over each line checks that it is compact JSON that
+ * orjson would write back as it is, takes the ~25 fields the lake uses, and appends
+ * the ECS columns (offsets + bytes for strings, int64 for numbers and times) with no
+ * Python object per field.
+ *
+ * It accepts a line only where the result is provably the per-event path's: ASCII
+ * only, no backslash, no whitespace, integers of at most 18 digits and no -0, no
+ * float, each used key at most once, every used field of the JSON type the normaliser
+ * takes without conversion, canonical IPv4 addresses, ports 0..65535, times
+ * YYYY-MM-DDTHH:MM:SS.ffffff with Z, +HHMM or +HH:MM. Every other line is returned
+ * by index and read by the Python path (msgspec, then the per-event normaliser),
+ * which reports malformed ones with their line numbers.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+    int set; /* present and not null */
+} Str;
+
+typedef struct {
+    int64_t v;
+    int set;
+} Int;
+
+/* The fields of one line the lake uses (the structs of eve_columns.py). */
+typedef struct {
+    Str timestamp, event_type, src_ip, dest_ip, proto, app_proto, host;
+    Int src_port, dest_port;
+    Int sid, severity;
+    Str signature, action;
+    Str rrname, rrtype;
+    int queries;
+    Str hostname, url, method, agent;
+    Int http_port, status;
+    Str sni;
+    Str md5, sha1, sha256, filename;
+    Str state;
+} Line;
+
+enum { K_STR, K_INT, K_OBJ, K_ANY };
+
+typedef struct Field {
+    const char *name;
+    Py_ssize_t length; /* of the name */
+    int kind;
+    size_t offset;            /* of the Str / Int (or int flag for K_ANY) in Line */
+    const struct Field *body; /* K_OBJ: the nested object's fields */
+} Field;
+
+#define S(name, member) {name, sizeof(name) - 1, K_STR, offsetof(Line, member), NULL}
+#define I(name, member) {name, sizeof(name) - 1, K_INT, offsetof(Line, member), NULL}
+#define O(name, body) {name, sizeof(name) - 1, K_OBJ, 0, body}
+#define END {NULL, 0, 0, 0, NULL}
+
+static const Field ALERT[] = {
+    I("signature_id", sid), S("signature", signature), I("severity", severity),
+    S("action", action), END,
+};
+static const Field DNS[] = {
+    S("rrname", rrname), S("rrtype", rrtype),
+    {"queries", sizeof("queries") - 1, K_ANY, offsetof(Line, queries), NULL}, END,
+};
+static const Field HTTP[] = {
+    S("hostname", hostname), S("url", url), I("http_port", http_port),
+    S("http_method", method), S("http_user_agent", agent), I("status", status), END,
+};
+static const Field TLS[] = {S("sni", sni), END};
+static const Field FILEINFO[] = {
+    S("md5", md5), S("sha1", sha1), S("sha256", sha256), S("filename", filename), END,
+};
+static const Field FLOW[] = {S("state", state), END};
+static const Field TOP[] = {
+    S("timestamp", timestamp), S("event_type", event_type), S("src_ip", src_ip),
+    S("dest_ip", dest_ip), I("src_port", src_port), I("dest_port", dest_port),
+    S("proto", proto), S("app_proto", app_proto), S("host", host),
+    O("alert", ALERT), O("dns", DNS), O("http", HTTP), O("tls", TLS),
+    O("fileinfo", FILEINFO), O("flow", FLOW), END,
+};
+
+/* ---- the JSON reader: 0 = the line is not for this path ---------------------------- */
+
+/* The bytes a string's scan stops at: the quote, and what this path refuses inside one
+ * (the backslash, control bytes, non-ASCII). Filled at import. */
+static uint8_t STOPS[256];
+
+static int
+read_string(const char **pp, const char *end, Str *out)
+{
+    const char *p = *pp + 1; /* past the quote */
+    const char *start = p;
+    while (p < end && !STOPS[(unsigned char)*p])
+        p++;
+    if (p >= end || *p != '"')
+        return 0;
+    out->p = start;
+    out->n = p - start;
+    out->set = 1;
+    *pp = p + 1;
+    return 1;
+}
+
+static int
+read_int(const char **pp, const char *end, Int *out)
+{
+    const char *p = *pp;
+    int negative = 0;
+    if (p < end && *p == '-') {
+        negative = 1;
+        p++;
+    }
+    if (p >= end || *p < '0' || *p > '9')
+        return 0;
+    if (*p == '0') {
+        if (negative) /* -0: orjson writes 0 */
+            return 0;
+        p++;
+    }
+    else {
+        const char *first = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p - first > 18) /* orjson reads longer ones as floats */
+            return 0;
+    }
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
+        return 0;
+    int64_t v = 0;
+    for (const char *q = *pp + negative; q < p; q++)
+        v = v * 10 + (*q - '0');
+    out->v = negative ? -v : v;
+    out->set = 1;
+    *pp = p;
+    return 1;
+}
+
+static int
+literal(const char **pp, const char *end, const char *word, size_t n)
+{
+    if ((size_t)(end - *pp) < n || memcmp(*pp, word, n) != 0)
+        return 0;
+    *pp += n;
+    return 1;
+}
+
+static int skip_value(const char **pp, const char *end, int depth);
+
+static int
+skip_container(const char **pp, const char *end, int depth, char close)
+{
+    const char *p = *pp + 1;
+    if (depth > MAX_DEPTH)
+        return 0;
+    if (p < end && *p == close) {
+        *pp = p + 1;
+        return 1;
+    }
+    for (;;) {
+        if (close == '}') {
+            Str key;
+            if (p >= end || *p != '"' || !read_string(&p, end, &key))
+                return 0;
+            if (p >= end || *p != ':')
+                return 0;
+            p++;
+        }
+        if (!skip_value(&p, end, depth + 1))
+            return 0;
+        if (p >= end)
+            return 0;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p != close)
+            return 0;
+        *pp = p + 1;
+        return 1;
+    }
+}
+
+static int
+skip_value(const char **pp, const char *end, int depth)
+{
+    if (*pp >= end)
+        return 0;
+    switch (**pp) {
+    case '"': {
+        Str s;
+        return read_string(pp, end, &s);
+    }
+    case '{':
+        return skip_container(pp, end, depth, '}');
+    case '[':
+        return skip_container(pp, end, depth, ']');
+    case 't':
+        return literal(pp, end, "true", 4);
+    case 'f':
+        return literal(pp, end, "false", 5);
+    case 'n':
+        return literal(pp, end, "null", 4);
+    default: {
+        Int i;
+        return read_int(pp, end, &i);
+    }
+    }
+}
+
+/* An object of known fields into `line`; each known key at most once. */
+static int
+read_object(const char **pp, const char *end, const Field *fields, Line *line, int depth)
+{
+    const char *p = *pp + 1;
+    uint32_t seen = 0;
+    if (p < end && *p == '}') {
+        *pp = p + 1;
+        return 1;
+    }
+    for (;;) {
+        Str key;
+        if (p >= end || *p != '"' || !read_string(&p, end, &key))
+            return 0;
+        if (p >= end || *p != ':')
+            return 0;
+        p++;
+        int index = -1;
+        for (int i = 0; fields[i].name; i++) {
+            if (fields[i].length == key.n && fields[i].name[0] == key.p[0] &&
+                memcmp(fields[i].name, key.p, key.n) == 0) {
+                index = i;
+                break;
+            }
+        }
+        if (index < 0) {
+            if (!skip_value(&p, end, depth + 1))
+                return 0;
+        }
+        else {
+            const Field *f = &fields[index];
+            if (seen & (1u << index)) /* a key twice: the Python path keeps the last */
+                return 0;
+            seen |= 1u << index;
+            if (p < end && *p == 'n' && f->kind != K_ANY) {
+                if (!literal(&p, end, "null", 4))
+                    return 0;
+            }
+            else if (f->kind == K_STR) {
+                if (p >= end || *p != '"' || !read_string(&p, end, (Str *)((char *)line + f->offset)))
+                    return 0;
+            }
+            else if (f->kind == K_INT) {
+                if (!read_int(&p, end, (Int *)((char *)line + f->offset)))
+                    return 0;
+            }
+            else if (f->kind == K_OBJ) {
+                if (p >= end || *p != '{' || !read_object(&p, end, f->body, line, depth + 1))
+                    return 0;
+            }
+            else {
+                const char *start = p;
+                if (!skip_value(&p, end, depth + 1))
+                    return 0;
+                *(int *)((char *)line + f->offset) = !(p - start == 4 && memcmp(start, "null", 4) == 0);
+            }
+        }
+        if (p >= end)
+            return 0;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p != '}')
+            return 0;
+        *pp = p + 1;
+        return 1;
+    }
+}
+
+/* ---- the checks of values ---------------------------------------------------------- */
+
+/* What ecs.ip keeps as it is: a dotted quad without leading zeros, octets <= 255. */
+static int
+canonical_ipv4(Str s)
+{
+    const char *p = s.p, *end = s.p + s.n;
+    for (int octet = 0; octet < 4; octet++) {
+        if (octet) {
+            if (p >= end || *p != '.')
+                return 0;
+            p++;
+        }
+        const char *start = p;
+        int v = 0;
+        while (p < end && *p >= '0' && *p <= '9' && p - start < 3)
+            v = v * 10 + (*p++ - '0');
+        if (p == start || v > 255 || (p - start > 1 && *start == '0'))
+            return 0;
+    }
+    return p == end;
+}
+
+static int
+digits(const char *p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* EVE's time, microseconds since 1970 in UTC, as ecs.iso gives it. */
+static int
+eve_time(Str s, int64_t *out)
+{
+    const char *t = s.p;
+    int year, month, day, hour, minute, second, fraction, zh = 0, zm = 0, sign = 0;
+    if (s.n < 27 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+        t[16] != ':' || t[19] != '.')
+        return 0;
+    if (!digits(t, 4, &year) || !digits(t + 5, 2, &month) || !digits(t + 8, 2, &day) ||
+        !digits(t + 11, 2, &hour) || !digits(t + 14, 2, &minute) ||
+        !digits(t + 17, 2, &second) || !digits(t + 20, 6, &fraction))
+        return 0;
+    const char *z = t + 26;
+    Py_ssize_t zn = s.n - 26;
+    if (zn == 1 && z[0] == 'Z') {
+    }
+    else if ((zn == 5 || (zn == 6 && z[3] == ':')) && (z[0] == '+' || z[0] == '-')) {
+        sign = z[0] == '+' ? 1 : -1;
+        if (!digits(z + 1, 2, &zh) || !digits(z + zn - 2, 2, &zm))
+            return 0;
+    }
+    else
+        return 0;
+    static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    /* Years 1 and 9999 may have no UTC time (ecs.iso refuses those): not here. */
+    if (year < 2 || year > 9998 || month < 1 || month > 12 || day < 1 ||
+        day > month_days[month - 1] || (month == 2 && day == 29 && !leap) || hour > 23 ||
+        minute > 59 || second > 59 || zh > 23 || zm > 59)
+        return 0;
+    int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                      second - sign * (zh * 3600 + zm * 60);
+    *out = seconds * 1000000 + fraction;
+    return 1;
+}
+
+/* ---- the column builders ----------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int is_int;
+    char *data;
+    size_t len, cap;
+    int32_t *offsets;
+    int64_t *values;
+    uint8_t *valid;
+    Py_ssize_t nulls, rows;
+} Column;
+
+enum {
+    C_DATASET, C_KIND, C_ACTION, C_SEVERITY, C_OBSERVER, C_SRC_IP, C_SRC_PORT, C_DEST_IP,
+    C_DEST_PORT, C_DEST_DOMAIN, C_TRANSPORT, C_PROTOCOL, C_DNS_NAME, C_DNS_TYPE, C_URL_FULL,
+    C_URL_DOMAIN, C_METHOD, C_STATUS, C_AGENT, C_SNI, C_FILE_NAME, C_FILE_PATH, C_MD5,
+    C_SHA1, C_SHA256, C_RULE_ID, C_RULE_NAME, C_RAW, N_COLUMNS
+};
+
+static const struct {
+    const char *name;
+    int is_int;
+} COLUMNS[N_COLUMNS] = {
+    [C_DATASET] = {"event.dataset", 0}, [C_KIND] = {"event.kind", 0},
+    [C_ACTION] = {"event.action", 0}, [C_SEVERITY] = {"event.severity", 1},
+    [C_OBSERVER] = {"observer.name", 0}, [C_SRC_IP] = {"source.ip", 0},
+    [C_SRC_PORT] = {"source.port", 1}, [C_DEST_IP] = {"destination.ip", 0},
+    [C_DEST_PORT] = {"destination.port", 1}, [C_DEST_DOMAIN] = {"destination.domain", 0},
+    [C_TRANSPORT] = {"network.transport", 0}, [C_PROTOCOL] = {"network.protocol", 0},
+    [C_DNS_NAME] = {"dns.question.name", 0}, [C_DNS_TYPE] = {"dns.question.type", 0},
+    [C_URL_FULL] = {"url.full", 0}, [C_URL_DOMAIN] = {"url.domain", 0},
+    [C_METHOD] = {"http.request.method", 0}, [C_STATUS] = {"http.response.status_code", 1},
+    [C_AGENT] = {"user_agent.original", 0}, [C_SNI] = {"tls.server.sni", 0},
+    [C_FILE_NAME] = {"file.name", 0}, [C_FILE_PATH] = {"file.path", 0},
+    [C_MD5] = {"file.hash.md5", 0}, [C_SHA1] = {"file.hash.sha1", 0},
+    [C_SHA256] = {"file.hash.sha256", 0}, [C_RULE_ID] = {"rule.id", 0},
+    [C_RULE_NAME] = {"rule.name", 0}, [C_RAW] = {"raw", 0},
+};
+
+static int
+column_init(Column *c, int index, Py_ssize_t rows)
+{
+    memset(c, 0, sizeof(*c));
+    c->name = COLUMNS[index].name;
+    c->is_int = COLUMNS[index].is_int;
+    c->valid = calloc((size_t)rows / 8 + 1, 1);
+    if (c->is_int)
+        c->values = malloc(sizeof(int64_t) * ((size_t)rows + 1));
+    else {
+        c->offsets = malloc(sizeof(int32_t) * ((size_t)rows + 1));
+        c->cap = 64 * (size_t)rows + 64;
+        c->data = malloc(c->cap);
+    }
+    if (!c->valid || (c->is_int ? !c->values : (!c->offsets || !c->data)))
+        return 0;
+    if (!c->is_int)
+        c->offsets[0] = 0;
+    return 1;
+}
+
+static void
+column_free(Column *c)
+{
+    free(c->data);
+    free(c->offsets);
+    free(c->values);
+    free(c->valid);
+}
+
+/* Room for n more bytes; 0 when out of memory or past Arrow's 2 GiB of a string column. */
+static int
+reserve(Column *c, size_t n)
+{
+    if (c->len + n <= c->cap)
+        return 1;
+    size_t cap = c->cap * 2;
+    while (cap < c->len + n)
+        cap *= 2;
+    if (c->len + n > INT32_MAX)
+        return 0;
+    char *data = realloc(c->data, cap);
+    if (!data)
+        return 0;
+    c->data = data;
+    c->cap = cap;
+    return 1;
+}
+
+static inline void
+mark(Column *c, int valid)
+{
+    if (valid)
+        c->valid[c->rows >> 3] |= (uint8_t)(1u << (c->rows & 7));
+    else
+        c->nulls++;
+}
+
+static inline void
+end_row(Column *c, int valid)
+{
+    mark(c, valid);
+    c->rows++;
+    c->offsets[c->rows] = (int32_t)c->len;
+}
+
+static inline int
+put(Column *c, const char *p, size_t n)
+{
+    if (!reserve(c, n))
+        return 0;
+    memcpy(c->data + c->len, p, n);
+    c->len += n;
+    return 1;
+}
+
+static int
+put_str(Column *c, Str s)
+{
+    if (s.set && !put(c, s.p, (size_t)s.n))
+        return 0;
+    end_row(c, s.set);
+    return 1;
+}
+
+static void
+lower(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            p[i] += 'a' - 'A';
+}
+
+static int
+put_lower(Column *c, Str s)
+{
+    size_t at = c->len;
+    if (!put_str(c, s))
+        return 0;
+    lower(c->data + at, (size_t)s.n * s.set);
+    return 1;
+}
+
+/* ecs.domain: lower-cased, trailing dots dropped. */
+static Str
+domain_of(Str s)
+{
+    while (s.set && s.n > 0 && s.p[s.n - 1] == '.')
+        s.n--;
+    return s;
+}
+
+static void
+put_int(Column *c, Int v)
+{
+    c->values[c->rows] = v.set ? v.v : 0;
+    mark(c, v.set);
+    c->rows++;
+}
+
+static const Str NONE = {NULL, 0, 0};
+static const Int NO_INT = {0, 0};
+
+static Str
+only(int applies, Str s)
+{
+    return applies ? s : NONE;
+}
+
+static Int
+only_int(int applies, Int v)
+{
+    return applies ? v : NO_INT;
+}
+
+static int
+str_is(Str s, const char *word)
+{
+    size_t n = strlen(word);
+    return s.set && (size_t)s.n == n && memcmp(s.p, word, n) == 0;
+}
+
+static int
+contains(Str s, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (Py_ssize_t i = 0; s.set && i + (Py_ssize_t)n <= s.n; i++)
+        if (memcmp(s.p + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* One accepted line's row in every column; 0 when out of memory. */
+static int
+append(Column *cols, const Line *l, const char *raw, Py_ssize_t raw_n)
+{
+    Str kind = l->event_type;
+    int is_alert = str_is(kind, "alert");
+    Column *c = &cols[C_DATASET];
+    if (!put(c, "suricata.eve.", 13))
+        return 0;
+    if (kind.set && kind.n > 0) {
+        if (!put(c, kind.p, (size_t)kind.n))
+            return 0;
+    }
+    else if (!put(c, "unknown", 7))
+        return 0;
+    end_row(c, 1);
+    c = &cols[C_KIND];
+    if (!(is_alert ? put(c, "alert", 5) : put(c, "event", 5)))
+        return 0;
+    end_row(c, 1);
+
+    Str action = NONE;
+    if (is_alert)
+        action = l->action;
+    else if (str_is(kind, "flow"))
+        action = l->state;
+    if (!put_str(&cols[C_ACTION], action))
+        return 0;
+    put_int(&cols[C_SEVERITY], only_int(is_alert, l->severity));
+    if (!put_str(&cols[C_OBSERVER], l->host))
+        return 0;
+    Str ip = l->src_ip;
+    ip.set = ip.set && ip.n > 0;
+    if (!put_str(&cols[C_SRC_IP], ip))
+        return 0;
+    put_int(&cols[C_SRC_PORT], l->src_port);
+    ip = l->dest_ip;
+    ip.set = ip.set && ip.n > 0;
+    if (!put_str(&cols[C_DEST_IP], ip))
+        return 0;
+    put_int(&cols[C_DEST_PORT], l->dest_port);
+    if (!put_lower(&cols[C_TRANSPORT], l->proto) || !put_lower(&cols[C_PROTOCOL], l->app_proto))
+        return 0;
+
+    int dns = is_alert || str_is(kind, "dns");
+    if (!put_lower(&cols[C_DNS_NAME], domain_of(only(dns, l->rrname))) ||
+        !put_str(&cols[C_DNS_TYPE], only(dns, l->rrtype)))
+        return 0;
+
+    int http = is_alert || str_is(kind, "http");
+    Str host = domain_of(only(http, l->hostname));
+    Str url = only(http, l->url);
+    c = &cols[C_URL_FULL];
+    if (url.set && contains(url, "://")) {
+        if (!put_str(c, url))
+            return 0;
+    }
+    else if (url.set && host.set) {
+        /* As the per-event path: ``http_port or destination.port``, no port for 80. */
+        Int port = l->http_port.set && l->http_port.v != 0 ? l->http_port : l->dest_port;
+        size_t at = c->len;
+        if (!put(c, "http://", 7) || !put(c, host.p, (size_t)host.n))
+            return 0;
+        lower(c->data + at + 7, (size_t)host.n);
+        if (port.set && port.v != 80) {
+            char number[24];
+            int n = snprintf(number, sizeof number, ":%lld", (long long)port.v);
+            if (!put(c, number, (size_t)n))
+                return 0;
+        }
+        if (!put(c, url.p, (size_t)url.n))
+            return 0;
+        end_row(c, 1);
+    }
+    else
+        end_row(c, 0);
+    if (!put_lower(&cols[C_URL_DOMAIN], host) ||
+        !put_str(&cols[C_METHOD], only(http, l->method)))
+        return 0;
+    put_int(&cols[C_STATUS], only_int(http, l->status));
+    if (!put_str(&cols[C_AGENT], only(http, l->agent)))
+        return 0;
+
+    int tls = is_alert || str_is(kind, "tls");
+    Str sni = domain_of(only(tls, l->sni));
+    if (!put_lower(&cols[C_SNI], sni) || !put_lower(&cols[C_DEST_DOMAIN], sni))
+        return 0;
+
+    int file = is_alert || str_is(kind, "fileinfo");
+    Str path = only(file, l->filename), name = path;
+    for (Py_ssize_t i = 0; name.set && i < path.n; i++)
+        if (path.p[i] == '/') {
+            name.p = path.p + i + 1;
+            name.n = path.n - i - 1;
+        }
+    if (!put_str(&cols[C_FILE_NAME], name) || !put_str(&cols[C_FILE_PATH], path) ||
+        !put_lower(&cols[C_MD5], only(file, l->md5)) ||
+        !put_lower(&cols[C_SHA1], only(file, l->sha1)) ||
+        !put_lower(&cols[C_SHA256], only(file, l->sha256)))
+        return 0;
+
+    c = &cols[C_RULE_ID];
+    if (is_alert && l->sid.set) {
+        char number[24];
+        int n = snprintf(number, sizeof number, "%lld", (long long)l->sid.v);
+        if (!put(c, number, (size_t)n))
+            return 0;
+        end_row(c, 1);
+    }
+    else
+        end_row(c, 0);
+    if (!put_str(&cols[C_RULE_NAME], only(is_alert, l->signature)))
+        return 0;
+    Str whole = {raw, raw_n, 1};
+    return put_str(&cols[C_RAW], whole);
+}
+
+/* The line's fields, or 0 when the Python path must read it. */
+static int
+read_line(const char *p, Py_ssize_t n, Line *line, int64_t *stamp)
+{
+    const char *end = p + n;
+    memset(line, 0, sizeof(*line));
+    if (n < 2 || *p != '{' || !read_object(&p, end, TOP, line, 0) || p != end)
+        return 0;
+    if (line->timestamp.set && !eve_time(line->timestamp, stamp))
+        return 0;
+    if (line->src_ip.set && line->src_ip.n && !canonical_ipv4(line->src_ip))
+        return 0;
+    if (line->dest_ip.set && line->dest_ip.n && !canonical_ipv4(line->dest_ip))
+        return 0;
+    if ((line->src_port.set && (line->src_port.v < 0 || line->src_port.v > 65535)) ||
+        (line->dest_port.set && (line->dest_port.v < 0 || line->dest_port.v > 65535)))
+        return 0;
+    /* v3 DNS: the name is in ``queries``, which only the per-event path reads. */
+    if (line->queries && !line->rrname.set)
+        return 0;
+    return 1;
+}
+
+static PyObject *
+bytes_of(const void *p, size_t n)
+{
+    return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+}
+
+static PyObject *
+decode(PyObject *module, PyObject *args)
+{
+    PyObject *lines;
+    long long ingested;
+    if (!PyArg_ParseTuple(args, "O!L", &PyList_Type, &lines, &ingested))
+        return NULL;
+    /* A tuple holds the lines while the GIL is released (the list might change). */
+    PyObject *held = PyList_AsTuple(lines);
+    if (!held)
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(held);
+    Column cols[N_COLUMNS];
+    int64_t *stamps = malloc(sizeof(int64_t) * ((size_t)count + 1));
+    uint8_t *taken = malloc((size_t)count + 1);
+    PyObject *rejected = PyList_New(0), *result = NULL;
+    int ready = 0;
+    for (; ready < N_COLUMNS; ready++)
+        if (!column_init(&cols[ready], ready, count))
+            break;
+    if (!stamps || !taken || !rejected || ready < N_COLUMNS) {
+        if (rejected)
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(held, i))) {
+            PyErr_SetString(PyExc_TypeError, "lines must be bytes");
+            goto done;
+        }
+    }
+    Py_ssize_t rows = 0;
+    int full = 0;
+    /* Only C data from here to the end of the loop: other threads (the spool's writer,
+     * the Parquet writer) run meanwhile. */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count && !full; i++) {
+        PyObject *item = PyTuple_GET_ITEM(held, i);
+        const char *p = PyBytes_AS_STRING(item);
+        Py_ssize_t n = PyBytes_GET_SIZE(item);
+        Line line;
+        int64_t stamp = ingested;
+        taken[i] = n > 0 && p[n - 1] == '\n' && read_line(p, n - 1, &line, &stamp);
+        if (taken[i]) {
+            full = !append(cols, &line, p, n - 1);
+            stamps[rows++] = stamp;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_MemoryError, "EVE columns past 2 GiB or out of memory");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (taken[i])
+            continue;
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (!index || PyList_Append(rejected, index) < 0) {
+            Py_XDECREF(index);
+            goto done;
+        }
+        Py_DECREF(index);
+    }
+    PyObject *columns = PyList_New(N_COLUMNS);
+    if (!columns)
+        goto done;
+    for (int k = 0; k < N_COLUMNS; k++) {
+        Column *c = &cols[k];
+        PyObject *valid = c->nulls ? bytes_of(c->valid, (size_t)rows / 8 + 1) : Py_NewRef(Py_None);
+        PyObject *entry;
+        if (c->is_int)
+            entry = Py_BuildValue("(sNOnN)", c->name, valid, Py_None, c->nulls,
+                                  bytes_of(c->values, sizeof(int64_t) * (size_t)rows));
+        else
+            entry = Py_BuildValue("(sNNnN)", c->name, valid,
+                                  bytes_of(c->offsets, sizeof(int32_t) * ((size_t)rows + 1)),
+                                  c->nulls, bytes_of(c->data, c->len));
+        if (!entry) {
+            Py_DECREF(columns);
+            goto done;
+        }
+        PyList_SET_ITEM(columns, k, entry);
+    }
+    result = Py_BuildValue("(NnNN)", Py_NewRef(rejected), rows, columns,
+                           bytes_of(stamps, sizeof(int64_t) * (size_t)rows));
+done:
+    for (int k = 0; k < ready; k++)
+        column_free(&cols[k]);
+    free(stamps);
+    free(taken);
+    Py_XDECREF(rejected);
+    Py_DECREF(held);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"decode", decode, METH_VARARGS,
+     "decode(lines, ingested) -> (rejected indices, rows, [(name, validity, offsets, "
+     "null count, data)], @timestamp int64s): the lake columns of the lines this path "
+     "accepts; ingested (us since 1970) is the time of lines without one."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_evecolumns", "Suricata EVE JSON lines to Arrow buffers, in C.",
+    -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__evecolumns(void)
+{
+    for (int c = 0; c < 256; c++)
+        STOPS[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+    return PyModule_Create(&module);
+}

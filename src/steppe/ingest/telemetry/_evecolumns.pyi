@@ -1,0 +1,3 @@
+Column = tuple[str, bytes | None, bytes | None, int, bytes]
+
+def decode(lines: list[bytes], ingested: int, /) -> tuple[list[int], int, list[Column], bytes]: ...
