@@ -73,6 +73,16 @@ def test_indicator_ids_are_uuid5_of_feed_type_and_value() -> None:
     assert indicator_id(8, "ipv4", "198.51.100.7") != expected
 
 
+@given(feed_id=st.integers(1, 10**9), kind=st.sampled_from(list(ObservableType)), value=st.text())
+def test_indicator_ids_equal_uuid5_for_any_value(
+    feed_id: int, kind: ObservableType, value: str
+) -> None:
+    """indicator_id writes uuid5 out by hand: every version and variant digit as uuid5's."""
+    name = f"{feed_id}:{kind.value}:{value}"
+    expected = f"indicator--{uuid.uuid5(FEED_NAMESPACE, name)}"
+    assert indicator_id(feed_id, kind.value, value) == expected
+
+
 _VALUES = {
     "ipv4": "198.51.100.7",
     "ipv6": "2001:db8::1",

@@ -125,13 +125,15 @@ def indicator_id(feed_id: int, kind: str, value: str) -> str:
     """``indicator--<uuid5>`` of a feed entry; equal to ``uuid.uuid5`` (a test checks).
 
     Written out because ``uuid.uuid5`` builds a UUID object per call: ~4.4 µs, a
-    quarter of the per-entry budget; this is ~1 µs.
+    quarter of the per-entry budget. From the hex digest, the version nibble replaced and
+    the variant's two bits set by a table: 1.46 µs against 1.89 µs through a bytearray.
     """
-    digest = bytearray(hashlib.sha1(_NS_BYTES + f"{feed_id}:{kind}:{value}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"indicator--{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(_NS_BYTES + f"{feed_id}:{kind}:{value}".encode()).hexdigest()
+    return f"indicator--{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+#: The RFC 4122 variant (the two high bits of byte 8 are 10) applied to its hex digit.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 #: What varies between the versions of a batch (:class:`_Versions`); the stage's columns.
