@@ -46,7 +46,6 @@ import orjson
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, select, text
 
 from steppe.audit.trail import AuditTrail
-from steppe.errors import IntegrityError
 from steppe.intel.bodies import feed_marker, pattern_of, stix_time
 from steppe.intel.config import IntelConfig
 from steppe.intel.correlation import CorrelationConfig, CorrelationReport, correlate_members
@@ -457,57 +456,30 @@ def _drop_stage(conn: Connection) -> None:
 def _correlate_staged(
     conn: Connection, batch: _Versions, config: CorrelationConfig
 ) -> CorrelationReport:
-    """SQLite: :func:`correlate_members` for the staged batch, the new values set-wise.
+    """SQLite: :func:`correlate_members` for the staged batch, values new to the store left out.
 
-    Values the store already knows keep the general path (the cap, old versions leaving
-    first). The others are new, with one member each — a pull lists a value once — so
-    each gets its ``correlation_values`` row and its member in two ``INSERT … SELECT``s
-    instead of a look-up and two bulk inserts from Python: 0.42-0.59 s of CPU against
-    0.57-0.68 s for ipsum's 71,000 values (docs/benchmarks.md). A cap below 1 (every
-    value over it) takes the general path.
+    A value no other object carries and without correlation rows relates nothing and gets
+    no rows (:mod:`steppe.intel.correlation`): one look-up per value in the indexes of
+    ``correlation_values`` and ``observables`` (its rowid is the observable's id, so the
+    batch's own row is told apart in the index) instead of two rows in two tables. The
+    others — values already known or carried elsewhere — take the general path (the cap,
+    old versions leaving first, a first carrier joining). A cap below 1 (a single
+    carrier is over it) takes the general path for every value.
     """
     if config.cap < 1 or not batch.members:
         return correlate_members(conn, batch.members, config)
     raw = conn.connection.driver_connection
     assert raw is not None
-    excluded = orjson.dumps(sorted(config.exclusions)).decode()
-    where = "s.warninglists IS NULL AND s.value NOT IN (SELECT value FROM json_each(:excluded))"
-    known = raw.execute(
-        "SELECT s.type, s.value, s.pk FROM temp.feed_versions s JOIN correlation_values cv"
-        f" ON cv.value = s.value AND cv.type = s.type WHERE {where}",
-        {"excluded": excluded},
+    shared = raw.execute(
+        "SELECT s.type, s.value, s.pk FROM temp.feed_versions s"
+        " WHERE s.warninglists IS NULL AND s.value NOT IN (SELECT value FROM json_each(:excluded))"
+        " AND (EXISTS (SELECT 1 FROM correlation_values cv"
+        " WHERE cv.value = s.value AND cv.type = s.type)"
+        " OR EXISTS (SELECT 1 FROM observables o"
+        " WHERE o.value = s.value AND o.type = s.type AND o.id <> s.pk + :offset))",
+        {"excluded": orjson.dumps(sorted(config.exclusions)).decode(), "offset": batch.obs_offset},
     ).fetchall()
-    report = correlate_members(conn, {(t, v): {pk} for t, v, pk in known}, config)
-    count = sum(1 for _t, v in batch.members if v not in config.exclusions) - len(known)
-    if count <= 0:
-        return report
-    ids = allocate_ids(conn, "correlation_values", count)
-    # The new values are the members not known above; numbering them by pk in both
-    # statements gives each member its value's id without looking the value up again.
-    fresh = (
-        f"FROM temp.feed_versions s WHERE {where}"
-        " AND s.pk NOT IN (SELECT value FROM json_each(:known))"
-    )
-    params = {
-        "first": ids.start,
-        "excluded": excluded,
-        "known": orjson.dumps([pk for _t, _v, pk in known]).decode(),
-    }
-    added = raw.execute(
-        "INSERT INTO correlation_values (id, type, value, members, over_cap)"
-        f" SELECT :first + row_number() OVER (ORDER BY s.pk) - 1, s.type, s.value, 1, 0 {fresh}",
-        params,
-    ).rowcount
-    if added != count:  # a value twice in one batch: the callers deduplicate
-        raise IntegrityError(f"correlation: {added} new values, {count} expected")
-    raw.execute(
-        "INSERT INTO correlations (value_id, object_pk)"
-        f" SELECT :first + row_number() OVER (ORDER BY s.pk) - 1, s.pk {fresh}",
-        params,
-    )
-    report.new_values += count
-    report.new_members += count
-    return report
+    return correlate_members(conn, {(t, v): {pk} for t, v, pk in shared}, config)
 
 
 class _Versions:
