@@ -118,7 +118,7 @@ def pull_feed(
     try:
         # The pull's rows and versions all stay alive until the commit: the collector's
         # walks over them were ~0.5 s of CPU of ipsum's pull (steppe.heap).
-        with gc_paused(), writing(engine) as conn:
+        with gc_paused(), writing(engine, checkpoint_after=True) as conn:
             _lock(conn, feed)  # one pull of a feed stores at a time (SQLite: BEGIN IMMEDIATE)
             current = find_feed(conn, name)  # fresh state: another pull may have run
             stamp = version_stamp(current)
