@@ -1,4 +1,5 @@
-"""settle_heap: start-up objects frozen out of the collector, a higher first threshold."""
+"""settle_heap: start-up objects frozen out of the collector, a higher first threshold;
+gc_paused: no collection inside a block, the collector back as it was after it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from steppe.heap import YOUNG_THRESHOLD, settle_heap
+from steppe.heap import YOUNG_THRESHOLD, gc_paused, settle_heap
 
 
 @pytest.fixture
@@ -33,6 +34,24 @@ def test_start_up_objects_are_frozen_and_collections_are_rarer() -> None:
     del cycle
     gc.collect()
     assert gone() is None
+
+
+def test_the_collector_is_paused_inside_and_back_after_even_on_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # nested: the outer block turns it back on
+            pass
+        assert not gc.isenabled()
+        raise RuntimeError("a failed pull")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
 
 
 class _Node:

@@ -19,6 +19,7 @@ from steppe.intel.correlation import (
     correlate,
     correlate_observables,
     correlation_rows,
+    defers_singletons,
     over_correlating,
     related,
 )
@@ -221,7 +222,9 @@ def _check(engine: Engine, gen: Gen) -> None:
                 select(func.count()).select_from(correlations).group_by(correlations.c.value_id)
             ).scalars()
             assert all(c <= gen.cap for c in per_value)
-            assert correlation_rows(conn) == sum(counts[v] for v in live)
+            # SQLite leaves a value carried by one object without rows
+            kept = {v for v in live if counts[v] > 1 or not defers_singletons(conn)}
+            assert correlation_rows(conn) == sum(counts[v] for v in kept)
             for i, org_id in enumerate(org_ids):
                 member_of = frozenset(
                     g for g, m in zip(group_ids, gen.groups, strict=True) if i in m

@@ -19,7 +19,7 @@ from steppe.audit.trail import AuditTrail
 from steppe.ingest.intel import PRESETS, RowProblem, read_list
 from steppe.intel.bodies import BODY_COLUMNS, body_object, body_text
 from steppe.intel.config import IntelConfig
-from steppe.intel.correlation import CorrelationConfig
+from steppe.intel.correlation import CorrelationConfig, correlation_rows
 from steppe.intel.feed_ingest import (
     FEED_NAMESPACE,
     FeedEntry,
@@ -71,6 +71,16 @@ def test_indicator_ids_are_uuid5_of_feed_type_and_value() -> None:
     expected = f"indicator--{uuid.uuid5(FEED_NAMESPACE, '7:ipv4:198.51.100.7')}"
     assert indicator_id(7, "ipv4", "198.51.100.7") == expected
     assert indicator_id(8, "ipv4", "198.51.100.7") != expected
+
+
+@given(feed_id=st.integers(1, 10**9), kind=st.sampled_from(list(ObservableType)), value=st.text())
+def test_indicator_ids_equal_uuid5_for_any_value(
+    feed_id: int, kind: ObservableType, value: str
+) -> None:
+    """indicator_id writes uuid5 out by hand: every version and variant digit as uuid5's."""
+    name = f"{feed_id}:{kind.value}:{value}"
+    expected = f"indicator--{uuid.uuid5(FEED_NAMESPACE, name)}"
+    assert indicator_id(feed_id, kind.value, value) == expected
 
 
 _VALUES = {
@@ -229,8 +239,13 @@ def test_warninglisted_values_are_stored_but_not_matchable(sqlite_engine: Engine
 def test_a_value_in_two_feeds_is_correlated(sqlite_engine: Engine) -> None:
     _feed(sqlite_engine, "one")
     _feed(sqlite_engine, "two")
-    _pull(sqlite_engine, "one", [FeedEntry(IP, "77.90.185.9")])
-    assert _pull(sqlite_engine, "two", [FeedEntry(IP, "77.90.185.9")])["correlated"] >= 1
+    _pull(sqlite_engine, "one", [FeedEntry(IP, "77.90.185.9"), FeedEntry(IP, "77.90.185.10")])
+    with sqlite_engine.connect() as conn:
+        assert correlation_rows(conn) == 0  # one carrier each: related to nothing, no rows
+    # the first feed's indicator joins the value with the second's
+    assert _pull(sqlite_engine, "two", [FeedEntry(IP, "77.90.185.9")])["correlated"] == 2
+    with sqlite_engine.connect() as conn:
+        assert correlation_rows(conn) == 2
 
 
 def _ipsum_entries(limit: int | None = None) -> list[FeedEntry]:

@@ -8,6 +8,15 @@ its members and is not expanded again (a value in thousands of objects — a CDN
 a sinkhole — says nothing about any two of them). Pairs are worked out at read time.
 So the table holds at most ``cap × distinct values`` rows, whatever the sharing.
 
+On SQLite a value carried by one object only gets no rows at all: it relates nothing,
+and most of a list feed's values are such (ipsum's 120,000 addresses: two rows each,
+~0.3 s of a 3 s pull). When a second object brings the value, its first carrier is
+found in ``observables`` and both become members (:func:`_carriers`). So a value has
+rows exactly when it was shared once; a value without rows has at most one current
+carrier. Not on PostgreSQL: there two transactions importing the same new value at once
+would each find no carrier and both leave it without rows, where SQLite's single writer
+serialises them; PostgreSQL's ``uq_correlation_values_value`` makes one of them wait.
+
 Not correlated: values on a warninglist (known-benign, they would relate everything),
 values in the configured exclusions, and versions that are no longer current.
 
@@ -50,6 +59,7 @@ __all__ = [
     "correlate_members",
     "correlate_observables",
     "correlation_rows",
+    "defers_singletons",
     "over_correlating",
     "related",
 ]
@@ -87,9 +97,12 @@ def correlate(
 ) -> CorrelationReport:
     """Add the observables of stored ``objects`` (pks) to the correlation table.
 
+    Objects are correlated in the order they were stored (pk order), as importers do: on
+    SQLite a value's first carrier joins it when a later object brings the value.
+
     Call it after inserting objects and their observables, in the same transaction:
-    the importer passes its range of new pks; the feeds' fast path its list. Objects
-    already correlated are skipped, so a second call is harmless.
+    the importer passes its range of new pks; the feeds' fast path its list. Memberships
+    already there are skipped, so a second call is harmless.
 
     Decided in Python from three reads (the observables, the objects already in, the
     values already known) and written in bulk: the set-based SQL this replaced made
@@ -117,12 +130,17 @@ def _correlate(
     cfg: CorrelationConfig,
     report: CorrelationReport,
 ) -> None:
-    o, c, io = observables, correlations, intel_objects
-    done = set(
-        conn.execute(
-            select(c.c.object_pk).where(c.c.object_pk.between(first, last)).distinct()
-        ).scalars()
-    )
+    o, c, cv, io = observables, correlations, correlation_values, intel_objects
+    # Memberships already there, per value: an object may have joined a value as its
+    # first carrier (_carriers) before its own call comes.
+    done = {
+        (pk, kind, value)
+        for pk, kind, value in conn.execute(
+            select(c.c.object_pk, cv.c.type, cv.c.value)
+            .select_from(c.join(cv, cv.c.id == c.c.value_id))
+            .where(c.c.object_pk.between(first, last))
+        )
+    }
     rows = conn.execute(
         select(o.c.object_pk, o.c.type, o.c.value)
         .select_from(o.join(io, io.c.pk == o.c.object_pk))
@@ -135,7 +153,11 @@ def _correlate(
     new_members: dict[tuple[str, str], set[int]] = {}
     exclusions = cfg.exclusions
     for pk, kind, value in rows:
-        if (only is not None and pk not in only) or pk in done or value in exclusions:
+        if (
+            (only is not None and pk not in only)
+            or (pk, kind, value) in done
+            or value in exclusions
+        ):
             continue
         new_members.setdefault((kind, value), set()).add(pk)
     _add_members(conn, new_members, cfg, report)
@@ -189,6 +211,16 @@ def _add_members(
     c, cv = correlations, correlation_values
     known = _known_values(conn, new_members)
     fresh = [key for key in new_members if key not in known]
+    if defers_singletons(conn):
+        carriers = _carriers(conn, fresh, new_members)
+        new_members = {**new_members}
+        shared = []
+        for key in fresh:
+            if key in carriers:  # a value once carried alone: its first carrier joins
+                new_members[key] = new_members[key] | carriers[key]
+            if len(new_members[key]) > 1 or len(new_members[key]) > cfg.cap:
+                shared.append(key)
+        fresh = shared
     ids = allocate_ids(conn, "correlation_values", len(fresh))
     value_rows: list[tuple[int, str, str, int, int]] = []  # over_cap as 1 / 0 (bulk_insert)
     member_rows: list[tuple[int, int]] = []
@@ -228,6 +260,43 @@ def _add_members(
         chunk = going_over[start : start + _CHUNK]
         conn.execute(update(cv).where(cv.c.id.in_(chunk)).values(over_cap=true()))
         conn.execute(delete(c).where(c.c.value_id.in_(chunk)))
+
+
+def defers_singletons(conn: Connection) -> bool:
+    """Whether a value carried by one object is left without rows (SQLite: see above)."""
+    return conn.dialect.name == "sqlite"
+
+
+def _carriers(
+    conn: Connection, keys: Sequence[tuple[str, str]], new_members: dict[tuple[str, str], set[int]]
+) -> dict[tuple[str, str], set[int]]:
+    """Current objects stored before the new members that carry ``keys`` (values without
+    rows): (type, value) -> pks. Not on a warninglist, as :func:`correlate` reads them.
+
+    "Before": a smaller pk. SQLite's writers take turns and take their ids in their
+    transaction, so an object already correlated (left alone as a value's only carrier)
+    has a smaller pk than any object correlated after it; an object stored but not yet
+    correlated (its call comes next) has a larger one and is not taken early.
+    """
+    o, io = observables, intel_objects
+    wanted = set(keys)
+    size = IN_LIST_CHUNK.get(conn.dialect.name, 1000)
+    distinct = sorted({value for _kind, value in wanted})
+    found: dict[tuple[str, str], set[int]] = {}
+    for start in range(0, len(distinct), size):
+        for pk, kind, value in conn.execute(
+            select(o.c.object_pk, o.c.type, o.c.value)
+            .select_from(o.join(io, io.c.pk == o.c.object_pk))
+            .where(
+                in_values(o.c.value, distinct[start : start + size], conn.dialect.name),
+                o.c.warninglists.is_(None),
+                io.c.is_current.is_(True),
+            )
+        ):
+            key = (kind, value)
+            if key in wanted and pk < min(new_members[key]):
+                found.setdefault(key, set()).add(pk)
+    return found
 
 
 def _known_values(

@@ -21,10 +21,8 @@ and correlation rules are resolved against everything loaded.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,8 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
+
+from steppe.heap import gc_paused
 
 __all__ = ["LoadProblem", "LoadedRules", "gc_paused", "load_rules", "rule_files", "snapshot"]
 
@@ -67,20 +67,6 @@ class LoadedRules:
     filters: list[SigmaFilter] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
     files: int = 0
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: loading and compiling allocate hundreds of
-    thousands of objects that all stay alive, and the collector kept walking them (a
-    third of the load time of the SigmaHQ set). Reference counting still frees."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def rule_files(paths: Iterable[Path]) -> Iterator[Path]:

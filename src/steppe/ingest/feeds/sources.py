@@ -18,6 +18,7 @@ import httpx
 import orjson
 
 from steppe.errors import InputError
+from steppe.heap import gc_paused
 from steppe.ingest.feeds.fetch import FetchError, FetchLimits, fetch, local_path
 from steppe.ingest.intel import (
     PRESETS,
@@ -91,11 +92,12 @@ def read_feed(feed: Feed, *, limits: FetchLimits, client: httpx.Client | None = 
         return out
     source = _source_name(feed.url)
     if feed.format in (FeedFormat.CSV, FeedFormat.PLAIN):
-        for item in read_list(got.data, list_mapping(feed.preset, feed.mapping), source):
-            if isinstance(item, RowProblem):
-                out.problems.append(item)
-            else:
-                out.entries.append(item)
+        with gc_paused():  # every entry stays alive until the pull is stored (steppe.heap)
+            for item in read_list(got.data, list_mapping(feed.preset, feed.mapping), source):
+                if isinstance(item, RowProblem):
+                    out.problems.append(item)
+                else:
+                    out.entries.append(item)
     elif feed.format is FeedFormat.TEXT:
         out.entries = extract_text(got.data.decode("utf-8", errors="replace"), source)
     elif feed.format is FeedFormat.STIX:
