@@ -30,7 +30,7 @@ from steppe.intel.scoring import DecayConfig, Score, ScoreFacts, current_score
 from steppe.sharing.model import Actor, OrgKind, Role
 from steppe.storage import timestamps
 from steppe.storage.schema import intel_objects, observables, organisations, sightings
-from steppe.storage.sql import in_values
+from steppe.storage.sql import IN_LIST_CHUNK, in_values
 
 __all__ = [
     "SightingType",
@@ -212,8 +212,9 @@ def score_facts(conn: Connection, pks: Sequence[int]) -> dict[int, ScoreFacts]:
     a score says nothing about who sighted what.
     """
     facts: dict[int, ScoreFacts] = {}
-    for start in range(0, len(pks), 500):
-        facts.update(_facts_chunk(conn, list(pks[start : start + 500])))
+    size = IN_LIST_CHUNK.get(conn.dialect.name, 500)
+    for start in range(0, len(pks), size):
+        facts.update(_facts_chunk(conn, list(pks[start : start + size])))
     return facts
 
 
