@@ -12,7 +12,7 @@ from alert_world import NOW, dns
 from helpers import indicator
 from intel_world import World
 from steppe.alerts import detect
-from steppe.alerts.detect import StreamingDetector, detect_lake, retro_hunt
+from steppe.alerts.detect import DetectReport, StreamingDetector, detect_lake, retro_hunt
 from steppe.alerts.queries import list_alerts
 from steppe.detection.ioc import build_index
 from steppe.detection.sigma.store import RuleStore
@@ -107,6 +107,28 @@ def test_retro_hunt_finds_new_intel_in_the_recent_lake(world: World, tmp_path: P
     assert (again.new, again.duplicates) == (0, 1)
     with world.engine.connect() as conn:
         assert conn.scalar(select(alerts.c.org_id)) == world.orgs["uz"].id
+
+
+def test_retro_hunt_reads_no_intel_without_a_lake_day_in_the_window(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streaming detector retro-hunts after every refresh; with no lake day in the
+    window there is nothing to hunt in, and the indicators are not read a second time."""
+    lake = EventLake(tmp_path / "lake")
+    lake.start(background=False)
+    lake.accept(world.orgs["uz"].id, [dns("a.late.example", 1)])  # January: out of the window
+    lake.close()
+    now = timestamps.now()
+    late = indicator("late.example", created=now, modified=now, valid_from=now)
+    world.load("kz", late)
+
+    def read(*args: object) -> None:
+        raise AssertionError("the indicators were read")
+
+    monkeypatch.setattr(detect, "refresh", read)
+    for root in (tmp_path / "lake", tmp_path / "no-lake"):
+        report = retro_hunt(world.engine, world.trail, root, [late["id"]], days=30)
+        assert report == DetectReport()
 
 
 def test_detect_lake_matches_column_slices_since_the_cutoff_for_each_member(

@@ -189,14 +189,22 @@ def retro_hunt(
     progress: Progress | None = None,
     window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> DetectReport:
-    """Match indicators ``stix_ids`` (just imported) against the last ``days`` of the lake."""
+    """Match indicators ``stix_ids`` (just imported) against the last ``days`` of the lake.
+
+    Nothing is read from the store when the lake holds no day of the window: the
+    streaming detector retro-hunts after each refresh, and reading the indicators again
+    cost as much as the refresh itself (~45 µs an indicator; docs/benchmarks.md, TAXII).
+    """
     moment = now or timestamps.now()
+    since = timestamps.format_ts(timestamps.parse(moment) - timedelta(days=days))
+    first_day = timestamps.parse(since).date()
+    if not any(p.day >= first_day for p in list_partitions(lake_root)):
+        return DetectReport()
     index = IocIndex()
     with engine.connect() as conn:
         refresh(conn, index, stix_ids, moment)
     if not len(index):
         return DetectReport()
-    since = timestamps.format_ts(timestamps.parse(moment) - timedelta(days=days))
     return detect_lake(
         engine,
         trail,

@@ -30,6 +30,7 @@ from steppe.intel.scoring import DecayConfig, Score, ScoreFacts, current_score
 from steppe.sharing.model import Actor, OrgKind, Role
 from steppe.storage import timestamps
 from steppe.storage.schema import intel_objects, observables, organisations, sightings
+from steppe.storage.sql import IN_LIST_CHUNK, in_values
 
 __all__ = [
     "SightingType",
@@ -211,13 +212,15 @@ def score_facts(conn: Connection, pks: Sequence[int]) -> dict[int, ScoreFacts]:
     a score says nothing about who sighted what.
     """
     facts: dict[int, ScoreFacts] = {}
-    for start in range(0, len(pks), 500):
-        facts.update(_facts_chunk(conn, list(pks[start : start + 500])))
+    size = IN_LIST_CHUNK.get(conn.dialect.name, 500)
+    for start in range(0, len(pks), size):
+        facts.update(_facts_chunk(conn, list(pks[start : start + size])))
     return facts
 
 
 def _facts_chunk(conn: Connection, pks: list[int]) -> dict[int, ScoreFacts]:
     o = intel_objects
+    dialect = conn.dialect.name
     objects = conn.execute(
         select(
             o.c.pk,
@@ -229,12 +232,12 @@ def _facts_chunk(conn: Connection, pks: list[int]) -> dict[int, ScoreFacts]:
             o.c.modified,
             o.c.valid_until,
             o.c.revoked,
-        ).where(o.c.pk.in_(pks))
+        ).where(in_values(o.c.pk, pks, dialect))
     ).all()
     types: dict[int, list[str]] = {}
     for pk, kind in conn.execute(
         select(observables.c.object_pk, observables.c.type)
-        .where(observables.c.object_pk.in_(pks))
+        .where(in_values(observables.c.object_pk, pks, dialect))
         .distinct()
     ):
         types.setdefault(pk, []).append(kind)
@@ -282,7 +285,7 @@ def _aggregates(
             func.max(case((and_(is_expiry, authoritative), organisations.c.name))),
         )
         .join(organisations, organisations.c.id == s.c.org_id)
-        .where(s.c.stix_id.in_(sorted({k[0] for k in keys})))
+        .where(in_values(s.c.stix_id, sorted({k[0] for k in keys}), conn.dialect.name))
         .group_by(s.c.stix_id, s.c.owner_org_id)
     ).all()
     wanted = set(keys)

@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Text, any_, bindparam, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 __all__ = ["IN_LIST_CHUNK", "in_values"]
@@ -18,16 +28,19 @@ IN_LIST_CHUNK = {"postgresql": 1000, "sqlite": 10_000}
 
 
 def in_values(
-    column: ColumnElement[str], values: Sequence[str], dialect: str
+    column: ColumnElement[Any], values: Sequence[str] | Sequence[int], dialect: str
 ) -> ColumnElement[bool]:
     """``column IN values`` as one bound parameter instead of one parameter per value.
 
     SQLAlchemy's expanding IN renders and binds thousands of parameters per query; the
-    bulk look-up benchmark spent more time there than in the database. SQLite gets a JSON
-    array read with ``json_each``, PostgreSQL a text array compared with ``= ANY``.
+    bulk look-up benchmark spent more time there than in the database, and so did the
+    streaming detector's refresh (docs/benchmarks.md, TAXII). SQLite gets a JSON array
+    read with ``json_each`` (planned as one index probe a value), PostgreSQL an array
+    (of text, or of integers when ``values`` are ints) compared with ``= ANY``.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(Text)))
+        kind = Integer if values and isinstance(values[0], int) else Text
+        return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))
     array = orjson.dumps(list(values)).decode()
     each: Select[Any] = select(literal_column("value")).select_from(
         func.json_each(bindparam(None, array))

@@ -39,6 +39,7 @@ from steppe.storage.schema import (
     object_sources,
     observables,
 )
+from steppe.storage.sql import in_values
 
 __all__ = [
     "DELETIONS",
@@ -109,7 +110,9 @@ def refresh(
         chunk = wanted[start : start + _CHUNK]
         for stix_id in chunk:
             index.remove_stix(stix_id)
-        query = _active_query(moment).where(intel_objects.c.stix_id.in_(chunk))
+        query = _active_query(moment).where(
+            in_values(intel_objects.c.stix_id, chunk, conn.dialect.name)
+        )
         active.extend(_load(conn, index, query, now, config, True))
     return active
 
@@ -211,7 +214,7 @@ def _rights(
 def _groups(conn: Connection, pks: Sequence[int] | None) -> dict[int, set[int]]:
     query = select(object_groups.c.object_pk, object_groups.c.group_id)
     if pks is not None:
-        query = query.where(object_groups.c.object_pk.in_(pks))
+        query = query.where(in_values(object_groups.c.object_pk, pks, conn.dialect.name))
     found: dict[int, set[int]] = {}
     for row in conn.execute(query):
         found.setdefault(row.object_pk, set()).add(row.group_id)
@@ -225,7 +228,7 @@ def _sources(conn: Connection, pks: Sequence[int] | None) -> dict[int, list[Obje
         object_sources.c.object_pk, src.c.pk, src.c.owner_org_id, src.c.distribution, src.c.tlp
     ).select_from(object_sources.join(src, src.c.pk == object_sources.c.source_pk))
     if pks is not None:
-        query = query.where(object_sources.c.object_pk.in_(pks))
+        query = query.where(in_values(object_sources.c.object_pk, pks, conn.dialect.name))
     rows = conn.execute(query).all()
     if not rows:
         return {}
