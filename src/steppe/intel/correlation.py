@@ -12,8 +12,7 @@ On SQLite a value carried by one object only gets no rows at all: it relates not
 and most of a list feed's values are such (ipsum's 120,000 addresses: two rows each,
 ~0.3 s of a 3 s pull). When a second object brings the value, its first carrier is
 found in ``observables`` and both become members (:func:`_carriers`). So a value has
-rows exactly when it was shared once; a value without rows has at most one current
-carrier. Not on PostgreSQL: there two transactions importing the same new value at once
+rows once it has been shared; a value without rows has at most one current carrier. Not on PostgreSQL: there two transactions importing the same new value at once
 would each find no carrier and both leave it without rows, where SQLite's single writer
 serialises them; PostgreSQL's ``uq_correlation_values_value`` makes one of them wait.
 
