@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
-    Integer,
     Select,
     Text,
     any_,
@@ -39,7 +39,7 @@ def in_values(
     (of text, or of integers when ``values`` are ints) compared with ``= ANY``.
     """
     if dialect == "postgresql":
-        kind = Integer if values and isinstance(values[0], int) else Text
+        kind = BigInteger if values and isinstance(values[0], int) else Text
         return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))
     array = orjson.dumps(list(values)).decode()
     each: Select[Any] = select(literal_column("value")).select_from(
