@@ -43,5 +43,9 @@ def test_in_values_matches_integer_keys(engine: Engine) -> None:
                 select(table.c.k).where(in_values(table.c.k, wanted, engine.dialect.name))
             ).scalars()
             assert sorted(found) == [1, 10, 2**40]
+            none = conn.execute(
+                select(table.c.k).where(in_values(table.c.k, [], engine.dialect.name))
+            ).all()
+            assert none == []
     finally:
         meta.drop_all(engine)
