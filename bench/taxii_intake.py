@@ -7,8 +7,7 @@ POST) against the asynchronous intake's group import, in this process (no HTTP).
 Per mode and round: ``--group`` envelopes of 500 generated indicators (bench/taxii.py's
 mix), either each through ``add_objects`` in its own transaction (what a synchronous
 POST does), or all through ``import_spooled`` in one transaction (what the intake's
-worker does with the envelopes spooled since its last round, given the objects each
-POST parsed: outside the timing, as in the server). The modes take turns on
+worker does with the envelopes spooled since its last round). The modes take turns on
 one SQLite database. Printed: CPU of this process an object (``time.process_time``,
 user + system: steadier than wall time on a shared machine) and wall time an object.
 """
@@ -83,7 +82,6 @@ def main() -> int:
                             ),
                             body,
                             Path("unused"),
-                            orjson.loads(body)["objects"],  # as the POST parsed it
                         )
                         for body in bodies
                     ]

@@ -203,26 +203,6 @@ def test_a_restart_takes_over_a_dead_process_spool(tmp_path: Path) -> None:
     assert len(list((tmp_path / "intake").iterdir())) == 1  # the dead folder is gone
 
 
-def test_the_worker_gets_the_posts_objects_while_few_envelopes_wait(tmp_path: Path) -> None:
-    """The POST parsed the body already; the worker does not parse it again unless the
-    queue is long (parsed objects take several times the body's memory) or the envelope
-    was read back from the spool after a restart."""
-    taken: list[Spooled] = []
-    intake = _stopped_intake(tmp_path, taken.extend, keep_parsed_bytes=60)
-    objects = [{"x": "a"}]
-    body = orjson.dumps({"objects": objects})  # 23 bytes
-    for _ in range(3):
-        intake.spool(_header(1), body, objects)
-    intake._round()
-    assert [item.objects for item in taken] == [objects, objects, None]
-    intake.spool(_header(1), body, objects)
-    assert intake._lock_fd is not None
-    os.close(intake._lock_fd)  # the process dies with the envelope queued
-    heir = _stopped_intake(tmp_path, taken.extend)
-    heir._round()
-    assert len(taken) == 4 and taken[3].body == body and taken[3].objects is None
-
-
 def _poll(client: TestClient, coalition: Coalition, status_id: str, user: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while True:

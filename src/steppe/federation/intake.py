@@ -101,13 +101,11 @@ class SpoolHeader:
 
 @dataclass(frozen=True, slots=True)
 class Spooled:
-    """An envelope waiting in the spool: its header, its body and its file; and its
-    objects as the POST parsed them, when it kept them (None: parse the body)."""
+    """An envelope waiting in the spool: its header, its body and its file."""
 
     header: SpoolHeader
     body: bytes
     path: Path
-    objects: list[Any] | None = None
 
 
 ImportGroup = Callable[[list[Spooled]], None]
@@ -131,7 +129,6 @@ class TaxiiIntake:
         max_attempts: int = 5,
         give_up_after: float = 60.0,
         max_backlog_bytes: int = 256 * 1024 * 1024,
-        keep_parsed_bytes: int = 32 * 1024 * 1024,
         every: float = 0.02,
         max_objects: int = 20_000,
         linger: float = 0.03,
@@ -152,7 +149,6 @@ class TaxiiIntake:
         self._max_attempts = max_attempts
         self._give_up_after = give_up_after
         self._max_backlog_bytes = max_backlog_bytes
-        self._keep_parsed_bytes = keep_parsed_bytes
         # status id -> (failed imports, when the first failed, not to be tried before)
         self._attempts: dict[str, tuple[int, float, float]] = {}
         self._last_success = 0.0  # monotonic time of the last import that went in
@@ -179,13 +175,8 @@ class TaxiiIntake:
             self._folder = None
             self._queue.clear()
 
-    def spool(self, header: SpoolHeader, body: bytes, objects: list[Any] | None = None) -> None:
+    def spool(self, header: SpoolHeader, body: bytes) -> None:
         """Write the envelope durably and queue it; the POST may answer 202 after this.
-
-        ``objects`` (the body's, as the POST parsed them) are queued with it while the
-        envelopes waiting stay under ``keep_parsed_bytes``, so that the worker does not
-        parse the body again (~1.2 µs an object); past that only the body is kept, as
-        parsed objects take several times its size.
 
         Overloaded (nothing written) when the envelopes waiting would pass
         ``max_backlog_bytes``: the queue holds their bodies in memory, so a client that
@@ -211,10 +202,8 @@ class TaxiiIntake:
             os.close(fd)
         os.rename(temporary, final)
         fsync_dir(folder)
-        if waiting + len(body) > self._keep_parsed_bytes:
-            objects = None
         with self._lock:
-            self._queue.append(Spooled(header, body, final, objects))
+            self._queue.append(Spooled(header, body, final))
 
     def pending(self, status_id: str, user_id: int) -> SpoolHeader | None:
         """The header of ``status_id`` if it still waits (in any process's spool) for

@@ -498,7 +498,7 @@ def _add(ctx: _Context, request: Request) -> Response:
             timestamps.now(),
             len(objects),
         )
-        ctx.intake.spool(header, data, objects)
+        ctx.intake.spool(header, data)
         pending = StatusResource(header.status_id, header.request_timestamp, len(objects), [], [])
         return _taxii(pending.to_dict(), status=202)
     trail = AuditTrail(key=ctx.secret_key, actor=f"user:{actor.user_name}")

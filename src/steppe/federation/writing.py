@@ -216,9 +216,7 @@ def import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]
         head = item.header
         if head.status_id in done:
             continue
-        objects = item.objects
-        if objects is None:  # not kept by the POST (a long queue, or read back after a crash)
-            objects = orjson.loads(item.body).get("objects", [])
+        objects = orjson.loads(item.body).get("objects", [])
         envelope = Envelope(head.status_id, head.request_timestamp, item.body, objects)
         alone = head.status_id if _defines_markings(objects) else ""
         runs.setdefault((head.user_id, head.collection_id, alone), []).append(envelope)

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Select,
@@ -39,7 +40,9 @@ def in_values(
     (of text, or of integers when ``values`` are ints) compared with ``= ANY``.
     """
     if dialect == "postgresql":
-        kind = Integer if values and isinstance(values[0], int) else Text
+        # An empty list says nothing of its type: the column's then decides.
+        numbers = isinstance(values[0], int) if values else isinstance(column.type, Integer)
+        kind = BigInteger if numbers else Text
         return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))
     array = orjson.dumps(list(values)).decode()
     each: Select[Any] = select(literal_column("value")).select_from(
