@@ -53,6 +53,7 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy import Engine
 
 from steppe.audit.trail import AuditTrail
 from steppe.federation.collections import find_collection
@@ -111,6 +112,36 @@ def free_port() -> int:
         return port
 
 
+def coalition(data_dir: Path) -> tuple[Engine, AuditTrail, int, str]:
+    """A migrated SQLite store in ``data_dir`` with one member and its analyst "ana":
+    the engine, the audit trail, the member's id and the analyst's API token."""
+    engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
+    migrate.upgrade(engine)
+    trail = AuditTrail(KEY, "bench")
+    with engine.begin() as conn:
+        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
+        directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
+        token = directory.create_token(conn, trail, "ana").token
+    return engine, trail, org, token
+
+
+def community_of_served(http: httpx.Client) -> str:
+    """Wait (30 s at most) until the ``steppe serve`` behind ``http`` answers TAXII
+    discovery; the id of its community collection."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if http.get("/taxii2/").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("the server did not start")
+        time.sleep(0.1)
+    listing = http.get("/taxii2/steppe/collections/").json()["collections"]
+    return str(next(c["id"] for c in listing if c["alias"] == "community"))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` (Linux /proc): load-independent-ish."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -158,13 +189,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="steppe-bench-taxii-") as tmp:
         data_dir = Path(tmp)
-        engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
-        migrate.upgrade(engine)
-        trail = AuditTrail(KEY, "bench")
-        with engine.begin() as conn:
-            org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
-            directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
-            token = directory.create_token(conn, trail, "ana").token
+        engine, trail, org, token = coalition(data_dir)
         port = free_port()
         env = {
             **os.environ,
@@ -192,18 +217,7 @@ def main() -> int:
         headers = {"Authorization": f"Bearer {token}", "Accept": TAXII}
         try:
             with httpx.Client(base_url=base, headers=headers, timeout=300) as http:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if http.get("/taxii2/").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit("the server did not start")
-                    time.sleep(0.1)
-                listing = http.get("/taxii2/steppe/collections/").json()["collections"]
-                cid = next(c["id"] for c in listing if c["alias"] == "community")
+                cid = community_of_served(http)
                 rates = run(args, engine, trail, org, http, cid, server.pid)
         finally:
             server.terminate()

@@ -24,16 +24,13 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from taxii import KEY, indicators
+from taxii import KEY, coalition, indicators
 
-from steppe.audit.trail import AuditTrail
 from steppe.federation.collections import find_collection
 from steppe.federation.intake import Spooled, SpoolHeader
 from steppe.federation.writing import add_objects, import_spooled
 from steppe.sharing import directory
-from steppe.sharing.model import OrgKind, Role
-from steppe.storage import migrate
-from steppe.storage.engine import make_engine, writing
+from steppe.storage.engine import writing
 
 
 def main() -> int:
@@ -43,12 +40,8 @@ def main() -> int:
     parser.add_argument("--envelope", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="steppe-bench-intake-") as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'steppe.db'}")
-        migrate.upgrade(engine)
-        trail = AuditTrail(KEY, "bench")
+        engine, trail, _, _ = coalition(Path(tmp))
         with engine.begin() as conn:
-            org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
-            directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
             actor = directory.load_actor(conn, "ana")
             community = find_collection(conn, actor, "community")
         warm = indicators(args.envelope, 99)  # builds the warninglist index

@@ -29,13 +29,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from taxii import KEY, TAXII, free_port, indicators
-
-from steppe.audit.trail import AuditTrail
-from steppe.sharing import directory
-from steppe.sharing.model import OrgKind, Role
-from steppe.storage import migrate
-from steppe.storage.engine import make_engine
+from taxii import KEY, TAXII, coalition, community_of_served, free_port, indicators
 
 # The server, with each Python thread's name given to the OS thread (Linux prctl
 # PR_SET_NAME = 15; 15 characters at most).
@@ -75,13 +69,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="steppe-bench-threads-") as tmp:
         data_dir = Path(tmp)
-        engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
-        migrate.upgrade(engine)
-        trail = AuditTrail(KEY, "bench")
-        with engine.begin() as conn:
-            org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
-            directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
-            token = directory.create_token(conn, trail, "ana").token
+        engine, _, _, token = coalition(data_dir)
         engine.dispose()
         port = free_port()
         env = {
@@ -110,18 +98,7 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, http: httpx.Client, pid: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if http.get("/taxii2/").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit("the server did not start")
-        time.sleep(0.1)
-    listing = http.get("/taxii2/steppe/collections/").json()["collections"]
-    cid = next(c["id"] for c in listing if c["alias"] == "community")
+    cid = community_of_served(http)
 
     def post(data: bytes) -> str:
         answer = http.post(
