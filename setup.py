@@ -12,13 +12,21 @@ setup(
     ext_modules=[
         Extension(
             "steppe.detection.ioc._jsonscreen",
-            ["src/steppe/detection/ioc/_jsonscreen.c"],
+            [
+                "src/steppe/detection/ioc/_jsonscreen.c",
+                "src/steppe/detection/ioc/_jsonscreen_json.c",
+            ],
+            depends=["src/steppe/detection/ioc/_jsonscreen_json.h"],
             extra_compile_args=["-O3", "-std=c11"],
             optional=True,
         ),
         Extension(
             "steppe.ingest.telemetry._evecolumns",
-            ["src/steppe/ingest/telemetry/_evecolumns.c"],
+            [
+                "src/steppe/ingest/telemetry/_evecolumns.c",
+                "src/steppe/ingest/telemetry/_evecolumns_line.c",
+            ],
+            depends=["src/steppe/ingest/telemetry/_evecolumns_line.h"],
             extra_compile_args=["-O3", "-std=c11"],
             optional=True,
         ),

@@ -15,11 +15,17 @@
  * judge as the exact matcher would (an escape in a matched key or value, a non-ASCII
  * byte, IPv6, a name ending with a dot, a bracket or a digit, a URL, malformed JSON)
  * keeps the event. It never decides visibility: the kept events go to IocMatcher.
+ *
+ * This file is the screen: the hashes of the keys, the open-addressed table, the walk of
+ * an event's top level and the Python type. The strict JSON reader it walks with is
+ * _jsonscreen_json.h (the Reader and its inline string helpers) and _jsonscreen_json.c.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_jsonscreen_json.h"
 
 /* Flags, set by the caller from the index. */
 #define F_CIDR4 1u    /* IPv4 networks indexed */
@@ -54,19 +60,15 @@ static const struct {
     {"email.to.address", T_EMAIL},
 };
 #define N_FIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
-#define MAX_DEPTH 64
 
 static size_t field_len[N_FIELDS]; /* strlen of each, set at import */
-/* Bytes a string's scan stops at: the quote, the backslash, control and non-ASCII. */
-static unsigned char string_stop[256];
 
 static void
 init_tables(void)
 {
     for (size_t f = 0; f < N_FIELDS; f++)
         field_len[f] = strlen(FIELDS[f].name);
-    for (int c = 0; c < 256; c++)
-        string_stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+    jsonscreen_json_init();
 }
 
 /* A-Z to a-z in each of 8 bytes (ASCII; other bytes keep the event anyway). */
@@ -191,209 +193,6 @@ table_has(const Screen *self, uint64_t h)
         if (!v)
             return 0;
         at = (at + 1) & self->mask;
-    }
-}
-
-/* -- a strict JSON reader (RFC 8259) that keeps what the screen needs ------------------ */
-
-typedef struct {
-    const unsigned char *p, *end;
-    int odd; /* something the screen cannot judge: keep the event */
-} Reader;
-
-static inline void
-skip_ws(Reader *r)
-{
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
-        r->p++;
-}
-
-static inline int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* A string at r->p (the opening quote). Sets *s, *n to its raw body and *escaped when
- * it has a backslash. Non-ASCII bytes set r->odd (UTF-8 left to the full parser).
- * Returns 0, or -1 when malformed. */
-static int
-read_string(Reader *r, const unsigned char **s, Py_ssize_t *n, int *escaped)
-{
-    const unsigned char *p = r->p + 1, *end = r->end;
-    *s = p;
-    *escaped = 0;
-    while (p < end) {
-        while (p < end && !string_stop[*p])
-            p++;
-        if (p >= end)
-            break;
-        unsigned char c = *p;
-        if (c == '"') {
-            *n = p - *s;
-            r->p = p + 1;
-            return 0;
-        }
-        if (c < 0x20)
-            return -1;
-        if (c >= 0x80)
-            r->odd = 1;
-        if (c == '\\') {
-            *escaped = 1;
-            if (p + 1 >= end)
-                return -1;
-            c = p[1];
-            if (c == 'u') {
-                if (p + 6 > end)
-                    return -1;
-                int v = 0;
-                for (int k = 2; k < 6; k++) {
-                    int d = hexval(p[k]);
-                    if (d < 0)
-                        return -1;
-                    v = v * 16 + d;
-                }
-                if (v >= 0xD800 && v <= 0xDFFF)
-                    r->odd = 1; /* surrogates: let the full parser judge the pair */
-                p += 6;
-                continue;
-            }
-            if (!strchr("\"\\/bfnrt", c) || c == 0)
-                return -1;
-            p += 2;
-            continue;
-        }
-        p++;
-    }
-    return -1;
-}
-
-static int
-read_number(Reader *r)
-{
-    const unsigned char *p = r->p, *end = r->end, *start = r->p;
-    if (p < end && *p == '-')
-        p++;
-    if (p >= end)
-        return -1;
-    if (*p == '0')
-        p++;
-    else if (*p >= '1' && *p <= '9')
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    else
-        return -1;
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return -1;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return -1;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p - start > 15)
-        r->odd = 1; /* big numbers: the full parser's limits decide */
-    r->p = p;
-    return 0;
-}
-
-static int read_value(Reader *r, int depth);
-
-static int
-read_container(Reader *r, int depth)
-{
-    unsigned char close = *r->p == '{' ? '}' : ']';
-    int object = close == '}';
-    if (depth >= MAX_DEPTH)
-        r->odd = 1;
-    r->p++;
-    skip_ws(r);
-    if (r->p < r->end && *r->p == close) {
-        r->p++;
-        return 0;
-    }
-    for (;;) {
-        if (object) {
-            const unsigned char *s;
-            Py_ssize_t n;
-            int escaped;
-            if (r->p >= r->end || *r->p != '"' || read_string(r, &s, &n, &escaped) < 0)
-                return -1;
-            skip_ws(r);
-            if (r->p >= r->end || *r->p != ':')
-                return -1;
-            r->p++;
-            skip_ws(r);
-        }
-        if (read_value(r, depth + 1) < 0)
-            return -1;
-        skip_ws(r);
-        if (r->p >= r->end)
-            return -1;
-        if (*r->p == ',') {
-            r->p++;
-            skip_ws(r);
-            continue;
-        }
-        if (*r->p == close) {
-            r->p++;
-            return 0;
-        }
-        return -1;
-    }
-}
-
-static int
-read_value(Reader *r, int depth)
-{
-    if (r->p >= r->end)
-        return -1;
-    switch (*r->p) {
-    case '"': {
-        const unsigned char *s;
-        Py_ssize_t n;
-        int escaped;
-        return read_string(r, &s, &n, &escaped);
-    }
-    case '{':
-    case '[':
-        if (depth > 512) /* deeper than any parser's limit: the full parser decides */
-            return -1;
-        return read_container(r, depth);
-    case 't':
-        if (r->end - r->p >= 4 && !memcmp(r->p, "true", 4)) {
-            r->p += 4;
-            return 0;
-        }
-        return -1;
-    case 'f':
-        if (r->end - r->p >= 5 && !memcmp(r->p, "false", 5)) {
-            r->p += 5;
-            return 0;
-        }
-        return -1;
-    case 'n':
-        if (r->end - r->p >= 4 && !memcmp(r->p, "null", 4)) {
-            r->p += 4;
-            return 0;
-        }
-        return -1;
-    default:
-        return read_number(r);
     }
 }
 
@@ -534,7 +333,7 @@ screen_event(const Screen *self, Reader *r, Probes *probes, Py_ssize_t item)
             }
             r->odd |= odd_before;
         }
-        else if (read_value(r, 1) < 0)
+        else if (jsonscreen_read_value(r, 1) < 0)
             goto malformed;
         skip_ws(r);
         if (r->p >= r->end)
@@ -715,18 +514,18 @@ items_free(Items *it, Probes *p)
     PyMem_Free(p->item);
 }
 
-static PyObject *
-Screen_lines(Screen *self, PyObject *arg)
+/* A scan of a buffer's events into items (and their keys into probes): 0 when done, 1
+ * when the screen cannot judge the buffer (the caller returns None), -1 out of memory. */
+typedef int (*Scan)(const Screen *self, const unsigned char *base, Py_ssize_t len,
+                    Items *items, Probes *probes);
+
+/* JSON lines, cut as bytes.splitlines() cuts them: at \n, \r or \r\n. */
+static int
+scan_lines(const Screen *self, const unsigned char *base, Py_ssize_t len, Items *items,
+           Probes *probes)
 {
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *base = view.buf, *p = base, *end = base + view.len;
-    Items items = {0};
-    Probes probes = {0};
-    PyObject *out = NULL;
+    const unsigned char *p = base, *end = base + len;
     Py_ssize_t number = 0;
-    /* Lines as bytes.splitlines() cuts them: at \n, \r or \r\n. */
     while (p < end) {
         const unsigned char *q = p;
         while (q < end && *q != '\n' && *q != '\r')
@@ -735,44 +534,31 @@ Screen_lines(Screen *self, PyObject *arg)
         Reader r = {p, q, 0};
         skip_ws(&r);
         if (r.p < q) { /* a blank line is skipped */
-            int keep = screen_event(self, &r, &probes, items.len);
+            int keep = screen_event(self, &r, probes, items->len);
             if (keep < 0)
-                goto nomem;
+                return -1;
             skip_ws(&r);
             if (r.p != q)
                 keep = 1; /* something after the object: the full parser's error */
-            if (items_push(&items, p - base, q - base, number, (char)keep) < 0)
-                goto nomem;
+            if (items_push(items, p - base, q - base, number, (char)keep) < 0)
+                return -1;
         }
         if (q < end && *q == '\r' && q + 1 < end && q[1] == '\n')
             q++;
         p = q + 1;
     }
-    probe_all(self, &probes, items.mark);
-    out = spans_of(items.mark, items.start, items.end, items.number, items.len);
-    goto done;
-nomem:
-    PyErr_NoMemory();
-done:
-    items_free(&items, &probes);
-    PyBuffer_Release(&view);
-    return out;
+    return 0;
 }
 
-static PyObject *
-Screen_array(Screen *self, PyObject *arg)
+/* One JSON array of objects. */
+static int
+scan_array(const Screen *self, const unsigned char *base, Py_ssize_t len, Items *items,
+           Probes *probes)
 {
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *base = view.buf;
-    Reader r = {base, base + view.len, 0};
-    Items items = {0};
-    Probes probes = {0};
-    PyObject *out = NULL;
+    Reader r = {base, base + len, 0};
     skip_ws(&r);
     if (r.p >= r.end || *r.p != '[')
-        goto unsure;
+        return 1;
     r.p++;
     skip_ws(&r);
     if (r.p < r.end && *r.p == ']')
@@ -781,18 +567,18 @@ Screen_array(Screen *self, PyObject *arg)
         for (;;) {
             const unsigned char *start = r.p;
             if (r.p >= r.end || *r.p != '{')
-                goto unsure; /* not an object: the full path names it */
-            int keep = screen_event(self, &r, &probes, items.len);
+                return 1; /* not an object: the full path names it */
+            int keep = screen_event(self, &r, probes, items->len);
             if (keep < 0)
-                goto nomem;
+                return -1;
             if (keep) {
                 /* kept: was it malformed? then the array is; let the full path say so */
                 Reader check = {start, r.end, 0};
-                if (read_value(&check, 1) < 0 || check.p != r.p)
-                    goto unsure;
+                if (jsonscreen_read_value(&check, 1) < 0 || check.p != r.p)
+                    return 1;
             }
-            if (items_push(&items, start - base, r.p - base, items.len, (char)keep) < 0)
-                goto nomem;
+            if (items_push(items, start - base, r.p - base, items->len, (char)keep) < 0)
+                return -1;
             skip_ws(&r);
             if (r.p < r.end && *r.p == ',') {
                 r.p++;
@@ -803,25 +589,47 @@ Screen_array(Screen *self, PyObject *arg)
                 r.p++;
                 break;
             }
-            goto unsure;
+            return 1;
         }
     }
     skip_ws(&r);
-    if (r.p != r.end)
-        goto unsure;
-    probe_all(self, &probes, items.mark);
-    out = spans_of(items.mark, items.start, items.end, items.number, items.len);
-    goto done;
-unsure:
-    out = Py_None;
-    Py_INCREF(out);
-    goto done;
-nomem:
-    PyErr_NoMemory();
-done:
+    return r.p != r.end;
+}
+
+/* What lines() and array() share: the buffer, the scan, the probes and the result. */
+static PyObject *
+screen_buffer(Screen *self, PyObject *arg, Scan scan)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Items items = {0};
+    Probes probes = {0};
+    PyObject *out = NULL;
+    int got = scan(self, view.buf, view.len, &items, &probes);
+    if (got < 0)
+        PyErr_NoMemory();
+    else if (got > 0)
+        out = Py_NewRef(Py_None);
+    else {
+        probe_all(self, &probes, items.mark);
+        out = spans_of(items.mark, items.start, items.end, items.number, items.len);
+    }
     items_free(&items, &probes);
     PyBuffer_Release(&view);
     return out;
+}
+
+static PyObject *
+Screen_lines(Screen *self, PyObject *arg)
+{
+    return screen_buffer(self, arg, scan_lines);
+}
+
+static PyObject *
+Screen_array(Screen *self, PyObject *arg)
+{
+    return screen_buffer(self, arg, scan_array);
 }
 
 static PyObject *
