@@ -125,6 +125,19 @@ def coalition(data_dir: Path) -> tuple[Engine, AuditTrail, int, str]:
     return engine, trail, org, token
 
 
+def server_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a benched ``steppe serve`` of ``data_dir``: no rate limit, and
+    ``settings`` (STEPPE_* names) on top."""
+    return {
+        **os.environ,
+        "STEPPE_SECRET_KEY": KEY,
+        "STEPPE_DATA_DIR": str(data_dir),
+        "STEPPE_API_RATE_PER_MINUTE": "100000000",
+        "STEPPE_API_RATE_BURST": "100000000",
+        **settings,
+    }
+
+
 def community_of_served(http: httpx.Client) -> str:
     """Wait (30 s at most) until the ``steppe serve`` behind ``http`` answers TAXII
     discovery; the id of its community collection."""
@@ -191,15 +204,11 @@ def main() -> int:
         data_dir = Path(tmp)
         engine, trail, org, token = coalition(data_dir)
         port = free_port()
-        env = {
-            **os.environ,
-            "STEPPE_SECRET_KEY": KEY,
-            "STEPPE_DATA_DIR": str(data_dir),
-            "STEPPE_API_RATE_PER_MINUTE": "100000000",
-            "STEPPE_API_RATE_BURST": "100000000",
-            "STEPPE_TAXII_MAX_PAGE_SIZE": str(max(args.page, 10_000)),
-            "STEPPE_TAXII_ASYNC_POST": "false" if args.sync else "true",
-        }
+        env = server_env(
+            data_dir,
+            STEPPE_TAXII_MAX_PAGE_SIZE=str(max(args.page, 10_000)),
+            STEPPE_TAXII_ASYNC_POST="false" if args.sync else "true",
+        )
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
         server = subprocess.Popen(
             [

@@ -29,7 +29,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from taxii import KEY, TAXII, coalition, community_of_served, free_port, indicators
+from taxii import TAXII, coalition, community_of_served, free_port, indicators, server_env
 
 # The server, with each Python thread's name given to the OS thread (Linux prctl
 # PR_SET_NAME = 15; 15 characters at most).
@@ -72,13 +72,7 @@ def main() -> int:
         engine, _, _, token = coalition(data_dir)
         engine.dispose()
         port = free_port()
-        env = {
-            **os.environ,
-            "STEPPE_SECRET_KEY": KEY,
-            "STEPPE_DATA_DIR": str(data_dir),
-            "STEPPE_API_RATE_PER_MINUTE": "100000000",
-            "STEPPE_API_RATE_BURST": "100000000",
-        }
+        env = server_env(data_dir)
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
         server = subprocess.Popen(
             [sys.executable, "-c", SERVE, "serve", "--port", str(port)],
