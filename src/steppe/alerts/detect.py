@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,8 +196,9 @@ def retro_hunt(
     cost as much as the refresh itself (~45 µs an indicator; docs/benchmarks.md, TAXII).
     """
     moment = now or timestamps.now()
-    since = timestamps.format_ts(timestamps.parse(moment) - timedelta(days=days))
-    first_day = timestamps.parse(since).date()
+    start = timestamps.parse(moment) - timedelta(days=days)
+    since = timestamps.format_ts(start)
+    first_day = start.astimezone(UTC).date()  # the day ``since`` names
     if not any(p.day >= first_day for p in list_partitions(lake_root)):
         return DetectReport()
     index = IocIndex()
