@@ -155,6 +155,32 @@ def community_of_served(http: httpx.Client) -> str:
     return str(next(c["id"] for c in listing if c["alias"] == "community"))
 
 
+def post_envelope(http: httpx.Client, cid: str, data: bytes) -> str:
+    """POST envelope ``data`` to collection ``cid`` over TAXII; the status id of its 202
+    (whose counts must add up)."""
+    answer = http.post(
+        f"/taxii2/steppe/collections/{cid}/objects/",
+        content=data,
+        headers={"Content-Type": TAXII},
+    )
+    assert answer.status_code == 202, answer.text
+    status = answer.json()
+    counts = status["success_count"] + status["failure_count"] + status["pending_count"]
+    assert counts == status["total_count"], status
+    return str(status["id"])
+
+
+def wait_complete(http: httpx.Client, status_id: str, pause: float = 0.005) -> None:
+    """Poll status ``status_id`` every ``pause`` seconds until it reads complete, every
+    object stored."""
+    while True:
+        status = http.get(f"/taxii2/steppe/status/{status_id}/").json()
+        if status["status"] == "complete":
+            assert status["success_count"] == status["total_count"], status
+            return
+        time.sleep(pause)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` (Linux /proc): load-independent-ish."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -284,28 +310,8 @@ def run(
         )
         assert answer.status_code == 201, answer.text
 
-    def taxii_post(data: bytes) -> str:
-        answer = http.post(
-            f"/taxii2/steppe/collections/{cid}/objects/",
-            content=data,
-            headers={"Content-Type": TAXII},
-        )
-        assert answer.status_code == 202, answer.text
-        status = answer.json()
-        counts = status["success_count"] + status["failure_count"] + status["pending_count"]
-        assert counts == status["total_count"], status
-        return str(status["id"])
-
-    def taxii_wait(status_id: str, pause: float = 0.005) -> None:
-        while True:
-            status = http.get(f"/taxii2/steppe/status/{status_id}/").json()
-            if status["status"] == "complete":
-                assert status["success_count"] == status["total_count"], status
-                return
-            time.sleep(pause)
-
     def taxii(data: bytes) -> None:
-        taxii_wait(taxii_post(data))
+        wait_complete(http, post_envelope(http, cid, data))
 
     paths = [in_process, rest, taxii]
     # The first call of each path builds the warninglist index (in this process for the
@@ -348,10 +354,10 @@ def run(
         started = time.perf_counter()
         for data in envelopes[2][start : start + block]:
             t0 = time.perf_counter()
-            status_ids.append(taxii_post(data))
+            status_ids.append(post_envelope(http, cid, data))
             answers.append(time.perf_counter() - t0)
         for status_id in reversed(status_ids):
-            taxii_wait(status_id, 0.02)
+            wait_complete(http, status_id, 0.02)
         spent[2] += time.perf_counter() - started
         server_cpu[2] += cpu_seconds(server_pid) - cpu0
     post_in, post_rest, post_taxii = (

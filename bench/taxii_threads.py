@@ -29,7 +29,16 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from taxii import TAXII, coalition, community_of_served, free_port, indicators, server_env
+from taxii import (
+    TAXII,
+    coalition,
+    community_of_served,
+    free_port,
+    indicators,
+    post_envelope,
+    server_env,
+    wait_complete,
+)
 
 # The server, with each Python thread's name given to the OS thread (Linux prctl
 # PR_SET_NAME = 15; 15 characters at most).
@@ -93,25 +102,9 @@ def main() -> int:
 
 def run(args: argparse.Namespace, http: httpx.Client, pid: int) -> None:
     cid = community_of_served(http)
-
-    def post(data: bytes) -> str:
-        answer = http.post(
-            f"/taxii2/steppe/collections/{cid}/objects/",
-            content=data,
-            headers={"Content-Type": TAXII},
-        )
-        assert answer.status_code == 202, answer.text
-        return str(answer.json()["id"])
-
-    def wait(status_id: str) -> None:
-        while True:
-            status = http.get(f"/taxii2/steppe/status/{status_id}/").json()
-            if status["status"] == "complete":
-                assert status["success_count"] == status["total_count"], status
-                return
-            time.sleep(0.02)
-
-    wait(post(orjson.dumps({"objects": indicators(args.envelope, 9)})))
+    wait_complete(
+        http, post_envelope(http, cid, orjson.dumps({"objects": indicators(args.envelope, 9)}))
+    )
     time.sleep(REFRESH_SECONDS + 2)  # the detector indexes the warm-up envelope
     envelopes = [
         orjson.dumps({"objects": indicators(args.envelope, 1000 + i)})
@@ -120,9 +113,9 @@ def run(args: argparse.Namespace, http: httpx.Client, pid: int) -> None:
     before = thread_cpu(pid)
     started = time.perf_counter()
     for block in range(args.blocks):
-        ids = [post(data) for data in envelopes[block * 10 : (block + 1) * 10]]
+        ids = [post_envelope(http, cid, data) for data in envelopes[block * 10 : (block + 1) * 10]]
         for status_id in reversed(ids):
-            wait(status_id)
+            wait_complete(http, status_id, 0.02)
     elapsed = time.perf_counter() - started
     during = thread_cpu(pid)
     time.sleep(REFRESH_SECONDS + 2)
