@@ -47,6 +47,7 @@ import httpx
 import orjson
 
 from steppe.audit.trail import AuditTrail
+from steppe.heap import settle_heap
 from steppe.ingest.telemetry.formats import read_path, read_path_batched
 from steppe.ingest.telemetry.intake import TelemetryIntake
 from steppe.lake import EventLake
@@ -155,7 +156,9 @@ def best_of(runs: list[Cost]) -> Cost:
 
 def file_ingest(path: Path, lake_root: Path, expected: int, *, batched: bool = True) -> Cost:
     """What ``steppe telemetry ingest`` does (``batched``: EVE lines as Arrow batches),
-    or the per-event path it falls back to."""
+    or the per-event path it falls back to. Like the command, after
+    :func:`~steppe.heap.settle_heap` (once: it is the process's)."""
+    settle_heap()
     read = read_path_batched if batched else read_path
     started, cpu = time.perf_counter(), time.process_time()
     with EventLake(lake_root) as lake:

@@ -43,11 +43,12 @@ import pyarrow as pa
 from steppe.errors import Overloaded, SteppeError
 from steppe.ingest.telemetry.model import NormalisedEvent
 from steppe.lake import batches
+from steppe.lake.bulk import BulkLoad
 from steppe.lake.compaction import compact_partition, compaction_lock, finish_interrupted
 from steppe.lake.partitions import Partition, list_partitions
 from steppe.lake.retention import prune
 from steppe.lake.spool import Segment, Spool, fsync_dir, segment_files, try_lock
-from steppe.lake.writer import SegmentResult, write_segment
+from steppe.lake.writer import CHUNK_ROWS, SegmentResult, write_segment
 from steppe.settings import Settings
 from steppe.storage import timestamps
 
@@ -136,6 +137,7 @@ class EventLake:
         self._written_bytes = 0
         self._recovered = 0
         self._quarantined = 0
+        self._bulk_loads = 0
         self._drain_rate = 0.0  # bytes of spool per second the writer gets through
         self._last_error: str | None = None
 
@@ -272,6 +274,22 @@ class EventLake:
         payload = batches.encode_table(organisation_id, timestamps.now(), table)
         self._append(payload, table.num_rows)
         return payload
+
+    def bulk_load(self, *, chunk_rows: int = CHUNK_ROWS) -> BulkLoad:
+        """A :class:`~steppe.lake.bulk.BulkLoad` into this lake: rows straight to
+        Parquet, durable at its commits, for a caller that acknowledges only after the
+        last commit (a file ingest). Counted as accepted and written when committed."""
+        spool = self._require_spool()
+        with self._count_lock:
+            self._bulk_loads += 1
+            name = f"{spool.folder.name}-bulk{self._bulk_loads:04d}"
+        return BulkLoad(self.root, name, chunk_rows=chunk_rows, on_commit=self._count_bulk)
+
+    def _count_bulk(self, result: SegmentResult) -> None:
+        self._count_written(result)
+        with self._count_lock:
+            self._accepted_events += result.events
+            self._accepted_batches += 1
 
     def _append(self, payload: bytes | memoryview, count: int) -> None:
         spool = self._require_spool()

@@ -40,7 +40,7 @@ from steppe.lake.compaction import compacted_segments
 from steppe.lake.spool import Segment, TornTail, fsync_dir, read_segment
 from steppe.lake.table import lake_schema
 
-__all__ = ["SegmentResult", "partition_dir", "write_segment"]
+__all__ = ["CHUNK_ROWS", "PartitionFiles", "SegmentResult", "partition_dir", "write_segment"]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def partition_dir(root: Path, organisation: int, day: date) -> Path:
     return root / f"organisation={organisation}" / f"day={day.isoformat()}"
 
 
-class _PartitionFiles:
+class PartitionFiles:
     """The open Parquet writers of one segment, one per partition."""
 
     def __init__(self, root: Path, segment_name: str) -> None:
@@ -166,7 +166,7 @@ def _in_order(table: pa.Table) -> bool:
 def write_segment(segment: Segment, root: Path, *, chunk_rows: int = CHUNK_ROWS) -> SegmentResult:
     """Write every event of ``segment`` durably into the lake at ``root``."""
     result = SegmentResult()
-    files = _PartitionFiles(root, segment.name)
+    files = PartitionFiles(root, segment.name)
     torn = TornTail()
     pending: list[pa.Table] = []
     pending_rows = 0

@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
+from lake.lakedata import read_lake
+from steppe.ingest.telemetry import intake as intake_module
 from steppe.ingest.telemetry.formats import parse_bytes, parse_bytes_batched
 from steppe.ingest.telemetry.intake import TelemetryIntake
 from steppe.ingest.telemetry.memory_sink import MemorySink
@@ -134,3 +136,67 @@ def test_a_failure_to_submit_a_batch_stops_the_file_with_that_error() -> None:
     with pytest.raises(OSError, match="disk full"):
         TelemetryIntake(sink, batch_size=4).ingest_items(5, file_events(10))
     assert sink.batches == [4]
+
+
+class _CheckingBroker:
+    """Listens on everything; at each publish, notes which events the lake shows."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.seen: list[tuple[list[int], set[int]]] = []
+
+    def publish(self, subject: str, data: bytes) -> None:
+        published = [event["raw"]["n"] for event in orjson.loads(data)]
+        visible = {orjson.loads(raw)["n"] for raw in read_lake(self.root).column("raw").to_pylist()}
+        self.seen.append((published, visible))
+
+    def subscribe(self, pattern: str, handler: Any) -> Any:
+        raise NotImplementedError
+
+    def wants(self, subject: str) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_file_goes_to_the_lake_in_bulk_and_is_published_only_once_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake_module, "BULK_COMMIT_EVENTS", 6)
+    broker = _CheckingBroker(tmp_path)
+    progress: list[int] = []
+    with EventLake(tmp_path) as lake:
+        report = TelemetryIntake(lake, broker, batch_size=4).ingest_items(
+            5, [*file_events(10), ParseProblem("f.json", 11, "not JSON")], progress=progress.append
+        )
+        stats = lake.stats()
+    assert report.events == 10 and report.problems == 1 and progress == [4, 4, 2]
+    assert stats.fsyncs == 0 and stats.written_events == 10  # no spool: straight to Parquet
+    # Two commits: after 8 events (past 6), then the last 2 at the end of the file; each
+    # batch published after the commit that made it durable, in order.
+    assert [published for published, _ in broker.seen] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    for published, visible in broker.seen:
+        assert set(published) <= visible
+    assert broker.seen[0][1] == set(range(8))
+
+
+def test_a_file_of_eve_lines_reaches_lake_and_subscribers_as_the_body_does(tmp_path: Path) -> None:
+    broker = InProcessBroker()
+    got: list[Message] = []
+    broker.subscribe("telemetry.*", got.append)
+    with EventLake(tmp_path) as lake:
+        report = TelemetryIntake(lake, broker).ingest_items(
+            3, parse_bytes_batched(BODY, "eve", "eve.json"), observer="sensor.kz"
+        )
+        broker.drain()
+    broker.close()
+    assert (report.events, report.problems, report.first_problems[0].line) == (3, 1, 4)
+    (message,) = got
+    published = decode(message.data)
+    stored = read_lake(tmp_path)
+    for table in (published, stored):
+        assert table.column("organisation").to_pylist() == [3, 3, 3]
+        assert without_ingest_time(table_events(table.drop_columns(["organisation"]))) == (
+            without_ingest_time(expected())
+        )

@@ -28,6 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "ECS_COLUMNS",
+    "BulkLoader",
+    "BulkSink",
     "ColumnKind",
     "EventSink",
     "NormalisedEvent",
@@ -139,3 +141,28 @@ class TableSink(EventSink, Protocol):
     the broker instead of encoding the batch a second time; None when it made none."""
 
     def accept_table(self, organisation_id: int, table: Any) -> bytes | memoryview | None: ...
+
+
+class BulkLoader(Protocol):
+    """Rows written straight to the lake, durable only at :meth:`commit` (and when the
+    context is left normally); leaving it on an exception discards the rest
+    (:class:`steppe.lake.bulk.BulkLoad`)."""
+
+    @property
+    def pending_rows(self) -> int: ...
+
+    def add(self, table: Any) -> None: ...
+
+    def commit(self) -> Any: ...
+
+    def __enter__(self) -> BulkLoader: ...
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None: ...
+
+
+@runtime_checkable
+class BulkSink(EventSink, Protocol):
+    """A sink that can also load a file's rows in bulk: no write-ahead, since the
+    caller acknowledges nothing before the last commit and the file stays where it is."""
+
+    def bulk_load(self) -> BulkLoader: ...
