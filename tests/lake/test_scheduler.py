@@ -1,4 +1,5 @@
-"""The retention thread of `steppe serve`: prunes on its interval, audits, survives."""
+"""The lake's thread in `steppe serve`: prunes and compacts on its interval, audits,
+survives."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from conftest import KEY
-from lake.lakedata import event
+from lake.lakedata import event, read_lake
 from steppe.api.app import create_app
 from steppe.audit.trail import AuditTrail
 from steppe.lake import EventLake
-from steppe.lake.partitions import list_partitions
+from steppe.lake.partitions import list_partitions, parquet_files
 from steppe.lake.retention import set_retention
 from steppe.lake.scheduler import RetentionScheduler
 from steppe.settings import Settings
@@ -84,6 +85,26 @@ def test_the_thread_prunes_each_organisation_on_its_interval(
         f"{org}/{(TODAY - timedelta(days=back)).isoformat()}"
         for org, back in [(short.id, 10), (normal.id, 100), (normal.id, 120)]
     )
+
+
+def test_each_round_merges_the_files_of_days_past_the_last_two(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    root = tmp_path / "lake"
+    for _ in range(3):  # three flushes: three files in each of these days
+        _fill(root, {1: [0, 1, 2, 5]})
+    scheduler = RetentionScheduler(
+        sqlite_engine, TRAIL, root, default_days=90, every=3600, today=lambda: TODAY
+    )
+    assert scheduler.run_once() == []  # nothing past retention
+    files = {(TODAY - p.day).days: len(parquet_files(p)) for p in list_partitions(root)}
+    assert files == {0: 3, 1: 3, 2: 1, 5: 1}  # today and yesterday still get events
+    assert scheduler.compacted == 2
+    assert sorted(orjson.loads(raw)["n"] for raw in read_lake(root).column("raw").to_pylist()) == (
+        sorted([0, 1, 2, 5] * 3)
+    )
+    scheduler.run_once()
+    assert scheduler.compacted == 2  # a merged day is not merged again
 
 
 def test_a_failing_round_is_logged_and_the_next_one_runs(tmp_path: Path) -> None:
