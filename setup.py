@@ -15,8 +15,12 @@ setup(
             [
                 "src/steppe/detection/ioc/_jsonscreen.c",
                 "src/steppe/detection/ioc/_jsonscreen_json.c",
+                "src/steppe/detection/ioc/_jsonscreen_lists.c",
             ],
-            depends=["src/steppe/detection/ioc/_jsonscreen_json.h"],
+            depends=[
+                "src/steppe/detection/ioc/_jsonscreen_json.h",
+                "src/steppe/detection/ioc/_jsonscreen_lists.h",
+            ],
             extra_compile_args=["-O3", "-std=c11"],
             optional=True,
         ),

@@ -18,7 +18,9 @@
  *
  * This file is the screen: the hashes of the keys, the open-addressed table, the walk of
  * an event's top level and the Python type. The strict JSON reader it walks with is
- * _jsonscreen_json.h (the Reader and its inline string helpers) and _jsonscreen_json.c.
+ * _jsonscreen_json.h (the Reader and its inline string helpers) and _jsonscreen_json.c;
+ * the growing lists of a batch (its probes and its events) are _jsonscreen_lists.h and
+ * _jsonscreen_lists.c.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "_jsonscreen_json.h"
+#include "_jsonscreen_lists.h"
 
 /* Flags, set by the caller from the index. */
 #define F_CIDR4 1u    /* IPv4 networks indexed */
@@ -119,34 +122,6 @@ typedef struct {
     Py_ssize_t used;
     unsigned flags;
 } Screen;
-
-/* Pending probes of one batch: the hash and the event it came from. */
-typedef struct {
-    uint64_t *hash;
-    Py_ssize_t *item;
-    Py_ssize_t len, cap;
-} Probes;
-
-static int
-probes_push(Probes *p, uint64_t h, Py_ssize_t item)
-{
-    if (p->len == p->cap) {
-        Py_ssize_t cap = p->cap ? p->cap * 2 : 4096;
-        uint64_t *hash = PyMem_Realloc(p->hash, cap * sizeof(uint64_t));
-        if (hash == NULL)
-            return -1;
-        p->hash = hash;
-        Py_ssize_t *it = PyMem_Realloc(p->item, cap * sizeof(Py_ssize_t));
-        if (it == NULL)
-            return -1;
-        p->item = it;
-        p->cap = cap;
-    }
-    p->hash[p->len] = h;
-    p->item[p->len] = item;
-    p->len++;
-    return 0;
-}
 
 static int
 table_insert(Screen *self, uint64_t h)
@@ -445,75 +420,6 @@ Screen_add(Screen *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-spans_of(const char *mark, const Py_ssize_t *starts, const Py_ssize_t *ends,
-         const Py_ssize_t *numbers, Py_ssize_t count)
-{
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
-        return NULL;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        if (!mark[k])
-            continue;
-        PyObject *t = Py_BuildValue("(nnn)", starts[k], ends[k], numbers[k]);
-        if (t == NULL || PyList_Append(out, t) < 0) {
-            Py_XDECREF(t);
-            Py_DECREF(out);
-            return NULL;
-        }
-        Py_DECREF(t);
-    }
-    return out;
-}
-
-typedef struct {
-    Py_ssize_t *start, *end, *number;
-    char *mark;
-    Py_ssize_t len, cap;
-} Items;
-
-static int
-items_push(Items *it, Py_ssize_t start, Py_ssize_t end, Py_ssize_t number, char keep)
-{
-    if (it->len == it->cap) {
-        Py_ssize_t cap = it->cap ? it->cap * 2 : 1024;
-        Py_ssize_t *a = PyMem_Realloc(it->start, cap * sizeof(Py_ssize_t));
-        if (a == NULL)
-            return -1;
-        it->start = a;
-        a = PyMem_Realloc(it->end, cap * sizeof(Py_ssize_t));
-        if (a == NULL)
-            return -1;
-        it->end = a;
-        a = PyMem_Realloc(it->number, cap * sizeof(Py_ssize_t));
-        if (a == NULL)
-            return -1;
-        it->number = a;
-        char *m = PyMem_Realloc(it->mark, (size_t)cap);
-        if (m == NULL)
-            return -1;
-        it->mark = m;
-        it->cap = cap;
-    }
-    it->start[it->len] = start;
-    it->end[it->len] = end;
-    it->number[it->len] = number;
-    it->mark[it->len] = keep;
-    it->len++;
-    return 0;
-}
-
-static void
-items_free(Items *it, Probes *p)
-{
-    PyMem_Free(it->start);
-    PyMem_Free(it->end);
-    PyMem_Free(it->number);
-    PyMem_Free(it->mark);
-    PyMem_Free(p->hash);
-    PyMem_Free(p->item);
-}
-
 /* A scan of a buffer's events into items (and their keys into probes): 0 when done, 1
  * when the screen cannot judge the buffer (the caller returns None), -1 out of memory. */
 typedef int (*Scan)(const Screen *self, const unsigned char *base, Py_ssize_t len,
@@ -613,9 +519,9 @@ screen_buffer(Screen *self, PyObject *arg, Scan scan)
         out = Py_NewRef(Py_None);
     else {
         probe_all(self, &probes, items.mark);
-        out = spans_of(items.mark, items.start, items.end, items.number, items.len);
+        out = jsonscreen_kept_spans(&items);
     }
-    items_free(&items, &probes);
+    jsonscreen_lists_free(&items, &probes);
     PyBuffer_Release(&view);
     return out;
 }
