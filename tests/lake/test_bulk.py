@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -51,7 +52,8 @@ def numbers(root: Path) -> Counter[int]:
 
 
 def hidden(root: Path) -> list[Path]:
-    return sorted(root.glob("organisation=*/day=*/.tmp-*"))
+    """Files not (yet) in the lake: staged by bulk loads, or hidden in a day folder."""
+    return sorted([*root.glob(".bulk/*/*"), *root.glob("organisation=*/day=*/.tmp-*")])
 
 
 def test_every_row_lands_once_spread_over_the_writers_each_file_in_time_order(
@@ -108,6 +110,24 @@ def test_an_error_discards_what_was_not_committed_and_keeps_what_was(tmp_path: P
     assert hidden(tmp_path) == []
     with pytest.raises(RuntimeError, match="closed"):
         load.add(rows(range(1)))
+
+
+def test_a_compaction_of_the_day_during_the_load_loses_and_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    with EventLake(tmp_path) as lake, lake.bulk_load(chunk_rows=50) as load:
+        load.add(rows(range(50), day="2026-10-01"))  # a backfill: a day long past
+        load.add(rows(range(50, 100), day="2026-10-01"))
+        load.commit()  # two files in the day, one per writer
+        load.add(rows(range(100, 200), day="2026-10-01"))  # written, not committed
+        load.add(rows(range(200, 250), day="2026-10-02"))
+        while len(hidden(tmp_path)) < 2:
+            time.sleep(0.01)  # the writers have their files open
+        assert [n for _, n in lake.compact(datetime(2026, 11, 28, tzinfo=UTC))] == [2]
+    assert numbers(tmp_path) == Counter(range(250))
+    assert hidden(tmp_path) == [] and not list((tmp_path / ".bulk").iterdir())
+    days = {p.day.isoformat(): len(parquet_files(p)) for p in list_partitions(tmp_path)}
+    assert days == {"2026-10-01": 2, "2026-10-02": 1}  # the compacted file, this commit's
 
 
 def test_rows_of_another_schema_are_refused_at_once(tmp_path: Path) -> None:

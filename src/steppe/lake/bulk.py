@@ -29,6 +29,7 @@ path 4.2 µs an event, this one 3.3.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -38,7 +39,11 @@ import pyarrow as pa
 from steppe.lake.table import lake_schema
 from steppe.lake.writer import CHUNK_ROWS, PartitionFiles, SegmentResult
 
-__all__ = ["BulkLoad", "default_writers"]
+__all__ = ["STAGING", "BulkLoad", "default_writers"]
+
+#: Where a bulk load's files are written before its commit renames them into their day
+#: folders: ``<root>/.bulk/<load>/`` (hidden: hunts never read it).
+STAGING = ".bulk"
 
 
 def default_writers() -> int:
@@ -70,6 +75,7 @@ class BulkLoad:
     ) -> None:
         self.root = root
         self.name = name
+        self.staging = root / STAGING / name
         self.chunk_rows = chunk_rows
         self._on_commit = on_commit
         self._schema = lake_schema()
@@ -88,7 +94,10 @@ class BulkLoad:
 
     def _open_files(self) -> None:
         part = f"{self.name}-{self._commits:04d}"
-        self._files = [PartitionFiles(self.root, f"{part}w{i}") for i in range(self._count)]
+        self._files = [
+            PartitionFiles(self.root, f"{part}w{i}", staging=self.staging)
+            for i in range(self._count)
+        ]
         self._in_flight = [None] * self._count
 
     @property
@@ -138,8 +147,12 @@ class BulkLoad:
         self._hand_out()
         for turn in range(self._count):
             self._finish(turn)
+        # Every file sealed before any is renamed: a full disk or a folder that cannot
+        # be made fails the commit with nothing of it in the lake.
         for files in self._files:
-            files.commit(self.result)
+            files.seal()
+        for files in self._files:
+            files.publish(self.result)
         self._commits += 1
         self._pending = 0
         self._open_files()
@@ -164,6 +177,7 @@ class BulkLoad:
         for files in self._files:
             files.abort()
         self._threads.shutdown(wait=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     def close(self) -> None:
         """Commit what is left and stop the threads."""
@@ -178,6 +192,7 @@ class BulkLoad:
         for files in self._files:
             files.abort()  # the empty set opened by the last commit: nothing to remove
         self._threads.shutdown(wait=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     def __enter__(self) -> BulkLoad:
         return self

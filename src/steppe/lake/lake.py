@@ -43,7 +43,7 @@ import pyarrow as pa
 from steppe.errors import Overloaded, SteppeError
 from steppe.ingest.telemetry.model import NormalisedEvent
 from steppe.lake import batches
-from steppe.lake.bulk import BulkLoad
+from steppe.lake.bulk import STAGING, BulkLoad
 from steppe.lake.compaction import compact_partition, compaction_lock, finish_interrupted
 from steppe.lake.partitions import Partition, list_partitions
 from steppe.lake.retention import prune
@@ -455,7 +455,8 @@ def _write_with_retries(segment: Segment, root: Path, attempts: int = 3) -> Segm
 
 
 def _remove_stale_temporaries(root: Path, dead_spools: list[str]) -> None:
-    """Half-written Parquet files of crashed writers (hidden names hunts never read).
+    """Half-written Parquet files of crashed writers and bulk loads (hidden names hunts
+    never read).
 
     Only those of the dead spools: a live process may be writing its own right now.
     """
@@ -464,3 +465,6 @@ def _remove_stale_temporaries(root: Path, dead_spools: list[str]) -> None:
     for tmp in root.glob("organisation=*/day=*/.tmp-*"):
         if any(tmp.name.startswith(f".tmp-{name}-") for name in dead_spools):
             tmp.unlink(missing_ok=True)
+    for staged in root.glob(f"{STAGING}/*"):  # bulk loads (steppe.lake.bulk)
+        if any(staged.name.startswith(f"{name}-") for name in dead_spools):
+            shutil.rmtree(staged, ignore_errors=True)

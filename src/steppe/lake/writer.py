@@ -25,8 +25,10 @@ Memory stays bounded: a segment is read record by record (each an Arrow batch, s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -64,11 +66,19 @@ def partition_dir(root: Path, organisation: int, day: date) -> Path:
 
 
 class PartitionFiles:
-    """The open Parquet writers of one segment, one per partition."""
+    """The open Parquet writers of one segment (or of a bulk load's commit), one per
+    partition.
 
-    def __init__(self, root: Path, segment_name: str) -> None:
+    Each file is written under a hidden name in its partition's folder, or, with
+    ``staging``, in that folder outside the partitions (a bulk load's files stay open for
+    a long time, while a compaction may rename the day's folder away; they join their
+    folder only at :meth:`commit`, again if a compaction moved it meanwhile).
+    """
+
+    def __init__(self, root: Path, segment_name: str, *, staging: Path | None = None) -> None:
         self.root = root
         self.name = segment_name
+        self.staging = staging
         self.schema = lake_schema()
         self.writers: dict[tuple[int, date], tuple[pq.ParquetWriter, Path, Path]] = {}
 
@@ -99,9 +109,13 @@ class PartitionFiles:
         entry = self.writers.get((org, day))
         if entry is None:
             folder = partition_dir(self.root, org, day)
-            _make_dirs(folder)
             final = folder / f"{self.name}.parquet"
-            tmp = folder / f"{_TMP_PREFIX}{self.name}.parquet"
+            if self.staging is None:
+                _make_dirs(folder)
+                tmp = folder / f"{_TMP_PREFIX}{self.name}.parquet"
+            else:
+                self.staging.mkdir(parents=True, exist_ok=True)
+                tmp = self.staging / f"{org}-{day.isoformat()}-{self.name}.parquet"
             writer = pq.ParquetWriter(
                 tmp,
                 self.schema,
@@ -115,17 +129,34 @@ class PartitionFiles:
         return entry[0]
 
     def commit(self, result: SegmentResult) -> None:
+        """:meth:`seal`, then :meth:`publish`."""
+        self.seal()
+        self.publish(result)
+
+    def seal(self) -> None:
+        """Close every file and make its bytes durable; for staged files, make their
+        day folders too. What can fail for want of room or rights fails here, before
+        any file of the commit is in the lake."""
         for writer, tmp, final in self.writers.values():
             writer.close()
-            if self.name in compacted_segments(final.parent):
+            with tmp.open("rb") as stream:
+                os.fsync(stream.fileno())
+            if self.staging is not None:
+                _make_dirs(final.parent)
+
+    def publish(self, result: SegmentResult) -> None:
+        """Rename the sealed files into their partitions."""
+        for _, tmp, final in self.writers.values():
+            if self.staging is None and self.name in compacted_segments(final.parent):
                 # A replay of a segment whose file was already merged by a compaction
                 tmp.unlink(missing_ok=True)
                 continue
-            with tmp.open("rb") as stream:
-                os.fsync(stream.fileno())
             result.bytes_written += tmp.stat().st_size
-            os.replace(tmp, final)
-            fsync_dir(final.parent)
+            if self.staging is None:
+                os.replace(tmp, final)
+                fsync_dir(final.parent)
+            else:
+                _place(tmp, final)
             result.files.append(final)
 
     def abort(self) -> None:
@@ -192,6 +223,23 @@ def write_segment(segment: Segment, root: Path, *, chunk_rows: int = CHUNK_ROWS)
         result.torn = f"{segment.path.name}: {torn.reason} at byte {torn.offset}; ignored"
         log.warning("spool segment %s", result.torn)
     return result
+
+
+def _place(tmp: Path, final: Path, attempts: int = 5) -> None:
+    """Rename a staged file into its partition, making the folder first; again when a
+    compaction renamed the folder away between the two (it puts it back at once)."""
+    for attempt in range(attempts):
+        try:
+            _make_dirs(final.parent)
+            os.replace(tmp, final)
+        except FileNotFoundError:
+            if attempt == attempts - 1 or not tmp.exists():
+                raise
+            time.sleep(0.05 * (attempt + 1))
+            continue
+        with contextlib.suppress(FileNotFoundError):  # a compaction took the folder
+            fsync_dir(final.parent)  # meanwhile: it moves the file and syncs the folders
+        return
 
 
 def _make_dirs(folder: Path) -> None:
