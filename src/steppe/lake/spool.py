@@ -30,12 +30,20 @@ import os
 import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from steppe.errors import Overloaded
+
+try:
+    # ISA-L's CRC-32 is zlib's checksum (the same values: spools stay readable either
+    # way), measured at 35 GB/s on 3 MB records against zlib's 5.3. A record is summed
+    # twice (written, then read back by the writer): with zlib 0.11 µs an EVE event each
+    # time (590 bytes), 0.015 with ISA-L; of the HTTP intake's ~5.5 µs of CPU an event.
+    from isal.isal_zlib import crc32
+except ImportError:  # pragma: no cover - isal is a dependency; zlib if it will not load
+    from zlib import crc32
 
 __all__ = [
     "Segment",
@@ -135,7 +143,7 @@ def read_segment(path: Path, torn: TornTail | None = None) -> Iterator[bytes]:
                     payload = stream.read(length)
                     if len(payload) < length:
                         problem = "partial record"
-                    elif zlib.crc32(payload) != crc:
+                    elif crc32(payload) != crc:
                         problem = "checksum mismatch"
             if problem:
                 if torn is not None:
@@ -187,7 +195,7 @@ class Spool:
         """
         # Header and payload are written together (writev) rather than joined: a batch is
         # megabytes, and the copy showed in the server's memory under overload.
-        header = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload))
+        header = _HEADER.pack(MAGIC, len(payload), crc32(payload))
         size = len(header) + len(payload)
         with self._cond:
             self._check_usable()
