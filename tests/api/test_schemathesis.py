@@ -192,7 +192,7 @@ def test_every_operation_answers_as_documented(
         # 17 + telemetry (1) + sightings/score/related/tags/ATT&CK (8) + feeds (5) + alerts (2)
         # + playbooks (6) + triage (5) + incidents (14) + exports (1) + blocklists (5)
         # + sighting preference (2) + hunt (1) + intel share (1)
-        assert len(operations) == 68
+        assert len(operations) == 69
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 label = f"{operation.label} [{mode.value}]"

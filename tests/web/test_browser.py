@@ -175,7 +175,16 @@ def test_open_an_incident_from_alerts_and_share_it_with_a_member(
 def test_every_page_from_the_navigation_in_the_browser(page: Page, site: str) -> None:
     browser_sign_in(page, site, "admin")
     names = page.get_by_role("navigation").get_by_role("link").all_inner_texts()
-    assert names == ["Situation", "Alerts", "Incidents", "Intel", "Sharing", "Feeds", "Audit log"]
+    assert names == [
+        "Situation",
+        "Alerts",
+        "Incidents",
+        "Intel",
+        "Telemetry",
+        "Sharing",
+        "Feeds",
+        "Audit log",
+    ]
     for name in names:
         page.get_by_role("navigation").get_by_role("link", name=name).click()
         expect(page.locator("h1")).to_be_visible()

@@ -20,6 +20,8 @@ PAGES = (
     "/intel?q=103.20.192.4",
     "/sharing",
     "/feeds",
+    "/telemetry",
+    "/telemetry?days=90",
     "/audit",
 )
 
@@ -125,6 +127,22 @@ def test_the_audit_log_verifies_its_chain_for_admins(web: TestClient) -> None:
     page = web.get("/audit?verify=true&limit=50")
     assert "The chain holds" in page.text
     assert "web.login" in page.text
+
+
+MEMBERS = ("AFCERT", "CERT-In", "CNCERT", "KG-CERT", "KZ-CERT", "PKCERT", "RU-CERT", "TJ-CERT")
+
+
+def test_telemetry_shows_each_user_the_organisations_it_may_read(web: TestClient) -> None:
+    sign_in(web, "analyst.kz")
+    page = web.get("/telemetry").text
+    assert "<td>KZ-CERT</td>" in page and "Events per day over the last 14 days" in page
+    assert [m for m in MEMBERS if f"<td>{m}</td>" in page] == ["KZ-CERT"]
+    assert "quarantined" not in page  # the lake's plumbing is the center's
+    sign_in(web, "coordinator")
+    page = web.get("/telemetry?days=7").text
+    assert all(f"<td>{m}</td>" in page for m in MEMBERS)
+    assert "quarantined segments" in page and "last 7 days" in page
+    assert web.get("/telemetry?days=0").status_code == 422
 
 
 def test_feeds_show_their_address_only_to_managers(web: TestClient) -> None:

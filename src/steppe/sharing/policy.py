@@ -69,6 +69,7 @@ __all__ = [
     "can_see",
     "can_see_group",
     "can_see_incident",
+    "can_see_lake_health",
     "can_see_playbook",
     "can_see_roster",
     "check_marking",
@@ -184,6 +185,21 @@ def can_read_telemetry(actor: Actor, organisation_id: int) -> Decision:
     if actor.org_kind is OrgKind.COORDINATOR and actor.roles & _CENTER_STAFF_ROLES:
         return Decision(True, "center staff read every member's telemetry")
     return Decision(False, "telemetry of another organisation")
+
+
+def can_see_lake_health(actor: Actor) -> Decision:
+    """May ``actor`` see the event lake's plumbing (spool backlog, quarantined segments)?
+
+    Counts over every member's telemetry, so the center's staff only.
+
+    >>> from steppe.sharing.model import Actor, OrgKind, Role
+    >>> can_see_lake_health(Actor(2, "a", org_id=7, org_kind=OrgKind.MEMBER,
+    ...                           roles=frozenset({Role.ADMIN}))).allowed
+    False
+    """
+    if actor.org_kind is OrgKind.COORDINATOR and actor.roles & _CENTER_STAFF_ROLES:
+        return Decision(True, "center staff")
+    return Decision(False, "the lake's plumbing is the center's")
 
 
 def can_see_incident(actor: Actor, incident: IncidentRights) -> Decision:

@@ -12,10 +12,28 @@ so the Content-Security-Policy can refuse inline styles.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
-__all__ = ["stacked_bars"]
+__all__ = ["SERIES_CLASSES", "compact", "stacked_bars"]
+
+#: CSS classes of the palette for layers that are not severities (steppe.css: series-N).
+SERIES_CLASSES = tuple(f"series-{n}" for n in range(12))
+
+
+def compact(value: int) -> str:
+    """An axis figure in few characters: 950, 12k, 1.2M.
+
+    >>> [compact(v) for v in (950, 12_000, 1_250_000, 30_000_000)]
+    ['950', '12k', '1.2M', '30M']
+    """
+    if value < 10_000:
+        return str(value)
+    if value < 1_000_000:
+        return f"{value // 1000}k"
+    millions = value / 1_000_000
+    return f"{millions:.1f}M" if millions < 10 else f"{millions:.0f}M"
+
 
 _WIDTH = 720
 _HEIGHT = 220
@@ -40,8 +58,11 @@ def stacked_bars(
     series: Sequence[tuple[str, dict[str, int]]],
     layers: Sequence[str],
     title: str,
+    *,
+    classes: Mapping[str, str] | None = None,
 ) -> str:
-    """Bars of ``series`` (label, counts per layer), layers stacked bottom-up in order."""
+    """Bars of ``series`` (label, counts per layer), layers stacked bottom-up in order;
+    each layer drawn with CSS class ``sev-<layer>``, or ``classes[layer]`` if given."""
     n = max(len(series), 1)
     plot_w = _WIDTH - _LEFT - 4
     plot_h = _HEIGHT - _TOP - _BOTTOM
@@ -59,7 +80,8 @@ def stacked_bars(
             f'<line class="grid" x1="{_LEFT}" x2="{_WIDTH - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
         parts.append(
-            f'<text class="axis" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>'
+            f'<text class="axis" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{compact(tick)}</text>"
         )
     every = max(1, n // 8)  # at most ~8 x labels
     for i, (label, counts) in enumerate(series):
@@ -71,8 +93,9 @@ def stacked_bars(
                 continue
             h = plot_h * value / top
             y -= h
+            css = classes[layer] if classes is not None else f"sev-{layer}"
             parts.append(
-                f'<rect class="sev-{escape(layer)}" x="{x:.1f}" y="{y:.1f}" '
+                f'<rect class="{escape(css)}" x="{x:.1f}" y="{y:.1f}" '
                 f'width="{bar:.1f}" height="{h:.1f}"><title>{escape(label)}: {value} '
                 f"{escape(layer)}</title></rect>"
             )

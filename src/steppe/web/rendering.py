@@ -49,6 +49,7 @@ NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/alerts", "Alerts", frozenset()),
     ("/incidents", "Incidents", frozenset()),
     ("/intel", "Intel", frozenset()),
+    ("/telemetry", "Telemetry", frozenset()),
     ("/sharing", "Sharing", frozenset()),
     ("/feeds", "Feeds", frozenset()),
     ("/audit", "Audit log", frozenset({"admin"})),

@@ -2,7 +2,9 @@
 
 A request carries JSON lines or a JSON array (``Content-Encoding: gzip`` accepted), in
 one of the formats the parsers know. The caller's organisation owns the events — a
-``sensor`` token can only ever submit for its own. 202 means durable: the events are in
+``sensor`` token can only ever submit for its own. ``GET /telemetry/stats`` says, per
+organisation the caller may read, how many events came each day and when the last one
+did (:mod:`steppe.lake.overview`). 202 means durable: the events are in
 the lake's spool and survive a crash. Bad lines are reported with their line numbers
 and the good ones accepted; when the lake is full the whole request gets 429 with
 ``Retry-After`` and nothing of it is kept, so the sender simply retries it.
@@ -11,17 +13,21 @@ and the good ones accepted; when the lake is full the whole request gets 429 wit
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from steppe.api.deps import ActorDep, require_role, services
+from steppe.api.deps import ActorDep, ConnDep, require_role, services
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
 from steppe.ingest.telemetry.formats import parse_bytes_batched
 from steppe.ingest.telemetry.intake import IntakeReport, gunzip_limited
-from steppe.sharing.model import Role
+from steppe.lake.overview import telemetry_overview
+from steppe.lake.retention import retention_overrides
+from steppe.sharing import directory
+from steppe.sharing.model import READ_ROLES, Role
 
 __all__ = ["router"]
 
@@ -133,3 +139,77 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"telemetry body is larger than {limit} bytes: split it")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class OrganisationStatsOut(BaseModel):
+    organisation_id: int
+    organisation: str
+    events_per_day: list[int] = Field(description="Events of each day of `days`, oldest first")
+    events: int = Field(description="Events in the window")
+    last_event: datetime | None = Field(description="The latest event time held")
+    days_held: int = Field(description="Day partitions in the lake, all of them")
+    files: int
+    bytes: int
+    retention_days: int
+
+
+class LakeHealthOut(BaseModel):
+    spool_segments: int
+    spool_bytes: int = Field(description="Accepted, not yet written to Parquet")
+    quarantined_segments: int
+
+
+class TelemetryStatsOut(BaseModel):
+    days: list[date]
+    organisations: list[OrganisationStatsOut]
+    health: LakeHealthOut | None = Field(description="The center's staff only")
+
+
+@router.get(
+    "/stats",
+    response_model=TelemetryStatsOut,
+    summary="Events per day and the last event of each organisation the caller may read",
+)
+def stats(
+    request: Request,
+    conn: ConnDep,
+    actor: ActorDep,
+    days: Annotated[int, Query(ge=1, le=90, description="Days in the window")] = 14,
+) -> TelemetryStatsOut:
+    require_role(actor, *READ_ROLES)
+    settings = services(request).settings
+    names = {org.id: org.name for org in directory.list_organisations(conn)}
+    overview = telemetry_overview(
+        actor,
+        settings.resolved_lake_dir(),
+        today=datetime.now(UTC).date(),
+        days=days,
+        default_retention=settings.lake_retention_days,
+        retention=retention_overrides(conn),
+    )
+    return TelemetryStatsOut(
+        days=list(overview.days),
+        organisations=[
+            OrganisationStatsOut(
+                organisation_id=o.organisation,
+                organisation=names.get(o.organisation, f"#{o.organisation}"),
+                events_per_day=list(o.per_day),
+                events=o.events,
+                last_event=o.last_event,
+                days_held=o.days_held,
+                files=o.files,
+                bytes=o.bytes,
+                retention_days=o.retention_days,
+            )
+            for o in overview.organisations
+        ],
+        health=(
+            None
+            if overview.health is None
+            else LakeHealthOut(
+                spool_segments=overview.health.spool_segments,
+                spool_bytes=overview.health.spool_bytes,
+                quarantined_segments=overview.health.quarantined_segments,
+            )
+        ),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from steppe.web.pages import admin, alerts, auth, dashboard, incidents, intel
+from steppe.web.pages import admin, alerts, auth, dashboard, incidents, intel, telemetry
 
 __all__ = ["PAGE_ROUTERS"]
 
@@ -15,5 +15,6 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     incidents.router,
     intel.router,
+    telemetry.router,
     admin.router,
 )
