@@ -7,9 +7,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import strategies as st
 
 from steppe.lake.partitions import list_partitions, parquet_files
 from steppe.lake.table import lake_schema
+from steppe.sharing.model import Actor, OrgKind, Role
 
 
 def read_lake(root: Path) -> pa.Table:
@@ -35,3 +37,29 @@ def event(n: int, day: str = "2026-11-28", **fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return base
+
+
+# -- random worlds, for the differential tests of every lake read against the policy ----
+
+KINDS = [OrgKind.MEMBER, OrgKind.MEMBER, OrgKind.COORDINATOR, OrgKind.PEER]
+ROLES = [Role.ADMIN, Role.COORDINATOR, Role.ORG_ADMIN, Role.ANALYST, Role.READER, Role.SENSOR]
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> tuple[dict[int, int], list[Actor]]:
+    """Organisations 1..n with 0-4 events each (those with none left out), and actors of
+    random kinds and roles, some of an organisation without events."""
+    n_orgs = draw(st.integers(1, 5))
+    kinds = [draw(st.sampled_from(KINDS)) for _ in range(n_orgs)]
+    events = {org: draw(st.integers(0, 4)) for org in range(1, n_orgs + 1)}
+    actors = [
+        Actor(
+            i,
+            f"u{i}",
+            draw(st.integers(1, n_orgs + 1)),  # n_orgs + 1: an organisation without events
+            kind,
+            frozenset(draw(st.sets(st.sampled_from(ROLES), min_size=1, max_size=3))),
+        )
+        for i, kind in enumerate(draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=4)))
+    ]
+    return {org: n for org, n in events.items() if n}, actors

@@ -9,9 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from lake.lakedata import event
+from lake.lakedata import event, worlds
 from steppe.errors import Forbidden, InputError
 from steppe.lake import EventLake
 from steppe.lake.hunt import hunt, hunt_schema
@@ -188,27 +187,6 @@ def test_temporary_files_are_never_read(lake_root: Path) -> None:
 
 
 # -- differential: the hunt against the policy, over random worlds ----------------------
-
-KINDS = [OrgKind.MEMBER, OrgKind.MEMBER, OrgKind.COORDINATOR, OrgKind.PEER]
-ROLES = [Role.ADMIN, Role.COORDINATOR, Role.ORG_ADMIN, Role.ANALYST, Role.READER, Role.SENSOR]
-
-
-@st.composite
-def worlds(draw: st.DrawFn) -> tuple[dict[int, int], list[Actor]]:
-    n_orgs = draw(st.integers(1, 5))
-    kinds = [draw(st.sampled_from(KINDS)) for _ in range(n_orgs)]
-    events = {org: draw(st.integers(0, 4)) for org in range(1, n_orgs + 1)}
-    actors = [
-        Actor(
-            i,
-            f"u{i}",
-            draw(st.integers(1, n_orgs + 1)),  # n_orgs + 1: an organisation without events
-            kind,
-            frozenset(draw(st.sets(st.sampled_from(ROLES), min_size=1, max_size=3))),
-        )
-        for i, kind in enumerate(draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=4)))
-    ]
-    return {org: n for org, n in events.items() if n}, actors
 
 
 @settings(

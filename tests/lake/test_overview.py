@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from lake.lakedata import event
+from lake.lakedata import event, worlds
 from steppe.errors import Forbidden
 from steppe.lake import EventLake
 from steppe.lake.overview import telemetry_overview
@@ -71,28 +70,6 @@ def test_center_staff_see_every_member_and_the_lakes_health(lake_root: Path) -> 
 def test_sensors_read_no_overview(lake_root: Path) -> None:
     with pytest.raises(Forbidden):
         telemetry_overview(actor(A, OrgKind.MEMBER, Role.SENSOR), lake_root, today=TODAY, days=1)
-
-
-ROLES = [Role.ADMIN, Role.ORG_ADMIN, Role.ANALYST, Role.READER, Role.COORDINATOR, Role.SENSOR]
-
-
-@st.composite
-def worlds(draw: st.DrawFn) -> tuple[dict[int, int], list[Actor]]:
-    n_orgs = draw(st.integers(1, 4))
-    events = {org: draw(st.integers(0, 3)) for org in range(1, n_orgs + 1)}
-    actors = [
-        Actor(
-            i,
-            f"u{i}",
-            draw(st.integers(1, n_orgs + 1)),
-            kind,
-            frozenset(draw(st.sets(st.sampled_from(ROLES), min_size=1, max_size=3))),
-        )
-        for i, kind in enumerate(
-            draw(st.lists(st.sampled_from(list(OrgKind)), min_size=1, max_size=4))
-        )
-    ]
-    return {org: n for org, n in events.items() if n}, actors
 
 
 @settings(
