@@ -13,11 +13,14 @@ pull) runs under :func:`gc_paused`.
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["YOUNG_THRESHOLD", "gc_paused", "settle_heap"]
+
+_unfreeze_at_exit = False
 
 #: Allocations between two collections of the youngest generation (Python's default:
 #: 700). A few megabytes of young objects at most between two collections.
@@ -33,6 +36,13 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+    # At exit the frozen objects go back to the collector: left frozen they are never
+    # freed, and extensions that count their objects at shutdown (duckdb's nanobind
+    # bindings) printed pages of "leaked" warnings after every `steppe telemetry ingest`.
+    global _unfreeze_at_exit
+    if not _unfreeze_at_exit:
+        atexit.register(gc.unfreeze)
+        _unfreeze_at_exit = True
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
 
