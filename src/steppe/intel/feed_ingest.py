@@ -3,8 +3,8 @@
 A list feed (ipsum, signature-base, a CSV of values) brings values that its reader has
 already canonicalised. Each becomes a current STIX 2.1 indicator owned by the feed's
 owner, with a deterministic id (uuid5 of feed, type and value), built here directly as
-rows — ``intel_objects``, ``observables`` and ``feed_entries`` (who said it, first and
-last seen, confidence) — without the per-object checks of
+rows — ``intel_objects``, ``observables`` and ``feed_entries`` (which feed said it: the
+version holds its confidence, first seen and expiry) — without the per-object checks of
 :func:`steppe.intel.importer.import_objects`, which would re-parse what we just wrote.
 An indicator's body is not stored: it is made of the row's columns, so the row keeps
 only the entry's type, value and comment (:func:`steppe.intel.bodies.feed_marker`) and
@@ -44,7 +44,7 @@ from itertools import chain, islice
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, Select, Table, Text, select, text
 
 from steppe.audit.trail import AuditTrail
 from steppe.intel.bodies import feed_marker, pattern_of, stix_time
@@ -55,7 +55,7 @@ from steppe.intel.importer import OBJECT_COLUMNS, OBSERVABLE_COLUMNS
 from steppe.intel.observables import ObservableType
 from steppe.intel.warninglists import WarninglistIndex
 from steppe.storage import timestamps
-from steppe.storage.bulk import BackgroundWriter, bulk_insert
+from steppe.storage.bulk import SQLITE_MAX_PARAMS, BackgroundWriter, bulk_insert
 from steppe.storage.ids import allocate_ids
 from steppe.storage.schema import feed_entries, intel_objects, object_groups, observables
 
@@ -74,9 +74,6 @@ __all__ = [
 #: Namespace of feed indicator ids: uuid5(NS, "<feed id>:<type>:<value>").
 FEED_NAMESPACE = uuid.UUID("8f0d3c6e-2b1a-4e57-9c4d-6a1f7e2b9d30")
 _NS_BYTES = FEED_NAMESPACE.bytes
-
-#: Versions per batch handed to the writer thread (as in steppe.intel.importer).
-BATCH_SIZE = 10_000
 
 
 class Entry(Protocol):
@@ -165,20 +162,18 @@ _STAGE_DDL = (
     " body TEXT, warninglists TEXT, note TEXT)"
 )
 
+#: Versions per batch handed to the writer thread: three full multi-row ``INSERT``s of
+#: the SQLite stage (3,276 rows each). Each statement the writer runs gives the GIL back
+#: and waits up to the switch interval (5 ms) to take it again while this thread builds
+#: the next batch: 10,000 versions a batch took 7 stage statements (three full ones and
+#: a remainder in powers of two), and ipsum's writer waited 0.4 s of its 1.3 s for it.
+BATCH_SIZE = 3 * (SQLITE_MAX_PARAMS // len(_VERSION_COLUMNS))
+
 #: SQLite writes a batch through the stage (:func:`_insert_staged`); False makes it take
 #: the row-by-row path PostgreSQL takes (tests compare the two).
 STAGED_SQLITE = True
 
-_ENTRY_COLUMNS = (
-    "object_pk",
-    "feed_id",
-    "type",
-    "value",
-    "confidence",
-    "first_seen",
-    "last_seen",
-    "expired_at",
-)
+_ENTRY_COLUMNS = ("object_pk", "feed_id")
 
 
 class _Stored(NamedTuple):
@@ -269,6 +264,9 @@ def ingest_entries(
     first_changed = pks.start + len(fresh)
     starts = range(0, count, BATCH_SIZE)
     reports: list[Future[CorrelationReport]] = []
+    staged = conn.dialect.name == "sqlite" and STAGED_SQLITE
+    if staged:
+        _open_stage(conn)
     # As in import_objects: the writer thread inserts and correlates one batch while this
     # one builds the next (both drivers release the GIL in the database); one batch: no
     # thread. Each value is in one batch only (deduplicated above), so correlating batch
@@ -288,25 +286,23 @@ def ingest_entries(
                 writer.wait(writing)
             writing = queued
     stats.correlated = sum(r.result().new_members for r in reports)
-    if conn.dialect.name == "sqlite" and STAGED_SQLITE:
+    if staged:
         _drop_stage(conn)
     gone_rows = range(pks.start + len(fresh) + len(changed), pks.stop)
-    # The provenance row moves to the new version (its key is the current version's pk).
-    update = "UPDATE feed_entries SET object_pk = ?, confidence = ?, expired_at = ?"
+    # The provenance row moves to the new version (its key is the current version's pk),
+    # which holds the entry's confidence, first seen and expiry (storage.schema).
+    update = "UPDATE feed_entries SET object_pk = ?, last_seen = ? WHERE object_pk = ?"
     _executemany(
         conn,
-        update + ", last_seen = ? WHERE object_pk = ?",
-        [
-            (first_changed + i, e.confidence, None, stamp, old.object_pk)
-            for i, (_k, e, old) in enumerate(changed)
-        ],
+        update,
+        [(first_changed + i, None, old.object_pk) for i, (_k, _e, old) in enumerate(changed)],
     )
-    # Gone: last seen at the feed's previous pull, expired now.
+    # Gone: last seen at the feed's previous pull (its version's valid_until: now).
     _executemany(
         conn,
-        update + ", last_seen = ? WHERE object_pk = ?",
+        update,
         [
-            (pk, old.confidence, stamp, feed.last_version_at or old.first_seen, old.object_pk)
+            (pk, feed.last_version_at or old.first_seen, old.object_pk)
             for pk, (_k, old) in zip(gone_rows, gone, strict=True)
         ],
     )
@@ -353,16 +349,12 @@ def _insert_rows(
         ("object_pk", "group_id"),
         [(r[0], g) for r in batch.rows for g in groups],
     )
-    stamp = batch.stamp
+    feed_id = batch.feed.id
     bulk_insert(
         conn,
         feed_entries,
         _ENTRY_COLUMNS,
-        [
-            (r[0], batch.feed.id, r[1], r[2], r[3], stamp, stamp, None)
-            for r in batch.rows
-            if r[0] < first_changed
-        ],
+        [(r[0], feed_id) for r in batch.rows if r[0] < first_changed],
     )
 
 
@@ -387,10 +379,6 @@ def _insert_staged(
     """
     raw = conn.connection.driver_connection
     assert raw is not None
-    # A batch's stage is ~5 MB: past the temporary database's default 2 MB cache, SQLite
-    # spilled it to a temporary file (the DELETE below then took 5x longer).
-    raw.execute("PRAGMA temp.cache_size=-32768")
-    raw.execute(_STAGE_DDL)
     raw.execute("DELETE FROM temp.feed_versions")
     bulk_insert(conn, _STAGE, _VERSION_COLUMNS, batch.rows)
     feed = batch.feed
@@ -421,24 +409,14 @@ def _insert_staged(
         )
     raw.execute(
         f"INSERT INTO feed_entries ({', '.join(_ENTRY_COLUMNS)})"
-        " SELECT pk, :feed, type, value, confidence, :stamp, :stamp, NULL"
-        " FROM temp.feed_versions WHERE pk < :first_changed",
-        {"feed": feed.id, "stamp": batch.stamp, "first_changed": first_changed},
+        " SELECT pk, :feed FROM temp.feed_versions WHERE pk < :first_changed",
+        {"feed": feed.id, "first_changed": first_changed},
     )
 
 
 def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
     """New, revoked versions of every current indicator of ``feed``; returns the count."""
-    current = conn.execute(
-        select(
-            feed_entries.c.type,
-            feed_entries.c.value,
-            feed_entries.c.object_pk,
-            feed_entries.c.confidence,
-            feed_entries.c.first_seen,
-            feed_entries.c.expired_at,
-        ).where(feed_entries.c.feed_id == feed.id)
-    ).all()
+    current = conn.execute(_entries_query(feed.id)).all()
     pks = allocate_ids(conn, "intel_objects", len(current))
     obs_ids = allocate_ids(conn, "observables", len(current))
     rows = _Versions(feed, stamp, pks.start, obs_ids.start - pks.start, None, revoked=True)
@@ -456,6 +434,16 @@ def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
         )
     conn.execute(feed_entries.delete().where(feed_entries.c.feed_id == feed.id))
     return len(current)
+
+
+def _open_stage(conn: Connection) -> None:
+    """The stage, made once per pull on the caller's thread (see :func:`_insert_staged`)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    # A batch's stage is ~5 MB: past the temporary database's default 2 MB cache, SQLite
+    # spilled it to a temporary file (the DELETE of a batch then took 5x longer).
+    raw.execute("PRAGMA temp.cache_size=-32768")
+    raw.execute(_STAGE_DDL)
 
 
 def _drop_stage(conn: Connection) -> None:
@@ -615,12 +603,29 @@ class _Versions:
         return [(r[0] + offset, r[0], r[1], r[2], r[8]) for r in self.rows]
 
 
+def _entries_query(feed_id: int) -> Select[Any]:
+    """A feed's entries: type, value, object pk, confidence, first seen, expired at — read
+    from the entry's current version and its observable (storage.schema)."""
+    o, v = intel_objects, observables
+    return (
+        select(v.c.type, v.c.value, feed_entries.c.object_pk, o.c.confidence)
+        .add_columns(o.c.valid_from, o.c.valid_until)
+        .select_from(
+            feed_entries.join(o, o.c.pk == feed_entries.c.object_pk).join(
+                v, v.c.object_pk == feed_entries.c.object_pk
+            )
+        )
+        .where(feed_entries.c.feed_id == feed_id)
+    )
+
+
 def _stored_entries(conn: Connection, feed_id: int) -> dict[tuple[str, str], _Stored]:
     # Through the driver: SQLAlchemy's row processing was most of a re-pull's load of the
     # feed's 120,000 entries (ipsum); the columns are plain text and integers.
     sql = (
-        "SELECT type, value, object_pk, confidence, first_seen, expired_at"
-        " FROM feed_entries WHERE feed_id = ?"
+        "SELECT v.type, v.value, e.object_pk, o.confidence, o.valid_from, o.valid_until"
+        " FROM feed_entries e JOIN intel_objects o ON o.pk = e.object_pk"
+        " JOIN observables v ON v.object_pk = e.object_pk WHERE e.feed_id = ?"
     )
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
