@@ -234,11 +234,15 @@ def test_warninglisted_values_are_stored_but_not_matchable(sqlite_engine: Engine
                 )
             ).all()
         )
-        flags = conn.execute(
-            select(observables.c.warninglists).where(observables.c.value == "198.51.100.7")
-        ).scalar()
+        flags, note = conn.execute(
+            select(observables.c.warninglists, intel_objects.c.pattern_note)
+            .join(intel_objects, intel_objects.c.pk == observables.c.object_pk)
+            .where(observables.c.value == "198.51.100.7")
+        ).one()
     assert rows == {"198.51.100.7": False, "77.90.185.9": True}
     assert flags
+    # The note names every list, in the order of the flags (made in SQL on SQLite).
+    assert note == "on a warninglist: " + "; ".join(flags.split("\n"))
 
 
 def test_a_value_in_two_feeds_is_correlated(sqlite_engine: Engine) -> None:

@@ -14,8 +14,8 @@ tests/intel/test_feed_ingest.py checks that the rendered bodies are valid STIX
 the observables stored.
 
 Versions go in batches: this thread builds a batch's tuples (what varies per version:
-pk, value, confidence, id, body marker, warninglist flags) while a writer thread writes the
-batch before and correlates it. On PostgreSQL each table's rows are built in Python and
+type, value, confidence, times, id, body marker, warninglist names) while a writer
+thread writes the batch before and correlates it. On PostgreSQL each table's rows are built in Python and
 ``COPY``-ed; on SQLite the tuples go to a temporary table and each table's rows, and the
 correlation of values the store does not know yet, are made by ``INSERT … SELECT`` (a
 hypothesis test checks that both give the same store).
@@ -145,7 +145,6 @@ _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 #: What varies between the versions of a batch (:class:`_Versions`); the stage's columns.
 _VERSION_COLUMNS = (
-    "pk",
     "type",
     "value",
     "confidence",
@@ -154,16 +153,20 @@ _VERSION_COLUMNS = (
     "stix_id",
     "body",
     "warninglists",
-    "note",
 )
+# ``n`` is the version's place in its batch, from 1: the rowid SQLite gives each row it
+# inserts into the emptied stage, in order (pk = n + the batch's first pk - 1).
 _STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS feed_versions (pk INTEGER PRIMARY KEY, type TEXT,"
+    "CREATE TEMP TABLE IF NOT EXISTS feed_versions (n INTEGER PRIMARY KEY, type TEXT,"
     " value TEXT, confidence INTEGER, first_seen TEXT, valid_until TEXT, stix_id TEXT,"
-    " body TEXT, warninglists TEXT, note TEXT)"
+    " body TEXT, warninglists TEXT)"
 )
+#: The note of an indicator whose value is on warninglists (names "\n"-separated), as
+#: :func:`_note` writes it.
+_NOTE_SQL = "substr('on a warninglist: ' || replace(warninglists, char(10), '; '), 1, 2000)"
 
 #: Versions per batch handed to the writer thread: three full multi-row ``INSERT``s of
-#: the SQLite stage (3,276 rows each). Each statement the writer runs gives the GIL back
+#: the SQLite stage (4,095 rows each). Each statement the writer runs gives the GIL back
 #: and waits up to the switch interval (5 ms) to take it again while this thread builds
 #: the next batch: 10,000 versions a batch took 7 stage statements (three full ones and
 #: a remainder in powers of two), and ipsum's writer waited 0.4 s of its 1.3 s for it.
@@ -355,14 +358,14 @@ def _insert_rows(
         conn,
         object_groups,
         ("object_pk", "group_id"),
-        [(r[0], g) for r in batch.rows for g in groups],
+        [(pk, g) for pk in batch.pks for g in groups],
     )
     feed_id = batch.feed.id
     bulk_insert(
         conn,
         feed_entries,
         _ENTRY_COLUMNS,
-        [(r[0], feed_id) for r in batch.rows if r[0] < first_changed],
+        [(pk, feed_id) for pk in batch.pks if pk < first_changed],
     )
 
 
@@ -383,17 +386,21 @@ def _insert_staged(
     Binding every column of three tables' rows (31 parameters per value, most of them
     the same for the whole batch) took 1.9 s of CPU for ipsum's 120,430 values against
     1.3 s for the stage's 10 and the ``INSERT … SELECT``s (docs/benchmarks.md); the
-    constant columns (owner, marking, times) are bound once per statement.
+    constant columns (owner, marking, times) are bound once per statement, the pk is the
+    stage's rowid plus the batch's base, and the warninglist note is made from the names
+    (8 parameters a version: 0.16 s of binding for ipsum against 0.20 s for 10).
     """
     raw = conn.connection.driver_connection
     assert raw is not None
     feed = batch.feed
+    base = batch.first_pk - 1
     raw.execute(
         f"INSERT INTO intel_objects ({', '.join(OBJECT_COLUMNS)})"
-        " SELECT pk, stix_id, 'indicator', first_seen, :stamp, :owner, :distribution, :tlp,"
-        " confidence, first_seen, valid_until, :revoked, 1, warninglists IS NULL, note,"
-        " :prefix || value, :imported_at, body FROM temp.feed_versions",
+        " SELECT n + :base, stix_id, 'indicator', first_seen, :stamp, :owner, :distribution,"
+        " :tlp, confidence, first_seen, valid_until, :revoked, 1, warninglists IS NULL,"
+        f" {_NOTE_SQL}, :prefix || value, :imported_at, body FROM temp.feed_versions",
         {
+            "base": base,
             "stamp": batch.stamp,
             "owner": feed.owner_org_id,
             "distribution": feed.distribution.value,
@@ -405,18 +412,19 @@ def _insert_staged(
     )
     raw.execute(
         f"INSERT INTO observables ({', '.join(OBSERVABLE_COLUMNS)})"
-        " SELECT pk + ?, pk, type, value, warninglists FROM temp.feed_versions",
-        (batch.obs_offset,),
+        " SELECT n + ?, n + ?, type, value, warninglists FROM temp.feed_versions",
+        (base + batch.obs_offset, base),
     )
     for group in groups:
         raw.execute(
-            "INSERT INTO object_groups (object_pk, group_id) SELECT pk, ? FROM temp.feed_versions",
-            (group,),
+            "INSERT INTO object_groups (object_pk, group_id)"
+            " SELECT n + ?, ? FROM temp.feed_versions",
+            (base, group),
         )
     raw.execute(
         f"INSERT INTO feed_entries ({', '.join(_ENTRY_COLUMNS)})"
-        " SELECT pk, :feed FROM temp.feed_versions WHERE pk < :first_changed",
-        {"feed": feed.id, "first_changed": first_changed},
+        " SELECT n + :base, :feed FROM temp.feed_versions WHERE n + :base < :first_changed",
+        {"base": base, "feed": feed.id, "first_changed": first_changed},
     )
 
 
@@ -486,13 +494,17 @@ def _correlate_staged(
     raw = conn.connection.driver_connection
     assert raw is not None
     shared = raw.execute(
-        "SELECT s.type, s.value, s.pk FROM temp.feed_versions s"
+        "SELECT s.type, s.value, s.n + :base FROM temp.feed_versions s"
         " WHERE s.warninglists IS NULL AND s.value NOT IN (SELECT value FROM json_each(:excluded))"
         " AND (EXISTS (SELECT 1 FROM correlation_values cv"
         " WHERE cv.value = s.value AND cv.type = s.type)"
         " OR EXISTS (SELECT 1 FROM observables o"
-        " WHERE o.value = s.value AND o.type = s.type AND o.id <> s.pk + :offset))",
-        {"excluded": orjson.dumps(sorted(config.exclusions)).decode(), "offset": batch.obs_offset},
+        " WHERE o.value = s.value AND o.type = s.type AND o.id <> s.n + :offset))",
+        {
+            "excluded": orjson.dumps(sorted(config.exclusions)).decode(),
+            "base": batch.first_pk - 1,
+            "offset": batch.first_pk - 1 + batch.obs_offset,
+        },
     ).fetchall()
     return correlate_members(conn, {(t, v): {pk} for t, v, pk in shared}, config)
 
@@ -519,7 +531,7 @@ class _Versions:
     ) -> None:
         self.feed = feed
         self.stamp = stamp
-        self.next_pk = first_pk
+        self.first_pk = self.next_pk = first_pk
         self.obs_offset = obs_offset  # observable id = object pk + offset
         self.check = index.check if index is not None else None
         self.revoked = revoked
@@ -542,17 +554,15 @@ class _Versions:
         pk = self.next_pk
         if stix_id is None:
             stix_id = indicator_id(self.feed.id, kind, value)
-        lists = note = None
+        lists = None
         names = self.check(kind, value) if self.check is not None else ()
         if names:
             lists = "\n".join(names)
-            note = ("on a warninglist: " + "; ".join(names))[:2000]
             self.flagged += 1
         elif self.check is not None:
             self.members[(kind, value)] = {pk}
         self.rows.append(
             (
-                pk,
                 kind,
                 value,
                 confidence,
@@ -561,7 +571,6 @@ class _Versions:
                 stix_id,
                 feed_marker(kind, value, comment),
                 lists,
-                note,
             )
         )
         self.next_pk += 1
@@ -593,13 +602,12 @@ class _Versions:
                 revoked,
                 True,
                 lists is None,
-                note,
+                None if lists is None else _note(lists),
                 prefix + value,
                 imported_at,
                 body,
             )
-            for (
-                pk,
+            for pk, (
                 _kind,
                 value,
                 confidence,
@@ -608,13 +616,24 @@ class _Versions:
                 stix_id,
                 body,
                 lists,
-                note,
-            ) in self.rows
+            ) in enumerate(self.rows, self.first_pk)
         ]
 
     def observable_rows(self) -> list[tuple[int, int, str, str, str | None]]:
         offset = self.obs_offset
-        return [(r[0] + offset, r[0], r[1], r[2], r[8]) for r in self.rows]
+        return [
+            (pk + offset, pk, r[0], r[1], r[7]) for pk, r in enumerate(self.rows, self.first_pk)
+        ]
+
+    @property
+    def pks(self) -> range:
+        return range(self.first_pk, self.next_pk)
+
+
+def _note(lists: str) -> str:
+    """An indicator's note when its value is on warninglists (``lists``: their names,
+    one a line); :data:`_NOTE_SQL` in SQL."""
+    return ("on a warninglist: " + lists.replace("\n", "; "))[:2000]
 
 
 def _entries_query(feed_id: int) -> Select[Any]:
