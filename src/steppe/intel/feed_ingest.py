@@ -15,10 +15,10 @@ the observables stored.
 
 Versions go in batches: this thread builds a batch's tuples (what varies per version:
 type, value, confidence, times, id, body marker, warninglist names) while a writer
-thread writes the batch before and correlates it. On PostgreSQL each table's rows are built in Python and
-``COPY``-ed; on SQLite the tuples go to a temporary table and each table's rows, and the
-correlation of values the store does not know yet, are made by ``INSERT … SELECT`` (a
-hypothesis test checks that both give the same store).
+thread writes the batch before and correlates it. On PostgreSQL each table's rows are
+built in Python and ``COPY``-ed; on SQLite the tuples go to a temporary table and each
+table's rows, and the correlation of values the store does not know yet, are made by
+``INSERT … SELECT`` (a hypothesis test checks that both give the same store).
 
 A re-pull compares with the feed's stored entries:
 
@@ -373,7 +373,7 @@ def _insert_rows(
 _STAGE = Table(
     "feed_versions",
     MetaData(),
-    *(Column(name, Integer if name in ("pk", "confidence") else Text) for name in _VERSION_COLUMNS),
+    *(Column(name, Integer if name == "confidence" else Text) for name in _VERSION_COLUMNS),
     prefixes=["TEMPORARY"],
 )
 
