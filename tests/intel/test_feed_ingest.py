@@ -318,6 +318,14 @@ def test_batches_on_the_writer_thread_give_the_same_store(
             select(func.count()).where(intel_objects.c.is_current.is_(True))
         ).scalar()
     assert entries == current == 14
+    # Each version's observable, body and listing are its own value's, batch after batch
+    # (the stage numbers a batch's rows from 1; their pks are that plus the batch's base).
+    assert all(now[v]["pattern"] == f"[ipv4-addr:value = '{v}']" for v in now)
+    with engine.connect() as conn:
+        for v, obj in now.items():
+            (source,) = _sources(conn, v)
+            assert (source.stix_id, source.confidence) == (obj["id"], obj.get("confidence"))
+            assert (source.expired_at is None) == ("valid_until" not in obj)
 
 
 # --- the SQLite stage against the row-by-row path (PostgreSQL's), on the same pulls
