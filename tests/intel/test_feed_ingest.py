@@ -31,7 +31,7 @@ from steppe.intel.feed_ingest import (
 from steppe.intel.feeds import Feed, FeedFormat, FeedSpec, add_feed, find_feed, record_pull
 from steppe.intel.observables import ObservableType
 from steppe.intel.patterns import parse_pattern
-from steppe.intel.provenance import sources_of_values
+from steppe.intel.provenance import Source, sources_of_values
 from steppe.sharing import directory
 from steppe.sharing.model import Actor, Distribution, OrgKind, Role, TlpLevel
 from steppe.storage import migrate
@@ -143,11 +143,18 @@ def _current(engine: Engine) -> dict[str, dict[str, object]]:
     return {value: body_object(*body) for value, *body in rows}
 
 
+_ADMIN = Actor(0, "root", 1, OrgKind.COORDINATOR, frozenset({Role.ADMIN}))
+
+
 def _last_seen(conn: Connection) -> dict[str, str]:
     """last_seen as the provenance view gives it (to the owner's admin)."""
-    admin = Actor(0, "root", 1, OrgKind.COORDINATOR, frozenset({Role.ADMIN}))
-    found = sources_of_values(conn, admin, [("ipv4", f"77.90.185.{i}") for i in (1, 2, 3)])
+    found = sources_of_values(conn, _ADMIN, [("ipv4", f"77.90.185.{i}") for i in (1, 2, 3)])
     return {v: s[0].last_seen for (_k, v), s in found.items() if s}
+
+
+def _sources(conn: Connection, value: str) -> list[Source]:
+    """An IPv4 value's listings as the provenance view gives them (to the owner's admin)."""
+    return sources_of_values(conn, _ADMIN, [("ipv4", value)])[("ipv4", value)]
 
 
 def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
@@ -189,9 +196,7 @@ def test_repulls_version_expire_and_bump_last_seen(engine: Engine) -> None:
         versions = conn.execute(
             select(func.count()).where(intel_objects.c.stix_id == before[a]["id"])
         ).scalar()
-        expired = conn.execute(
-            select(feed_entries.c.expired_at).where(feed_entries.c.value == b)
-        ).scalar()
+        expired = _sources(conn, b)[0].expired_at
     assert versions == 2 and expired is not None
     with engine.connect() as conn:
         assert seen_after[b] == _last_seen(conn)[b] < expired  # last listed by the 2nd pull
@@ -229,11 +234,15 @@ def test_warninglisted_values_are_stored_but_not_matchable(sqlite_engine: Engine
                 )
             ).all()
         )
-        flags = conn.execute(
-            select(observables.c.warninglists).where(observables.c.value == "198.51.100.7")
-        ).scalar()
+        flags, note = conn.execute(
+            select(observables.c.warninglists, intel_objects.c.pattern_note)
+            .join(intel_objects, intel_objects.c.pk == observables.c.object_pk)
+            .where(observables.c.value == "198.51.100.7")
+        ).one()
     assert rows == {"198.51.100.7": False, "77.90.185.9": True}
     assert flags
+    # The note names every list, in the order of the flags (made in SQL on SQLite).
+    assert note == "on a warninglist: " + "; ".join(flags.split("\n"))
 
 
 def test_a_value_in_two_feeds_is_correlated(sqlite_engine: Engine) -> None:
@@ -269,9 +278,7 @@ def test_the_whole_ipsum_feed_lands_on_sqlite(sqlite_engine: Engine) -> None:
         count = conn.execute(
             select(func.count()).select_from(observables).where(observables.c.type == "ipv4")
         ).scalar()
-        top = conn.execute(
-            select(feed_entries.c.confidence).where(feed_entries.c.value == "77.90.185.20")
-        ).scalar()
+        top = _sources(conn, "77.90.185.20")[0].confidence
     assert count == stats["new"]
     assert top == 100  # listed by 10 blocklists
 
@@ -311,6 +318,14 @@ def test_batches_on_the_writer_thread_give_the_same_store(
             select(func.count()).where(intel_objects.c.is_current.is_(True))
         ).scalar()
     assert entries == current == 14
+    # Each version's observable, body and listing are its own value's, batch after batch
+    # (the stage numbers a batch's rows from 1; their pks are that plus the batch's base).
+    assert all(now[v]["pattern"] == f"[ipv4-addr:value = '{v}']" for v in now)
+    with engine.connect() as conn:
+        for v, obj in now.items():
+            (source,) = _sources(conn, v)
+            assert (source.stix_id, source.confidence) == (obj["id"], obj.get("confidence"))
+            assert (source.expired_at is None) == ("valid_until" not in obj)
 
 
 # --- the SQLite stage against the row-by-row path (PostgreSQL's), on the same pulls

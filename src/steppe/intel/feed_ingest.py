@@ -3,8 +3,8 @@
 A list feed (ipsum, signature-base, a CSV of values) brings values that its reader has
 already canonicalised. Each becomes a current STIX 2.1 indicator owned by the feed's
 owner, with a deterministic id (uuid5 of feed, type and value), built here directly as
-rows — ``intel_objects``, ``observables`` and ``feed_entries`` (who said it, first and
-last seen, confidence) — without the per-object checks of
+rows — ``intel_objects``, ``observables`` and ``feed_entries`` (which feed said it: the
+version holds its confidence, first seen and expiry) — without the per-object checks of
 :func:`steppe.intel.importer.import_objects`, which would re-parse what we just wrote.
 An indicator's body is not stored: it is made of the row's columns, so the row keeps
 only the entry's type, value and comment (:func:`steppe.intel.bodies.feed_marker`) and
@@ -14,11 +14,11 @@ tests/intel/test_feed_ingest.py checks that the rendered bodies are valid STIX
 the observables stored.
 
 Versions go in batches: this thread builds a batch's tuples (what varies per version:
-pk, value, confidence, id, body marker, warninglist flags) while a writer thread writes the
-batch before and correlates it. On PostgreSQL each table's rows are built in Python and
-``COPY``-ed; on SQLite the tuples go to a temporary table and each table's rows, and the
-correlation of values the store does not know yet, are made by ``INSERT … SELECT`` (a
-hypothesis test checks that both give the same store).
+type, value, confidence, times, id, body marker, warninglist names) while a writer
+thread writes the batch before and correlates it. On PostgreSQL each table's rows are
+built in Python and ``COPY``-ed; on SQLite the tuples go to a temporary table and each
+table's rows, and the correlation of values the store does not know yet, are made by
+``INSERT … SELECT`` (a hypothesis test checks that both give the same store).
 
 A re-pull compares with the feed's stored entries:
 
@@ -44,7 +44,7 @@ from itertools import chain, islice
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, Select, Table, Text, select, text
 
 from steppe.audit.trail import AuditTrail
 from steppe.intel.bodies import feed_marker, pattern_of, stix_time
@@ -55,7 +55,7 @@ from steppe.intel.importer import OBJECT_COLUMNS, OBSERVABLE_COLUMNS
 from steppe.intel.observables import ObservableType
 from steppe.intel.warninglists import WarninglistIndex
 from steppe.storage import timestamps
-from steppe.storage.bulk import BackgroundWriter, bulk_insert
+from steppe.storage.bulk import SQLITE_MAX_PARAMS, BackgroundWriter, bulk_insert
 from steppe.storage.ids import allocate_ids
 from steppe.storage.schema import feed_entries, intel_objects, object_groups, observables
 
@@ -74,9 +74,6 @@ __all__ = [
 #: Namespace of feed indicator ids: uuid5(NS, "<feed id>:<type>:<value>").
 FEED_NAMESPACE = uuid.UUID("8f0d3c6e-2b1a-4e57-9c4d-6a1f7e2b9d30")
 _NS_BYTES = FEED_NAMESPACE.bytes
-
-#: Versions per batch handed to the writer thread (as in steppe.intel.importer).
-BATCH_SIZE = 10_000
 
 
 class Entry(Protocol):
@@ -148,7 +145,6 @@ _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 #: What varies between the versions of a batch (:class:`_Versions`); the stage's columns.
 _VERSION_COLUMNS = (
-    "pk",
     "type",
     "value",
     "confidence",
@@ -157,28 +153,30 @@ _VERSION_COLUMNS = (
     "stix_id",
     "body",
     "warninglists",
-    "note",
 )
+# ``n`` is the version's place in its batch, from 1: the rowid SQLite gives each row it
+# inserts into the emptied stage, in order (pk = n + the batch's first pk - 1).
 _STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS feed_versions (pk INTEGER PRIMARY KEY, type TEXT,"
+    "CREATE TEMP TABLE IF NOT EXISTS feed_versions (n INTEGER PRIMARY KEY, type TEXT,"
     " value TEXT, confidence INTEGER, first_seen TEXT, valid_until TEXT, stix_id TEXT,"
-    " body TEXT, warninglists TEXT, note TEXT)"
+    " body TEXT, warninglists TEXT)"
 )
+#: The note of an indicator whose value is on warninglists (names "\n"-separated), as
+#: :func:`_note` writes it.
+_NOTE_SQL = "substr('on a warninglist: ' || replace(warninglists, char(10), '; '), 1, 2000)"
+
+#: Versions per batch handed to the writer thread: three full multi-row ``INSERT``s of
+#: the SQLite stage (4,095 rows each). Each statement the writer runs gives the GIL back
+#: and waits up to the switch interval (5 ms) to take it again while this thread builds
+#: the next batch: 10,000 versions a batch took 7 stage statements (three full ones and
+#: a remainder in powers of two), and ipsum's writer waited 0.4 s of its 1.3 s for it.
+BATCH_SIZE = 3 * (SQLITE_MAX_PARAMS // len(_VERSION_COLUMNS))
 
 #: SQLite writes a batch through the stage (:func:`_insert_staged`); False makes it take
 #: the row-by-row path PostgreSQL takes (tests compare the two).
 STAGED_SQLITE = True
 
-_ENTRY_COLUMNS = (
-    "object_pk",
-    "feed_id",
-    "type",
-    "value",
-    "confidence",
-    "first_seen",
-    "last_seen",
-    "expired_at",
-)
+_ENTRY_COLUMNS = ("object_pk", "feed_id")
 
 
 class _Stored(NamedTuple):
@@ -269,44 +267,53 @@ def ingest_entries(
     first_changed = pks.start + len(fresh)
     starts = range(0, count, BATCH_SIZE)
     reports: list[Future[CorrelationReport]] = []
+    staged = conn.dialect.name == "sqlite" and STAGED_SQLITE
+    if staged:
+        _open_stage(conn)
     # As in import_objects: the writer thread inserts and correlates one batch while this
     # one builds the next (both drivers release the GIL in the database); one batch: no
     # thread. Each value is in one batch only (deduplicated above), so correlating batch
     # by batch gives what one call over every new version would.
     with BackgroundWriter(threaded=len(starts) > 1) as writer:
-        writing = None
+        writing: Future[CorrelationReport] | None = None
         for at in starts:
             batch = _Versions(feed, stamp, pks.start + at, obs_ids.start - pks.start, index)
             for version in islice(versions, BATCH_SIZE):
                 batch.add(*version)
             stats.warninglisted += batch.flagged
+            bound = writer.submit(_stage, conn, batch) if staged else None
             queued = writer.submit(
                 _write_batch, conn, batch, groups, first_changed, cfg.correlation
             )
             reports.append(queued)
-            if writing is not None:  # at most one batch waits behind the one being written
+            if bound is not None:
+                # SQLite: binding the stage holds the GIL, so this thread waits for it
+                # idle (after the batch before), and builds the next batch while the
+                # SQL that follows runs free of the GIL. Bound while this thread built,
+                # each statement of it waited up to the switch interval (5 ms) for the
+                # GIL: ipsum's writer lost 0.2-0.4 s so.
+                writer.wait(bound)
+            elif writing is not None:  # one batch waits behind the one being written
                 writer.wait(writing)
             writing = queued
     stats.correlated = sum(r.result().new_members for r in reports)
-    if conn.dialect.name == "sqlite" and STAGED_SQLITE:
+    if staged:
         _drop_stage(conn)
     gone_rows = range(pks.start + len(fresh) + len(changed), pks.stop)
-    # The provenance row moves to the new version (its key is the current version's pk).
-    update = "UPDATE feed_entries SET object_pk = ?, confidence = ?, expired_at = ?"
+    # The provenance row moves to the new version (its key is the current version's pk),
+    # which holds the entry's confidence, first seen and expiry (storage.schema).
+    update = "UPDATE feed_entries SET object_pk = ?, last_seen = ? WHERE object_pk = ?"
     _executemany(
         conn,
-        update + ", last_seen = ? WHERE object_pk = ?",
-        [
-            (first_changed + i, e.confidence, None, stamp, old.object_pk)
-            for i, (_k, e, old) in enumerate(changed)
-        ],
+        update,
+        [(first_changed + i, None, old.object_pk) for i, (_k, _e, old) in enumerate(changed)],
     )
-    # Gone: last seen at the feed's previous pull, expired now.
+    # Gone: last seen at the feed's previous pull (its version's valid_until: now).
     _executemany(
         conn,
-        update + ", last_seen = ? WHERE object_pk = ?",
+        update,
         [
-            (pk, old.confidence, stamp, feed.last_version_at or old.first_seen, old.object_pk)
+            (pk, feed.last_version_at or old.first_seen, old.object_pk)
             for pk, (_k, old) in zip(gone_rows, gone, strict=True)
         ],
     )
@@ -351,18 +358,14 @@ def _insert_rows(
         conn,
         object_groups,
         ("object_pk", "group_id"),
-        [(r[0], g) for r in batch.rows for g in groups],
+        [(pk, g) for pk in batch.pks for g in groups],
     )
-    stamp = batch.stamp
+    feed_id = batch.feed.id
     bulk_insert(
         conn,
         feed_entries,
         _ENTRY_COLUMNS,
-        [
-            (r[0], batch.feed.id, r[1], r[2], r[3], stamp, stamp, None)
-            for r in batch.rows
-            if r[0] < first_changed
-        ],
+        [(pk, feed_id) for pk in batch.pks if pk < first_changed],
     )
 
 
@@ -370,7 +373,7 @@ def _insert_rows(
 _STAGE = Table(
     "feed_versions",
     MetaData(),
-    *(Column(name, Integer if name in ("pk", "confidence") else Text) for name in _VERSION_COLUMNS),
+    *(Column(name, Integer if name == "confidence" else Text) for name in _VERSION_COLUMNS),
     prefixes=["TEMPORARY"],
 )
 
@@ -383,23 +386,21 @@ def _insert_staged(
     Binding every column of three tables' rows (31 parameters per value, most of them
     the same for the whole batch) took 1.9 s of CPU for ipsum's 120,430 values against
     1.3 s for the stage's 10 and the ``INSERT … SELECT``s (docs/benchmarks.md); the
-    constant columns (owner, marking, times) are bound once per statement.
+    constant columns (owner, marking, times) are bound once per statement, the pk is the
+    stage's rowid plus the batch's base, and the warninglist note is made from the names
+    (8 parameters a version: 0.16 s of binding for ipsum against 0.20 s for 10).
     """
     raw = conn.connection.driver_connection
     assert raw is not None
-    # A batch's stage is ~5 MB: past the temporary database's default 2 MB cache, SQLite
-    # spilled it to a temporary file (the DELETE below then took 5x longer).
-    raw.execute("PRAGMA temp.cache_size=-32768")
-    raw.execute(_STAGE_DDL)
-    raw.execute("DELETE FROM temp.feed_versions")
-    bulk_insert(conn, _STAGE, _VERSION_COLUMNS, batch.rows)
     feed = batch.feed
+    base = batch.first_pk - 1
     raw.execute(
         f"INSERT INTO intel_objects ({', '.join(OBJECT_COLUMNS)})"
-        " SELECT pk, stix_id, 'indicator', first_seen, :stamp, :owner, :distribution, :tlp,"
-        " confidence, first_seen, valid_until, :revoked, 1, warninglists IS NULL, note,"
-        " :prefix || value, :imported_at, body FROM temp.feed_versions",
+        " SELECT n + :base, stix_id, 'indicator', first_seen, :stamp, :owner, :distribution,"
+        " :tlp, confidence, first_seen, valid_until, :revoked, 1, warninglists IS NULL,"
+        f" {_NOTE_SQL}, :prefix || value, :imported_at, body FROM temp.feed_versions",
         {
+            "base": base,
             "stamp": batch.stamp,
             "owner": feed.owner_org_id,
             "distribution": feed.distribution.value,
@@ -411,34 +412,25 @@ def _insert_staged(
     )
     raw.execute(
         f"INSERT INTO observables ({', '.join(OBSERVABLE_COLUMNS)})"
-        " SELECT pk + ?, pk, type, value, warninglists FROM temp.feed_versions",
-        (batch.obs_offset,),
+        " SELECT n + ?, n + ?, type, value, warninglists FROM temp.feed_versions",
+        (base + batch.obs_offset, base),
     )
     for group in groups:
         raw.execute(
-            "INSERT INTO object_groups (object_pk, group_id) SELECT pk, ? FROM temp.feed_versions",
-            (group,),
+            "INSERT INTO object_groups (object_pk, group_id)"
+            " SELECT n + ?, ? FROM temp.feed_versions",
+            (base, group),
         )
     raw.execute(
         f"INSERT INTO feed_entries ({', '.join(_ENTRY_COLUMNS)})"
-        " SELECT pk, :feed, type, value, confidence, :stamp, :stamp, NULL"
-        " FROM temp.feed_versions WHERE pk < :first_changed",
-        {"feed": feed.id, "stamp": batch.stamp, "first_changed": first_changed},
+        " SELECT n + :base, :feed FROM temp.feed_versions WHERE n + :base < :first_changed",
+        {"base": base, "feed": feed.id, "first_changed": first_changed},
     )
 
 
 def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
     """New, revoked versions of every current indicator of ``feed``; returns the count."""
-    current = conn.execute(
-        select(
-            feed_entries.c.type,
-            feed_entries.c.value,
-            feed_entries.c.object_pk,
-            feed_entries.c.confidence,
-            feed_entries.c.first_seen,
-            feed_entries.c.expired_at,
-        ).where(feed_entries.c.feed_id == feed.id)
-    ).all()
+    current = conn.execute(_entries_query(feed.id)).all()
     pks = allocate_ids(conn, "intel_objects", len(current))
     obs_ids = allocate_ids(conn, "observables", len(current))
     rows = _Versions(feed, stamp, pks.start, obs_ids.start - pks.start, None, revoked=True)
@@ -456,6 +448,24 @@ def revoke_feed_objects(conn: Connection, feed: Feed, stamp: str) -> int:
         )
     conn.execute(feed_entries.delete().where(feed_entries.c.feed_id == feed.id))
     return len(current)
+
+
+def _stage(conn: Connection, batch: _Versions) -> None:
+    """SQLite, on the writer thread: the batch's versions into the stage."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("DELETE FROM temp.feed_versions")
+    bulk_insert(conn, _STAGE, _VERSION_COLUMNS, batch.rows)
+
+
+def _open_stage(conn: Connection) -> None:
+    """The stage, made once per pull on the caller's thread (see :func:`_insert_staged`)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    # A batch's stage is ~5 MB: past the temporary database's default 2 MB cache, SQLite
+    # spilled it to a temporary file (the DELETE of a batch then took 5x longer).
+    raw.execute("PRAGMA temp.cache_size=-32768")
+    raw.execute(_STAGE_DDL)
 
 
 def _drop_stage(conn: Connection) -> None:
@@ -484,13 +494,17 @@ def _correlate_staged(
     raw = conn.connection.driver_connection
     assert raw is not None
     shared = raw.execute(
-        "SELECT s.type, s.value, s.pk FROM temp.feed_versions s"
+        "SELECT s.type, s.value, s.n + :base FROM temp.feed_versions s"
         " WHERE s.warninglists IS NULL AND s.value NOT IN (SELECT value FROM json_each(:excluded))"
         " AND (EXISTS (SELECT 1 FROM correlation_values cv"
         " WHERE cv.value = s.value AND cv.type = s.type)"
         " OR EXISTS (SELECT 1 FROM observables o"
-        " WHERE o.value = s.value AND o.type = s.type AND o.id <> s.pk + :offset))",
-        {"excluded": orjson.dumps(sorted(config.exclusions)).decode(), "offset": batch.obs_offset},
+        " WHERE o.value = s.value AND o.type = s.type AND o.id <> s.n + :offset))",
+        {
+            "excluded": orjson.dumps(sorted(config.exclusions)).decode(),
+            "base": batch.first_pk - 1,
+            "offset": batch.first_pk - 1 + batch.obs_offset,
+        },
     ).fetchall()
     return correlate_members(conn, {(t, v): {pk} for t, v, pk in shared}, config)
 
@@ -517,7 +531,7 @@ class _Versions:
     ) -> None:
         self.feed = feed
         self.stamp = stamp
-        self.next_pk = first_pk
+        self.first_pk = self.next_pk = first_pk
         self.obs_offset = obs_offset  # observable id = object pk + offset
         self.check = index.check if index is not None else None
         self.revoked = revoked
@@ -540,17 +554,15 @@ class _Versions:
         pk = self.next_pk
         if stix_id is None:
             stix_id = indicator_id(self.feed.id, kind, value)
-        lists = note = None
+        lists = None
         names = self.check(kind, value) if self.check is not None else ()
         if names:
             lists = "\n".join(names)
-            note = ("on a warninglist: " + "; ".join(names))[:2000]
             self.flagged += 1
         elif self.check is not None:
             self.members[(kind, value)] = {pk}
         self.rows.append(
             (
-                pk,
                 kind,
                 value,
                 confidence,
@@ -559,7 +571,6 @@ class _Versions:
                 stix_id,
                 feed_marker(kind, value, comment),
                 lists,
-                note,
             )
         )
         self.next_pk += 1
@@ -591,13 +602,12 @@ class _Versions:
                 revoked,
                 True,
                 lists is None,
-                note,
+                None if lists is None else _note(lists),
                 prefix + value,
                 imported_at,
                 body,
             )
-            for (
-                pk,
+            for pk, (
                 _kind,
                 value,
                 confidence,
@@ -606,21 +616,49 @@ class _Versions:
                 stix_id,
                 body,
                 lists,
-                note,
-            ) in self.rows
+            ) in enumerate(self.rows, self.first_pk)
         ]
 
     def observable_rows(self) -> list[tuple[int, int, str, str, str | None]]:
         offset = self.obs_offset
-        return [(r[0] + offset, r[0], r[1], r[2], r[8]) for r in self.rows]
+        return [
+            (pk + offset, pk, r[0], r[1], r[7]) for pk, r in enumerate(self.rows, self.first_pk)
+        ]
+
+    @property
+    def pks(self) -> range:
+        return range(self.first_pk, self.next_pk)
+
+
+def _note(lists: str) -> str:
+    """An indicator's note when its value is on warninglists (``lists``: their names,
+    one a line); :data:`_NOTE_SQL` in SQL."""
+    return ("on a warninglist: " + lists.replace("\n", "; "))[:2000]
+
+
+def _entries_query(feed_id: int) -> Select[Any]:
+    """A feed's entries: type, value, object pk, confidence, first seen, expired at — read
+    from the entry's current version and its observable (storage.schema)."""
+    o, v = intel_objects, observables
+    return (
+        select(v.c.type, v.c.value, feed_entries.c.object_pk, o.c.confidence)
+        .add_columns(o.c.valid_from, o.c.valid_until)
+        .select_from(
+            feed_entries.join(o, o.c.pk == feed_entries.c.object_pk).join(
+                v, v.c.object_pk == feed_entries.c.object_pk
+            )
+        )
+        .where(feed_entries.c.feed_id == feed_id)
+    )
 
 
 def _stored_entries(conn: Connection, feed_id: int) -> dict[tuple[str, str], _Stored]:
     # Through the driver: SQLAlchemy's row processing was most of a re-pull's load of the
     # feed's 120,000 entries (ipsum); the columns are plain text and integers.
     sql = (
-        "SELECT type, value, object_pk, confidence, first_seen, expired_at"
-        " FROM feed_entries WHERE feed_id = ?"
+        "SELECT v.type, v.value, e.object_pk, o.confidence, o.valid_from, o.valid_until"
+        " FROM feed_entries e JOIN intel_objects o ON o.pk = e.object_pk"
+        " JOIN observables v ON v.object_pk = e.object_pk WHERE e.feed_id = ?"
     )
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":

@@ -2,7 +2,8 @@
 
 One observable, many sources: the same address may be listed by the center's ipsum
 feed and by a member's own blocklist. Each listing is a ``feed_entries`` row tied to the
-indicator the feed made of it, and it is shown to an actor only when the actor may see
+indicator the feed made of it (whose row and observable hold the listing's value,
+confidence, first seen and expiry), and it is shown to an actor only when the actor may see
 that indicator (:func:`steppe.sharing.policy.visible_filter`): a group-only feed's
 listing stays invisible outside its groups, exactly like the indicator.
 
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, select
+from sqlalchemy import Connection, FromClause, Select, and_, case, func, select
 
 from steppe.sharing.model import Actor
 from steppe.sharing.policy import require_reader, visible_filter
@@ -43,29 +44,33 @@ class Source:
         return asdict(self)
 
 
-def _query(actor: Actor) -> Select[Any]:
+def _query(actor: Actor, listed: FromClause) -> Select[Any]:
+    """Visible listings; ``listed`` is the alias of ``observables`` their values come from.
+
+    An entry's confidence, first seen (``valid_from``) and expiry (``valid_until``) are
+    its current version's; while it is listed it was last seen at the feed's latest pull
+    (``last_version_at``, or the version's ``modified`` before any recorded pull), once
+    expired at the pull before (``feed_entries.last_seen``).
+    """
     o = intel_objects
     return (
         select(
-            feed_entries.c.type,
-            feed_entries.c.value,
+            listed.c.type,
+            listed.c.value,
             feeds.c.name.label("feed"),
             organisations.c.name.label("owner"),
             o.c.stix_id,
-            feed_entries.c.confidence,
-            feed_entries.c.first_seen,
-            # Still listed: seen at the feed's latest pull (not written per entry).
+            o.c.confidence,
+            o.c.valid_from.label("first_seen"),
             case(
-                (
-                    feed_entries.c.expired_at.is_(None),
-                    func.coalesce(feeds.c.last_version_at, feed_entries.c.last_seen),
-                ),
-                else_=feed_entries.c.last_seen,
+                (o.c.valid_until.is_(None), func.coalesce(feeds.c.last_version_at, o.c.modified)),
+                else_=func.coalesce(feed_entries.c.last_seen, o.c.valid_until),
             ).label("last_seen"),
-            feed_entries.c.expired_at,
+            o.c.valid_until.label("expired_at"),
         )
         .select_from(
             feed_entries.join(o, o.c.pk == feed_entries.c.object_pk)
+            .join(listed, listed.c.object_pk == feed_entries.c.object_pk)
             .join(feeds, feeds.c.id == feed_entries.c.feed_id)
             .join(organisations, organisations.c.id == feeds.c.owner_org_id)
         )
@@ -97,10 +102,9 @@ def sources_of_values(
         # Through observables (indexed by value): feed_entries is keyed by object only.
         listed = observables.alias("listed")
         rows = conn.execute(
-            _query(actor)
-            .join(listed, listed.c.object_pk == feed_entries.c.object_pk)
+            _query(actor, listed)
             .where(listed.c.value == value, listed.c.type == kind)
-            .order_by(feed_entries.c.first_seen, feeds.c.name)
+            .order_by(intel_objects.c.valid_from, feeds.c.name)
         )
         found[(kind, value)] = [_source(r) for r in rows]
     return found
@@ -117,15 +121,14 @@ def sources_of_objects(
     carried = observables.alias("carried")  # the values of the objects asked about
     listed = observables.alias("listed")  # the same values in the feeds' indicators
     query = (
-        _query(actor)
+        _query(actor, listed)
         .add_columns(carried.c.object_pk.label("for_pk"))
-        .join(listed, listed.c.object_pk == feed_entries.c.object_pk)
         .join(
             carried,
             and_(carried.c.value == listed.c.value, carried.c.type == listed.c.type),
         )
         .where(carried.c.object_pk.in_(list(object_pks)))
-        .order_by(feed_entries.c.first_seen, feeds.c.name)
+        .order_by(intel_objects.c.valid_from, feeds.c.name)
     )
     for r in conn.execute(query):
         out[r.for_pk].append(_source(r))

@@ -34,12 +34,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table
 
-__all__ = ["BackgroundWriter", "bulk_insert"]
+__all__ = ["SQLITE_MAX_PARAMS", "BackgroundWriter", "bulk_insert"]
 
 T = TypeVar("T")
 
 #: Bound parameters per SQLite statement: the default limit since SQLite 3.32.
-_SQLITE_MAX_PARAMS = 32766
+SQLITE_MAX_PARAMS = 32766
 
 
 def bulk_insert(
@@ -59,7 +59,7 @@ def bulk_insert(
             for row in rows:
                 copy.write_row(row)
         return
-    limit = min(_SQLITE_MAX_PARAMS, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
+    limit = min(SQLITE_MAX_PARAMS, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
     per_statement = max(1, limit // len(columns))
     one = "(" + ", ".join("?" * len(columns)) + ")"
     start = 0

@@ -301,22 +301,19 @@ feed_groups = Table(
 
 # Provenance: one row per (feed, observable), keyed by the current version of the
 # indicator the feed made of it (``object_pk``: moves to each new version). Who said it is
-# the feed and its owner; visibility is the indicator's (visible_filter on intel_objects);
-# look-ups by value go through ``observables``. Integer keys only: two text indexes here
-# cost ~0.5 s per 100,000 rows of a first pull.
+# the feed and its owner; visibility is the indicator's (visible_filter on intel_objects).
+# What the version's row already holds is not repeated here: the value and its type are
+# its observable's, the confidence its own, first seen its ``valid_from``, and expired
+# its ``valid_until`` (steppe.intel.provenance joins them). While the entry is listed,
+# its last sighting is the feed's ``last_version_at``; ``last_seen`` is written only when
+# it expires (the feed's pull before). Integer keys only: two text indexes here cost
+# ~0.5 s per 100,000 rows of a first pull.
 feed_entries = Table(
     "feed_entries",
     metadata,
     Column("object_pk", ForeignKey("intel_objects.pk"), primary_key=True, autoincrement=False),
     Column("feed_id", ForeignKey("feeds.id"), nullable=False, index=True),
-    Column("type", String(20), nullable=False),
-    Column("value", Text, nullable=False),
-    Column("confidence", Integer, nullable=True),
-    Column("first_seen", TS, nullable=False),
-    # Written when the entry is added, changes or expires; while it is still listed, its
-    # last sighting is the feed's last_version_at (steppe.intel.provenance reads it so).
-    Column("last_seen", TS, nullable=False),
-    Column("expired_at", TS, nullable=True),
+    Column("last_seen", TS, nullable=True),
 )
 
 audit_log = Table(
