@@ -182,9 +182,17 @@ def wait_complete(http: httpx.Client, status_id: str, pause: float = 0.005) -> N
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux /proc): load-independent-ish."""
+    """User + system CPU time of process ``pid`` and its live child processes (the TAXII
+    intake's import) (Linux /proc): load-independent-ish."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(cpu_seconds(int(child)) for child in children)
+    return total
 
 
 def settle() -> None:
