@@ -248,6 +248,10 @@ class IntakeProcess:
         assert child is not None and self._reports is not None
         self._reports.close()
         code = child.wait()
+        with self._lock:
+            if child.stdin is not None:
+                with contextlib.suppress(OSError):
+                    child.stdin.close()
         if self._stopping.is_set():
             return False
         pause = min(30.0, 0.5 * 2**deaths)
