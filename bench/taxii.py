@@ -18,7 +18,9 @@ is httpx over loopback in this process. Three sets of ``--post`` generated indic
 
 The three take turns, ``--block`` envelopes each (10), so each meets about the same
 database size. The server answers a TAXII POST 202 ``pending`` once the envelope is
-spooled and imports in the background (``taxii_async_post``): a TAXII block is posted
+spooled and imports in the background (``taxii_async_post``; under ``steppe serve`` in
+a child process, ``STEPPE_TAXII_INTAKE_PROCESS=false`` in the environment for the
+thread of before): a TAXII block is posted
 back to back, as a client sends a feed, and timed from its first POST to the moment its
 LAST status resource reads ``complete`` (polled), not to the 202s (printed apart). ``--sync`` serves with ``STEPPE_TAXII_ASYNC_POST=false`` (the
 import before the answer, one transaction per envelope) for a comparison in one session.

@@ -461,3 +461,53 @@ def test_an_envelope_given_up_has_a_complete_status_of_failures(coalition: Coali
         (o["id"], message) for o in objects
     ]
     assert stored == 0
+
+
+def test_with_a_deferred_sync_the_files_go_only_once_it_ran(tmp_path: Path) -> None:
+    """Commits that return before they are durable (the child process on SQLite): the
+    next group is imported meanwhile, and an envelope stays pending — its file kept, for
+    a restart to import again what a power cut took — until the sync has run."""
+    imported: list[str] = []
+    synced = threading.Event()
+    release = threading.Event()
+    done: list[str] = []
+
+    def make_durable() -> None:
+        release.wait(10)
+        synced.set()
+
+    def import_group(envelopes: list[Spooled]) -> None:
+        imported.extend(e.header.status_id for e in envelopes)
+
+    intake = TaxiiIntake(
+        tmp_path / "intake",
+        import_group,
+        every=0.01,
+        linger=0.0,
+        on_done=done.append,
+        make_durable=make_durable,
+    )
+    intake.start()
+    try:
+        first, second = _header(1), _header(1)
+        intake.spool(first, b'{"objects": [{}]}')
+        deadline = time.monotonic() + 10
+        while first.status_id not in imported:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        intake.spool(second, b'{"objects": [{}]}')
+        while second.status_id not in imported:  # not held up by the first one's sync
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert intake.pending(first.status_id, 7) == first and done == []
+        intake.enqueue(next((tmp_path / "intake").glob(f"*/{first.status_id}.envelope")))
+        release.set()
+        while len(done) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        intake.stop()
+    assert synced.is_set()
+    assert done == [first.status_id, second.status_id]
+    assert imported == [first.status_id, second.status_id]  # each once
+    assert not list((tmp_path / "intake").glob("*/*.envelope"))

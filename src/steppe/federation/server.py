@@ -138,7 +138,8 @@ def taxii_intake(settings: Settings, engine: Engine, secret_key: str) -> Intake:
     with it; a POST starts it too if the server did not.
     """
     root = settings.data_dir / "taxii-intake"
-    if settings.taxii_intake_process:
+    in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+    if settings.taxii_intake_process and not in_memory:  # a child cannot share a memory db
         return IntakeProcess(
             root,
             engine.url.render_as_string(hide_password=False),
