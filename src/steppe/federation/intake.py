@@ -49,7 +49,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -168,7 +167,6 @@ class TaxiiIntake:
         linger: float = 0.03,
         max_linger: float = 0.25,
         on_done: Callable[[str], None] | None = None,
-        make_durable: Callable[[], None] | None = None,
     ) -> None:
         self.root = root
         self._import_group = import_group
@@ -179,10 +177,6 @@ class TaxiiIntake:
         self._known: set[str] = set()  # status ids queued or being imported
         self._stopping = False
         self._on_done = on_done
-        # Commits that return before they are durable (see ``_finish``): the files of a
-        # group go once ``make_durable`` has run after its commit, on a thread of their own.
-        self._make_durable = make_durable
-        self._finisher: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._folder: Path | None = None
         self._lock_fd: int | None = None
@@ -214,8 +208,6 @@ class TaxiiIntake:
                     self._folder = folder
                 self._append(load_folder(self._folder))
             self._stopping = False
-            if self._make_durable is not None and self._finisher is None:
-                self._finisher = ThreadPoolExecutor(1, thread_name_prefix="taxii-intake-sync")
         self._worker.start()
 
     def stop(self) -> None:
@@ -223,9 +215,6 @@ class TaxiiIntake:
         the next start."""
         self._stopping = True
         self._worker.stop()
-        if self._finisher is not None:
-            self._finisher.shutdown(wait=True)  # the groups imported go from the spool
-            self._finisher = None
         with self._lock:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
@@ -365,31 +354,9 @@ class TaxiiIntake:
         self._last_success = time.monotonic()
         for item in group:
             self._attempts.pop(item.header.status_id, None)
-        if self._finisher is not None:
-            self._finisher.submit(self._finish, group)
-        else:
-            self._remove(group)
-        return True
-
-    def _finish(self, group: list[Spooled]) -> None:
-        """Make a group's commit durable, then take its files from the spool. Meanwhile
-        the worker imports the next group: the sync overlaps it. Until the files go,
-        status queries still answer ``pending``, so ``complete`` is only ever seen
-        durable. A sync that fails leaves the process in doubt: it ends (the server
-        starts another, which finds the statuses written and only removes the files, or
-        imports again what the database lost)."""
-        assert self._make_durable is not None
-        try:
-            self._make_durable()
-        except BaseException:
-            log.critical("TAXII intake: could not make an import durable; ending", exc_info=True)
-            os._exit(70)
-        self._remove(group)
-
-    def _remove(self, group: list[Spooled]) -> None:
-        for item in group:
             item.path.unlink(missing_ok=True)
             self._done(item)
+        return True
 
     def _failed(self, item: Spooled) -> None:
         status_id = item.header.status_id

@@ -46,12 +46,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
-from sqlalchemy import Engine, event
 
 from steppe.errors import Overloaded
 from steppe.federation.intake import (
@@ -296,37 +294,6 @@ def _end(child: subprocess.Popen[bytes], timeout: float) -> None:
         child.wait()
 
 
-def _deferred_sync(engine: Engine) -> Callable[[], None] | None:
-    """On SQLite: this process's commits skip their fsync (``synchronous=NORMAL``, which
-    in WAL mode loses no consistency, only the last commits on a power cut), and the
-    returned function fsyncs the WAL — the intake runs it on a thread of its own after
-    each group's commit, overlapping the next group's import, and removes the group's
-    spool files only then. Whatever a power cut takes from the database is thus still
-    spooled, and imported again. (A checkpoint syncs the WAL before copying it into the
-    database, and the database after.) None on PostgreSQL: its commit is durable."""
-    if engine.dialect.name != "sqlite" or not engine.url.database:
-        return None
-    wal = Path(f"{engine.url.database}-wal")
-
-    @event.listens_for(engine, "connect")
-    def _no_sync_on_commit(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    def sync() -> None:
-        try:
-            fd = os.open(wal, os.O_RDONLY)
-        except FileNotFoundError:
-            return  # checkpointed and removed: the database file was synced
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    return sync
-
-
 def main() -> None:
     """The child: import what the server spools until its stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when to stop
@@ -350,12 +317,7 @@ def main() -> None:
     # No lingering for a group to grow (an in-process worker's way to take turns with the
     # event loop): the next group is what came while this one was imported.
     intake = TaxiiIntake(
-        Path(config["root"]),
-        import_group,
-        give_up=give_up,
-        on_done=report,
-        linger=0.0,
-        make_durable=_deferred_sync(engine),
+        Path(config["root"]), import_group, give_up=give_up, on_done=report, linger=0.0
     )
     intake.start(folder=Path(config["folder"]))
     try:
