@@ -11,8 +11,11 @@ envelopes of bench/taxii.py's generated indicators are each posted back to back 
 waited for until their last status reads complete. Printed: objects/s over the blocks,
 and each thread's CPU (user + system) an object stored, during the blocks and with the
 detector's refresh that follows them (it indexes what was stored: work the server does
-for every POSTed indicator, on the same two cores and under the same GIL). CPU time is
-steadier than wall time on a shared machine.
+for every POSTed indicator, on the same two cores and under the same GIL). The threads
+of the server's child processes count too, as ``child:<name>`` (``child:main`` for a
+child's main thread): under ``steppe serve`` the TAXII import runs in one
+(``STEPPE_TAXII_INTAKE_PROCESS=false`` in the environment for the in-process thread).
+CPU time is steadier than wall time on a shared machine.
 """
 
 from __future__ import annotations
