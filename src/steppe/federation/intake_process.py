@@ -67,6 +67,7 @@ __all__ = ["IntakeProcess", "main"]
 log = logging.getLogger(__name__)
 
 _RESCAN_SECONDS = 2.0  # how often the server looks for dead processes' spool folders
+_YOUNG_SECONDS = 60.0  # a child that dies younger waits longer before the next one starts
 
 
 class IntakeProcess:
@@ -90,6 +91,8 @@ class IntakeProcess:
         self._folder: Path | None = None
         self._lock_fd: int | None = None
         self._child: subprocess.Popen[bytes] | None = None
+        self._launched_at = 0.0
+        self._deaths = 0  # children in a row that died young
         self._reports: IO[bytes] | None = None
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -188,6 +191,7 @@ class IntakeProcess:
         finally:
             os.close(write_end)
         self._child = child
+        self._launched_at = time.monotonic()
         self._reports = os.fdopen(read_end, "rb", buffering=0)
         config = {
             "database_url": self._database_url,
@@ -219,7 +223,6 @@ class IntakeProcess:
         """Read the child's reports; start a new child when one dies; take over the
         folders of dead processes every few seconds."""
         buffered = b""
-        deaths = 0
         rescan_at = time.monotonic() + _RESCAN_SECONDS
         while True:
             reports = self._reports
@@ -234,16 +237,16 @@ class IntakeProcess:
                             self._waiting.pop(status_id.decode(), None)
                     continue
                 buffered = b""
-                if not self._child_died(deaths):
+                if not self._child_died():
                     return
-                deaths += 1
             if time.monotonic() >= rescan_at and not self._stopping.is_set():
                 rescan_at = time.monotonic() + _RESCAN_SECONDS
                 self._rescan()
 
-    def _child_died(self, deaths: int) -> bool:
+    def _child_died(self) -> bool:
         """The child's report pipe closed: wait for it; False when stopping, else start
-        another after a pause (True)."""
+        another after a pause (True): 0.5 s, doubling up to 30 s while children keep
+        dying within a minute of their start."""
         child = self._child
         assert child is not None and self._reports is not None
         self._reports.close()
@@ -254,7 +257,9 @@ class IntakeProcess:
                     child.stdin.close()
         if self._stopping.is_set():
             return False
-        pause = min(30.0, 0.5 * 2**deaths)
+        young = time.monotonic() - self._launched_at < _YOUNG_SECONDS
+        self._deaths = self._deaths + 1 if young else 0
+        pause = min(30.0, 0.5 * 2 ** max(0, self._deaths - 1))
         log.error("TAXII intake: the import process ended (code %s); again in %.1f s", code, pause)
         if self._stopping.wait(pause):
             return False
