@@ -18,7 +18,9 @@ is httpx over loopback in this process. Three sets of ``--post`` generated indic
 
 The three take turns, ``--block`` envelopes each (10), so each meets about the same
 database size. The server answers a TAXII POST 202 ``pending`` once the envelope is
-spooled and imports in the background (``taxii_async_post``): a TAXII block is posted
+spooled and imports in the background (``taxii_async_post``; under ``steppe serve`` in
+a child process, ``STEPPE_TAXII_INTAKE_PROCESS=false`` in the environment for the
+thread of before): a TAXII block is posted
 back to back, as a client sends a feed, and timed from its first POST to the moment its
 LAST status resource reads ``complete`` (polled), not to the 202s (printed apart). ``--sync`` serves with ``STEPPE_TAXII_ASYNC_POST=false`` (the
 import before the answer, one transaction per envelope) for a comparison in one session.
@@ -182,9 +184,17 @@ def wait_complete(http: httpx.Client, status_id: str, pause: float = 0.005) -> N
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux /proc): load-independent-ish."""
+    """User + system CPU time of process ``pid`` and its live child processes (the TAXII
+    intake's import) (Linux /proc): load-independent-ish."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(cpu_seconds(int(child)) for child in children)
+    return total
 
 
 def settle() -> None:

@@ -278,6 +278,14 @@ class Settings(BaseSettings):
             "false imports before answering (status 'complete' at once)."
         ),
     )
+    taxii_intake_process: bool = Field(
+        default=False,
+        description=(
+            "Import the asynchronous TAXII POSTs' envelopes in a child process of the server "
+            "(it overlaps the HTTP side on another core) instead of a thread; `steppe serve` "
+            "turns it on unless set."
+        ),
+    )
     taxii_intake_max_bytes: int = Field(
         default=256 * 1024 * 1024,
         gt=0,

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from conftest import KEY
 from federation.conftest import TAXII_MEDIA, Coalition
 from helpers import indicator
-from served import free_port, start_serve
+from served import children_of, free_port, start_serve
 from steppe.audit.trail import AuditTrail
 from steppe.errors import Overloaded
 from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
@@ -365,6 +365,11 @@ def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
                 assert answer.status_code == 202, answer.text
                 acknowledged[answer.json()["id"]] = [o["id"] for o in objects]
     finally:
+        # The whole service at once, as a power cut or the OOM killer of its cgroup would:
+        # the server and the child that imports (test_intake_process.py kills the server
+        # alone).
+        for child in children_of(proc.pid):
+            os.kill(child, signal.SIGKILL)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -384,9 +389,13 @@ def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
                     time.sleep(0.05)
                 assert (status["success_count"], status["failure_count"]) == (len(ids), 0)
                 assert [s["id"] for s in status["successes"]] == ids
+        importing = children_of(proc.pid)  # `steppe serve` imports in a child process
+        assert len(importing) == 1
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+    # SIGTERM stops the server cleanly: its child is ended with it, not left behind.
+    assert not Path(f"/proc/{importing[0]}").exists()
     every = [i for ids in acknowledged.values() for i in ids]
     with engine.connect() as conn:
         stored = conn.execute(

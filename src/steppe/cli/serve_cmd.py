@@ -26,6 +26,8 @@ def serve(
         settings = settings.model_copy(update={"demo": True})
     if "detection_streaming" not in settings.model_fields_set:
         settings = settings.model_copy(update={"detection_streaming": True})
+    if "taxii_intake_process" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"taxii_intake_process": True})
     run_api(rt, settings, host, port)
 
 

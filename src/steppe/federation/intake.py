@@ -25,6 +25,11 @@ twice.
 Each process spools into a folder of its own, locked with ``flock`` while it lives; on
 start it takes over the files of folders whose lock is free.
 
+The worker may also run in a process of its own (:mod:`steppe.federation.intake_process`,
+what ``steppe serve`` does): the server then only spools, and the child, started with the
+server's folder (``start(folder=...)``), is told of each new file (``enqueue``) and says
+when each envelope is done (``on_done``).
+
 An envelope whose import fails does not hold up the others: it goes to the back of the
 queue. When every import fails (the database is down) the worker backs off, up to 30 s
 between rounds, and nothing is given up. An envelope that has failed
@@ -46,7 +51,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -54,7 +59,18 @@ from steppe.errors import Overloaded
 from steppe.lake.spool import fsync_dir, try_lock, write_all
 from steppe.workers.periodic import PeriodicWorker
 
-__all__ = ["SpoolHeader", "Spooled", "TaxiiIntake"]
+__all__ = [
+    "Intake",
+    "SpoolHeader",
+    "Spooled",
+    "TaxiiIntake",
+    "find_pending",
+    "load_folder",
+    "open_spool",
+    "spooled_sizes",
+    "take_over_dead",
+    "write_envelope",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +129,23 @@ ImportGroup = Callable[[list[Spooled]], None]
 GiveUp = Callable[[Spooled, str], None]
 
 
+class Intake(Protocol):
+    """What the TAXII server needs of an intake, in-process or with a child process."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def spool(self, header: SpoolHeader, body: bytes) -> None: ...
+
+    def pending(self, status_id: str, user_id: int) -> SpoolHeader | None: ...
+
+    def backlog(self) -> int: ...
+
+
 class TaxiiIntake:
     """The spool of accepted envelopes and the worker that imports them in groups.
 
@@ -133,6 +166,7 @@ class TaxiiIntake:
         max_objects: int = 20_000,
         linger: float = 0.03,
         max_linger: float = 0.25,
+        on_done: Callable[[str], None] | None = None,
     ) -> None:
         self.root = root
         self._import_group = import_group
@@ -140,6 +174,9 @@ class TaxiiIntake:
         self._linger = linger
         self._max_linger = max_linger
         self._queue: list[Spooled] = []
+        self._known: set[str] = set()  # status ids queued or being imported
+        self._stopping = False
+        self._on_done = on_done
         self._lock = threading.Lock()
         self._folder: Path | None = None
         self._lock_fd: int | None = None
@@ -158,15 +195,25 @@ class TaxiiIntake:
     def running(self) -> bool:
         return self._worker.running
 
-    def start(self) -> None:
-        """Open this process's spool folder, take over dead ones, start the worker."""
+    def start(self, folder: Path | None = None) -> None:
+        """Open this process's spool folder, take over dead ones, start the worker.
+
+        With ``folder``: import what is in that folder, one another process opened and
+        keeps locked (the worker's child process is started so)."""
         with self._lock:
             if self._folder is None:
-                self._open()
+                if folder is None:
+                    self._folder, self._lock_fd = open_spool(self.root)
+                else:
+                    self._folder = folder
+                self._append(load_folder(self._folder))
+            self._stopping = False
         self._worker.start()
 
     def stop(self) -> None:
-        """Stop the worker after its round; what is still spooled waits for the next start."""
+        """Stop the worker after the group it imports; what is still spooled waits for
+        the next start."""
+        self._stopping = True
         self._worker.stop()
         with self._lock:
             if self._lock_fd is not None:
@@ -174,6 +221,16 @@ class TaxiiIntake:
                 self._lock_fd = None
             self._folder = None
             self._queue.clear()
+            self._known.clear()
+
+    def enqueue(self, path: Path) -> None:
+        """Queue the spooled file ``path`` (written by another process) unless it is
+        queued or being imported already, or gone (imported meanwhile)."""
+        item = _read_spooled(path)
+        if item is not None:
+            with self._lock:
+                if self._folder is not None:
+                    self._append([item])
 
     def spool(self, header: SpoolHeader, body: bytes) -> None:
         """Write the envelope durably and queue it; the POST may answer 202 after this.
@@ -192,35 +249,14 @@ class TaxiiIntake:
             )
         folder = self._folder
         assert folder is not None
-        final = folder / f"{header.status_id}{_SUFFIX}"
-        temporary = final.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            write_all(fd, header.to_line() + b"\n", body)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(temporary, final)
-        fsync_dir(folder)
+        final = write_envelope(folder, header, body)
         with self._lock:
-            self._queue.append(Spooled(header, body, final))
+            self._append([Spooled(header, body, final)])
 
     def pending(self, status_id: str, user_id: int) -> SpoolHeader | None:
         """The header of ``status_id`` if it still waits (in any process's spool) for
         ``user_id``; None otherwise (imported already, another user's, or unknown)."""
-        if not _STATUS_ID.match(status_id):
-            return None
-        for path in self.root.glob(f"*/{status_id}{_SUFFIX}"):
-            if path.parent.name == _FAILED:
-                continue  # given up: its status is in the database
-            try:
-                with path.open("rb") as stream:
-                    header = SpoolHeader.from_line(stream.readline())
-            except (OSError, orjson.JSONDecodeError, KeyError, ValueError):
-                continue  # imported and unlinked while we looked
-            if header.user_id == user_id:
-                return header
-        return None
+        return find_pending(self.root, status_id, user_id)
 
     def backlog(self) -> int:
         """Envelopes queued in this process and not yet imported."""
@@ -229,11 +265,25 @@ class TaxiiIntake:
 
     # --- the worker -----------------------------------------------------------------------
 
+    def _append(self, items: list[Spooled]) -> None:
+        """Queue ``items`` not queued yet (the caller holds the lock)."""
+        for item in items:
+            if item.header.status_id not in self._known:
+                self._known.add(item.header.status_id)
+                self._queue.append(item)
+
+    def _done(self, item: Spooled) -> None:
+        """``item`` left the spool (imported, or given up on): forget it, say so."""
+        with self._lock:
+            self._known.discard(item.header.status_id)
+        if self._on_done is not None:
+            self._on_done(item.header.status_id)
+
     def _round(self) -> None:
         if time.monotonic() < self._retry_at:
             return
         went_in = False
-        while True:
+        while not self._stopping:  # stopped: the rest waits for the next start
             self._gather()
             group = self._take()
             if not group:
@@ -305,6 +355,7 @@ class TaxiiIntake:
         for item in group:
             self._attempts.pop(item.header.status_id, None)
             item.path.unlink(missing_ok=True)
+            self._done(item)
         return True
 
     def _failed(self, item: Spooled) -> None:
@@ -342,47 +393,111 @@ class TaxiiIntake:
         os.rename(item.path, failed / item.path.name)
         fsync_dir(failed)
         self._attempts.pop(item.header.status_id, None)
+        self._done(item)
         log.error("TAXII intake: gave up on envelope %s; kept in %s", item.path.name, failed)
         return True
 
-    def _open(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        folder = self.root / uuid.uuid4().hex
-        folder.mkdir()
-        fsync_dir(self.root)
-        lock = try_lock(folder)
-        assert lock is not None  # a folder no one else knows of
-        self._folder, self._lock_fd = folder, lock
-        for other in sorted(self.root.iterdir()):
-            if other == folder or not other.is_dir() or other.name == _FAILED:
-                continue
-            held = try_lock(other)
-            if held is None:
-                continue  # a live process's spool
-            try:
-                self._take_over(other, folder)
-            finally:
-                os.close(held)
-        self._queue.extend(self._load(folder))
 
-    def _take_over(self, dead: Path, folder: Path) -> None:
-        for path in dead.glob(f"*{_SUFFIX}"):
-            os.rename(path, folder / path.name)
-        fsync_dir(folder)
-        shutil.rmtree(dead)  # what is left: its lock file and unacknowledged .tmp files
-        fsync_dir(self.root)
+def write_envelope(folder: Path, header: SpoolHeader, body: bytes) -> Path:
+    """Write an envelope's spool file in ``folder`` durably (the acknowledgment point):
+    under a temporary name, fsynced, renamed, the folder fsynced. Its path."""
+    final = folder / f"{header.status_id}{_SUFFIX}"
+    temporary = final.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        write_all(fd, header.to_line() + b"\n", body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(temporary, final)
+    fsync_dir(folder)
+    return final
 
-    @staticmethod
-    def _load(folder: Path) -> list[Spooled]:
-        found: list[tuple[float, Spooled]] = []
-        for path in folder.glob(f"*{_SUFFIX}"):
-            data = path.read_bytes()
-            line, _, body = data.partition(b"\n")
-            try:
-                header = SpoolHeader.from_line(line)
-            except (orjson.JSONDecodeError, KeyError, ValueError):
-                log.error("TAXII intake: %s has no readable header; left in place", path)
-                continue
-            found.append((path.stat().st_mtime, Spooled(header, body, path)))
-        found.sort(key=lambda pair: (pair[0], pair[1].header.request_timestamp))
-        return [item for _, item in found]
+
+def find_pending(root: Path, status_id: str, user_id: int) -> SpoolHeader | None:
+    """The header of ``status_id`` if it still waits in a spool folder under ``root`` for
+    ``user_id``; None otherwise (imported already, another user's, or unknown)."""
+    if not _STATUS_ID.match(status_id):
+        return None
+    for path in root.glob(f"*/{status_id}{_SUFFIX}"):
+        if path.parent.name == _FAILED:
+            continue  # given up: its status is in the database
+        try:
+            with path.open("rb") as stream:
+                header = SpoolHeader.from_line(stream.readline())
+        except (OSError, orjson.JSONDecodeError, KeyError, ValueError):
+            continue  # imported and unlinked while we looked
+        if header.user_id == user_id:
+            return header
+    return None
+
+
+def open_spool(root: Path) -> tuple[Path, int]:
+    """A new spool folder under ``root`` and the fd of its lock (held while the process
+    lives), with the files of dead processes' folders moved in."""
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / uuid.uuid4().hex
+    folder.mkdir()
+    fsync_dir(root)
+    lock = try_lock(folder)
+    assert lock is not None  # a folder no one else knows of
+    take_over_dead(root, folder)
+    return folder, lock
+
+
+def take_over_dead(root: Path, folder: Path) -> list[Path]:
+    """Move into ``folder`` the envelopes of the folders under ``root`` whose lock is free
+    (their process died), and remove those folders; the paths moved in."""
+    moved: list[Path] = []
+    for other in sorted(root.iterdir()):
+        if other == folder or not other.is_dir() or other.name == _FAILED:
+            continue
+        held = try_lock(other)
+        if held is None:
+            continue  # a live process's spool
+        try:
+            for path in other.glob(f"*{_SUFFIX}"):
+                os.rename(path, folder / path.name)
+                moved.append(folder / path.name)
+            fsync_dir(folder)
+            shutil.rmtree(other)  # what is left: its lock file and unacknowledged .tmp files
+            fsync_dir(root)
+        finally:
+            os.close(held)
+    return moved
+
+
+def _read_spooled(path: Path) -> Spooled | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None  # imported and unlinked, or taken over
+    line, _, body = data.partition(b"\n")
+    try:
+        header = SpoolHeader.from_line(line)
+    except (orjson.JSONDecodeError, KeyError, ValueError):
+        log.error("TAXII intake: %s has no readable header; left in place", path)
+        return None
+    return Spooled(header, body, path)
+
+
+def spooled_sizes(folder: Path) -> dict[str, int]:
+    """Status id -> file size of each envelope spooled in ``folder``."""
+    sizes: dict[str, int] = {}
+    for path in folder.glob(f"*{_SUFFIX}"):
+        try:
+            sizes[path.stem] = path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return sizes
+
+
+def load_folder(folder: Path) -> list[Spooled]:
+    """The envelopes spooled in ``folder``, oldest first."""
+    found: list[tuple[float, Spooled]] = []
+    for path in folder.glob(f"*{_SUFFIX}"):
+        item = _read_spooled(path)
+        if item is not None:
+            found.append((path.stat().st_mtime, item))
+    found.sort(key=lambda pair: (pair[0], pair[1].header.request_timestamp))
+    return [item for _, item in found]

@@ -41,16 +41,16 @@ from steppe.errors import InputError, NotFound, RateLimited, SteppeError, Unauth
 from steppe.federation.agreements import Agreement, agreement_for_org
 from steppe.federation.collections import TaxiiCollection, collections_for, find_collection
 from steppe.federation.cursors import Cursor, CursorCodec
-from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
+from steppe.federation.intake import Intake, SpoolHeader, TaxiiIntake
+from steppe.federation.intake_process import IntakeProcess
 from steppe.federation.reading import ObjectFilter, Page, read_page, serialise_objects, version_of
 from steppe.federation.writing import (
     StatusResource,
     add_objects,
     check_may_write,
     delete_object,
-    fail_spooled,
     get_status,
-    import_spooled,
+    spooled_importer,
 )
 from steppe.settings import Settings
 from steppe.sharing.directory import authenticate_token
@@ -94,7 +94,7 @@ class _Context:
     secret_key: str
     rate_check: Callable[[str], None]
     cursors: CursorCodec
-    intake: TaxiiIntake | None
+    intake: Intake | None
 
 
 def create_taxii_app(
@@ -102,7 +102,7 @@ def create_taxii_app(
     engine: Engine,
     secret_key: str,
     rate_check: Callable[[str], None],
-    intake: TaxiiIntake | None = None,
+    intake: Intake | None = None,
 ) -> Starlette:
     """The TAXII app, to mount at ``/taxii2`` (``rate_check(key)`` raises RateLimited).
 
@@ -130,26 +130,25 @@ def create_taxii_app(
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 
 
-def taxii_intake(settings: Settings, engine: Engine, secret_key: str) -> TaxiiIntake:
-    """The spool and worker of asynchronous POSTs, under ``data_dir/taxii-intake``.
+def taxii_intake(settings: Settings, engine: Engine, secret_key: str) -> Intake:
+    """The spool and worker of asynchronous POSTs, under ``data_dir/taxii-intake``: the
+    worker a child process with ``taxii_intake_process``, else a thread.
 
     Start it with the server (it then imports what a crashed process left) and stop it
     with it; a POST starts it too if the server did not.
     """
-
-    def import_group(envelopes: list[Spooled]) -> None:
-        with writing(engine) as conn:
-            import_spooled(conn, secret_key, envelopes)
-
-    def give_up(envelope: Spooled, message: str) -> None:
-        with writing(engine) as conn:
-            fail_spooled(conn, envelope, message)
-
+    root = settings.data_dir / "taxii-intake"
+    in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+    if settings.taxii_intake_process and not in_memory:  # a child cannot share a memory db
+        return IntakeProcess(
+            root,
+            engine.url.render_as_string(hide_password=False),
+            secret_key,
+            max_backlog_bytes=settings.taxii_intake_max_bytes,
+        )
+    import_group, give_up = spooled_importer(engine, secret_key)
     return TaxiiIntake(
-        settings.data_dir / "taxii-intake",
-        import_group,
-        give_up=give_up,
-        max_backlog_bytes=settings.taxii_intake_max_bytes,
+        root, import_group, give_up=give_up, max_backlog_bytes=settings.taxii_intake_max_bytes
     )
 
 

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Connection, delete, insert, select, update
+from sqlalchemy import Column, Connection, Engine, delete, insert, select, update
 
 from steppe.audit.trail import AuditTrail
 from steppe.errors import Conflict, Forbidden, InputError, NotFound
 from steppe.federation.agreements import agreement_for_org
 from steppe.federation.collections import WRITER_ROLES, TaxiiCollection, find_collection
-from steppe.federation.intake import Spooled
+from steppe.federation.intake import GiveUp, ImportGroup, Spooled
 from steppe.federation.reading import ObjectFilter, read_page, version_of
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.stix import bundle_tlp_definitions, tlp_of
@@ -40,6 +40,7 @@ from steppe.sharing import directory
 from steppe.sharing.directory import Organisation
 from steppe.sharing.model import Actor, OrgKind, TlpLevel
 from steppe.storage import timestamps
+from steppe.storage.engine import writing
 from steppe.storage.schema import (
     intel_objects,
     metadata,
@@ -59,6 +60,7 @@ __all__ = [
     "import_each",
     "import_spooled",
     "incoming_tlp",
+    "spooled_importer",
 ]
 
 _OBJECT_AT = re.compile(r"^objects\[(\d+)\]\.?")
@@ -239,6 +241,22 @@ def import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]
                     user_id,
                     collection_id,
                 )
+
+
+def spooled_importer(engine: Engine, secret_key: str) -> tuple[ImportGroup, GiveUp]:
+    """The intake's two writes on ``engine``: import a group of spooled envelopes in one
+    transaction (:func:`import_spooled`), and record one as given up on
+    (:func:`fail_spooled`)."""
+
+    def import_group(envelopes: list[Spooled]) -> None:
+        with writing(engine) as conn:
+            import_spooled(conn, secret_key, envelopes)
+
+    def give_up(envelope: Spooled, message: str) -> None:
+        with writing(engine) as conn:
+            fail_spooled(conn, envelope, message)
+
+    return import_group, give_up
 
 
 def fail_spooled(conn: Connection, item: Spooled, message: str) -> None:

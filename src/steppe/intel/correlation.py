@@ -188,14 +188,26 @@ def correlate_observables(
     conn: Connection,
     rows: Iterable[tuple[int, str, str]],
     config: CorrelationConfig | None = None,
+    *,
+    stored_from: int | None = None,
 ) -> CorrelationReport:
     """:func:`correlate_members` from (object pk, type, value) rows, as the importer
     holds them: not reading them back saved ~4% of a 500-object TAXII POST
-    (docs/benchmarks.md)."""
+    (docs/benchmarks.md).
+
+    ``stored_from``: the first pk of the block of objects just stored whose observables
+    ``rows`` are — all of them on no warninglist, of the current versions. A stored
+    object from that pk on then carries a value only as one of its new members, so the
+    look-up of earlier carriers (SQLite) need not read those back."""
     members: dict[tuple[str, str], set[int]] = {}
     for pk, kind, value in rows:
         members.setdefault((kind, value), set()).add(pk)
-    return correlate_members(conn, members, config)
+    cfg = config or CorrelationConfig()
+    report = CorrelationReport()
+    if cfg.exclusions:
+        members = {k: pks for k, pks in members.items() if k[1] not in cfg.exclusions}
+    _add_members(conn, members, cfg, report, stored_from)
+    return report
 
 
 def _add_members(
@@ -203,15 +215,17 @@ def _add_members(
     new_members: dict[tuple[str, str], set[int]],
     cfg: CorrelationConfig,
     report: CorrelationReport,
+    stored_from: int | None = None,
 ) -> None:
-    """Add ``new_members`` (value -> new object pks) to the values, within the cap."""
+    """Add ``new_members`` (value -> new object pks) to the values, within the cap
+    (``stored_from``: see :func:`correlate_observables`)."""
     if not new_members:
         return
     c, cv = correlations, correlation_values
     known = _known_values(conn, new_members)
     fresh = [key for key in new_members if key not in known]
     if defers_singletons(conn):
-        carriers = _carriers(conn, fresh, new_members)
+        carriers = _carriers(conn, fresh, new_members, stored_from)
         new_members = {**new_members}
         shared = []
         for key in fresh:
@@ -267,7 +281,10 @@ def defers_singletons(conn: Connection) -> bool:
 
 
 def _carriers(
-    conn: Connection, keys: Sequence[tuple[str, str]], new_members: dict[tuple[str, str], set[int]]
+    conn: Connection,
+    keys: Sequence[tuple[str, str]],
+    new_members: dict[tuple[str, str], set[int]],
+    stored_from: int | None = None,
 ) -> dict[tuple[str, str], set[int]]:
     """Current objects stored before the new members that carry ``keys`` (values without
     rows): (type, value) -> pks. Not on a warninglist, as :func:`correlate` reads them.
@@ -276,9 +293,14 @@ def _carriers(
     transaction, so an object already correlated (left alone as a value's only carrier)
     has a smaller pk than any object correlated after it; an object stored but not yet
     correlated (its call comes next) has a larger one and is not taken early.
+
+    With ``stored_from`` the objects from that pk on are left out in the query: the
+    caller's new members' own observables, which otherwise all came back only to fail
+    the test below (~1 row an imported object; ~6% of a TAXII group import's time).
     """
     o, io = observables, intel_objects
     wanted = set(keys)
+    bound = () if stored_from is None else (o.c.object_pk < stored_from,)
     size = IN_LIST_CHUNK.get(conn.dialect.name, 1000)
     distinct = sorted({value for _kind, value in wanted})
     found: dict[tuple[str, str], set[int]] = {}
@@ -290,6 +312,7 @@ def _carriers(
                 in_values(o.c.value, distinct[start : start + size], conn.dialect.name),
                 o.c.warninglists.is_(None),
                 io.c.is_current.is_(True),
+                *bound,
             )
         ):
             key = (kind, value)

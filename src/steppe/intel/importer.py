@@ -134,7 +134,7 @@ def import_objects(
     group_ids = _check_audience(owner, marking)
     report = ImportReport(source=source, objects=len(objects))
     with conn.begin_nested():
-        found, techniques = _import(
+        found, techniques, first_pk = _import(
             conn,
             data,
             objects,
@@ -147,7 +147,9 @@ def import_objects(
             report,
             cfg,
         )
-        report.correlated = correlate_observables(conn, found, cfg.correlation).new_members
+        report.correlated = correlate_observables(
+            conn, found, cfg.correlation, stored_from=first_pk
+        ).new_members
         if techniques:
             ensure_attack_patterns(conn, trail, techniques)
         trail.record(
@@ -190,8 +192,9 @@ def _import(
     batch_size: int,
     report: ImportReport,
     cfg: IntelConfig,
-) -> tuple[list[tuple[int, str, str]], set[str]]:
-    """Check and write the objects; (pk, type, value) of what to correlate, techniques."""
+) -> tuple[list[tuple[int, str, str]], set[str], int]:
+    """Check and write the objects; (pk, type, value) of what to correlate, techniques,
+    and the first pk of the block the objects got."""
     # Take both id sequences' locks before anything else (on SQLite, the write lock,
     # before any read); the blocks are settled below, once the counts are known.
     first_pk = allocate_ids(conn, "intel_objects", 0).start
@@ -230,7 +233,7 @@ def _import(
     if builder.versions:  # some rows were superseded in the bundle: only current ones
         current = {pk for _modified, pk in builder.newest.values() if pk >= first_pk}
         found = [row for row in found if row[0] in current]
-    return found, builder.techniques
+    return found, builder.techniques, first_pk
 
 
 def _sha256(data: bytes) -> str:
