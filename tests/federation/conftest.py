@@ -30,6 +30,8 @@ from steppe.audit.trail import AuditTrail
 from steppe.settings import Settings
 from steppe.sharing import directory
 from steppe.sharing.model import OrgKind, Role
+from steppe.storage import migrate
+from steppe.storage.engine import make_engine
 
 USERS: dict[str, tuple[str, Role]] = {
     "root": ("Center", Role.ADMIN),
@@ -48,6 +50,27 @@ ORGS = {
     "Peer": (None, OrgKind.PEER),
 }
 TAXII_MEDIA = "application/taxii+json;version=2.1"
+
+
+def served_store(data_dir: Path) -> tuple[Engine, dict[str, str]]:
+    """A migrated SQLite store in ``data_dir`` for a ``steppe serve`` subprocess (the
+    tests that kill it): KZ-CERT with its analyst ana, and the TAXII headers of ana's
+    token."""
+    engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
+    migrate.upgrade(engine)
+    trail = AuditTrail(key=KEY, actor="test")
+    with engine.begin() as conn:
+        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
+        directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
+        token = directory.create_token(conn, trail, "ana").token
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": TAXII_MEDIA,
+        "Content-Type": TAXII_MEDIA,
+    }
+    return engine, headers
+
+
 UNLIMITED = {"api_rate_per_minute": 10**7, "api_rate_burst": 10**7}
 
 

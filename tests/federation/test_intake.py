@@ -19,17 +19,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from conftest import KEY
-from federation.conftest import TAXII_MEDIA, Coalition
+from federation.conftest import TAXII_MEDIA, Coalition, served_store
 from helpers import indicator
 from served import children_of, free_port, start_serve
-from steppe.audit.trail import AuditTrail
 from steppe.errors import Overloaded
 from steppe.federation.intake import Spooled, SpoolHeader, TaxiiIntake
 from steppe.federation.writing import fail_spooled, get_status, import_spooled
 from steppe.sharing import directory
-from steppe.sharing.model import Distribution, OrgKind, Role
-from steppe.storage import migrate
-from steppe.storage.engine import make_engine, writing
+from steppe.sharing.model import Distribution
+from steppe.storage.engine import writing
 from steppe.storage.schema import intel_objects, organisations, taxii_statuses
 
 ROOT = "/taxii2/steppe"
@@ -337,18 +335,7 @@ def test_a_post_to_a_full_intake_gets_429_with_retry_after(
 def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'steppe.db'}")
-    migrate.upgrade(engine)
-    trail = AuditTrail(key=KEY, actor="test")
-    with engine.begin() as conn:
-        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
-        directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
-        token = directory.create_token(conn, trail, "ana").token
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": TAXII_MEDIA,
-        "Content-Type": TAXII_MEDIA,
-    }
+    engine, headers = served_store(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}{ROOT}"
     acknowledged: dict[str, list[str]] = {}

@@ -18,17 +18,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from conftest import KEY
-from federation.conftest import TAXII_MEDIA, Coalition
+from federation.conftest import Coalition, served_store
 from helpers import indicator
 from served import children_of, free_port, start_serve
-from steppe.audit.trail import AuditTrail
 from steppe.federation.intake import SpoolHeader
 from steppe.federation.intake_process import IntakeProcess
 from steppe.federation.writing import get_status
 from steppe.sharing import directory
-from steppe.sharing.model import OrgKind, Role
-from steppe.storage import migrate
-from steppe.storage.engine import make_engine
 from steppe.storage.schema import intel_objects, taxii_statuses
 
 ROOT = "/taxii2/steppe"
@@ -135,18 +131,7 @@ def test_a_killed_child_is_replaced_and_nothing_goes_in_twice(
 def test_a_killed_server_s_child_ends_and_the_restart_imports_the_rest_once(
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'steppe.db'}")
-    migrate.upgrade(engine)
-    trail = AuditTrail(key=KEY, actor="test")
-    with engine.begin() as conn:
-        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
-        directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
-        token = directory.create_token(conn, trail, "ana").token
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": TAXII_MEDIA,
-        "Content-Type": TAXII_MEDIA,
-    }
+    engine, headers = served_store(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}{ROOT}"
     acknowledged: dict[str, list[str]] = {}

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import strategies as st
 
+from steppe.lake import EventLake
 from steppe.lake.partitions import list_partitions, parquet_files
 from steppe.lake.table import lake_schema
 from steppe.sharing.model import Actor, OrgKind, Role
@@ -24,6 +25,16 @@ def read_lake(root: Path) -> pa.Table:
     if not tables:
         return lake_schema().empty_table()
     return pa.concat_tables(tables)
+
+
+def fill(root: Path, events_per_org: dict[int, int], day: str = "2026-11-28") -> None:
+    """A lake at ``root`` holding ``events_per_org[org]`` events of each organisation,
+    numbered from 0, on ``day`` at 10:00."""
+    lake = EventLake(root)
+    lake.start(background=False)
+    for org, count in events_per_org.items():
+        lake.accept(org, [event(n, day) for n in range(count)])
+    lake.close()
 
 
 def event(n: int, day: str = "2026-11-28", **fields: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from lake.lakedata import event, worlds
+from lake.lakedata import event, fill, worlds
 from steppe.errors import Forbidden, InputError
 from steppe.lake import EventLake
 from steppe.lake.hunt import hunt, hunt_schema
@@ -200,11 +200,7 @@ def test_hunt_counts_equal_what_the_policy_allows(
 ) -> None:
     events_per_org, actors = world
     root = tmp_path_factory.mktemp("world")
-    lake = EventLake(root)
-    lake.start(background=False)
-    for org, count in events_per_org.items():
-        lake.accept(org, [event(n) for n in range(count)])
-    lake.close()
+    fill(root, events_per_org)
     for who in actors:
         expected = {
             org: n for org, n in events_per_org.items() if can_read_telemetry(who, org).allowed

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from lake.lakedata import event, worlds
+from lake.lakedata import event, fill, worlds
 from steppe.errors import Forbidden
 from steppe.lake import EventLake
 from steppe.lake.overview import telemetry_overview
@@ -83,11 +83,7 @@ def test_the_overview_holds_exactly_what_the_policy_allows(
 ) -> None:
     events_per_org, actors = world
     root = tmp_path_factory.mktemp("world")
-    lake = EventLake(root)
-    lake.start(background=False)
-    for org, count in events_per_org.items():
-        lake.accept(org, [event(n, **at("2026-11-28", "10:00:00")) for n in range(count)])
-    lake.close()
+    fill(root, events_per_org)
     for who in actors:
         expected = {
             org: n for org, n in events_per_org.items() if can_read_telemetry(who, org).allowed
