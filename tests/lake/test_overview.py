@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from lake.lakedata import event, fill, worlds
 from steppe.errors import Forbidden
 from steppe.lake import EventLake
+from steppe.lake import overview as overview_module
 from steppe.lake.overview import telemetry_overview
+from steppe.lake.partitions import delete_partition, list_partitions
 from steppe.sharing.model import Actor, OrgKind, Role
 from steppe.sharing.policy import can_read_telemetry
 
@@ -95,3 +97,29 @@ def test_the_overview_holds_exactly_what_the_policy_allows(
             assert not expected
             continue
         assert {o.organisation: o.events for o in overview.organisations} == expected, who
+
+
+def test_each_files_footer_is_read_once_and_gone_files_drop_out(
+    lake_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    real = overview_module.pq.read_metadata
+
+    def counted(path: Path) -> object:
+        reads.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(overview_module.pq, "read_metadata", counted)
+    first = telemetry_overview(STAFF, lake_root, today=TODAY, days=14)
+    again = telemetry_overview(STAFF, lake_root, today=TODAY, days=14)
+    assert first == again
+    assert len(reads) == len(set(reads)) <= 5  # the fixture's files, each at most once
+    fill(lake_root, {B: 2}, "2026-11-28")  # a new file: only it is read
+    before = len(reads)
+    after = telemetry_overview(STAFF, lake_root, today=TODAY, days=14)
+    assert len(reads) == before + 1
+    assert {o.organisation: o.events for o in after.organisations} == {A: 5, B: 6}
+    delete_partition(next(p for p in list_partitions(lake_root, [A]) if p.day == TODAY))
+    pruned = telemetry_overview(STAFF, lake_root, today=TODAY, days=14)
+    assert {o.organisation: o.events for o in pruned.organisations} == {A: 3, B: 6}
+    assert pruned.organisations[0].last_event == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)

@@ -16,6 +16,7 @@ allows (the center's staff).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -81,21 +82,26 @@ def telemetry_overview(
     for org, partitions in by_org.items():
         per_day = dict.fromkeys(window, 0)
         files = size = 0
+        newest: dict[date, datetime] = {}
         for partition in partitions:
             for path in parquet_files(partition):
-                try:
-                    size += path.stat().st_size
-                    if first <= partition.day <= today:
-                        per_day[partition.day] += pq.read_metadata(path).num_rows
-                except (OSError, ValueError):
+                footer = _footer(path)
+                if footer is None:
                     continue  # pruned or compacted meanwhile
+                rows, latest, length = footer
                 files += 1
+                size += length
+                if first <= partition.day <= today:
+                    per_day[partition.day] += rows
+                if latest is not None:
+                    newest[partition.day] = max(latest, newest.get(partition.day, latest))
         organisations.append(
             OrganisationTelemetry(
                 organisation=org,
                 per_day=tuple(per_day[day] for day in window),
                 events=sum(per_day.values()),
-                last_event=_last_event(partitions),
+                # the newest day's latest time: a day's events are of that day
+                last_event=newest[max(newest)] if newest else None,
                 days_held=len(partitions),
                 files=files,
                 bytes=size,
@@ -110,24 +116,42 @@ def telemetry_overview(
     return TelemetryOverview(window, tuple(organisations), health)
 
 
-def _last_event(partitions: list[Partition]) -> datetime | None:
-    """The latest ``@timestamp`` of the newest day with a readable file (footers only)."""
-    for partition in sorted(partitions, key=lambda p: p.day, reverse=True):
-        latest: datetime | None = None
-        for path in parquet_files(partition):
-            try:
-                metadata = pq.read_metadata(path)
-            except (OSError, ValueError):
-                continue
-            column = metadata.schema.to_arrow_schema().get_field_index("@timestamp")
-            for group in range(metadata.num_row_groups):
-                stats = metadata.row_group(group).column(column).statistics
-                if stats is None or not stats.has_min_max:
-                    continue
-                value = stats.max
-                if isinstance(value, datetime):
-                    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-                    latest = value if latest is None else max(latest, value)
-        if latest is not None:
-            return latest
-    return None
+#: What the footer of each Parquet file says: (rows, latest @timestamp, bytes) by path. A
+#: lake file's name is never reused for other rows (segments are named by their spool,
+#: a replay writes the same rows again, compactions and bulk loads take new names), so
+#: it is read once per process: the writer makes a file per organisation and second
+#: of traffic today, and reading every footer again took ~0.55 ms a file (2,000 files:
+#: 1.1 s a page).
+_FOOTERS: dict[str, tuple[int, datetime | None, int]] = {}
+_FOOTERS_LOCK = threading.Lock()
+#: Entries kept at most (the oldest half goes when full): ~100 bytes each.
+FOOTERS_KEPT = 500_000
+
+
+def _footer(path: Path) -> tuple[int, datetime | None, int] | None:
+    """Rows, latest ``@timestamp`` and size of a lake file (None: it is gone)."""
+    key = str(path)
+    with _FOOTERS_LOCK:
+        known = _FOOTERS.get(key)
+    if known is not None:
+        return known
+    try:
+        length = path.stat().st_size
+        metadata = pq.read_metadata(path)
+    except (OSError, ValueError):
+        return None
+    column = metadata.schema.to_arrow_schema().get_field_index("@timestamp")
+    latest: datetime | None = None
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max or not isinstance(stats.max, datetime):
+            continue
+        value = stats.max if stats.max.tzinfo else stats.max.replace(tzinfo=UTC)
+        latest = value if latest is None else max(latest, value)
+    found = (metadata.num_rows, latest, length)
+    with _FOOTERS_LOCK:
+        if len(_FOOTERS) >= FOOTERS_KEPT:
+            for stale in list(_FOOTERS)[: FOOTERS_KEPT // 2]:
+                del _FOOTERS[stale]
+        _FOOTERS[key] = found
+    return found
