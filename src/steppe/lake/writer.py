@@ -70,9 +70,9 @@ class PartitionFiles:
     partition.
 
     Each file is written under a hidden name in its partition's folder, or, with
-    ``staging``, in that folder outside the partitions (a bulk load's files stay open for
-    a long time, while a compaction may rename the day's folder away; they join their
-    folder only at :meth:`commit`, again if a compaction moved it meanwhile).
+    ``staging``, in the ``staging`` folder outside the partitions (a bulk load's files
+    stay open for a long time, while a compaction may rename the day's folder away; they
+    join their folder only at :meth:`publish`, again if a compaction moved it meanwhile).
     """
 
     def __init__(self, root: Path, segment_name: str, *, staging: Path | None = None) -> None:
