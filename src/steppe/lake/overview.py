@@ -23,13 +23,22 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from sqlalchemy import Connection
 
 from steppe.lake.hunt import readable_organisations
 from steppe.lake.partitions import Partition, list_partitions, parquet_files, spool_backlog
+from steppe.lake.retention import retention_overrides
+from steppe.settings import Settings
 from steppe.sharing.model import Actor
 from steppe.sharing.policy import can_see_lake_health, require_reader
 
-__all__ = ["LakeHealth", "OrganisationTelemetry", "TelemetryOverview", "telemetry_overview"]
+__all__ = [
+    "LakeHealth",
+    "OrganisationTelemetry",
+    "TelemetryOverview",
+    "served_overview",
+    "telemetry_overview",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,21 @@ _FOOTERS: dict[str, tuple[int, datetime | None, int]] = {}
 _FOOTERS_LOCK = threading.Lock()
 #: Entries kept at most (the oldest half goes when full): ~100 bytes each.
 FOOTERS_KEPT = 500_000
+
+
+def served_overview(
+    conn: Connection, settings: Settings, actor: Actor, *, today: date, days: int
+) -> TelemetryOverview:
+    """:func:`telemetry_overview` of the configured lake, with the retention the settings
+    and the database give (what the API and the web page show)."""
+    return telemetry_overview(
+        actor,
+        settings.resolved_lake_dir(),
+        today=today,
+        days=days,
+        default_retention=settings.lake_retention_days,
+        retention=retention_overrides(conn),
+    )
 
 
 def _footer(path: Path) -> tuple[int, datetime | None, int] | None:

@@ -24,8 +24,7 @@ from steppe.api.deps import ActorDep, ConnDep, require_role, services
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
 from steppe.ingest.telemetry.formats import parse_bytes_batched
 from steppe.ingest.telemetry.intake import IntakeReport, gunzip_limited
-from steppe.lake.overview import telemetry_overview
-from steppe.lake.retention import retention_overrides
+from steppe.lake.overview import served_overview
 from steppe.sharing import directory
 from steppe.sharing.model import READ_ROLES, Role
 
@@ -177,15 +176,9 @@ def stats(
     days: Annotated[int, Query(ge=1, le=90, description="Days in the window")] = 14,
 ) -> TelemetryStatsOut:
     require_role(actor, *READ_ROLES)
-    settings = services(request).settings
     names = {org.id: org.name for org in directory.list_organisations(conn)}
-    overview = telemetry_overview(
-        actor,
-        settings.resolved_lake_dir(),
-        today=datetime.now(UTC).date(),
-        days=days,
-        default_retention=settings.lake_retention_days,
-        retention=retention_overrides(conn),
+    overview = served_overview(
+        conn, services(request).settings, actor, today=datetime.now(UTC).date(), days=days
     )
     return TelemetryStatsOut(
         days=list(overview.days),

@@ -17,8 +17,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from steppe.api.deps import services
-from steppe.lake.overview import OrganisationTelemetry, TelemetryOverview, telemetry_overview
-from steppe.lake.retention import retention_overrides
+from steppe.lake.overview import OrganisationTelemetry, TelemetryOverview, served_overview
 from steppe.sharing import directory
 from steppe.web.charts import SERIES_CLASSES, stacked_bars
 from steppe.web.deps import PageSession, WebConn
@@ -39,15 +38,9 @@ def telemetry(
     session: PageSession,
     days: int = Query(14, ge=1, le=90),
 ) -> Response:
-    settings = services(request).settings
     now = datetime.now(UTC)
-    overview = telemetry_overview(
-        session.actor,
-        settings.resolved_lake_dir(),
-        today=now.date(),
-        days=days,
-        default_retention=settings.lake_retention_days,
-        retention=retention_overrides(conn),
+    overview = served_overview(
+        conn, services(request).settings, session.actor, today=now.date(), days=days
     )
     names = {org.id: org.name for org in directory.list_organisations(conn)}
     return render(request, "telemetry.html", session, **_context(overview, names, now, days))
