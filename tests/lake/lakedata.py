@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import strategies as st
 
+from steppe.errors import Forbidden
 from steppe.lake import EventLake
 from steppe.lake.partitions import list_partitions, parquet_files
 from steppe.lake.table import lake_schema
 from steppe.sharing.model import Actor, OrgKind, Role
+from steppe.sharing.policy import can_read_telemetry
 
 
 def read_lake(root: Path) -> pa.Table:
@@ -74,3 +77,23 @@ def worlds(draw: st.DrawFn) -> tuple[dict[int, int], list[Actor]]:
         for i, kind in enumerate(draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=4)))
     ]
     return {org: n for org, n in events.items() if n}, actors
+
+
+def assert_reads_follow_the_policy(
+    events_per_org: dict[int, int],
+    actors: list[Actor],
+    read: Callable[[Actor], dict[int, int]],
+) -> None:
+    """Each actor's ``read`` of the lake (events per organisation) is exactly what
+    ``can_read_telemetry`` allows; a refusal (Forbidden) only for those who may read none."""
+    for who in actors:
+        expected = {
+            org: n for org, n in events_per_org.items() if can_read_telemetry(who, org).allowed
+        }
+        try:
+            got = read(who)
+        except Forbidden:
+            assert not can_read_telemetry(who, who.org_id).allowed  # only sensors
+            assert not expected
+            continue
+        assert got == expected, who

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from lake.lakedata import event, fill, worlds
+from lake.lakedata import assert_reads_follow_the_policy, event, fill, worlds
 from steppe.errors import Forbidden
 from steppe.lake import EventLake
 from steppe.lake import overview as overview_module
 from steppe.lake.overview import telemetry_overview
 from steppe.lake.partitions import delete_partition, list_partitions
 from steppe.sharing.model import Actor, OrgKind, Role
-from steppe.sharing.policy import can_read_telemetry
 
 A, B, CENTER = 1, 2, 3
 TODAY = date(2026, 11, 28)
@@ -86,17 +85,14 @@ def test_the_overview_holds_exactly_what_the_policy_allows(
     events_per_org, actors = world
     root = tmp_path_factory.mktemp("world")
     fill(root, events_per_org)
-    for who in actors:
-        expected = {
-            org: n for org, n in events_per_org.items() if can_read_telemetry(who, org).allowed
-        }
-        try:
-            overview = telemetry_overview(who, root, today=TODAY, days=2)
-        except Forbidden:
-            assert not can_read_telemetry(who, who.org_id).allowed  # only sensors
-            assert not expected
-            continue
-        assert {o.organisation: o.events for o in overview.organisations} == expected, who
+    assert_reads_follow_the_policy(
+        events_per_org,
+        actors,
+        lambda who: {
+            o.organisation: o.events
+            for o in telemetry_overview(who, root, today=TODAY, days=2).organisations
+        },
+    )
 
 
 def test_each_files_footer_is_read_once_and_gone_files_drop_out(

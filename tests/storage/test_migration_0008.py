@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import Engine, insert, select
 
 from steppe.storage import migrate
-from steppe.storage.engine import make_engine
 from steppe.storage.schema import alert_events, alerts, organisations
 
 NOW = "2026-01-01T00:00:00.000000Z"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def bare_engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/old.db"
-    else:
-        url = request.getfixturevalue("pg_database")
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def test_alerts_of_0007_become_their_own_event_keys(bare_engine: Engine) -> None:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, insert, text
 
 from steppe.intel.provenance import sources_of_values
 from steppe.sharing.model import Actor, OrgKind, Role
 from steppe.storage import migrate
-from steppe.storage.engine import make_engine
 from steppe.storage.schema import feeds, intel_objects, observables, organisations
 
 T1 = "2026-11-01T00:00:00.000000Z"
 T2 = "2026-11-02T00:00:00.000000Z"
 T3 = "2026-11-03T00:00:00.000000Z"
 ADMIN = Actor(0, "root", 1, OrgKind.COORDINATOR, frozenset({Role.ADMIN}))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def bare_engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/old.db"
-    else:
-        url = request.getfixturevalue("pg_database")
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _version(conn: Connection, pk: int, value: str, confidence: int, until: str | None) -> None:
