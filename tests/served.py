@@ -16,8 +16,28 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine
 
-__all__ = ["children_of", "free_port", "start_serve"]
+from steppe.audit.trail import AuditTrail
+from steppe.sharing import directory
+from steppe.sharing.model import OrgKind, Role
+from steppe.storage import migrate
+from steppe.storage.engine import make_engine
+
+__all__ = ["children_of", "free_port", "member_store", "start_serve"]
+
+
+def member_store(data_dir: Path, key: str, user: str, role: Role) -> tuple[Engine, str, int]:
+    """A migrated SQLite store in ``data_dir`` for ``start_serve``: KZ-CERT and its user
+    ``user`` with ``role``; the engine, that user's API token and KZ-CERT's id."""
+    engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
+    migrate.upgrade(engine)
+    trail = AuditTrail(key=key, actor="test")
+    with engine.begin() as conn:
+        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
+        directory.add_user(conn, trail, user, org, frozenset({role}))
+        token = directory.create_token(conn, trail, user).token
+    return engine, token, org.id
 
 
 def children_of(pid: int) -> list[int]:

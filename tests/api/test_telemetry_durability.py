@@ -12,25 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import KEY
-from served import free_port, start_serve
-from steppe.audit.trail import AuditTrail
+from served import free_port, member_store, start_serve
 from steppe.lake import EventLake
-from steppe.sharing import directory
-from steppe.sharing.model import OrgKind, Role
-from steppe.storage import migrate
-from steppe.storage.engine import make_engine
+from steppe.sharing.model import Role
 
 
 def sensor_token(data_dir: Path) -> tuple[str, int]:
-    engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
-    migrate.upgrade(engine)
-    trail = AuditTrail(key=KEY, actor="test")
-    with engine.begin() as conn:
-        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
-        directory.add_user(conn, trail, "sensor.kz", org, frozenset({Role.SENSOR}))
-        token = directory.create_token(conn, trail, "sensor.kz").token
+    engine, token, org_id = member_store(data_dir, KEY, "sensor.kz", Role.SENSOR)
     engine.dispose()
-    return token, org.id
+    return token, org_id
 
 
 @pytest.mark.slow

@@ -19,19 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from conftest import KEY
+from helpers import indicator
+from served import member_store
 from steppe.api.app import create_app
 from steppe.audit.trail import AuditTrail
 from steppe.settings import Settings
 from steppe.sharing import directory
 from steppe.sharing.model import OrgKind, Role
-from steppe.storage import migrate
-from steppe.storage.engine import make_engine
 
 USERS: dict[str, tuple[str, Role]] = {
     "root": ("Center", Role.ADMIN),
@@ -56,19 +57,53 @@ def served_store(data_dir: Path) -> tuple[Engine, dict[str, str]]:
     """A migrated SQLite store in ``data_dir`` for a ``steppe serve`` subprocess (the
     tests that kill it): KZ-CERT with its analyst ana, and the TAXII headers of ana's
     token."""
-    engine = make_engine(f"sqlite:///{data_dir / 'steppe.db'}")
-    migrate.upgrade(engine)
-    trail = AuditTrail(key=KEY, actor="test")
-    with engine.begin() as conn:
-        org = directory.add_organisation(conn, trail, "KZ-CERT", "KZ", OrgKind.MEMBER)
-        directory.add_user(conn, trail, "ana", org, frozenset({Role.ANALYST}))
-        token = directory.create_token(conn, trail, "ana").token
+    engine, token, _ = member_store(data_dir, KEY, "ana", Role.ANALYST)
     headers = {
         "Authorization": f"Bearer {token}",
         "Accept": TAXII_MEDIA,
         "Content-Type": TAXII_MEDIA,
     }
     return engine, headers
+
+
+def post_envelopes(
+    client: httpx.Client, base: str, headers: dict[str, str], prefix: str, envelopes: int, size: int
+) -> dict[str, list[str]]:
+    """POST ``envelopes`` envelopes of ``size`` new indicators to the community collection
+    at ``base`` (a TAXII API root); each must be acknowledged (202). Status id → the ids
+    of the objects it acknowledged."""
+    acknowledged: dict[str, list[str]] = {}
+    for n in range(envelopes):
+        objects = [indicator(f"{prefix}{n}-{i}.example") for i in range(size)]
+        answer = client.post(
+            f"{base}/collections/community/objects/",
+            content=orjson.dumps({"objects": objects}),
+            headers=headers,
+        )
+        assert answer.status_code == 202, answer.text
+        acknowledged[answer.json()["id"]] = [o["id"] for o in objects]
+    return acknowledged
+
+
+def wait_imported(
+    client: httpx.Client,
+    base: str,
+    headers: dict[str, str],
+    acknowledged: dict[str, list[str]],
+    seconds: float = 120,
+) -> None:
+    """Wait until each status reads complete, then check it succeeded for exactly the
+    objects its POST acknowledged, in order."""
+    deadline = time.monotonic() + seconds
+    for status_id, ids in acknowledged.items():
+        while True:
+            status = client.get(f"{base}/status/{status_id}/", headers=headers).json()
+            if status["status"] == "complete":
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+        assert (status["success_count"], status["failure_count"]) == (len(ids), 0)
+        assert [s["id"] for s in status["successes"]] == ids
 
 
 UNLIMITED = {"api_rate_per_minute": 10**7, "api_rate_burst": 10**7}

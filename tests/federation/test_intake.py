@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from conftest import KEY
-from federation.conftest import TAXII_MEDIA, Coalition, served_store
+from federation.conftest import TAXII_MEDIA, Coalition, post_envelopes, served_store, wait_imported
 from helpers import indicator
 from served import children_of, free_port, start_serve
 from steppe.errors import Overloaded
@@ -338,19 +338,10 @@ def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
     engine, headers = served_store(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}{ROOT}"
-    acknowledged: dict[str, list[str]] = {}
     proc = start_serve(tmp_path, port, KEY)
     try:
         with httpx.Client(timeout=30) as client:
-            for n in range(20):
-                objects = [indicator(f"k{n}-{i}.example") for i in range(200)]
-                answer = client.post(
-                    f"{base}/collections/community/objects/",
-                    content=orjson.dumps({"objects": objects}),
-                    headers=headers,
-                )
-                assert answer.status_code == 202, answer.text
-                acknowledged[answer.json()["id"]] = [o["id"] for o in objects]
+            acknowledged = post_envelopes(client, base, headers, "k", 20, 200)
     finally:
         # The whole service at once, as a power cut or the OOM killer of its cgroup would:
         # the server and the child that imports (test_intake_process.py kills the server
@@ -366,16 +357,7 @@ def test_envelopes_acknowledged_before_sigkill_are_imported_by_the_restart(
     proc = start_serve(tmp_path, port, KEY)
     try:
         with httpx.Client(timeout=30) as client:
-            deadline = time.monotonic() + 120
-            for status_id, ids in acknowledged.items():
-                while True:
-                    status = client.get(f"{base}/status/{status_id}/", headers=headers).json()
-                    if status["status"] == "complete":
-                        break
-                    assert time.monotonic() < deadline, status
-                    time.sleep(0.05)
-                assert (status["success_count"], status["failure_count"]) == (len(ids), 0)
-                assert [s["id"] for s in status["successes"]] == ids
+            wait_imported(client, base, headers, acknowledged)
         importing = children_of(proc.pid)  # `steppe serve` imports in a child process
         assert len(importing) == 1
     finally:

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from conftest import KEY
-from federation.conftest import Coalition, served_store
+from federation.conftest import Coalition, post_envelopes, served_store, wait_imported
 from helpers import indicator
 from served import children_of, free_port, start_serve
 from steppe.federation.intake import SpoolHeader
@@ -134,22 +134,13 @@ def test_a_killed_server_s_child_ends_and_the_restart_imports_the_rest_once(
     engine, headers = served_store(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}{ROOT}"
-    acknowledged: dict[str, list[str]] = {}
     proc = start_serve(tmp_path, port, KEY)
     try:
         _wait_until(lambda: len(children_of(proc.pid)) == 1, 30)
         (child,) = children_of(proc.pid)
         os.kill(child, signal.SIGSTOP)  # the import waits: every envelope stays spooled
         with httpx.Client(timeout=30) as client:
-            for n in range(6):
-                objects = [indicator(f"s{n}-{i}.example") for i in range(100)]
-                answer = client.post(
-                    f"{base}/collections/community/objects/",
-                    content=orjson.dumps({"objects": objects}),
-                    headers=headers,
-                )
-                assert answer.status_code == 202, answer.text
-                acknowledged[answer.json()["id"]] = [o["id"] for o in objects]
+            acknowledged = post_envelopes(client, base, headers, "s", 6, 100)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -160,16 +151,7 @@ def test_a_killed_server_s_child_ends_and_the_restart_imports_the_rest_once(
     proc = start_serve(tmp_path, port, KEY)
     try:
         with httpx.Client(timeout=30) as client:
-            for status_id, ids in acknowledged.items():
-
-                def complete(sid: str = status_id) -> bool:
-                    answer = client.get(f"{base}/status/{sid}/", headers=headers).json()
-                    return bool(answer["status"] == "complete")
-
-                _wait_until(complete, 120)
-                status = client.get(f"{base}/status/{status_id}/", headers=headers).json()
-                assert (status["success_count"], status["failure_count"]) == (len(ids), 0)
-                assert [s["id"] for s in status["successes"]] == ids
+            wait_imported(client, base, headers, acknowledged)
         (second,) = children_of(proc.pid)
     finally:
         # Ctrl-C in a terminal: SIGINT to the whole process group. The child ignores it;
