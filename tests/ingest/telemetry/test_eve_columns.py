@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,23 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(eve_columns, "now", lambda: INGESTED)
 
 
-@pytest.fixture(autouse=True, params=["compiled", "msgspec"])
+#: Whether :func:`columnar` hands the bytes over whole (as for an HTTP body) or as a
+#: stream only; set by the ``decoder`` fixture.
+WHOLE = False
+
+
+@pytest.fixture(autouse=True, params=["compiled", "body", "msgspec"])
 def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test twice: with the compiled decoder in front, and with the Python path
-    alone (as where the extension is not built)."""
+    """Every test three times: with the compiled decoder in front, reading lines from a
+    stream or cutting an in-memory body itself, and with the Python path alone (as
+    where the extension is not built)."""
     if request.param == "msgspec":
         monkeypatch.setattr(eve_columns, "_decode_compiled", None)
+        monkeypatch.setattr(eve_columns, "_decode_block", None)
     else:
         assert eve_columns._decode_compiled is not None, "the compiled EVE decoder was not built"
+        assert eve_columns._decode_block is not None
+    monkeypatch.setattr(sys.modules[__name__], "WHOLE", request.param == "body")
     return str(request.param)
 
 
@@ -56,7 +66,7 @@ def reference(data: bytes) -> tuple[pa.Table, list[str]]:
 
 def columnar(data: bytes) -> tuple[pa.Table, list[str]]:
     tables, problems = [], []
-    for item in parse_eve_columns(io.BytesIO(data), "eve.json"):
+    for item in parse_eve_columns(io.BytesIO(data), "eve.json", whole=data if WHOLE else None):
         if isinstance(item, ParseProblem):
             problems.append(str(item))
         elif isinstance(item, EventBatch):
@@ -277,9 +287,16 @@ lines = st.one_of(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(lines, min_size=1, max_size=12))
-def test_generated_eve_lines_give_the_same_rows_and_problems(chunk: list[bytes]) -> None:
-    assert_same(b"\n".join(chunk) + b"\n")
+@given(st.lists(lines, min_size=1, max_size=12), st.sampled_from([b"\n", b"", b"\n\n"]))
+def test_generated_eve_lines_give_the_same_rows_and_problems(
+    chunk: list[bytes], end: bytes
+) -> None:
+    assert_same(b"\n".join(chunk) + end)
+
+
+def test_carriage_returns_and_blank_lines_are_read_as_the_per_event_path_reads_them() -> None:
+    event = orjson.dumps({"event_type": "dns", "dns": {"rrname": "a.example"}})
+    assert_same(event + b"\r\n" + event + b"\n\n" + event + b"\r" + event + b"\n" + event)
 
 
 @settings(
@@ -303,6 +320,7 @@ def test_a_failure_of_the_columnar_code_falls_back_to_the_per_event_path(
     data = b"".join(orjson.dumps(r) + b"\n" for r in orjson.loads(SAMPLES[0].read_bytes()))
     expected = columnar(data)
     monkeypatch.setattr(eve_columns, "_decode_compiled", None)
+    monkeypatch.setattr(eve_columns, "_decode_block", None)
     monkeypatch.setattr(eve_columns, "_columns", broken)
     seen = fallbacks(monkeypatch)
     got = columnar(data)
@@ -438,6 +456,34 @@ def test_the_compiled_decoder_takes_well_formed_lines_as_the_python_path_reads_t
     assert problems == [] and rows == list(range(len(chunk)))
     taken = [index for index in rows if index not in rejected]
     assert compiled.equals(python.take(pa.array(taken, pa.int64())))
+
+
+@needs_compiled
+@pytest.mark.parametrize("fails_at", [0, 1])
+def test_a_failure_of_the_block_decoder_reads_the_rest_of_the_body_line_by_line(
+    monkeypatch: pytest.MonkeyPatch, decoder: str, fails_at: int
+) -> None:
+    if decoder != "body":
+        pytest.skip("the block decoder reads bodies in memory only")
+    real = eve_columns._decode_block
+    assert real is not None
+    calls = 0
+
+    def fails_once(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == fails_at + 1:
+            raise MemoryError("EVE columns past 2 GiB or out of memory")
+        return real(*args)
+
+    good = [orjson.dumps(r) for r in orjson.loads(SAMPLES[0].read_bytes())]
+    data = b"\n".join([*good[:3], b"not json", *good[3:6], b"[]", *good[6:]]) + b"\n"
+    expected = columnar(data)
+    monkeypatch.setattr(eve_columns, "CHUNK_LINES", 4)
+    monkeypatch.setattr(eve_columns, "_decode_block", fails_once)
+    got = columnar(data)
+    assert got[1] == expected[1] and got[0].equals(expected[0])
+    assert calls == fails_at + 1
 
 
 @needs_compiled

@@ -348,6 +348,105 @@ bytes_of(const void *p, size_t n)
     return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
 }
 
+/* ---- the entry points --------------------------------------------------------------- */
+
+/* A line of the input, its newline left out; n < 0 for a line without one (not taken). */
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Span;
+
+/* What one call builds: the columns of the taken lines, their times, which were taken. */
+typedef struct {
+    Column cols[N_COLUMNS];
+    int ready;
+    int64_t *stamps;
+    uint8_t *taken;
+    Py_ssize_t rows;
+} Build;
+
+static int
+build_init(Build *b, Py_ssize_t count)
+{
+    b->rows = 0;
+    b->stamps = malloc(sizeof(int64_t) * ((size_t)count + 1));
+    b->taken = malloc((size_t)count + 1);
+    for (b->ready = 0; b->ready < N_COLUMNS; b->ready++)
+        if (!column_init(&b->cols[b->ready], b->ready, count))
+            break;
+    return b->stamps && b->taken && b->ready == N_COLUMNS;
+}
+
+static void
+build_free(Build *b)
+{
+    for (int k = 0; k < b->ready; k++)
+        column_free(&b->cols[k]);
+    free(b->stamps);
+    free(b->taken);
+}
+
+/* Decode every span into the columns: C data only, so callers run it without the GIL.
+ * 0 when a column is full (past 2 GiB) or memory ran out. */
+static int
+build_rows(Build *b, const Span *spans, Py_ssize_t count, int64_t ingested)
+{
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Line line;
+        int64_t stamp = ingested;
+        b->taken[i] = spans[i].n >= 0 && evecolumns_read_line(spans[i].p, spans[i].n, &line, &stamp);
+        if (b->taken[i]) {
+            if (!append(b->cols, &line, spans[i].p, spans[i].n))
+                return 0;
+            b->stamps[b->rows++] = stamp;
+        }
+    }
+    return 1;
+}
+
+/* [(name, validity, offsets, null count, data)] and the @timestamp int64s, new
+ * references; 0 on error. */
+static int
+build_output(Build *b, PyObject **out_columns, PyObject **out_stamps)
+{
+    PyObject *columns = PyList_New(N_COLUMNS);
+    if (!columns)
+        return 0;
+    Py_ssize_t rows = b->rows;
+    for (int k = 0; k < N_COLUMNS; k++) {
+        Column *c = &b->cols[k];
+        PyObject *valid = c->nulls ? bytes_of(c->valid, (size_t)rows / 8 + 1) : Py_NewRef(Py_None);
+        PyObject *entry;
+        if (c->is_int)
+            entry = Py_BuildValue("(sNOnN)", c->name, valid, Py_None, c->nulls,
+                                  bytes_of(c->values, sizeof(int64_t) * (size_t)rows));
+        else
+            entry = Py_BuildValue("(sNNnN)", c->name, valid,
+                                  bytes_of(c->offsets, sizeof(int32_t) * ((size_t)rows + 1)),
+                                  c->nulls, bytes_of(c->data, c->len));
+        if (!entry) {
+            Py_DECREF(columns);
+            return 0;
+        }
+        PyList_SET_ITEM(columns, k, entry);
+    }
+    *out_stamps = bytes_of(b->stamps, sizeof(int64_t) * (size_t)rows);
+    if (!*out_stamps) {
+        Py_DECREF(columns);
+        return 0;
+    }
+    *out_columns = columns;
+    return 1;
+}
+
+static int
+full_or_no_memory(int built)
+{
+    if (!built)
+        PyErr_SetString(PyExc_MemoryError, "EVE columns past 2 GiB or out of memory");
+    return !built;
+}
+
 static PyObject *
 decode(PyObject *module, PyObject *args)
 {
@@ -360,49 +459,34 @@ decode(PyObject *module, PyObject *args)
     if (!held)
         return NULL;
     Py_ssize_t count = PyTuple_GET_SIZE(held);
-    Column cols[N_COLUMNS];
-    int64_t *stamps = malloc(sizeof(int64_t) * ((size_t)count + 1));
-    uint8_t *taken = malloc((size_t)count + 1);
+    Build b;
+    Span *spans = malloc(sizeof(Span) * ((size_t)count + 1));
     PyObject *rejected = PyList_New(0), *result = NULL;
-    int ready = 0;
-    for (; ready < N_COLUMNS; ready++)
-        if (!column_init(&cols[ready], ready, count))
-            break;
-    if (!stamps || !taken || !rejected || ready < N_COLUMNS) {
+    if (!build_init(&b, count) || !spans || !rejected) {
         if (rejected)
             PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (!PyBytes_Check(PyTuple_GET_ITEM(held, i))) {
+        PyObject *item = PyTuple_GET_ITEM(held, i);
+        if (!PyBytes_Check(item)) {
             PyErr_SetString(PyExc_TypeError, "lines must be bytes");
             goto done;
         }
+        Py_ssize_t n = PyBytes_GET_SIZE(item);
+        spans[i].p = PyBytes_AS_STRING(item);
+        spans[i].n = n > 0 && spans[i].p[n - 1] == '\n' ? n - 1 : -1;
     }
-    Py_ssize_t rows = 0;
-    int full = 0;
+    int ok;
     /* Only C data from here to the end of the loop: other threads (the spool's writer,
      * the Parquet writer) run meanwhile. */
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < count && !full; i++) {
-        PyObject *item = PyTuple_GET_ITEM(held, i);
-        const char *p = PyBytes_AS_STRING(item);
-        Py_ssize_t n = PyBytes_GET_SIZE(item);
-        Line line;
-        int64_t stamp = ingested;
-        taken[i] = n > 0 && p[n - 1] == '\n' && evecolumns_read_line(p, n - 1, &line, &stamp);
-        if (taken[i]) {
-            full = !append(cols, &line, p, n - 1);
-            stamps[rows++] = stamp;
-        }
-    }
+    ok = build_rows(&b, spans, count, ingested);
     Py_END_ALLOW_THREADS
-    if (full) {
-        PyErr_SetString(PyExc_MemoryError, "EVE columns past 2 GiB or out of memory");
+    if (full_or_no_memory(ok))
         goto done;
-    }
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (taken[i])
+        if (b.taken[i])
             continue;
         PyObject *index = PyLong_FromSsize_t(i);
         if (!index || PyList_Append(rejected, index) < 0) {
@@ -411,35 +495,89 @@ decode(PyObject *module, PyObject *args)
         }
         Py_DECREF(index);
     }
-    PyObject *columns = PyList_New(N_COLUMNS);
-    if (!columns)
-        goto done;
-    for (int k = 0; k < N_COLUMNS; k++) {
-        Column *c = &cols[k];
-        PyObject *valid = c->nulls ? bytes_of(c->valid, (size_t)rows / 8 + 1) : Py_NewRef(Py_None);
-        PyObject *entry;
-        if (c->is_int)
-            entry = Py_BuildValue("(sNOnN)", c->name, valid, Py_None, c->nulls,
-                                  bytes_of(c->values, sizeof(int64_t) * (size_t)rows));
-        else
-            entry = Py_BuildValue("(sNNnN)", c->name, valid,
-                                  bytes_of(c->offsets, sizeof(int32_t) * ((size_t)rows + 1)),
-                                  c->nulls, bytes_of(c->data, c->len));
-        if (!entry) {
-            Py_DECREF(columns);
-            goto done;
-        }
-        PyList_SET_ITEM(columns, k, entry);
-    }
-    result = Py_BuildValue("(NnNN)", Py_NewRef(rejected), rows, columns,
-                           bytes_of(stamps, sizeof(int64_t) * (size_t)rows));
+    PyObject *columns, *stamps;
+    if (build_output(&b, &columns, &stamps))
+        result = Py_BuildValue("(OnNN)", rejected, b.rows, columns, stamps);
 done:
-    for (int k = 0; k < ready; k++)
-        column_free(&cols[k]);
-    free(stamps);
-    free(taken);
+    build_free(&b);
+    free(spans);
     Py_XDECREF(rejected);
     Py_DECREF(held);
+    return result;
+}
+
+/* The lines of data[start:] up to max_lines of them, cut at '\n' (the last may lack
+ * one). Without the GIL: the caller holds the buffer. */
+static Py_ssize_t
+cut_lines(const char *data, Py_ssize_t size, Py_ssize_t start, Py_ssize_t max_lines, Span *spans,
+          Py_ssize_t *next)
+{
+    Py_ssize_t count = 0, at = start;
+    while (count < max_lines && at < size) {
+        const char *newline = memchr(data + at, '\n', (size_t)(size - at));
+        Py_ssize_t end = newline ? newline - data : size;
+        spans[count].p = data + at;
+        spans[count].n = end - at;
+        count++;
+        at = newline ? end + 1 : size;
+    }
+    *next = at;
+    return count;
+}
+
+static PyObject *
+decode_block(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start, max_lines;
+    long long ingested;
+    if (!PyArg_ParseTuple(args, "y*nnL", &view, &start, &max_lines, &ingested))
+        return NULL;
+    Build b;
+    b.ready = 0;
+    b.stamps = NULL;
+    b.taken = NULL;
+    Span *spans = NULL;
+    PyObject *rejected = NULL, *result = NULL;
+    if (start < 0 || start > view.len || max_lines < 1) {
+        PyErr_SetString(PyExc_ValueError, "start must lie in the data, max_lines be positive");
+        goto done;
+    }
+    Py_ssize_t most = max_lines < view.len - start + 1 ? max_lines : view.len - start + 1;
+    spans = malloc(sizeof(Span) * ((size_t)most + 1));
+    rejected = PyList_New(0);
+    if (!spans || !rejected || !build_init(&b, most)) {
+        if (rejected)
+            PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t count, next;
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    count = cut_lines(view.buf, view.len, start, most, spans, &next);
+    ok = build_rows(&b, spans, count, ingested);
+    Py_END_ALLOW_THREADS
+    if (full_or_no_memory(ok))
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (b.taken[i])
+            continue;
+        Py_ssize_t from = spans[i].p - (const char *)view.buf;
+        PyObject *line = Py_BuildValue("(nnn)", i, from, from + spans[i].n);
+        if (!line || PyList_Append(rejected, line) < 0) {
+            Py_XDECREF(line);
+            goto done;
+        }
+        Py_DECREF(line);
+    }
+    PyObject *columns, *stamps;
+    if (build_output(&b, &columns, &stamps))
+        result = Py_BuildValue("(OnNNnn)", rejected, b.rows, columns, stamps, count, next);
+done:
+    build_free(&b);
+    free(spans);
+    Py_XDECREF(rejected);
+    PyBuffer_Release(&view);
     return result;
 }
 
@@ -448,6 +586,11 @@ static PyMethodDef methods[] = {
      "decode(lines, ingested) -> (rejected indices, rows, [(name, validity, offsets, "
      "null count, data)], @timestamp int64s): the lake columns of the lines this path "
      "accepts; ingested (us since 1970) is the time of lines without one."},
+    {"decode_block", decode_block, METH_VARARGS,
+     "decode_block(data, start, max_lines, ingested) -> ([(index, start, end) of each "
+     "line not taken], rows, columns, @timestamp int64s as decode gives them, lines "
+     "read, offset of the next line): up to max_lines lines of data from byte start, "
+     "cut at newlines without a bytes object a line (an HTTP body already in memory)."},
     {NULL, NULL, 0, NULL},
 };
 

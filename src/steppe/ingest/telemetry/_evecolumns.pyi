@@ -1,3 +1,6 @@
 Column = tuple[str, bytes | None, bytes | None, int, bytes]
 
 def decode(lines: list[bytes], ingested: int, /) -> tuple[list[int], int, list[Column], bytes]: ...
+def decode_block(
+    data: bytes, start: int, max_lines: int, ingested: int, /
+) -> tuple[list[tuple[int, int, int]], int, list[Column], bytes, int, int]: ...

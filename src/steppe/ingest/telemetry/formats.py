@@ -160,8 +160,14 @@ def parse_stream_batched(
 
 
 def _parse_stream(
-    stream: IO[bytes], fmt: str, source: str, mapping: FieldMapping | None, batched: bool
+    stream: IO[bytes],
+    fmt: str,
+    source: str,
+    mapping: FieldMapping | None,
+    batched: bool,
+    whole: bytes | None = None,
 ) -> Iterator[BatchedItem]:
+    """``whole``: all of ``stream``'s bytes, when they are in memory (not gzip)."""
     try:
         head, stream = peek(stream, _HEAD)
     except (OSError, EOFError, zlib.error) as exc:
@@ -185,7 +191,7 @@ def _parse_stream(
         yield from parse_evtx(io.BytesIO(stream.read()), source)
         return
     if fmt == "eve" and batched:
-        yield from parse_eve_columns(stream, source)
+        yield from parse_eve_columns(stream, source, whole=whole)
         return
     yield from _parser(fmt, mapping)(stream, source)
 
@@ -209,8 +215,11 @@ def parse_bytes(
 def parse_bytes_batched(
     data: bytes, fmt: str, source: str, mapping: FieldMapping | None = None
 ) -> Iterator[BatchedItem]:
-    """:func:`parse_bytes` with EVE JSON lines as :class:`EventBatch` es."""
-    return parse_stream_batched(io.BytesIO(data), fmt, source, mapping)
+    """:func:`parse_bytes` with EVE JSON lines as :class:`EventBatch` es (cut into lines
+    by the compiled decoder, the body being in memory already)."""
+    _check(fmt)
+    stream = io.BytesIO(data)
+    return _stamped(_parse_stream(stream, fmt, source, mapping, True, data))
 
 
 def read_path(
