@@ -105,6 +105,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest time accepted telemetry waits before it is written to Parquet.",
     )
+    lake_writer_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description=(
+            "Niceness added to the thread that writes accepted telemetry to Parquet, so that "
+            "requests being acknowledged come first (Linux; 0: same priority)."
+        ),
+    )
     lake_segment_bytes: int = Field(
         default=16 * 1024 * 1024,
         gt=0,

@@ -21,6 +21,7 @@ from steppe.lake import EventLake
 from steppe.lake.spool import Segment, segment_files
 from steppe.lake.table import TIMESTAMP, lake_schema
 from steppe.lake.writer import write_segment
+from steppe.settings import Settings
 
 
 def numbers(root: Path) -> Counter[int]:
@@ -332,3 +333,35 @@ def test_values_json_cannot_carry_in_raw_are_kept_as_text(tmp_path: Path) -> Non
     raw = orjson.loads(row["raw"])
     assert raw["big"] == str(2**70) and raw["tags"] == ["x"] and raw["nan"] is None
     assert raw["@steppe.fields"] == {"extra_field": "leftover"}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own niceness is Linux's")
+@pytest.mark.parametrize("nice", [0, 4])
+def test_the_flusher_runs_at_the_niceness_it_is_given(tmp_path: Path, nice: int) -> None:
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    lake = EventLake(tmp_path, flush_seconds=0.05, writer_nice=nice)
+    lake.start()
+    try:
+        flusher = lake._thread
+        assert flusher is not None and flusher.native_id is not None
+        deadline = time.monotonic() + 5
+        while (
+            os.getpriority(os.PRIO_PROCESS, flusher.native_id) != min(19, base + nice)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
+        assert os.getpriority(os.PRIO_PROCESS, flusher.native_id) == min(19, base + nice)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the process's own is unchanged
+        lake.accept(3, [event(1)])
+        deadline = time.monotonic() + 5
+        while lake.stats().written_events < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert lake.stats().written_events == 1
+    finally:
+        lake.close()
+
+
+def test_the_settings_give_the_flusher_its_niceness(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, lake_writer_nice=7)
+    assert EventLake.from_settings(settings).writer_nice == 7
+    assert Settings(data_dir=tmp_path).lake_writer_nice == 10
