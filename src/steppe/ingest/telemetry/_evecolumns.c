@@ -447,6 +447,31 @@ full_or_no_memory(int built)
     return !built;
 }
 
+/* Append to ``rejected`` each line not taken: its index, or with ``base`` (the block
+ * the spans lie in) (index, start, end) of its bytes. 0 on error. */
+static int
+note_rejected(PyObject *rejected, const Build *b, const Span *spans, Py_ssize_t count,
+              const void *base)
+{
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (b->taken[i])
+            continue;
+        PyObject *entry;
+        if (base == NULL)
+            entry = PyLong_FromSsize_t(i);
+        else {
+            Py_ssize_t from = spans[i].p - (const char *)base;
+            entry = Py_BuildValue("(nnn)", i, from, from + spans[i].n);
+        }
+        if (!entry || PyList_Append(rejected, entry) < 0) {
+            Py_XDECREF(entry);
+            return 0;
+        }
+        Py_DECREF(entry);
+    }
+    return 1;
+}
+
 static PyObject *
 decode(PyObject *module, PyObject *args)
 {
@@ -485,16 +510,8 @@ decode(PyObject *module, PyObject *args)
     Py_END_ALLOW_THREADS
     if (full_or_no_memory(ok))
         goto done;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        if (b.taken[i])
-            continue;
-        PyObject *index = PyLong_FromSsize_t(i);
-        if (!index || PyList_Append(rejected, index) < 0) {
-            Py_XDECREF(index);
-            goto done;
-        }
-        Py_DECREF(index);
-    }
+    if (!note_rejected(rejected, &b, spans, count, NULL))
+        goto done;
     PyObject *columns, *stamps;
     if (build_output(&b, &columns, &stamps))
         result = Py_BuildValue("(OnNN)", rejected, b.rows, columns, stamps);
@@ -559,17 +576,8 @@ decode_block(PyObject *module, PyObject *args)
     Py_END_ALLOW_THREADS
     if (full_or_no_memory(ok))
         goto done;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        if (b.taken[i])
-            continue;
-        Py_ssize_t from = spans[i].p - (const char *)view.buf;
-        PyObject *line = Py_BuildValue("(nnn)", i, from, from + spans[i].n);
-        if (!line || PyList_Append(rejected, line) < 0) {
-            Py_XDECREF(line);
-            goto done;
-        }
-        Py_DECREF(line);
-    }
+    if (!note_rejected(rejected, &b, spans, count, view.buf))
+        goto done;
     PyObject *columns, *stamps;
     if (build_output(&b, &columns, &stamps))
         result = Py_BuildValue("(OnNNnn)", rejected, b.rows, columns, stamps, count, next);
