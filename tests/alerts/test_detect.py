@@ -159,7 +159,10 @@ def test_detect_lake_matches_column_slices_since_the_cutoff_for_each_member(
     assert all(orjson.loads(event)["raw"] for *_, event in found)  # the whole event
 
 
-def test_the_stream_matches_eve_batches_sent_as_arrow(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("handed", ["as an Arrow record", "as rows, the body spooled"])
+def test_the_stream_matches_eve_batches_sent_as_arrow(
+    world: World, tmp_path: Path, handed: str
+) -> None:
     now = timestamps.now()
     fresh = indicator("fresh.example", created=now, modified=now, valid_from=now, confidence=80)
     world.load("kz", fresh)
@@ -176,7 +179,11 @@ def test_the_stream_matches_eve_batches_sent_as_arrow(world: World, tmp_path: Pa
         with EventLake(tmp_path / "lake") as lake:
             intake = TelemetryIntake(lake, broker)
             body = b"".join(orjson.dumps(line) + b"\n" for line in lines)
-            report = intake.ingest_body(kg, parse_bytes_batched(body, "eve", "body"))
+            report = intake.ingest_body(
+                kg,
+                parse_bytes_batched(body, "eve", "body"),
+                body=body if handed.startswith("as rows") else None,
+            )
             broker.drain()
     finally:
         detector.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
@@ -14,9 +15,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from lake.lakedata import event, read_lake
+from steppe.ingest.telemetry.eve_columns import EventBatch, observed, parse_eve_columns
 from steppe.lake import EventLake
-from steppe.lake.batches import ARROW_MARK, ARROW_MIN_EVENTS, BadRecord, decode, encode
-from steppe.lake.table import LEFTOVER_KEY, lake_schema
+from steppe.lake.batches import (
+    ARROW_MARK,
+    ARROW_MIN_EVENTS,
+    BadRecord,
+    body_record,
+    decode,
+    encode,
+)
+from steppe.lake.table import LEFTOVER_KEY, lake_schema, with_organisation
 
 ACCEPTED = "2026-11-28T12:00:00.000000Z"
 
@@ -129,3 +138,45 @@ def test_large_batches_reach_every_partition_once_and_in_time_order(tmp_path: Pa
         assert set(table.column("organisation").to_pylist()) == {org}
         assert {s.date().isoformat() for s in stamps} == {path.parent.name.split("=")[1]}
     lake.close()
+
+
+EVE_LINES = [
+    b'{"timestamp":"2026-11-28T10:00:00.000000+0000","event_type":"dns","src_ip":"10.0.0.1",'
+    b'"dest_ip":"10.0.0.53","dns":{"rrname":"a.example","rrtype":"A"}}',
+    b'{"event_type":"flow","src_ip":"10.0.0.2","dest_port":443,"proto":"TCP"}',  # no time
+    b'{"timestamp":"2026-11-27T23:59:59.000000Z","event_type":"http","host":"sensor-2",'
+    b'"http":{"hostname":"b.example","url":"/x"}}',
+    b"not json",
+    b'{"timestamp": "2026-11-28T10:00:01.5+01:00", "event_type": "tls", "tls": {"sni": "c"}}',
+    b"",
+    b'{"event_type":"alert","alert":{"signature_id":7,"signature":"S \\u00e9"}}',
+]
+
+
+@pytest.mark.parametrize("observer", [None, "sensor.kz"])
+@pytest.mark.parametrize("end", [b"\n", b""])
+def test_a_body_record_decodes_to_the_rows_the_request_had(
+    observer: str | None, end: bytes
+) -> None:
+    body = b"\n".join(EVE_LINES) + end
+    ingested = "2026-11-28T12:34:56.123456Z"
+    items = list(parse_eve_columns(io.BytesIO(body), "request body", whole=body, ingested=ingested))
+    table = pa.concat_tables(
+        [observed(item, observer).table for item in items if isinstance(item, EventBatch)]
+    )
+    assert table.num_rows == 5  # the line that is no JSON is a problem; the blank one no event
+    head, kept = body_record(3, ACCEPTED, ingested, observer, body)
+    assert kept is body  # spooled as it came
+    decoded = decode(head + kept)
+    assert decoded.equals(with_organisation(table, 3, ACCEPTED))
+    assert decoded.column("organisation").to_pylist() == [3] * 5
+    assert decoded.column("observer.name").to_pylist()[2] == "sensor-2"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"EVB1", b"EVB1\x05\x00\x00\x00{bad}", b"EVB1\x02\x00\x00\x00{}", b"EVB1\xff\x00\x00\x00"],
+)
+def test_a_body_record_with_an_unreadable_header_is_refused(head: bytes) -> None:
+    with pytest.raises(BadRecord):
+        decode(head + b'{"event_type":"dns"}\n')

@@ -145,3 +145,12 @@ def test_records_survive_short_writes_and_views(
         spool.append(payload, max_backlog=BIG)
     (segment,) = spool.seal()
     assert list(read_segment(segment.path)) == [bytes(p) for p in payloads]
+
+
+def test_a_record_in_parts_reads_back_as_one_payload(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", segment_bytes=BIG)
+    spool.append(b"head|", memoryview(b"body"), b"", b"|tail", max_backlog=BIG)
+    spool.append(b"whole", max_backlog=BIG)
+    (segment,) = spool.seal()
+    assert list(read_segment(segment.path)) == [b"head|body|tail", b"whole"]
+    assert segment.size == 2 * 12 + len(b"head|body|tail") + len(b"whole")

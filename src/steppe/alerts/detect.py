@@ -313,7 +313,7 @@ class StreamingDetector:
 
     def handle(self, message: Message) -> None:
         """One batch: a JSON list of events, or (EVE lines ingested column-wise) the
-        batch's Arrow table as the lake spools it. Only the events that may hit an
+        batch's Arrow table, as the lake spools it or handed over in-process. Only the events that may hit an
         indicator become dicts before matching: Arrow rows screened column-wise, JSON
         decoded field by field (:class:`JsonEventMatcher`) unless Sigma rules run on the
         same batch and need every event whole."""
@@ -321,8 +321,8 @@ class StreamingDetector:
         now = timestamps.now()
         events: list[Mapping[str, Any]] | None = None
         found: list[tuple[Mapping[str, Any], list[EventHit]]]
-        if bytes(message.data[: len(ARROW_MARK)]) == ARROW_MARK:
-            table = decode(message.data)
+        if message.table is not None or bytes(message.data[: len(ARROW_MARK)]) == ARROW_MARK:
+            table = message.table if message.table is not None else decode(message.data)
             with self._lock:
                 rows = self.columnar.candidates(table, org_id)
                 candidates = table_events(table.take(rows)) if len(rows) else []

@@ -49,6 +49,7 @@ from steppe.lake.compaction import compact_partition, compaction_lock, finish_in
 from steppe.lake.partitions import Partition, list_partitions
 from steppe.lake.retention import prune
 from steppe.lake.spool import Segment, Spool, fsync_dir, segment_files, try_lock
+from steppe.lake.table import with_organisation
 from steppe.lake.writer import CHUNK_ROWS, SegmentResult, write_segment
 from steppe.settings import Settings
 from steppe.storage import timestamps
@@ -265,7 +266,7 @@ class EventLake:
         self.refuse_if_full()  # before any work on the batch: a 429 costs nothing
         # Converted to the lake's Arrow table here, once (see steppe.lake.batches): the
         # writer then has nothing left to parse.
-        self._append(batches.encode(organisation_id, timestamps.now(), events), len(events))
+        self._append((batches.encode(organisation_id, timestamps.now(), events),), len(events))
 
     def accept_table(self, organisation_id: int, table: pa.Table) -> memoryview | None:
         """:meth:`accept` for rows already in the lake's columns (all but
@@ -276,8 +277,26 @@ class EventLake:
             return None
         self.refuse_if_full()
         payload = batches.encode_table(organisation_id, timestamps.now(), table)
-        self._append(payload, table.num_rows)
+        self._append((payload,), table.num_rows)
         return payload
+
+    def accept_body(
+        self, organisation_id: int, table: pa.Table, body: bytes, observer: str | None
+    ) -> pa.Table:
+        """:meth:`accept_table` for rows decoded from ``body`` (EVE JSON lines, named
+        for ``observer``): the body is spooled as it came (:func:`batches.body_record`)
+        and decoded again by the writer. Returns the rows as they will be written."""
+        self._require_spool()
+        accepted_at = timestamps.now()
+        rows = with_organisation(table, organisation_id, accepted_at)
+        if not table.num_rows:
+            return rows
+        self.refuse_if_full()
+        stamped = table.column("event.ingested")[0].as_py()  # one time for the whole body
+        ingested = accepted_at if stamped is None else timestamps.format_ts(stamped)
+        record = batches.body_record(organisation_id, accepted_at, ingested, observer, body)
+        self._append(record, table.num_rows)
+        return rows
 
     def bulk_load(self, *, chunk_rows: int = CHUNK_ROWS) -> BulkLoad:
         """A :class:`~steppe.lake.bulk.BulkLoad` into this lake: rows straight to
@@ -295,10 +314,10 @@ class EventLake:
             self._accepted_events += result.events
             self._accepted_batches += 1
 
-    def _append(self, payload: bytes | memoryview, count: int) -> None:
+    def _append(self, parts: Sequence[bytes | memoryview], count: int) -> None:
         spool = self._require_spool()
         try:
-            spool.append(payload, max_backlog=self.max_backlog_bytes, retry_after=self._retry())
+            spool.append(*parts, max_backlog=self.max_backlog_bytes, retry_after=self._retry())
         except SteppeError:
             with self._count_lock:
                 self._rejected += 1

@@ -2,10 +2,10 @@
 
 A batch is durable when :meth:`Spool.append` returns; that is the acknowledgment point
 of ingest. Each record on disk is ``magic(4) | length(4) | crc32(4) | payload``, little
-endian; the payload is the batch (:mod:`steppe.lake.batches`: an Arrow IPC stream, or
-JSON for small batches). Concurrent callers share fsyncs (group commit): the first
-waiter syncs everything written so far while the others wait on a condition, so N
-threads pay for about one fsync per round, not N.
+endian; the payload is the batch (:mod:`steppe.lake.batches`: an Arrow IPC stream, a
+request body of EVE lines, or JSON for small batches). Concurrent callers share fsyncs
+(group commit): the first waiter syncs everything written so far while the others wait
+on a condition, so N threads pay for about one fsync per round, not N.
 
 Segments (``<seq>.wal``) rotate by size, and when the flusher seals them on its timer.
 A sealed segment is fsynced and closed; it is deleted (:meth:`Spool.retire`) only after
@@ -185,18 +185,23 @@ class Spool:
         return self._pending_bytes
 
     def append(
-        self, payload: bytes | memoryview, *, max_backlog: int, retry_after: float = 1.0
+        self, *parts: bytes | memoryview, max_backlog: int, retry_after: float = 1.0
     ) -> None:
-        """Append one record; return once it is on disk (fsynced).
+        """Append one record, whose payload is ``parts`` one after the other; return once
+        it is on disk (fsynced).
 
         Raises :class:`~steppe.errors.Overloaded` without writing anything when the
         backlog would pass ``max_backlog`` (a batch is always taken into an empty spool,
         so one large batch cannot wedge ingest).
         """
-        # Header and payload are written together (writev) rather than joined: a batch is
+        # Header and parts are written together (writev) rather than joined: a batch is
         # megabytes, and the copy showed in the server's memory under overload.
-        header = _HEADER.pack(MAGIC, len(payload), crc32(payload))
-        size = len(header) + len(payload)
+        length, checksum = 0, 0
+        for part in parts:
+            length += len(part)
+            checksum = crc32(part, checksum)
+        header = _HEADER.pack(MAGIC, length, checksum)
+        size = len(header) + length
         with self._cond:
             self._check_usable()
             if self._pending_bytes and self._pending_bytes + size > max_backlog:
@@ -208,7 +213,7 @@ class Spool:
             segment = self._active_for(size)
             assert segment.fd is not None
             try:
-                write_all(segment.fd, header, payload)
+                write_all(segment.fd, header, *parts)
             except OSError as exc:
                 self._undo_partial_write(segment, exc)
             segment.size += size

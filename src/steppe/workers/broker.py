@@ -27,7 +27,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["Broker", "InProcessBroker", "Message", "Subscription", "telemetry_subject"]
 
@@ -40,8 +40,12 @@ def telemetry_subject(organisation_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """``data``: the batch, serialised; or, handed over in-process by
+    :meth:`Broker.publish_table`, ``table`` (the lake's rows) and no ``data``."""
+
     subject: str
     data: bytes
+    table: Any = None
 
 
 Handler = Callable[[Message], None]
@@ -50,6 +54,11 @@ Handler = Callable[[Message], None]
 class Broker(Protocol):
     def publish(self, subject: str, data: bytes) -> None:
         """Hand ``data`` to every subscription whose pattern matches ``subject``."""
+
+    def publish_table(self, subject: str, table: Any) -> None:
+        """:meth:`publish` a batch of the lake's rows (a ``pyarrow.Table`` with
+        ``organisation``): in-process as it is; a networked broker sends it as the spool
+        writes such rows (:func:`steppe.lake.batches.encode_table`)."""
 
     def subscribe(self, pattern: str, handler: Handler) -> Subscription:
         """Deliver matching messages to ``handler``; ``*`` matches one subject token."""
@@ -133,7 +142,14 @@ class InProcessBroker:
         self._lock = threading.Lock()
 
     def publish(self, subject: str, data: bytes) -> None:
-        message = Message(subject, data)
+        self._offer(Message(subject, data))
+
+    def publish_table(self, subject: str, table: Any) -> None:
+        # No copy, no encoding: subscribers only read the table (Arrow's are immutable).
+        self._offer(Message(subject, b"", table))
+
+    def _offer(self, message: Message) -> None:
+        subject = message.subject
         with self._lock:
             subscriptions = list(self._subscriptions)
         for sub in subscriptions:

@@ -17,7 +17,8 @@ from steppe.ingest.telemetry.intake import TelemetryIntake
 from steppe.ingest.telemetry.memory_sink import MemorySink
 from steppe.ingest.telemetry.model import ParseProblem
 from steppe.lake import EventLake
-from steppe.lake.batches import decode, encode_table
+from steppe.lake.batches import BODY_MARK, decode, encode_table
+from steppe.lake.spool import read_segment
 from steppe.lake.table import table_events
 from steppe.workers.broker import InProcessBroker, Message
 
@@ -71,6 +72,35 @@ def test_subscribers_get_the_batch_as_the_lake_spools_it(tmp_path: Path) -> None
     assert table.column("organisation").to_pylist() == [3, 3, 3]
     assert without_ingest_time(table_events(table.drop_columns(["organisation"]))) == (
         without_ingest_time(expected())
+    )
+
+
+def test_a_body_of_eve_lines_is_spooled_as_it_came_and_handed_to_subscribers_as_rows(
+    tmp_path: Path,
+) -> None:
+    broker = InProcessBroker()
+    got: list[Message] = []
+    broker.subscribe("telemetry.*", got.append)
+    with EventLake(tmp_path / "lake") as lake:
+        report = TelemetryIntake(lake, broker).ingest_body(
+            3, parse_bytes_batched(BODY, "eve", "body"), observer="sensor.kz", body=BODY
+        )
+        broker.drain()
+        assert (report.events, report.problems) == (3, 1)
+        (segment,) = lake._require_spool().seal()
+        (record,) = read_segment(segment.path)
+        assert record.startswith(BODY_MARK) and record.endswith(BODY)
+        assert decode(record).equals(got[0].table)  # the writer's rows are the broker's
+    broker.close()
+    (message,) = got
+    assert message.subject == "telemetry.3" and message.data == b""
+    assert message.table.column("organisation").to_pylist() == [3, 3, 3]
+    assert without_ingest_time(
+        table_events(message.table.drop_columns(["organisation"]))
+    ) == without_ingest_time(expected())
+    lake_rows = read_lake(tmp_path / "lake")
+    assert sorted(lake_rows.column("raw").to_pylist()) == sorted(
+        message.table.column("raw").to_pylist()
     )
 
 

@@ -126,7 +126,7 @@ async def submit(
 def _ingest(request: Request, org_id: int, observer: str, body: bytes, fmt: str) -> IntakeReport:
     telemetry = services(request).telemetry
     items = parse_bytes_batched(body, fmt, "request body")
-    return telemetry.intake.ingest_body(org_id, items, observer=observer)
+    return telemetry.intake.ingest_body(org_id, items, observer=observer, body=body)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -83,7 +83,14 @@ try:  # the compiled decoder (setup.py); without it, the msgspec path reads ever
 except ImportError:  # pragma: no cover - a build without a C compiler
     _decode_compiled = _decode_block = None
 
-__all__ = ["CHUNK_LINES", "EventBatch", "eve_table", "parse_eve_columns"]
+__all__ = [
+    "CHUNK_LINES",
+    "EventBatch",
+    "eve_body_table",
+    "eve_table",
+    "observed",
+    "parse_eve_columns",
+]
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +183,7 @@ _TYPES = {field.name: field.type for field in _SCHEMA}
 
 
 def parse_eve_columns(
-    stream: IO[bytes], source: str, *, whole: bytes | None = None
+    stream: IO[bytes], source: str, *, whole: bytes | None = None, ingested: str | None = None
 ) -> Iterator[EventBatch | ParseProblem | NormalisedEvent]:
     """EVE JSON lines as :class:`EventBatch` es and problems; a JSON array or
     pretty-printed records (rare: exports, samples) go through the per-event path and
@@ -184,8 +191,9 @@ def parse_eve_columns(
 
     ``whole`` is all of ``stream``'s bytes when the caller has them in memory (an HTTP
     body): the compiled decoder then cuts the lines itself (:func:`_body_batches`).
+    ``ingested`` is the time stamped as ``event.ingested`` (default: now).
     """
-    ingested = now()
+    ingested = now() if ingested is None else ingested
     try:
         head, stream = peek(stream, 4096)
     except (OSError, EOFError, zlib.error) as exc:
@@ -198,6 +206,37 @@ def parse_eve_columns(
         yield from _body_batches(_decode_block, whole, source, ingested)
         return
     yield from _stream_batches(stream, source, ingested)
+
+
+def eve_body_table(body: bytes, ingested: str, observer: str | None) -> pa.Table:
+    """The rows (no ``organisation``) of a body of EVE JSON lines, as a request that
+    decoded it at ``ingested`` for ``observer`` had them (its problems left out): the
+    lake's writer decodes a spooled body again with this
+    (:func:`steppe.lake.batches.body_record`)."""
+    tables = []
+    events: list[tuple[int, str, NormalisedEvent]] = []
+    for item in parse_eve_columns(io.BytesIO(body), "spool", whole=body, ingested=ingested):
+        if isinstance(item, EventBatch):
+            tables.append(observed(item, observer).table)
+        elif not isinstance(item, ParseProblem):  # not lines after all: events one by one
+            if observer is not None:
+                item.setdefault("observer.name", observer)
+            events.append((0, ingested, item))
+    if events:
+        tables.append(events_table(events).drop_columns(["organisation"]))
+    if not tables:
+        return events_table([]).drop_columns(["organisation"])
+    return pa.concat_tables(tables)
+
+
+def observed(batch: EventBatch, observer: str | None) -> EventBatch:
+    """``observer.name`` set to ``observer`` where the events have none."""
+    if observer is None:
+        return batch
+    table = batch.table
+    index = table.schema.get_field_index("observer.name")
+    named = pc.coalesce(table.column(index), pa.scalar(observer, pa.string()))
+    return EventBatch(table.set_column(index, "observer.name", named))
 
 
 def _stream_batches(

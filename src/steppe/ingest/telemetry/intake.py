@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
-from steppe.ingest.telemetry.eve_columns import EventBatch
+from steppe.ingest.telemetry.eve_columns import EventBatch, observed
 from steppe.ingest.telemetry.model import (
+    BodySink,
     BulkLoader,
     BulkSink,
     EventSink,
@@ -123,9 +123,19 @@ class TelemetryIntake:
             self.broker.publish(subject, orjson.dumps(events))
 
     def ingest_body(
-        self, organisation_id: int, items: Iterable[Item], *, observer: str | None = None
+        self,
+        organisation_id: int,
+        items: Iterable[Item],
+        *,
+        observer: str | None = None,
+        body: bytes | None = None,
     ) -> IntakeReport:
-        """One request: every good event of the body is accepted, or (Overloaded) none."""
+        """One request: every good event of the body is accepted, or (Overloaded) none.
+
+        ``body`` is the bytes ``items`` were parsed from: when they all came as
+        :class:`EventBatch` es (EVE JSON lines) a :class:`BodySink` keeps the body
+        instead of the rows (:meth:`_submit_body`).
+        """
         report = IntakeReport()
         events: list[NormalisedEvent] = []
         tables: list[pa.Table] = []
@@ -133,7 +143,7 @@ class TelemetryIntake:
             if isinstance(item, ParseProblem):
                 report.note(item)
             elif isinstance(item, EventBatch):
-                tables.append(_observed(item, observer).table)
+                tables.append(observed(item, observer).table)
             else:
                 _stamp(item, observer)
                 events.append(item)
@@ -142,12 +152,28 @@ class TelemetryIntake:
                 rows = events_table([(0, now(), event) for event in events])
                 tables.append(rows.drop_columns(["organisation"]))
             batch = EventBatch(pa.concat_tables(tables))
-            self.submit(organisation_id, batch)
+            if body is not None and not events and isinstance(self.sink, BodySink):
+                self._submit_body(organisation_id, batch, body, observer)
+            else:
+                self.submit(organisation_id, batch)
             report.events = len(batch)
             return report
         self.submit(organisation_id, events)
         report.events = len(events)
         return report
+
+    def _submit_body(
+        self, organisation_id: int, batch: EventBatch, body: bytes, observer: str | None
+    ) -> None:
+        """:meth:`submit` of rows decoded from ``body``, the sink keeping the body; the
+        broker gets the rows (in-process, the table itself)."""
+        if not len(batch):
+            return
+        assert isinstance(self.sink, BodySink)
+        rows = self.sink.accept_body(organisation_id, batch.table, body, observer)
+        subject = telemetry_subject(organisation_id)
+        if self.broker is not None and self.broker.wants(subject):
+            self.broker.publish_table(subject, rows)
 
     def ingest_items(
         self,
@@ -181,7 +207,7 @@ class TelemetryIntake:
                     if batch:
                         pipeline.submit(batch)
                         batch = []
-                    pipeline.submit(_observed(item, observer))
+                    pipeline.submit(observed(item, observer))
                     continue
                 _stamp(item, observer)
                 batch.append(item)
@@ -247,7 +273,7 @@ class TelemetryIntake:
             elif isinstance(item, EventBatch):
                 if batch:
                     add_events()
-                table = _observed(item, observer).table
+                table = observed(item, observer).table
                 accepted_at = now()
                 add(
                     with_organisation(table, organisation_id, accepted_at),
@@ -296,16 +322,6 @@ def _convertible(
 def _stamp(event: NormalisedEvent, observer: str | None) -> None:
     if observer is not None and "observer.name" not in event:
         event["observer.name"] = observer
-
-
-def _observed(batch: EventBatch, observer: str | None) -> EventBatch:
-    """``observer.name`` set where the events have none, as :func:`_stamp` does."""
-    if observer is None:
-        return batch
-    table = batch.table
-    index = table.schema.get_field_index("observer.name")
-    named = pc.coalesce(table.column(index), pa.scalar(observer, pa.string()))
-    return EventBatch(table.set_column(index, "observer.name", named))
 
 
 def gunzip_limited(data: bytes, limit: int, *, source: str = "request body") -> bytes:

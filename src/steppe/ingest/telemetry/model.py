@@ -143,6 +143,18 @@ class TableSink(EventSink, Protocol):
     def accept_table(self, organisation_id: int, table: Any) -> bytes | memoryview | None: ...
 
 
+@runtime_checkable
+class BodySink(TableSink, Protocol):
+    """A sink that can keep a request body of EVE JSON lines instead of the rows
+    decoded from it (``table``, named for ``observer``), decoding it again when it writes
+    them (:func:`steppe.lake.batches.body_record`). Returns the rows as it will write
+    them (with ``organisation``), for the broker."""
+
+    def accept_body(
+        self, organisation_id: int, table: Any, body: bytes, observer: str | None
+    ) -> Any: ...
+
+
 class BulkLoader(Protocol):
     """Rows written straight to the lake, durable only at :meth:`commit` (and when the
     context is left normally); leaving it on an exception discards the rest
