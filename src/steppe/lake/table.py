@@ -121,7 +121,11 @@ def with_organisation(table: pa.Table, organisation_id: int, accepted_at: str) -
         accepted = pa.scalar(accepted_at, pa.string()).cast(TIMESTAMP)
         table = table.set_column(0, "@timestamp", pc.fill_null(at, accepted))
     organisation = pa.repeat(pa.scalar(organisation_id, pa.int64()), table.num_rows)
-    return table.append_column("organisation", organisation).cast(lake_schema())
+    rows = table.append_column("organisation", organisation)
+    schema = lake_schema()
+    # The columnar parsers build the lake's types already: a cast to the same schema
+    # still took ~0.3 ms a batch of 5,000 (54 columns), half of this function.
+    return rows if rows.schema.equals(schema) else rows.cast(schema)
 
 
 def table_events(table: pa.Table) -> list[NormalisedEvent]:
