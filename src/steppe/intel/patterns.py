@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from stix2patterns.exceptions import ParseException
@@ -46,16 +45,19 @@ from steppe.intel.observables import ObservableType, canonicalise
 __all__ = ["ParsedPattern", "PatternObservable", "parse_pattern"]
 
 
-@dataclass(frozen=True, slots=True)
-class PatternObservable:
+# Named tuples rather than frozen dataclasses: one of each is built for every imported
+# indicator, and a frozen dataclass's __init__ (object.__setattr__ per field) took
+# ~1.6 µs of the ~5 µs a simple pattern cost (timeit); a named tuple ~0.4 µs.
+
+
+class PatternObservable(NamedTuple):
     """One value a pattern looks for: ``type`` and its canonical ``value``."""
 
     type: ObservableType
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedPattern:
+class ParsedPattern(NamedTuple):
     """What :func:`parse_pattern` found in a pattern.
 
     ``matchable`` is True when a hit on ANY of ``observables`` means the pattern
@@ -370,13 +372,23 @@ def _parse_single(obj_type: str, path: str, literal: str) -> ParsedPattern | Non
         return None
     if kind is None:
         return _not_matchable(f"object path {rendered} has no observable type")
-    if kind is ObservableType.ASN:
+    if kind is _ASN:
         return _not_matchable(f"object path {rendered} compared with a string literal")
+    value = _unescape(literal)
+    if kind in _HOST_PREFIX and "/" in value:  # a network, maybe: _observable decides
+        try:
+            return ParsedPattern((_observable(kind, value, rendered),), True, None)
+        except _NotMatchable:
+            return None  # rare; the full parser words the reason
+    # _observable's common case, inline (a call less an indicator).
     try:
-        observable = _observable(kind, _unescape(literal), rendered)
-    except _NotMatchable:
+        canonical = canonicalise(kind, value)
+    except InvalidObservable:
         return None  # rare; the full parser words the reason
-    return ParsedPattern((observable,), True, None)
+    return ParsedPattern((PatternObservable(kind, canonical),), True, None)
+
+
+_ASN: Final = ObservableType.ASN  # a module constant: an enum member's lookup is a descriptor call
 
 
 # --------------------------------------------------------------------------- full parser
