@@ -80,9 +80,11 @@ def parse_pattern(pattern: str) -> ParsedPattern:
     >>> parse_pattern("[network-traffic:dst_port = 443]").reason
     'object path network-traffic:dst_port has no observable type'
     """
-    parsed = _parse_fast(pattern)
+    parsed = _parse_common(pattern)
     if parsed is None:
-        parsed = _parse_with_stix2patterns(pattern)
+        parsed = _parse_fast(pattern)
+        if parsed is None:
+            parsed = _parse_with_stix2patterns(pattern)
     return parsed
 
 
@@ -389,6 +391,44 @@ def _parse_single(obj_type: str, path: str, literal: str) -> ParsedPattern | Non
 
 
 _ASN: Final = ObservableType.ASN  # a module constant: an enum member's lookup is a descriptor call
+
+
+# --------------------------------------------------------------------------- common shapes
+#
+# Nearly every indicator a feed or a TAXII client sends is "[<path> = '<value>']" with
+# single spaces, one of a few paths, and a value already in canonical form. That shape
+# is recognised with string operations and one canonicalise call, ahead of the fast
+# path's regex grammar and its path and literal checks: 27% fewer instructions a pattern
+# over bench/taxii.py's mix (callgrind), where parsing was a sixth of a TAXII import.
+# Anything else — another path, spacing or escape, a value canonicalise changes or
+# refuses — goes on to _parse_fast with nothing decided. tests/intel/test_patterns.py
+# checks (hypothesis) that this gives what _parse_fast and stix2-patterns give.
+
+_COMMON_PATHS: Final[dict[str, ObservableType]] = {
+    "ipv4-addr:value": ObservableType.IPV4,
+    "domain-name:value": ObservableType.DOMAIN,
+    "url:value": ObservableType.URL,
+    "file:hashes.'SHA-256'": ObservableType.SHA256,
+    "file:hashes.MD5": ObservableType.MD5,
+    "file:hashes.'SHA-1'": ObservableType.SHA1,
+}
+
+
+def _parse_common(pattern: str) -> ParsedPattern | None:
+    """The common shape with a canonical value; None for anything else."""
+    if not (pattern.startswith("[") and pattern.endswith("']")):
+        return None
+    path, _, value = pattern[1:-2].partition(" = '")
+    kind = _COMMON_PATHS.get(path)
+    # No quote or backslash: the literal is the value itself, with no escapes.
+    if kind is None or "'" in value or "\\" in value:
+        return None
+    try:
+        if canonicalise(kind, value) != value:
+            return None
+    except InvalidObservable:
+        return None
+    return ParsedPattern((PatternObservable(kind, value),), True, None)
 
 
 # --------------------------------------------------------------------------- full parser
