@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import doctest
 import ipaddress
 import string
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import steppe.intel.observables as observables_module
@@ -430,6 +431,48 @@ def test_url_is_idempotent(url: str) -> None:
     canonical = _exercise(T.URL, url)
     assert "#" not in canonical
     assert canonical == canonical.strip()
+
+
+def _url_outcome(canonicalise_url: object, value: str) -> object:
+    try:
+        return canonicalise_url(value)  # type: ignore[operator]
+    except InvalidObservable as err:
+        return ("InvalidObservable", err.message)
+
+
+@st.composite
+def url_edits(draw: st.DrawFn) -> str:
+    """A URL, often canonical already (the fast path's case), sometimes with an edit the
+    fast path must notice."""
+    url = draw(urls())
+    if draw(st.booleans()):
+        with contextlib.suppress(InvalidObservable):
+            url = canonicalise(T.URL, url)
+    if draw(st.integers(0, 2)) == 0:
+        at = draw(st.integers(0, len(url)))
+        edit = draw(
+            st.sampled_from(
+                [" ", "%", "%4", "#", "?", "@", ":", ":80", ".", "..", "/", "\\", "A", "\t", "\x7f"]
+            )
+            | st.text(max_size=2)
+        )
+        url = url[:at] + edit + url[at + draw(st.integers(0, 2)) :]
+    return url
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(
+        url_edits(),
+        st.from_regex(r"(https?|ftp)://[a-z0-9._-]{1,12}/[!-~]{0,12}", fullmatch=True),
+    )
+)
+def test_url_fast_path_agrees_with_the_full_rules(url: str) -> None:
+    fast = observables_module._URL_CANONICAL_RE.fullmatch(url)
+    assert _url_outcome(observables_module._url, url) == _url_outcome(
+        observables_module._url_slow, url
+    )
+    event("fast path shape" if fast is not None else "other")
 
 
 @PROPERTY_SETTINGS

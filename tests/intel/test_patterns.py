@@ -658,3 +658,63 @@ def test_fast_path_agrees_with_full_parser(pattern: str) -> None:
     if isinstance(expected, ParsedPattern):
         kind += ", matchable" if expected.matchable else ", not matchable"
     event(f"{'fast' if fast is not None else 'full parser'}: {kind}")
+
+
+_COMMON_VALUES = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    _DOMAINS,
+    _DOMAINS.map(lambda d: f"http://{d}/p?q=1"),
+    _hex(32),
+    _hex(40),
+    _hex(64),
+    _VALUES,
+)
+
+
+_SUITED = {
+    "ipv4-addr:value": st.ip_addresses(v=4).map(str),
+    "domain-name:value": _DOMAINS,
+    "url:value": _DOMAINS.map(lambda d: f"http://{d}/p?q=1"),
+    "file:hashes.'SHA-256'": _hex(64),
+    "file:hashes.MD5": _hex(32),
+    "file:hashes.'SHA-1'": _hex(40),
+}
+
+
+@st.composite
+def _common_shape(draw: st.DrawFn) -> str:
+    """The shape the common-shape tier takes, "[path = 'value']", often with a value it
+    must leave to the fast path (not canonical, the wrong type, escaped) or a small edit."""
+    path = draw(st.sampled_from([*patterns._COMMON_PATHS, "file:hashes.SHA256", "file:name"]))
+    suited = _SUITED.get(path)
+    value = draw(suited if suited is not None and draw(st.booleans()) else _COMMON_VALUES)
+    if draw(st.booleans()):
+        with contextlib.suppress(InvalidObservable):
+            value = canonicalise(patterns._COMMON_PATHS.get(path, T.FILENAME), value)
+    pattern = f"[{path} = '{value}']"
+    if draw(st.integers(0, 3)) == 0:
+        at = draw(st.integers(0, len(pattern)))
+        pattern = pattern[:at] + draw(st.sampled_from(_MUTATIONS)) + pattern[at:]
+    return pattern
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_common_shape())
+def test_common_shape_agrees_with_fast_path_and_full_parser(pattern: str) -> None:
+    common = patterns._parse_common(pattern)
+    if common is not None:
+        assert common == patterns._parse_fast(pattern)
+        assert common == patterns._parse_with_stix2patterns(pattern)
+        assert run_validator(pattern, stix_version="2.1") == []
+    event("common shape" if common is not None else "left to the fast path")
+
+
+def test_bench_patterns_take_the_common_shape() -> None:
+    """bench/taxii.py's indicators all take it (the TAXII import's speed rests on it)."""
+    pats = [
+        "[ipv4-addr:value = '198.51.100.7']",
+        "[domain-name:value = 'h100-4.example']",
+        "[url:value = 'http://site100-4.example/p?q=1']",
+        f"[file:hashes.'SHA-256' = '{SHA256}']",
+    ]
+    assert all(patterns._parse_common(p) is not None for p in pats)

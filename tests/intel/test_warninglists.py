@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from helpers import indicator
@@ -50,6 +54,31 @@ def test_known_values_are_flagged_with_the_list_name() -> None:
     assert (ObservableType.IPV4, "91.92.93.94") not in hits
     # a path on a benign host is specific: a phishing form stays matchable
     assert (ObservableType.URL, "https://docs.google.com/forms/d/phish") not in hits
+
+
+def _url_lists_by_urlsplit(index: WarninglistIndex, url: str) -> tuple[str, ...]:
+    """The URL rule as it was written first: urlsplit finds the host of a bare URL."""
+    found = index.exact.get((ObservableType.URL, url), ())
+    parts = urlsplit(url)
+    if parts.path in ("", "/") and not parts.query and parts.hostname:
+        found += tuple(n for n in index._domain(parts.hostname) if n not in found)
+    return found
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.tuples(
+        st.sampled_from(["http", "https", "ftp", "hxxp", "HTTP"]),
+        st.sampled_from(["google.com", "docs.google.com", "evil.example", "1.1.1.1", "a.co.uk"])
+        | st.from_regex(r"[a-z0-9._-]{0,12}", fullmatch=True),
+        st.sampled_from(["", "/", "/?", "/?q", "/a", "/#x", "/?#", ":443/", "/ ", "/\t"])
+        | st.from_regex(r"(/[!-~]{0,8})?", fullmatch=True),
+    ).map("".join)
+    | st.sampled_from(["https://user@google.com/", "https://[::1]/", "http://google.com"])
+)
+def test_url_host_rule_agrees_with_urlsplit(url: str) -> None:
+    index = WarninglistIndex.load()
+    assert index.check(ObservableType.URL, url) == _url_lists_by_urlsplit(index, url)
 
 
 def test_subdomains_of_a_public_suffix_are_other_registrants() -> None:

@@ -307,6 +307,7 @@ def main() -> None:
     )
     # Imported here: the server's side of this module needs none of the database.
     from steppe.federation.writing import spooled_importer
+    from steppe.heap import settle_heap
     from steppe.storage.engine import make_engine
 
     config = orjson.loads(sys.stdin.buffer.readline())
@@ -319,6 +320,9 @@ def main() -> None:
 
     engine = make_engine(str(config["database_url"]))
     import_group, give_up = spooled_importer(engine, str(config["secret_key"]))
+    # As the server does (steppe serve): the start-up heap out of the collector's reach,
+    # and a higher first threshold; the child allocated with Python's defaults before.
+    settle_heap()
     # No lingering for a group to grow (an in-process worker's way to take turns with the
     # event loop): the next group is what came while this one was imported.
     intake = TaxiiIntake(

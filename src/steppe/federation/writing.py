@@ -34,6 +34,7 @@ from steppe.federation.agreements import agreement_for_org
 from steppe.federation.collections import WRITER_ROLES, TaxiiCollection, find_collection
 from steppe.federation.intake import GiveUp, ImportGroup, Spooled
 from steppe.federation.reading import ObjectFilter, read_page, version_of
+from steppe.heap import gc_paused
 from steppe.intel.importer import Marking, import_objects
 from steppe.intel.stix import bundle_tlp_definitions, tlp_of
 from steppe.sharing import directory
@@ -164,8 +165,13 @@ def add_envelopes(
     offset = 0
     for envelope in envelopes:
         span = range(offset, offset + len(envelope.objects))
-        successes = [_detail(objects[i]) for i in span if i not in failures]
-        failed = [{**_detail(objects[i]), "message": failures[i]} for i in span if i in failures]
+        if failures:
+            successes = [_detail(objects[i]) for i in span if i not in failures]
+            failed = [
+                {**_detail(objects[i]), "message": failures[i]} for i in span if i in failures
+            ]
+        else:  # the common case: a look-up an object less
+            successes, failed = [_detail(obj) for obj in envelope.objects], []
         status = StatusResource(
             envelope.status_id, envelope.requested, len(span), successes, failed
         )
@@ -208,7 +214,16 @@ def import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]
     caller and the collection are looked up again: rights withdrawn since the POST apply
     (every object then fails with why). An envelope whose status is recorded already
     (imported before a crash that came ahead of its spool file's removal) is skipped.
+
+    Runs with the cyclic collector paused (:func:`~steppe.heap.gc_paused`): every object
+    of the group stays alive until the import ends, and the collector's walks over them
+    were ~3% of the import's instructions (callgrind, groups of 5,000; docs/benchmarks.md).
     """
+    with gc_paused():
+        _import_spooled(conn, secret_key, spooled)
+
+
+def _import_spooled(conn: Connection, secret_key: str, spooled: Sequence[Spooled]) -> None:
     ids = [item.header.status_id for item in spooled]
     done = set(
         conn.execute(select(taxii_statuses.c.id).where(taxii_statuses.c.id.in_(ids))).scalars()
@@ -360,8 +375,13 @@ def import_each(
 def _detail(obj: Any) -> dict[str, str]:
     if not isinstance(obj, dict):
         return {"id": "", "version": ""}
+    stix_id = obj.get("id", "")
     version = obj.get("modified") or obj.get("created") or ""
-    return {"id": str(obj.get("id", "")), "version": str(version)}
+    # str() only when needed: the ids and versions of stored objects are strings.
+    return {
+        "id": stix_id if type(stix_id) is str else str(stix_id),
+        "version": version if type(version) is str else str(version),
+    }
 
 
 def get_status(conn: Connection, actor: Actor, status_id: str) -> StatusResource:

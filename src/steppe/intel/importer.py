@@ -293,6 +293,9 @@ _IS_CURRENT = OBJECT_COLUMNS.index("is_current")
 #: sqlite3 driver binds a bool only after failing to find an adapter for it (two
 #: AttributeErrors raised and cleared), ~4% of a TAXII POST's instructions (callgrind).
 _SQL_BOOL: dict[bool | None, int | None] = {True: 1, False: 0, None: None}
+#: An observable type's name as stored, by a dict look-up: ``ObservableType.value`` is a
+#: descriptor call (~0.4 µs, timeit), paid for every observable imported.
+_TYPE_NAME: dict[ObservableType, str] = {kind: kind.value for kind in ObservableType}
 
 
 class _BatchBuilder:
@@ -442,7 +445,9 @@ class _BatchBuilder:
                 if matchable is True:
                     spans.append((len(rows) - 1, len(observable_rows), len(in_pattern)))
                 for observable in in_pattern:
-                    observable_rows.append((obs_id, pk, observable.type.value, observable.value))
+                    observable_rows.append(
+                        (obs_id, pk, _TYPE_NAME[observable.type], observable.value)
+                    )
                     obs_id += 1
                 if matchable is True:
                     matchable_count += 1
@@ -451,7 +456,7 @@ class _BatchBuilder:
                 else:  # not an indicator
                     types[stix_type] = types.get(stix_type, 0) + 1
                     for kind, value in found:
-                        observable_rows.append((obs_id, pk, kind.value, value))
+                        observable_rows.append((obs_id, pk, _TYPE_NAME[kind], value))
                         obs_id += 1
                 if labels:
                     label_rows.extend([(pk, label) for label in labels])

@@ -270,7 +270,11 @@ def _require_str(obj: Mapping[str, Any], *props: str) -> None:
 
 
 def _check_indicator(obj: Mapping[str, Any]) -> tuple[str, str | None]:
-    _require_str(obj, "pattern", "pattern_type")
+    pattern, pattern_type = obj.get("pattern"), obj.get("pattern_type")
+    if not (
+        isinstance(pattern, str) and pattern and isinstance(pattern_type, str) and pattern_type
+    ):
+        _require_str(obj, "pattern", "pattern_type")  # raises, with the field
     try:
         valid_from = _normalise(obj["valid_from"])
     except (KeyError, TypeError, ValueError):

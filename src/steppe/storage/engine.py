@@ -51,8 +51,10 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _bind_none(value: None) -> None:
-    return value
+#: The adapter of None: any callable returning None for None. A C-level one (an empty
+#: dict's ``get``): the driver calls it for every NULL it binds, and a Python function
+#: cost ~1,400 instructions a NULL, 2% of a TAXII group import (callgrind).
+_BIND_NONE: dict[None, None] = {}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -60,7 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
     # and clearing two AttributeErrors, ~0.6 µs a value; a registered adapter skips that
     # (1,500 NULLs a multi-row INSERT: 1.34 ms -> 0.48 ms; ~3 NULLs an imported object).
     # The same NULL is stored. Process-wide, and idempotent.
-    sqlite3.register_adapter(type(None), _bind_none)
+    sqlite3.register_adapter(type(None), _BIND_NONE.get)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
