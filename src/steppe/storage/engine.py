@@ -114,8 +114,9 @@ def writing(engine: Engine, *, checkpoint_after: bool = False) -> Iterator[Conne
     The transaction's pages also reach the disk while it runs, not all at its commit: its
     connection gets a smaller page cache, so SQLite writes pages to the WAL as it goes,
     and a thread syncs the WAL meanwhile (:class:`_WalSyncer`); the commit's own sync
-    then has little left to wait for (ipsum's pull: 0.35-0.45 s -> 0.10 s of commit at
-    load 2). Frames synced before the commit are not committed: recovery ignores them.
+    then has little left to wait for (ipsum's pull: 0.33-0.61 s -> 0.08-0.21 s of commit
+    at load 2-3.5; the writer's appends cost a little more meanwhile: docs/benchmarks.md).
+    Frames synced before the commit are not committed: recovery ignores them.
     """
     with engine.connect() as conn:
         raw = None
