@@ -55,7 +55,7 @@ def test_a_failed_transaction_leaves_nothing_and_the_connection_as_it_was(tmp_pa
         engine.dispose()
 
 
-def test_a_large_transaction_writes_and_syncs_its_wal_before_the_commit(tmp_path: Path) -> None:
+def test_a_large_transaction_writes_its_wal_as_it_goes_beside_a_syncer(tmp_path: Path) -> None:
     path = tmp_path / "steppe.db"
     engine = make_engine(f"sqlite:///{path}", pool_size=1)
     wal = Path(f"{path}-wal")
