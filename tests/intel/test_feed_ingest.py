@@ -298,11 +298,12 @@ def test_batches_on_the_writer_thread_give_the_same_store(
     import steppe.intel.feed_ingest as feed_ingest
 
     monkeypatch.setattr(feed_ingest, "BATCH_SIZE", 3)
+    monkeypatch.setattr(feed_ingest, "FIRST_BATCH_SIZE", 2)  # the first batch is smaller
     _feed(engine)
     values = [f"77.90.186.{i}" for i in range(10)]
     first = _pull(engine, "list", [FeedEntry(IP, v, 10) for v in values])
     assert first["new"] == 10
-    # Four new, two changed, five gone: 11 versions in batches of 3.
+    # Four new, two changed, five gone: 11 versions in batches of 2, 3, 3 and 3.
     second = [FeedEntry(IP, v, 10) for v in values[:5]]
     second[0] = FeedEntry(IP, values[0], 90)
     second[1] = FeedEntry(IP, values[1], 80)

@@ -53,3 +53,25 @@ def test_a_failed_transaction_leaves_nothing_and_the_connection_as_it_was(tmp_pa
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
     finally:
         engine.dispose()
+
+
+def test_a_large_transaction_writes_its_wal_as_it_goes_beside_a_syncer(tmp_path: Path) -> None:
+    path = tmp_path / "steppe.db"
+    engine = make_engine(f"sqlite:///{path}", pool_size=1)
+    wal = Path(f"{path}-wal")
+    try:
+        with writing(engine) as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x TEXT)")
+        with writing(engine, checkpoint_after=True) as conn:
+            for _ in range(3):  # ~24 MB: past the transaction's 16 MB page cache
+                conn.exec_driver_sql(_ROWS)
+            syncers = [t for t in threading.enumerate() if t.name == "steppe-walsync"]
+            assert len(syncers) == 1 and syncers[0].is_alive()
+            assert wal.stat().st_size > 5_000_000  # spilled while the transaction runs
+        assert not syncers[0].is_alive()  # stopped with the transaction
+        _checkpoints_done()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 60000
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+    finally:
+        engine.dispose()
