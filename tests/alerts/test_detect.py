@@ -179,11 +179,10 @@ def test_the_stream_matches_eve_batches_sent_as_arrow(
         with EventLake(tmp_path / "lake") as lake:
             intake = TelemetryIntake(lake, broker)
             body = b"".join(orjson.dumps(line) + b"\n" for line in lines)
-            report = intake.ingest_body(
-                kg,
-                parse_bytes_batched(body, "eve", "body"),
-                body=body if handed.startswith("as rows") else None,
-            )
+            if handed.startswith("as rows"):
+                report = intake.ingest_request(kg, body, "eve")
+            else:
+                report = intake.ingest_body(kg, parse_bytes_batched(body, "eve", "body"))
             broker.drain()
     finally:
         detector.stop()

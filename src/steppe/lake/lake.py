@@ -34,7 +34,8 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +144,7 @@ class EventLake:
         self._quarantined = 0
         self._bulk_loads = 0
         self._drain_rate = 0.0  # bytes of spool per second the writer gets through
+        self._spool_threads: ThreadPoolExecutor | None = None  # accept_body's writes
         self._last_error: str | None = None
 
     @classmethod
@@ -232,6 +234,9 @@ class EventLake:
 
     def close(self) -> None:
         """Stop the flusher, write out everything accepted, release the spool."""
+        if self._spool_threads is not None:
+            self._spool_threads.shutdown(wait=True)
+            self._spool_threads = None
         thread = self._thread
         if thread is not None:
             with self._wake:
@@ -281,22 +286,42 @@ class EventLake:
         return payload
 
     def accept_body(
-        self, organisation_id: int, table: pa.Table, body: bytes, observer: str | None
+        self,
+        organisation_id: int,
+        body: bytes,
+        ingested: str,
+        observer: str | None,
+        decode: Callable[[], pa.Table],
     ) -> pa.Table:
-        """:meth:`accept_table` for rows decoded from ``body`` (EVE JSON lines, named
-        for ``observer``): the body is spooled as it came (:func:`batches.body_record`)
-        and decoded again by the writer. Returns the rows as they will be written."""
+        """Make a request body of EVE JSON lines durable as it came
+        (:func:`batches.body_record`) while ``decode`` (the caller's parse of it,
+        stamped ``ingested``, named for ``observer``) runs: the spool's write and fsync
+        take a thread of their own, so the sender waits for the longer of the two rather
+        than for both. The writer decodes the body again. Returns ``decode``'s rows as
+        they will be written (with ``organisation``), once both are done; raises
+        :class:`~steppe.errors.Overloaded` (nothing kept) when the backlog is full.
+
+        A body ``decode`` finds no event in is kept all the same (written before it is
+        read): the writer finds nothing in it either.
+        """
         self._require_spool()
-        accepted_at = timestamps.now()
-        rows = with_organisation(table, organisation_id, accepted_at)
-        if not table.num_rows:
-            return rows
         self.refuse_if_full()
-        stamped = table.column("event.ingested")[0].as_py()  # one time for the whole body
-        ingested = accepted_at if stamped is None else timestamps.format_ts(stamped)
+        accepted_at = timestamps.now()
         record = batches.body_record(organisation_id, accepted_at, ingested, observer, body)
-        self._append(record, table.num_rows)
-        return rows
+        spooling = self._spooler().submit(self._append, record, 0)
+        try:
+            table = decode()
+        finally:
+            spooling.result()  # durable (or raises) before anything is answered
+        with self._count_lock:
+            self._accepted_events += table.num_rows
+        return with_organisation(table, organisation_id, accepted_at)
+
+    def _spooler(self) -> ThreadPoolExecutor:
+        with self._count_lock:
+            if self._spool_threads is None:
+                self._spool_threads = ThreadPoolExecutor(4, thread_name_prefix="lake-spool")
+            return self._spool_threads
 
     def bulk_load(self, *, chunk_rows: int = CHUNK_ROWS) -> BulkLoad:
         """A :class:`~steppe.lake.bulk.BulkLoad` into this lake: rows straight to

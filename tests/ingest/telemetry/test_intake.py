@@ -75,16 +75,15 @@ def test_subscribers_get_the_batch_as_the_lake_spools_it(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.parametrize("fmt", ["eve", "auto"])
 def test_a_body_of_eve_lines_is_spooled_as_it_came_and_handed_to_subscribers_as_rows(
-    tmp_path: Path,
+    tmp_path: Path, fmt: str
 ) -> None:
     broker = InProcessBroker()
     got: list[Message] = []
     broker.subscribe("telemetry.*", got.append)
     with EventLake(tmp_path / "lake") as lake:
-        report = TelemetryIntake(lake, broker).ingest_body(
-            3, parse_bytes_batched(BODY, "eve", "body"), observer="sensor.kz", body=BODY
-        )
+        report = TelemetryIntake(lake, broker).ingest_request(3, BODY, fmt, observer="sensor.kz")
         broker.drain()
         assert (report.events, report.problems) == (3, 1)
         (segment,) = lake._require_spool().seal()
@@ -102,6 +101,42 @@ def test_a_body_of_eve_lines_is_spooled_as_it_came_and_handed_to_subscribers_as_
     assert sorted(lake_rows.column("raw").to_pylist()) == sorted(
         message.table.column("raw").to_pylist()
     )
+
+
+def test_a_body_without_one_event_is_answered_with_its_problems_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    broker = InProcessBroker()
+    got: list[Message] = []
+    broker.subscribe("telemetry.*", got.append)
+    body = b'{"event_type": \n{"also": broken\n'
+    with EventLake(tmp_path / "lake") as lake:
+        report = TelemetryIntake(lake, broker).ingest_request(3, body, "eve")
+        broker.drain()
+    broker.close()
+    assert (report.events, report.problems) == (0, 2)
+    assert [p.line for p in report.first_problems] == [1, 2]
+    assert got == [] and read_lake(tmp_path / "lake").num_rows == 0
+
+
+ARRAY = b"[" + b",".join(BODY.splitlines()[:3]) + b"]"
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt", "events"),
+    [(BODY, "jsonl", 3), (ARRAY, "eve", 3), (ARRAY, "auto", 3)],
+    ids=["generic JSON lines", "an EVE array", "an EVE array detected"],
+)
+def test_a_body_that_is_not_eve_lines_is_spooled_as_its_rows(
+    tmp_path: Path, body: bytes, fmt: str, events: int
+) -> None:
+    with EventLake(tmp_path / "lake") as lake:
+        report = TelemetryIntake(lake).ingest_request(3, body, fmt)
+        (segment,) = lake._require_spool().seal()
+        (record,) = read_segment(segment.path)
+    assert report.events == events
+    assert not record.startswith(BODY_MARK)
+    assert read_lake(tmp_path / "lake").num_rows == events
 
 
 class _SpoolingSink(MemorySink):

@@ -22,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 
 from steppe.api.deps import ActorDep, ConnDep, require_role, services
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
-from steppe.ingest.telemetry.formats import parse_bytes_batched
 from steppe.ingest.telemetry.intake import IntakeReport, gunzip_limited
 from steppe.lake.overview import served_overview
 from steppe.sharing import directory
@@ -125,8 +124,7 @@ async def submit(
 
 def _ingest(request: Request, org_id: int, observer: str, body: bytes, fmt: str) -> IntakeReport:
     telemetry = services(request).telemetry
-    items = parse_bytes_batched(body, fmt, "request body")
-    return telemetry.intake.ingest_body(org_id, items, observer=observer, body=body)
+    return telemetry.intake.ingest_request(org_id, body, fmt, observer=observer)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -32,7 +32,7 @@ from steppe.errors import InputError
 from steppe.ingest.telemetry.eve_columns import EventBatch, parse_eve_columns
 from steppe.ingest.telemetry.mapping import FieldMapping, parse_jsonl
 from steppe.ingest.telemetry.model import NormalisedEvent, ParseProblem
-from steppe.ingest.telemetry.records import GZIP_MAGIC, open_input, peek
+from steppe.ingest.telemetry.records import GZIP_MAGIC, is_lines, open_input, peek
 from steppe.ingest.telemetry.suricata import parse_eve
 from steppe.ingest.telemetry.windows import parse_evtx, parse_winjson
 from steppe.ingest.telemetry.zeek import parse_zeek_json, parse_zeek_tsv
@@ -42,6 +42,7 @@ __all__ = [
     "FORMATS",
     "Item",
     "detect_format",
+    "eve_lines_body",
     "parse_bytes",
     "parse_bytes_batched",
     "parse_stream",
@@ -166,8 +167,10 @@ def _parse_stream(
     mapping: FieldMapping | None,
     batched: bool,
     whole: bytes | None = None,
+    ingested: str | None = None,
 ) -> Iterator[BatchedItem]:
-    """``whole``: all of ``stream``'s bytes, when they are in memory (not gzip)."""
+    """``whole``: all of ``stream``'s bytes, when they are in memory (not gzip);
+    ``ingested``: the time EVE lines are stamped with (default: now)."""
     try:
         head, stream = peek(stream, _HEAD)
     except (OSError, EOFError, zlib.error) as exc:
@@ -191,7 +194,7 @@ def _parse_stream(
         yield from parse_evtx(io.BytesIO(stream.read()), source)
         return
     if fmt == "eve" and batched:
-        yield from parse_eve_columns(stream, source, whole=whole)
+        yield from parse_eve_columns(stream, source, whole=whole, ingested=ingested)
         return
     yield from _parser(fmt, mapping)(stream, source)
 
@@ -213,13 +216,32 @@ def parse_bytes(
 
 
 def parse_bytes_batched(
-    data: bytes, fmt: str, source: str, mapping: FieldMapping | None = None
+    data: bytes,
+    fmt: str,
+    source: str,
+    mapping: FieldMapping | None = None,
+    *,
+    ingested: str | None = None,
 ) -> Iterator[BatchedItem]:
     """:func:`parse_bytes` with EVE JSON lines as :class:`EventBatch` es (cut into lines
-    by the compiled decoder, the body being in memory already)."""
+    by the compiled decoder, the body being in memory already), stamped ``ingested``
+    (default: now)."""
     _check(fmt)
     stream = io.BytesIO(data)
-    return _stamped(_parse_stream(stream, fmt, source, mapping, True, data))
+    return _stamped(_parse_stream(stream, fmt, source, mapping, True, data, ingested))
+
+
+def eve_lines_body(data: bytes, fmt: str) -> bool:
+    """Whether :func:`parse_bytes_batched` reads ``data`` as EVE JSON lines, column-wise:
+    then its items are :class:`EventBatch` es and problems only, and a sink may keep the
+    body as it came (:func:`steppe.lake.batches.body_record`)."""
+    _check(fmt)
+    head = data[:_HEAD]
+    if head[:2] == GZIP_MAGIC or not head.strip():
+        return False
+    if fmt == "auto":
+        fmt = detect_format(head) or ""
+    return fmt == "eve" and is_lines(data[:4096])  # as parse_eve_columns decides
 
 
 def read_path(

@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
 from steppe.ingest.telemetry.eve_columns import EventBatch, observed
+from steppe.ingest.telemetry.formats import eve_lines_body, parse_bytes_batched
 from steppe.ingest.telemetry.model import (
     BodySink,
     BulkLoader,
@@ -64,6 +65,9 @@ BULK_COMMIT_EVENTS = 1_000_000
 BULK_HELD_BYTES = 64 * 1024 * 1024
 
 Item = NormalisedEvent | ParseProblem | EventBatch
+
+#: The lake's columns but ``organisation``, no rows: a body without a single event.
+_NO_ROWS = events_table([]).drop_columns(["organisation"])
 
 
 @dataclass(slots=True)
@@ -123,19 +127,9 @@ class TelemetryIntake:
             self.broker.publish(subject, orjson.dumps(events))
 
     def ingest_body(
-        self,
-        organisation_id: int,
-        items: Iterable[Item],
-        *,
-        observer: str | None = None,
-        body: bytes | None = None,
+        self, organisation_id: int, items: Iterable[Item], *, observer: str | None = None
     ) -> IntakeReport:
-        """One request: every good event of the body is accepted, or (Overloaded) none.
-
-        ``body`` is the bytes ``items`` were parsed from: when they all came as
-        :class:`EventBatch` es (EVE JSON lines) a :class:`BodySink` keeps the body
-        instead of the rows (:meth:`_submit_body`).
-        """
+        """One request: every good event of the body is accepted, or (Overloaded) none."""
         report = IntakeReport()
         events: list[NormalisedEvent] = []
         tables: list[pa.Table] = []
@@ -152,28 +146,50 @@ class TelemetryIntake:
                 rows = events_table([(0, now(), event) for event in events])
                 tables.append(rows.drop_columns(["organisation"]))
             batch = EventBatch(pa.concat_tables(tables))
-            if body is not None and not events and isinstance(self.sink, BodySink):
-                self._submit_body(organisation_id, batch, body, observer)
-            else:
-                self.submit(organisation_id, batch)
+            self.submit(organisation_id, batch)
             report.events = len(batch)
             return report
         self.submit(organisation_id, events)
         report.events = len(events)
         return report
 
-    def _submit_body(
-        self, organisation_id: int, batch: EventBatch, body: bytes, observer: str | None
-    ) -> None:
-        """:meth:`submit` of rows decoded from ``body``, the sink keeping the body; the
-        broker gets the rows (in-process, the table itself)."""
-        if not len(batch):
-            return
-        assert isinstance(self.sink, BodySink)
-        rows = self.sink.accept_body(organisation_id, batch.table, body, observer)
+    def ingest_request(
+        self,
+        organisation_id: int,
+        body: bytes,
+        fmt: str,
+        *,
+        observer: str | None = None,
+        source: str = "request body",
+    ) -> IntakeReport:
+        """A request body (inflated already) in format ``fmt``: :meth:`ingest_body` of
+        its parse, except that a body of EVE JSON lines goes to a :class:`BodySink` as
+        it came, made durable while it is decoded (:meth:`BodySink.accept_body`), and
+        the broker gets the decoded rows (in-process, the table itself)."""
+        sink = self.sink
+        if not (isinstance(sink, BodySink) and eve_lines_body(body, fmt)):
+            items = parse_bytes_batched(body, fmt, source)
+            return self.ingest_body(organisation_id, items, observer=observer)
+        report = IntakeReport()
+        ingested = now()
+
+        def decode() -> pa.Table:
+            tables = []
+            for item in parse_bytes_batched(body, fmt, source, ingested=ingested):
+                if isinstance(item, ParseProblem):
+                    report.note(item)
+                elif isinstance(item, EventBatch):
+                    tables.append(observed(item, observer).table)
+                else:  # eve_lines_body said EVE lines: the parse gives batches only
+                    raise AssertionError(f"an event one by one from EVE lines: {item!r}")
+            return pa.concat_tables(tables) if tables else _NO_ROWS
+
+        rows = sink.accept_body(organisation_id, body, ingested, observer, decode)
+        report.events = rows.num_rows
         subject = telemetry_subject(organisation_id)
-        if self.broker is not None and self.broker.wants(subject):
+        if report.events and self.broker is not None and self.broker.wants(subject):
             self.broker.publish_table(subject, rows)
+        return report
 
     def ingest_items(
         self,

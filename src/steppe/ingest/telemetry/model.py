@@ -21,7 +21,7 @@ partitions see it as null).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -145,13 +145,19 @@ class TableSink(EventSink, Protocol):
 
 @runtime_checkable
 class BodySink(TableSink, Protocol):
-    """A sink that can keep a request body of EVE JSON lines instead of the rows
-    decoded from it (``table``, named for ``observer``), decoding it again when it writes
-    them (:func:`steppe.lake.batches.body_record`). Returns the rows as it will write
-    them (with ``organisation``), for the broker."""
+    """A sink that can keep a request body of EVE JSON lines as it came instead of the
+    rows decoded from it, and make it durable while ``decode`` (the caller's parse of
+    it, stamped ``ingested`` and named for ``observer``) runs
+    (:meth:`steppe.lake.EventLake.accept_body`). Returns ``decode``'s rows as it will
+    write them (with ``organisation``), for the broker."""
 
     def accept_body(
-        self, organisation_id: int, table: Any, body: bytes, observer: str | None
+        self,
+        organisation_id: int,
+        body: bytes,
+        ingested: str,
+        observer: str | None,
+        decode: Callable[[], Any],
     ) -> Any: ...
 
 
