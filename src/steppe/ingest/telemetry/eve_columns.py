@@ -208,17 +208,28 @@ def parse_eve_columns(
     yield from _stream_batches(stream, source, ingested)
 
 
-def eve_body_table(body: bytes, ingested: str, observer: str | None) -> pa.Table:
-    """The rows (no ``organisation``) of a body of EVE JSON lines, as a request that
-    decoded it at ``ingested`` for ``observer`` had them (its problems left out): the
-    lake's writer decodes a spooled body again with this
-    (:func:`steppe.lake.batches.body_record`)."""
+def eve_body_table(
+    body: bytes,
+    ingested: str,
+    observer: str | None,
+    *,
+    source: str = "spool",
+    note: Callable[[ParseProblem], None] | None = None,
+) -> pa.Table:
+    """The rows (no ``organisation``) of a body of EVE JSON lines decoded at ``ingested``
+    for ``observer``; its problems go to ``note`` (if given). The request that takes the
+    body and the lake's writer that decodes the spooled body again
+    (:func:`steppe.lake.batches.body_record`) both read it with this, so they find the
+    same rows."""
     tables = []
     events: list[tuple[int, str, NormalisedEvent]] = []
-    for item in parse_eve_columns(io.BytesIO(body), "spool", whole=body, ingested=ingested):
+    for item in parse_eve_columns(io.BytesIO(body), source, whole=body, ingested=ingested):
         if isinstance(item, EventBatch):
             tables.append(observed(item, observer).table)
-        elif not isinstance(item, ParseProblem):  # not lines after all: events one by one
+        elif isinstance(item, ParseProblem):
+            if note is not None:
+                note(item)
+        else:  # not lines after all: events one by one
             if observer is not None:
                 item.setdefault("observer.name", observer)
             events.append((0, ingested, item))

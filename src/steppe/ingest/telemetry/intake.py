@@ -32,7 +32,7 @@ import orjson
 import pyarrow as pa
 
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
-from steppe.ingest.telemetry.eve_columns import EventBatch, observed
+from steppe.ingest.telemetry.eve_columns import EventBatch, eve_body_table, observed
 from steppe.ingest.telemetry.formats import eve_lines_body, parse_bytes_batched
 from steppe.ingest.telemetry.model import (
     BodySink,
@@ -65,9 +65,6 @@ BULK_COMMIT_EVENTS = 1_000_000
 BULK_HELD_BYTES = 64 * 1024 * 1024
 
 Item = NormalisedEvent | ParseProblem | EventBatch
-
-#: The lake's columns but ``organisation``, no rows: a body without a single event.
-_NO_ROWS = events_table([]).drop_columns(["organisation"])
 
 
 @dataclass(slots=True)
@@ -173,16 +170,8 @@ class TelemetryIntake:
         report = IntakeReport()
         ingested = now()
 
-        def decode() -> pa.Table:
-            tables = []
-            for item in parse_bytes_batched(body, fmt, source, ingested=ingested):
-                if isinstance(item, ParseProblem):
-                    report.note(item)
-                elif isinstance(item, EventBatch):
-                    tables.append(observed(item, observer).table)
-                else:  # eve_lines_body said EVE lines: the parse gives batches only
-                    raise AssertionError(f"an event one by one from EVE lines: {item!r}")
-            return pa.concat_tables(tables) if tables else _NO_ROWS
+        def decode() -> pa.Table:  # as the lake's writer will decode the spooled body
+            return eve_body_table(body, ingested, observer, source=source, note=report.note)
 
         rows = sink.accept_body(organisation_id, body, ingested, observer, decode)
         report.events = rows.num_rows
