@@ -144,7 +144,7 @@ class EventLake:
         self._quarantined = 0
         self._bulk_loads = 0
         self._drain_rate = 0.0  # bytes of spool per second the writer gets through
-        self._spool_threads: ThreadPoolExecutor | None = None  # accept_body's writes
+        self._spool_threads: ThreadPoolExecutor | None = None
         self._last_error: str | None = None
 
     @classmethod
@@ -172,6 +172,8 @@ class EventLake:
         report = self.recover()
         name = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
         self._spool = Spool(self.root / SPOOL / name, segment_bytes=self.segment_bytes)
+        # accept_body's writes (threads started on first use)
+        self._spool_threads = ThreadPoolExecutor(4, thread_name_prefix="lake-spool")
         if background:
             self._stopping = False
             self._thread = threading.Thread(target=self._run, name="lake-flusher", daemon=True)
@@ -308,7 +310,8 @@ class EventLake:
         self.refuse_if_full()
         accepted_at = timestamps.now()
         record = batches.body_record(organisation_id, accepted_at, ingested, observer, body)
-        spooling = self._spooler().submit(self._append, record, 0)
+        assert self._spool_threads is not None  # made with the spool, in start()
+        spooling = self._spool_threads.submit(self._append, record, 0)
         try:
             table = decode()
         finally:
@@ -316,12 +319,6 @@ class EventLake:
         with self._count_lock:
             self._accepted_events += table.num_rows
         return with_organisation(table, organisation_id, accepted_at)
-
-    def _spooler(self) -> ThreadPoolExecutor:
-        with self._count_lock:
-            if self._spool_threads is None:
-                self._spool_threads = ThreadPoolExecutor(4, thread_name_prefix="lake-spool")
-            return self._spool_threads
 
     def bulk_load(self, *, chunk_rows: int = CHUNK_ROWS) -> BulkLoad:
         """A :class:`~steppe.lake.bulk.BulkLoad` into this lake: rows straight to
