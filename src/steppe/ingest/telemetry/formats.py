@@ -167,10 +167,8 @@ def _parse_stream(
     mapping: FieldMapping | None,
     batched: bool,
     whole: bytes | None = None,
-    ingested: str | None = None,
 ) -> Iterator[BatchedItem]:
-    """``whole``: all of ``stream``'s bytes, when they are in memory (not gzip);
-    ``ingested``: the time EVE lines are stamped with (default: now)."""
+    """``whole``: all of ``stream``'s bytes, when they are in memory (not gzip)."""
     try:
         head, stream = peek(stream, _HEAD)
     except (OSError, EOFError, zlib.error) as exc:
@@ -194,7 +192,7 @@ def _parse_stream(
         yield from parse_evtx(io.BytesIO(stream.read()), source)
         return
     if fmt == "eve" and batched:
-        yield from parse_eve_columns(stream, source, whole=whole, ingested=ingested)
+        yield from parse_eve_columns(stream, source, whole=whole)
         return
     yield from _parser(fmt, mapping)(stream, source)
 
@@ -216,19 +214,13 @@ def parse_bytes(
 
 
 def parse_bytes_batched(
-    data: bytes,
-    fmt: str,
-    source: str,
-    mapping: FieldMapping | None = None,
-    *,
-    ingested: str | None = None,
+    data: bytes, fmt: str, source: str, mapping: FieldMapping | None = None
 ) -> Iterator[BatchedItem]:
     """:func:`parse_bytes` with EVE JSON lines as :class:`EventBatch` es (cut into lines
-    by the compiled decoder, the body being in memory already), stamped ``ingested``
-    (default: now)."""
+    by the compiled decoder, the body being in memory already)."""
     _check(fmt)
     stream = io.BytesIO(data)
-    return _stamped(_parse_stream(stream, fmt, source, mapping, True, data, ingested))
+    return _stamped(_parse_stream(stream, fmt, source, mapping, True, data))
 
 
 def eve_lines_body(data: bytes, fmt: str) -> bool:
