@@ -87,9 +87,9 @@ def encode_table(organisation_id: int, accepted_at: str, table: pa.Table) -> mem
 def body_record(
     organisation_id: int, accepted_at: str, ingested: str, observer: str | None, body: bytes
 ) -> tuple[bytes, bytes]:
-    """The spool record of an HTTP body of EVE JSON lines already decoded for the
-    request's answer, in two parts (written one after the other, not joined): what the
-    decoding needs to give the same rows again — ``ingested``, the time it stamped, and
+    """The spool record of an HTTP body of EVE JSON lines, which the request decodes for
+    its answer meanwhile, in two parts (written one after the other, not joined): what
+    the decoding needs to give the same rows again — ``ingested``, the time it stamped, and
     the ``observer`` it named — then the body as it came. :func:`decode` decodes it again.
 
     Kept instead of the decoded rows (an Arrow record) because that was most of what
