@@ -114,6 +114,14 @@ class Settings(BaseSettings):
             "requests being acknowledged come first (Linux; 0: same priority)."
         ),
     )
+    lake_handoff_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Memory (bytes of Arrow buffers) for rows an HTTP request decoded, kept for the "
+            "Parquet writer so it need not decode the spooled body again (0: never kept)."
+        ),
+    )
     lake_segment_bytes: int = Field(
         default=16 * 1024 * 1024,
         gt=0,

@@ -25,6 +25,7 @@ from steppe.lake.batches import (
     decode,
     encode,
 )
+from steppe.lake.handoff import DecodedRows
 from steppe.lake.table import LEFTOVER_KEY, lake_schema, with_organisation
 
 ACCEPTED = "2026-11-28T12:00:00.000000Z"
@@ -171,6 +172,22 @@ def test_a_body_record_decodes_to_the_rows_the_request_had(
     assert decoded.equals(with_organisation(table, 3, ACCEPTED))
     assert decoded.column("organisation").to_pylist() == [3] * 5
     assert decoded.column("observer.name").to_pylist()[2] == "sensor-2"
+
+
+def test_a_body_record_s_rows_come_from_memory_when_its_request_left_them_there() -> None:
+    body = b"\n".join(EVE_LINES)
+    ingested = "2026-11-28T12:34:56.123456Z"
+    left = DecodedRows(max_bytes=1 << 20)
+    key = left.new_key()
+    head, kept = body_record(3, ACCEPTED, ingested, "sensor.kz", body, key=key)
+    again = decode(head + kept)  # no rows in memory: decoded from the record
+    assert left.keep(key, again)
+    assert decode(head + kept, decoded=left) is again  # taken, not decoded
+    assert left.stats().taken == 1
+    # taken once; after that (or for another process's key) the record is decoded again
+    assert decode(head + kept, decoded=left).equals(again)
+    other = DecodedRows(max_bytes=1 << 20)
+    assert decode(head + kept, decoded=other).equals(again)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import textwrap
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -300,11 +301,11 @@ def test_a_segment_the_writer_chokes_on_is_quarantined_not_blocking(
     real = lake_module.write_segment
     calls = {"n": 0}
 
-    def choke_once(segment: Segment, root: Path) -> object:
+    def choke_once(segment: Segment, root: Path, **options: Any) -> object:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("a bug in the writer")
-        return real(segment, root)
+        return real(segment, root, **options)
 
     monkeypatch.setattr(lake_module, "write_segment", choke_once)
     lake = EventLake(tmp_path)

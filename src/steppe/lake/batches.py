@@ -34,6 +34,7 @@ import orjson
 import pyarrow as pa
 
 from steppe.ingest.telemetry.model import NormalisedEvent
+from steppe.lake.handoff import DecodedRows
 from steppe.lake.table import events_table, json_safe, lake_schema, with_organisation
 
 __all__ = [
@@ -85,7 +86,13 @@ def encode_table(organisation_id: int, accepted_at: str, table: pa.Table) -> mem
 
 
 def body_record(
-    organisation_id: int, accepted_at: str, ingested: str, observer: str | None, body: bytes
+    organisation_id: int,
+    accepted_at: str,
+    ingested: str,
+    observer: str | None,
+    body: bytes,
+    *,
+    key: str | None = None,
 ) -> tuple[bytes, bytes]:
     """The spool record of an HTTP body of EVE JSON lines, which the request decodes for
     its answer meanwhile, in two parts (written one after the other, not joined): what
@@ -96,14 +103,19 @@ def body_record(
     a request cost besides the decoding: on ``bench/telemetry_ingest.py``'s EVE, 354
     bytes an event to write and fsync against 591, and no Arrow stream to encode —
     measured in-process, 2.7 against 3.6 to 4.3 µs of CPU an event for the decoding and
-    the spooling together (load ~4). The writer, a background thread, decodes it again.
+    the spooling together (load ~4). The writer, a background thread, decodes it again,
+    unless the request left its rows under ``key`` (:mod:`steppe.lake.handoff`).
     """
-    head = orjson.dumps({"o": organisation_id, "t": accepted_at, "i": ingested, "b": observer})
+    fields = {"o": organisation_id, "t": accepted_at, "i": ingested, "b": observer}
+    if key is not None:
+        fields["k"] = key
+    head = orjson.dumps(fields)
     return _BODY_HEAD.pack(BODY_MARK, len(head)) + head, body
 
 
-def _body_table(payload: bytes | memoryview) -> pa.Table:
-    """The lake rows of a :func:`body_record`, as the request that spooled it had them."""
+def _body_table(payload: bytes | memoryview, decoded: DecodedRows | None) -> pa.Table:
+    """The lake rows of a :func:`body_record`, as the request that spooled it had them:
+    taken from ``decoded`` if the request left them there, else decoded again."""
     from steppe.ingest.telemetry.eve_columns import eve_body_table  # ingest builds on lake
 
     try:
@@ -111,9 +123,13 @@ def _body_table(payload: bytes | memoryview) -> pa.Table:
         start = _BODY_HEAD.size
         head = orjson.loads(payload[start : start + size])
         org, accepted_at, ingested = int(head["o"]), str(head["t"]), str(head["i"])
-        observer = head["b"]
-    except (struct.error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        observer, key = head["b"], head.get("k")
+    except (struct.error, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         raise BadRecord("unreadable body record header") from None
+    if decoded is not None and isinstance(key, str):
+        kept = decoded.take(key)
+        if kept is not None:
+            return kept
     body = bytes(payload[start + size :])
     table = eve_body_table(body, ingested, observer if isinstance(observer, str) else None)
     return with_organisation(table, org, accepted_at)
@@ -140,11 +156,12 @@ def _arrow_record(table: pa.Table) -> memoryview:
     return memoryview(sink.getvalue())
 
 
-def decode(payload: bytes | memoryview) -> pa.Table:
-    """The lake table of a spool record (raises :class:`BadRecord` if it is none)."""
+def decode(payload: bytes | memoryview, *, decoded: DecodedRows | None = None) -> pa.Table:
+    """The lake table of a spool record (raises :class:`BadRecord` if it is none); a body
+    record's rows come from ``decoded`` when its request left them there."""
     mark = bytes(payload[: len(ARROW_MARK)])
     if mark == BODY_MARK:
-        return _body_table(payload)
+        return _body_table(payload, decoded)
     if mark == ARROW_MARK:
         try:
             with pa.ipc.open_stream(memoryview(payload)[len(ARROW_MARK) :]) as reader:

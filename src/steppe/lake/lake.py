@@ -47,6 +47,7 @@ from steppe.ingest.telemetry.model import NormalisedEvent
 from steppe.lake import batches
 from steppe.lake.bulk import STAGING, BulkLoad
 from steppe.lake.compaction import compact_partition, compaction_lock, finish_interrupted
+from steppe.lake.handoff import DecodedRows, HandoffCounters
 from steppe.lake.partitions import Partition, list_partitions
 from steppe.lake.retention import prune
 from steppe.lake.spool import Segment, Spool, fsync_dir, segment_files, try_lock
@@ -121,6 +122,7 @@ class EventLake:
         segment_bytes: int = 16 * 1024 * 1024,
         retention_days: int = 90,
         writer_nice: int = 0,
+        handoff_bytes: int = 128 * 1024 * 1024,
     ) -> None:
         self.root = root
         self.writer_nice = writer_nice
@@ -146,6 +148,8 @@ class EventLake:
         self._drain_rate = 0.0  # bytes of spool per second the writer gets through
         self._spool_threads: ThreadPoolExecutor | None = None
         self._last_error: str | None = None
+        # Rows accept_body's callers decoded, for the writer (steppe.lake.handoff)
+        self._decoded = DecodedRows(handoff_bytes) if handoff_bytes else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventLake:
@@ -157,6 +161,7 @@ class EventLake:
             segment_bytes=settings.lake_segment_bytes,
             retention_days=settings.lake_retention_days,
             writer_nice=settings.lake_writer_nice,
+            handoff_bytes=settings.lake_handoff_bytes,
         )
 
     # -- life cycle ---------------------------------------------------------------------
@@ -299,8 +304,10 @@ class EventLake:
         (:func:`batches.body_record`) while ``decode`` (the caller's parse of it,
         stamped ``ingested``, named for ``observer``) runs: the spool's write and fsync
         take a thread of their own, so the sender waits for the longer of the two rather
-        than for both. The writer decodes the body again. Returns ``decode``'s rows as
-        they will be written (with ``organisation``), once both are done; raises
+        than for both. The rows are left in memory for the writer
+        (:mod:`steppe.lake.handoff`), which decodes the body again only for those it
+        does not find there. Returns ``decode``'s rows as they will be written (with
+        ``organisation``), once both are done; raises
         :class:`~steppe.errors.Overloaded` (nothing kept) when the backlog is full.
 
         A body ``decode`` finds no event in is kept all the same (written before it is
@@ -309,7 +316,10 @@ class EventLake:
         self._require_spool()
         self.refuse_if_full()
         accepted_at = timestamps.now()
-        record = batches.body_record(organisation_id, accepted_at, ingested, observer, body)
+        key = self._decoded.new_key() if self._decoded is not None else None
+        record = batches.body_record(
+            organisation_id, accepted_at, ingested, observer, body, key=key
+        )
         assert self._spool_threads is not None  # made with the spool, in start()
         spooling = self._spool_threads.submit(self._append, record, 0)
         try:
@@ -318,7 +328,10 @@ class EventLake:
             spooling.result()  # durable (or raises) before anything is answered
         with self._count_lock:
             self._accepted_events += table.num_rows
-        return with_organisation(table, organisation_id, accepted_at)
+        rows = with_organisation(table, organisation_id, accepted_at)
+        if key is not None and self._decoded is not None and rows.num_rows:
+            self._decoded.keep(key, rows)
+        return rows
 
     def bulk_load(self, *, chunk_rows: int = CHUNK_ROWS) -> BulkLoad:
         """A :class:`~steppe.lake.bulk.BulkLoad` into this lake: rows straight to
@@ -397,12 +410,15 @@ class EventLake:
                     continue  # written out by the other drainer meanwhile
                 started = time.monotonic()
                 try:
-                    result = _write_with_retries(segment, self.root)
+                    result = _write_with_retries(segment, self.root, self._decoded)
                 except OSError:
                     raise  # the disk, not the data: retried, the backlog holds the rest
                 except Exception as exc:
                     # Data the writer cannot handle would stop the lake for everyone;
-                    # keep it aside, whole, and go on.
+                    # keep it aside, whole, and go on (rows its requests left in memory
+                    # would never be taken).
+                    if self._decoded is not None:
+                        self._decoded.clear()
                     kept = self.root / QUARANTINE / f"{segment.name}.wal"
                     spool.retire(segment, keep_as=kept)
                     self._quarantine_noted(segment, kept, exc)
@@ -468,6 +484,10 @@ class EventLake:
                     done.append((partition, merged))
         return done
 
+    def handoff_stats(self) -> HandoffCounters | None:
+        """How the rows requests decoded reached the writer (None: not kept)."""
+        return self._decoded.stats() if self._decoded is not None else None
+
     def stats(self) -> LakeCounters:
         spool = self._spool
         with self._count_lock:
@@ -505,12 +525,14 @@ def lower_priority(nice: int) -> None:
         log.warning("lake: could not lower the flusher's priority: %s", exc)
 
 
-def _write_with_retries(segment: Segment, root: Path, attempts: int = 3) -> SegmentResult:
+def _write_with_retries(
+    segment: Segment, root: Path, decoded: DecodedRows | None, attempts: int = 3
+) -> SegmentResult:
     """Write a segment, again after a passing file system error (a compaction moving the
     day folder under the writer makes the rename fail once; the next write lands)."""
     for attempt in range(attempts):
         try:
-            return write_segment(segment, root)
+            return write_segment(segment, root, decoded=decoded)
         except FileNotFoundError:
             if attempt == attempts - 1:
                 raise

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pytest
 
 from lake.lakedata import read_lake
@@ -100,6 +101,38 @@ def test_a_body_of_eve_lines_is_spooled_as_it_came_and_handed_to_subscribers_as_
     lake_rows = read_lake(tmp_path / "lake")
     assert sorted(lake_rows.column("raw").to_pylist()) == sorted(
         message.table.column("raw").to_pylist()
+    )
+
+
+@pytest.mark.parametrize("handoff_bytes", [128 << 20, 0])
+def test_the_writer_takes_the_rows_the_request_decoded_and_writes_the_same_lake(
+    tmp_path: Path, handoff_bytes: int
+) -> None:
+    broker = InProcessBroker()
+    got: list[Message] = []
+    broker.subscribe("telemetry.*", got.append)
+    bodies = [BODY, BODY.replace(b"sensor-1", b"sensor-9")]
+    lake = EventLake(tmp_path / "lake", handoff_bytes=handoff_bytes)
+    lake.start(background=False)
+    intake = TelemetryIntake(lake, broker)
+    for body in bodies:
+        intake.ingest_request(3, body, "eve", observer="sensor.kz")
+    broker.drain()
+    lake.flush()
+    handoff = lake.handoff_stats()
+    lake.close()
+    broker.close()
+    if handoff_bytes:
+        assert handoff is not None and (handoff.kept, handoff.taken) == (2, 2)
+        assert handoff.held_bytes == 0
+    else:
+        assert handoff is None
+    written = read_lake(tmp_path / "lake")
+    sent = pa.concat_tables([message.table for message in got])
+    assert written.num_rows == sent.num_rows == 6
+    key = ["raw", "@timestamp"]
+    assert written.sort_by([(k, "ascending") for k in key]).equals(
+        sent.cast(written.schema).sort_by([(k, "ascending") for k in key])
     )
 
 
