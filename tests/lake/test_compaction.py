@@ -65,6 +65,24 @@ def test_old_days_are_merged_into_one_file_and_recent_ones_left(tmp_path: Path) 
     assert not leftovers  # no half-done compaction folders
 
 
+def codecs(path: Path) -> dict[str, str]:
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    return {
+        meta.column(i).path_in_schema: meta.column(i).compression for i in range(meta.num_columns)
+    }
+
+
+def test_the_writer_s_lz4_raw_is_rewritten_in_zstd_by_compaction(tmp_path: Path) -> None:
+    fill(tmp_path, OLD_DAY, 2)
+    (partition,) = list_partitions(tmp_path, [1])
+    written = codecs(parquet_files(partition)[0])
+    assert written["raw"] == "LZ4" and written["event.kind"] == "ZSTD"
+    EventLake(tmp_path).compact(NOW)
+    (partition,) = list_partitions(tmp_path, [1])
+    (compacted,) = parquet_files(partition)
+    assert set(codecs(compacted).values()) == {"ZSTD"}
+
+
 def test_a_segment_replayed_after_compaction_is_not_written_again(tmp_path: Path) -> None:
     lake = EventLake(tmp_path, flush_seconds=3600)
     lake.start(background=False)
