@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         default=200, gt=0, description="Requests a token may send at once before pacing applies."
     )
 
+    telemetry_token_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "How long telemetry submission takes a token it has just looked up as it was "
+            "(revocations and role changes reach it within this time; 0: look up each time)."
+        ),
+    )
     telemetry_max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         gt=0,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from steppe.api.app import API_PREFIX
 from steppe.sharing import directory
+from steppe.storage.schema import api_tokens
 
 if TYPE_CHECKING:
     from tests.api.conftest import AppFactory, Coalition
@@ -136,6 +139,41 @@ def test_only_submitting_roles_may_post(
 ) -> None:
     response = client.post(URL, content=jsonl([eve_dns(1)]), headers=coalition.auth(caller))
     assert response.status_code == status
+
+
+def revoke(engine: Engine, token: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.token_hash == hashlib.sha256(token.encode()).hexdigest())
+            .values(revoked_at="2026-11-29T00:00:00.000000Z")
+        )
+
+
+def test_a_revoked_sensor_token_is_refused_once_its_moment_in_the_cache_is_over(
+    make_app: AppFactory, coalition: Coalition, engine: Engine
+) -> None:
+    body = jsonl([eve_dns(1)])
+    with TestClient(make_app(telemetry_token_cache_seconds=0.3)) as client:
+        assert client.post(URL, content=body, headers=coalition.auth("sensor")).status_code == 202
+        revoke(engine, coalition.tokens["sensor"])
+        # taken as it was a moment ago on the telemetry stream; nowhere else
+        assert client.post(URL, content=body, headers=coalition.auth("sensor")).status_code == 202
+        stats = client.get(f"{URL}/stats", headers=coalition.auth("sensor"))
+        assert stats.status_code == 401
+        time.sleep(0.35)
+        late = client.post(URL, content=body, headers=coalition.auth("sensor"))
+        assert late.status_code == 401, late.text
+
+
+def test_without_the_cache_a_revoked_sensor_token_is_refused_at_once(
+    make_app: AppFactory, coalition: Coalition, engine: Engine
+) -> None:
+    body = jsonl([eve_dns(1)])
+    with TestClient(make_app(telemetry_token_cache_seconds=0)) as client:
+        assert client.post(URL, content=body, headers=coalition.auth("sensor")).status_code == 202
+        revoke(engine, coalition.tokens["sensor"])
+        assert client.post(URL, content=body, headers=coalition.auth("sensor")).status_code == 401
 
 
 def test_bodies_over_the_limit_and_zip_bombs_get_413(

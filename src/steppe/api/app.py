@@ -35,6 +35,7 @@ from steppe.api.routes import (
     telemetry,
     triage,
 )
+from steppe.api.token_cache import RecentTokens
 from steppe.audit.trail import AuditTrail
 from steppe.detection.sigma.store import RuleStore
 from steppe.errors import ConfigError
@@ -174,6 +175,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         secret_key=secret_key,
         limiter=RateLimiter(settings.api_rate_per_minute, settings.api_rate_burst),
         telemetry=telemetry_service,
+        recent_tokens=RecentTokens(settings.telemetry_token_cache_seconds),
     )
     app.state.telemetry_gate = asyncio.Semaphore(settings.telemetry_max_concurrent)
     app.state.taxii_intake = intake  # None when TAXII POSTs import before answering

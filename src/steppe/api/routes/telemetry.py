@@ -20,7 +20,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from steppe.api.deps import ActorDep, ConnDep, require_role, services
+from steppe.api.deps import ActorDep, ConnDep, SensorDep, require_role, services
 from steppe.errors import InputError, Overloaded, PayloadTooLarge
 from steppe.ingest.telemetry.intake import IntakeReport, gunzip_limited
 from steppe.lake.overview import served_overview
@@ -75,7 +75,7 @@ _BODY_DOC = {
 )
 async def submit(
     request: Request,
-    actor: ActorDep,
+    actor: SensorDep,
     format: Annotated[
         BodyFormat, Query(description="Body format; auto detects it from the content")
     ] = "auto",
