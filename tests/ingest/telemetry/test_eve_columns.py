@@ -498,3 +498,54 @@ def test_a_failure_of_the_compiled_decoder_falls_back_to_the_python_path(
     monkeypatch.setattr(eve_columns, "_decode_compiled", broken)
     got = columnar(data)
     assert got[1] == expected[1] and got[0].equals(expected[0])
+
+
+def body_rows(data: bytes, halves: bool) -> tuple[pa.Table, list[str]]:
+    problems: list[ParseProblem] = []
+    table = eve_columns.eve_body_table(
+        data, INGESTED, "sensor.kz", source="eve.json", note=problems.append, halves=halves
+    )
+    return table, [str(problem) for problem in problems]
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(lines, min_size=1, max_size=12),
+    st.sampled_from([b"\n", b"", b"\n\n"]),
+    st.integers(1, 400),
+)
+def test_a_body_decoded_in_two_halves_gives_the_rows_and_problems_of_one_pass(
+    monkeypatch: pytest.MonkeyPatch, chunk: list[bytes], end: bytes, threshold: int
+) -> None:
+    data = b"\n".join(chunk) + end
+    with monkeypatch.context() as patch:
+        patch.setattr(eve_columns, "HALVES_BYTES", threshold)  # tiny bodies cut too
+        whole, whole_problems = body_rows(data, halves=False)
+        cut, cut_problems = body_rows(data, halves=True)
+    assert cut_problems == whole_problems  # the same line numbers, in the same order
+    assert cut.equals(whole)
+
+
+def test_a_long_body_is_decoded_in_two_halves(monkeypatch: pytest.MonkeyPatch) -> None:
+    if eve_columns._decode_block is None:
+        pytest.skip("only bodies the compiled decoder reads are cut")
+    record = orjson.dumps({"event_type": "dns", "dns": {"rrname": "a.example"}})
+    data = b"\n".join([record] * 5 + [b"not json"] + [record] * 5)
+    halves: list[int] = []
+    real = eve_columns._body_batches
+
+    def counted(*args: Any) -> Any:
+        halves.append(args[4] if len(args) > 4 else 0)  # the lines before each half
+        return real(*args)
+
+    monkeypatch.setattr(eve_columns, "HALVES_BYTES", 64)
+    monkeypatch.setattr(eve_columns, "_body_batches", counted)
+    table, problems = body_rows(data, halves=True)
+    middle = data.find(b"\n", len(data) // 2) + 1  # after the line the middle falls in
+    assert sorted(halves) == [0, data.count(b"\n", 0, middle)] and middle < len(data)
+    assert table.num_rows == 10 and problems == body_rows(data, halves=False)[1]
+    assert problems[0].startswith("eve.json:6")
