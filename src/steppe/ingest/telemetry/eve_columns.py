@@ -45,13 +45,10 @@ fallback, which reports them with their line numbers exactly as before.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
-import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
@@ -218,86 +215,29 @@ def eve_body_table(
     *,
     source: str = "spool",
     note: Callable[[ParseProblem], None] | None = None,
-    halves: bool = False,
 ) -> pa.Table:
     """The rows (no ``organisation``) of a body of EVE JSON lines decoded at ``ingested``
     for ``observer``; its problems go to ``note`` (if given). The request that takes the
     body and the lake's writer that decodes the spooled body again
     (:func:`steppe.lake.batches.body_record`) both read it with this, so they find the
-    same rows.
-
-    With ``halves`` (the request, whose sender waits), a body of lines of at least
-    :data:`HALVES_BYTES` is cut at a newline near its middle and the second half decoded
-    in another thread meanwhile: every line is decoded alone, so the rows, their order,
-    the problems and their line numbers are those of one pass.
-    """
-    if halves and _decode_block is not None and len(body) >= HALVES_BYTES:
-        cut = body.find(b"\n", len(body) // 2) + 1
-        if 0 < cut < len(body) and is_lines(body[:4096]):
-            decode = _decode_block
-            later = _halves().submit(
-                _collect,
-                _body_batches(decode, body[cut:], source, ingested, body.count(b"\n", 0, cut)),
-                observer,
-                ingested,
-            )
-            try:
-                first = _collect(
-                    _body_batches(decode, body[:cut], source, ingested), observer, ingested
-                )
-            finally:
-                second = later.result()
-            return _joined(first, second, note=note)
-    items = parse_eve_columns(io.BytesIO(body), source, whole=body, ingested=ingested)
-    return _joined(_collect(items, observer, ingested), note=note)
-
-
-#: Bodies of EVE lines at least this long are decoded in two halves at once by the
-#: request (:func:`eve_body_table`): a 5,000-event body is ~1.8 MB.
-HALVES_BYTES = 1 << 20
-
-_Collected = tuple[list[pa.Table], list[ParseProblem], list[tuple[int, str, NormalisedEvent]]]
-
-
-def _collect(
-    items: Iterable[EventBatch | ParseProblem | NormalisedEvent],
-    observer: str | None,
-    ingested: str,
-) -> _Collected:
-    tables: list[pa.Table] = []
-    problems: list[ParseProblem] = []
+    same rows."""
+    tables = []
     events: list[tuple[int, str, NormalisedEvent]] = []
-    for item in items:
+    for item in parse_eve_columns(io.BytesIO(body), source, whole=body, ingested=ingested):
         if isinstance(item, EventBatch):
             tables.append(observed(item, observer).table)
         elif isinstance(item, ParseProblem):
-            problems.append(item)
+            if note is not None:
+                note(item)
         else:  # not lines after all: events one by one
             if observer is not None:
                 item.setdefault("observer.name", observer)
             events.append((0, ingested, item))
-    return tables, problems, events
-
-
-def _joined(*parts: _Collected, note: Callable[[ParseProblem], None] | None) -> pa.Table:
-    tables = [table for part in parts for table in part[0]]
-    if note is not None:
-        for part in parts:
-            for problem in part[1]:
-                note(problem)
-    events = [event for part in parts for event in part[2]]
     if events:
         tables.append(events_table(events).drop_columns(["organisation"]))
     if not tables:
         return events_table([]).drop_columns(["organisation"])
     return pa.concat_tables(tables)
-
-
-@functools.cache
-def _halves() -> ThreadPoolExecutor:
-    """Threads that decode second halves (made on first use; the C decoder runs
-    without the GIL)."""
-    return ThreadPoolExecutor(min(4, os.cpu_count() or 2), thread_name_prefix="eve-half")
 
 
 def observed(batch: EventBatch, observer: str | None) -> EventBatch:
@@ -400,16 +340,16 @@ def _with_rejected(
 
 
 def _body_batches(
-    decode: DecodeBlock, data: bytes, source: str, ingested: str, before: int = 0
+    decode: DecodeBlock, data: bytes, source: str, ingested: str
 ) -> Iterator[EventBatch | ParseProblem]:
-    """The lines of ``data`` (numbered after ``before``) in chunks of :data:`CHUNK_LINES`,
-    as :func:`eve_table` reads a chunk, but cut at their newlines by the compiled decoder without the GIL
+    """The lines of ``data`` in chunks of :data:`CHUNK_LINES`, as :func:`eve_table`
+    reads a chunk, but cut at their newlines by the compiled decoder without the GIL
     and without a ``bytes`` object a line: only the lines it does not take are copied
     out, for the Python path. Measured on 5,000-line bodies (``bench/telemetry_ingest.py``'s
     mix): the per-line Python of reading them from a stream held the GIL about as long
     as the request's event loop did."""
     at = pa.scalar(ingested, pa.string()).cast(TIMESTAMP)
-    offset, first = 0, before + 1
+    offset, first = 0, 1
     while offset < len(data):
         try:
             rejected, n, built, stamps, count, following = decode(

@@ -171,9 +171,7 @@ class TelemetryIntake:
         ingested = now()
 
         def decode() -> pa.Table:  # as the lake's writer will decode the spooled body
-            return eve_body_table(
-                body, ingested, observer, source=source, note=report.note, halves=True
-            )
+            return eve_body_table(body, ingested, observer, source=source, note=report.note)
 
         rows = sink.accept_body(organisation_id, body, ingested, observer, decode)
         report.events = rows.num_rows
