@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         ),
     )
     lake_handoff_bytes: int = Field(
-        default=128 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         ge=0,
         description=(
             "Memory (bytes of Arrow buffers) for rows an HTTP request decoded, kept for the "

@@ -122,7 +122,7 @@ class EventLake:
         segment_bytes: int = 16 * 1024 * 1024,
         retention_days: int = 90,
         writer_nice: int = 0,
-        handoff_bytes: int = 128 * 1024 * 1024,
+        handoff_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.root = root
         self.writer_nice = writer_nice
