@@ -18,7 +18,10 @@ a temporary file, then, in one run:
    ``http.client``: see :class:`Sender`); the clock stops when every batch has its 202
    (each 202 means durable: in the fsynced spool; the server's writer, at a lower
    priority, turns the spool into Parquet meanwhile and after, its CPU counted until
-   then). A second line times the same run until every event is in a Parquet file;
+   then). A second line times the same run until every event is in a Parquet file.
+   The step runs ``--http-runs`` times (3), each after the lake has written the one
+   before, and the run of median wall time is shown (one run of 300,000 events lasts
+   well under a second: a single one swung 1.6× between runs of the same code);
 4. **overload** — ``--overload`` × as many clients as in 3, sending without pause for
    ``--seconds``: the server's RSS through it next to its RSS after step 3, and how many
    requests got 429 with Retry-After instead of being taken in.
@@ -156,6 +159,11 @@ def parse_only(path: Path) -> Cost:
         for line in f:
             orjson.loads(line)
     return Cost(time.perf_counter() - started, time.process_time() - cpu)
+
+
+def median_of(runs: list[Cost]) -> Cost:
+    """The run of median wall time (with its own CPU)."""
+    return sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
 
 
 def best_of(runs: list[Cost]) -> Cost:
@@ -362,6 +370,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--batch", type=int, default=5_000, help="lines per HTTP request")
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument(
+        "--http-runs",
+        type=int,
+        default=3,
+        help="times the HTTP step is run (each waits for the lake): the median is shown",
+    )
     parser.add_argument("--overload", type=int, default=10, help="× clients in the overload")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the overload")
     parser.add_argument(
@@ -393,14 +407,23 @@ def main() -> None:
                 b"\n".join(lines[i : i + args.batch]) for i in range(0, len(lines), args.batch)
             ]
             http_ingest(url, token, bodies[:1], 1)  # the server's lake starts on first use
-            first = len(lines[: args.batch])
-            wait_for_lake(data / "lake", first)
-            server_cpu = cpu_seconds(proc.pid)
-            started = time.perf_counter()
-            http_wall, refused = http_ingest(url, token, bodies, args.clients)
-            by_http = Cost(http_wall, cpu_seconds(proc.pid) - server_cpu)
-            wait_for_lake(data / "lake", first + args.events)
-            in_lake = Cost(time.perf_counter() - started, cpu_seconds(proc.pid) - server_cpu)
+            in_parquet = len(lines[: args.batch])
+            wait_for_lake(data / "lake", in_parquet)
+            http_runs: list[Cost] = []
+            lake_runs: list[Cost] = []
+            refused = 0
+            for _ in range(args.http_runs):
+                server_cpu = cpu_seconds(proc.pid)
+                started = time.perf_counter()
+                http_wall, refused_now = http_ingest(url, token, bodies, args.clients)
+                http_runs.append(Cost(http_wall, cpu_seconds(proc.pid) - server_cpu))
+                refused += refused_now
+                in_parquet += args.events
+                wait_for_lake(data / "lake", in_parquet)
+                lake_runs.append(
+                    Cost(time.perf_counter() - started, cpu_seconds(proc.pid) - server_cpu)
+                )
+            by_http, in_lake = median_of(http_runs), median_of(lake_runs)
             ceilings += [parse_only(path) for _ in range(2)]
             settled = rss_kib(proc.pid, "VmRSS")
             server_cpu = cpu_seconds(proc.pid)
@@ -431,7 +454,8 @@ def main() -> None:
                 "HTTP ingest",
                 by_http,
                 f"(CPU: the server; {args.clients} clients, {args.batch:,} lines per "
-                f"request, {refused} × 429)",
+                f"request, {refused} × 429; median of {len(http_runs)} runs: "
+                f"{', '.join(f'{args.events / r.wall:,.0f}' for r in http_runs)}/s)",
             ),
         ):
             wall_rate, cpu_rate = cost.rates(args.events)
