@@ -143,7 +143,7 @@ def _id_of_digest(digest: bytes) -> str:
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
-#: What varies between the versions of a batch (:class:`_Versions`); the stage's columns.
+#: What may vary between the versions of a batch (:class:`_Versions`); the stage's columns.
 _VERSION_COLUMNS = (
     "type",
     "value",
@@ -154,6 +154,10 @@ _VERSION_COLUMNS = (
     "body",
     "warninglists",
 )
+#: What varies between new entries' versions: first seen now, not expired, no comment —
+#: the rest of the stage's row (NULL) is made in SQL. Binding is done under the GIL while
+#: the caller waits (:func:`ingest_entries`): 5 parameters a version instead of 8.
+_FRESH_COLUMNS = ("type", "value", "confidence", "stix_id", "warninglists")
 # ``n`` is the version's place in its batch, from 1: the rowid SQLite gives each row it
 # inserts into the emptied stage, in order (pk = n + the batch's first pk - 1).
 _STAGE_DDL = (
@@ -164,15 +168,19 @@ _STAGE_DDL = (
 #: The note of an indicator whose value is on warninglists (names "\n"-separated), as
 #: :func:`_note` writes it.
 _NOTE_SQL = "substr('on a warninglist: ' || replace(warninglists, char(10), '; '), 1, 2000)"
+#: The body marker of a version without a comment, as :func:`feed_marker` writes it
+#: (SQLite's JSON escapes as orjson does; a test compares the two).
+_MARKER_SQL = "json_array(type, value)"
 
-#: Versions per batch handed to the writer thread: three full multi-row ``INSERT``s of
-#: the SQLite stage (4,095 rows each). Each statement the writer runs gives the GIL back
+#: Versions per batch handed to the writer thread: two full multi-row ``INSERT``s of
+#: new entries into the SQLite stage (6,553 rows each). Each statement the writer runs gives the GIL back
 #: and waits up to the switch interval (5 ms) to take it again while this thread builds
 #: the next batch: 10,000 versions a batch took 7 stage statements (three full ones and
 #: a remainder in powers of two), and ipsum's writer waited 0.4 s of its 1.3 s for it.
-BATCH_SIZE = 3 * (SQLITE_MAX_PARAMS // len(_VERSION_COLUMNS))
-#: The first batch: one full stage statement (see ``starts`` in :func:`ingest_entries`).
-FIRST_BATCH_SIZE = BATCH_SIZE // 3
+BATCH_SIZE = 2 * (SQLITE_MAX_PARAMS // len(_FRESH_COLUMNS))
+#: The first batch: one stage statement (see ``starts`` in :func:`ingest_entries`) of a
+#: size :func:`~steppe.storage.bulk.bulk_insert` makes in one.
+FIRST_BATCH_SIZE = 4096
 
 #: SQLite writes a batch through the stage (:func:`_insert_staged`); False makes it take
 #: the row-by-row path PostgreSQL takes (tests compare the two).
@@ -393,7 +401,9 @@ def _insert_staged(
     1.3 s for the stage's 10 and the ``INSERT … SELECT``s (docs/benchmarks.md); the
     constant columns (owner, marking, times) are bound once per statement, the pk is the
     stage's rowid plus the batch's base, and the warninglist note is made from the names
-    (8 parameters a version: 0.16 s of binding for ipsum against 0.20 s for 10).
+    (8 parameters a version: 0.16 s of binding for ipsum against 0.20 s for 10). A new
+    entry's version binds 5 (:data:`_FRESH_COLUMNS`): its first seen is the pull's
+    stamp, and its body marker is made here (:data:`_MARKER_SQL`).
     """
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -401,9 +411,10 @@ def _insert_staged(
     base = batch.first_pk - 1
     raw.execute(
         f"INSERT INTO intel_objects ({', '.join(OBJECT_COLUMNS)})"
-        " SELECT n + :base, stix_id, 'indicator', first_seen, :stamp, :owner, :distribution,"
-        " :tlp, confidence, first_seen, valid_until, :revoked, 1, warninglists IS NULL,"
-        f" {_NOTE_SQL}, :prefix || value, :imported_at, body FROM temp.feed_versions",
+        " SELECT n + :base, stix_id, 'indicator', coalesce(first_seen, :stamp), :stamp, :owner,"
+        " :distribution, :tlp, confidence, coalesce(first_seen, :stamp), valid_until,"
+        f" :revoked, 1, warninglists IS NULL, {_NOTE_SQL}, :prefix || value, :imported_at,"
+        f" coalesce(body, {_MARKER_SQL}) FROM temp.feed_versions",
         {
             "base": base,
             "stamp": batch.stamp,
@@ -460,7 +471,10 @@ def _stage(conn: Connection, batch: _Versions) -> None:
     raw = conn.connection.driver_connection
     assert raw is not None
     raw.execute("DELETE FROM temp.feed_versions")
-    bulk_insert(conn, _STAGE, _VERSION_COLUMNS, batch.rows)
+    if batch.others:
+        bulk_insert(conn, _STAGE, _VERSION_COLUMNS, batch.version_rows())
+    else:
+        bulk_insert(conn, _STAGE, _FRESH_COLUMNS, batch.rows)
 
 
 def _open_stage(conn: Connection) -> None:
@@ -515,8 +529,10 @@ def _correlate_staged(
 
 
 class _Versions:
-    """A batch of indicator versions, one tuple per version in :data:`_VERSION_COLUMNS`
-    order — what varies from one version to the next; :meth:`object_rows` and
+    """A batch of indicator versions, one tuple per version in :data:`_FRESH_COLUMNS`
+    order — what varies from one new entry to the next —, and for the versions that are
+    not a new entry's (first seen before, expired, with a comment) the rest of their
+    :data:`_VERSION_COLUMNS` in ``others``; :meth:`object_rows` and
     :meth:`observable_rows` make the tables' full rows (on SQLite, SQL does:
     :func:`_insert_staged`; tests check that both give the same store).
 
@@ -541,6 +557,8 @@ class _Versions:
         self.check = index.check if index is not None else None
         self.revoked = revoked
         self.rows: list[tuple[Any, ...]] = []
+        # place in the batch -> (first_seen, valid_until, body) when not (stamp, None, marker)
+        self.others: dict[int, tuple[str, str | None, str]] = {}
         self.members: dict[tuple[str, str], set[int]] = {}
         self.flagged = 0
         self.imported_at = timestamps.now()
@@ -566,20 +584,28 @@ class _Versions:
             self.flagged += 1
         elif self.check is not None:
             self.members[(kind, value)] = {pk}
-        self.rows.append(
-            (
-                kind,
-                value,
-                confidence,
+        if comment or valid_until is not None or first_seen != self.stamp:
+            self.others[pk - self.first_pk] = (
                 first_seen,
                 valid_until,
-                stix_id,
                 feed_marker(kind, value, comment),
-                lists,
             )
-        )
+        self.rows.append((kind, value, confidence, stix_id, lists))
         self.next_pk += 1
         return pk
+
+    def version_rows(self) -> list[tuple[Any, ...]]:
+        """Every version's tuple in :data:`_VERSION_COLUMNS` order."""
+        stamp, others = self.stamp, self.others
+        out = []
+        for i, (kind, value, confidence, stix_id, lists) in enumerate(self.rows):
+            first_seen, valid_until, body = others.get(i) or (
+                stamp,
+                None,
+                feed_marker(kind, value, None),
+            )
+            out.append((kind, value, confidence, first_seen, valid_until, stix_id, body, lists))
+        return out
 
     def object_rows(self) -> list[tuple[Any, ...]]:
         """``intel_objects`` rows in :data:`OBJECT_COLUMNS` order."""
@@ -621,13 +647,13 @@ class _Versions:
                 stix_id,
                 body,
                 lists,
-            ) in enumerate(self.rows, self.first_pk)
+            ) in enumerate(self.version_rows(), self.first_pk)
         ]
 
     def observable_rows(self) -> list[tuple[int, int, str, str, str | None]]:
         offset = self.obs_offset
         return [
-            (pk + offset, pk, r[0], r[1], r[7]) for pk, r in enumerate(self.rows, self.first_pk)
+            (pk + offset, pk, r[0], r[1], r[4]) for pk, r in enumerate(self.rows, self.first_pk)
         ]
 
     @property
