@@ -263,12 +263,15 @@ def ingest_entries(
     # Entries go on with their key: the type's name is read once per entry, above.
     fresh: list[tuple[tuple[str, str], Entry]] = []
     changed: list[tuple[tuple[str, str], Entry, _Stored]] = []
-    for key, entry in pulled.items():
-        old = stored.get(key)
-        if old is None:
-            fresh.append((key, entry))
-        elif old.expired or old.confidence != entry.confidence:
-            changed.append((key, entry, old))
+    if not stored:  # the feed's first pull: all new (ipsum: 0.02 s less than the loop)
+        fresh = list(pulled.items())
+    else:
+        for key, entry in pulled.items():
+            old = stored.get(key)
+            if old is None:
+                fresh.append((key, entry))
+            elif old.expired or old.confidence != entry.confidence:
+                changed.append((key, entry, old))
     gone: list[tuple[tuple[str, str], _Stored]] = []
     if complete:
         gone = [(k, s) for k, s in stored.items() if not s.expired and k not in pulled]
@@ -282,7 +285,9 @@ def ingest_entries(
     # its end instead of splitting pages all over (a smaller WAL, a faster commit). Sorted
     # by the ids' digests here; the ids are written out batch by batch in the loop below,
     # where the writer thread works meanwhile (this part runs before it has anything).
-    digests = [_digest(feed.id, k, v) for (k, v), _e in fresh]
+    # _digest's bytes, its call written out (ipsum: 0.08 -> 0.06 s before the first batch).
+    name, sha1 = _NS_BYTES + f"{feed.id}:".encode(), hashlib.sha1
+    digests = [sha1(name + f"{k}:{v}".encode()).digest() for (k, v), _e in fresh]
     order = sorted(range(len(fresh)), key=digests.__getitem__)
     fresh = [fresh[i] for i in order]
     # (kind, value, confidence, comment, first_seen, valid_until, stix_id) per new version,
