@@ -279,8 +279,13 @@ def test_the_whole_ipsum_feed_lands_on_sqlite(sqlite_engine: Engine) -> None:
             select(func.count()).select_from(observables).where(observables.c.type == "ipv4")
         ).scalar()
         top = _sources(conn, "77.90.185.20")[0].confidence
+        by_pk = select(intel_objects.c.stix_id).order_by(intel_objects.c.pk)
+        ids = list(conn.execute(by_pk).scalars())
     assert count == stats["new"]
     assert top == 100  # listed by 10 blocklists
+    # New indicators are stored in the order of their ids (the unique index on stix_id
+    # grows at its end), sorted a bucket at a time before and during the batches.
+    assert len(ids) == stats["new"] and ids == sorted(ids)
 
 
 @pytest.mark.postgres

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -283,20 +283,15 @@ def ingest_entries(
     obs_ids = allocate_ids(conn, "observables", count)
     # New indicators in the order of their ids: the unique index on stix_id then grows at
     # its end instead of splitting pages all over (a smaller WAL, a faster commit). Sorted
-    # by the ids' digests here; the ids are written out batch by batch in the loop below,
-    # where the writer thread works meanwhile (this part runs before it has anything).
-    # _digest's bytes, its call written out (ipsum: 0.08 -> 0.06 s before the first batch).
+    # by the ids' digests (_new_versions); the ids are written out batch by batch in the
+    # loop below, where the writer thread works meanwhile (this part runs before it has
+    # anything). _digest's bytes, its call written out (ipsum: 0.08 -> 0.06 s).
     name, sha1 = _NS_BYTES + f"{feed.id}:".encode(), hashlib.sha1
     digests = [sha1(name + f"{k}:{v}".encode()).digest() for (k, v), _e in fresh]
-    order = sorted(range(len(fresh)), key=digests.__getitem__)
-    fresh = [fresh[i] for i in order]
     # (kind, value, confidence, comment, first_seen, valid_until, stix_id) per new version,
     # in pk order: new entries, changed ones, gone ones; made as the batches take them.
     versions = chain(
-        (
-            (k, v, e.confidence, e.comment, stamp, None, _id_of_digest(digests[i]))
-            for ((k, v), e), i in zip(fresh, order, strict=True)
-        ),
+        _new_versions(fresh, digests, stamp),
         ((k, v, e.confidence, e.comment, old.first_seen, None, None) for (k, v), e, old in changed),
         ((k, v, old.confidence, None, old.first_seen, stamp, None) for (k, v), old in gone),
     )
@@ -359,6 +354,34 @@ def ingest_entries(
         ],
     )
     return stats
+
+
+def _new_versions(
+    fresh: Sequence[tuple[tuple[str, str], Entry]], digests: Sequence[bytes], stamp: str
+) -> Iterator[tuple[str, str, int | None, str | None, str, None, str]]:
+    """The new entries' versions in the order of their digests, made as they are taken.
+
+    Sorted a bucket at a time (by the digest's first byte, then the whole digest): the
+    order of one sort of them all, but only the first batch's buckets are sorted before
+    the writer has work, the rest while it writes (ipsum: 0.09 -> 0.03 s before the
+    first batch, the buckets' sorts 0.05 s later).
+    """
+    buckets: list[list[int]] = [[] for _ in range(256)]
+    for i, digest in enumerate(digests):
+        buckets[digest[0]].append(i)
+    for bucket in buckets:
+        bucket.sort(key=digests.__getitem__)
+        for i in bucket:
+            (kind, value), entry = fresh[i]
+            yield (
+                kind,
+                value,
+                entry.confidence,
+                entry.comment,
+                stamp,
+                None,
+                _id_of_digest(digests[i]),
+            )
 
 
 def remove_feed(conn: Connection, trail: AuditTrail, feed: Feed) -> int:
