@@ -196,10 +196,11 @@ _BATCH_TRIGGER = (
 )
 
 #: Versions per batch handed to the writer thread: two full multi-row ``INSERT``s of
-#: new entries into the SQLite stage (6,553 rows each). Each statement the writer runs gives the GIL back
-#: and waits up to the switch interval (5 ms) to take it again while this thread builds
-#: the next batch: 10,000 versions a batch took 7 stage statements (three full ones and
-#: a remainder in powers of two), and ipsum's writer waited 0.4 s of its 1.3 s for it.
+#: new entries into the SQLite stage (6,553 rows each). Each statement the writer runs
+#: gives the GIL back and waits up to the switch interval (5 ms) to take it again while
+#: this thread builds the next batch: 10,000 versions a batch took 7 stage statements
+#: (three full ones and a remainder in powers of two), and ipsum's writer waited 0.4 s
+#: of its 1.3 s for it.
 BATCH_SIZE = 2 * (SQLITE_MAX_PARAMS // len(_FRESH_COLUMNS))
 #: The first batch: one stage statement (see ``starts`` in :func:`ingest_entries`) of a
 #: size :func:`~steppe.storage.bulk.bulk_insert` makes in one.
