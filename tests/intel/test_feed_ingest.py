@@ -279,8 +279,13 @@ def test_the_whole_ipsum_feed_lands_on_sqlite(sqlite_engine: Engine) -> None:
             select(func.count()).select_from(observables).where(observables.c.type == "ipv4")
         ).scalar()
         top = _sources(conn, "77.90.185.20")[0].confidence
+        by_pk = select(intel_objects.c.stix_id).order_by(intel_objects.c.pk)
+        ids = list(conn.execute(by_pk).scalars())
     assert count == stats["new"]
     assert top == 100  # listed by 10 blocklists
+    # New indicators are stored in the order of their ids (the unique index on stix_id
+    # grows at its end), sorted a bucket at a time before and during the batches.
+    assert len(ids) == stats["new"] and ids == sorted(ids)
 
 
 @pytest.mark.postgres
@@ -343,6 +348,8 @@ _POOL = [
     (ObservableType.EMAIL, "bad@evil.example"),
     (ObservableType.CIDR, "10.0.0.0/8"),
 ]
+#: Comments some entries carry (their versions take the stage's every column).
+_COMMENTS = {1: 'c2 of "x"', 5: "phishing"}
 _CONFIG = IntelConfig(correlation=CorrelationConfig(cap=2, exclusions=frozenset({"203.0.113.50"})))
 #: A pull: which feed (0 or 1), its entries ({pool index: confidence}), whole or partial.
 _PULLS = st.lists(
@@ -389,7 +396,9 @@ def _store_after(
     engine = make_engine(f"sqlite:///{path}")
     for n, (which, chosen, complete) in enumerate(pulls):
         stamp = f"2026-11-0{n + 1}T00:00:00.000000Z"
-        entries = [FeedEntry(*_POOL[i], confidence) for i, confidence in chosen.items()]
+        entries = [
+            FeedEntry(*_POOL[i], confidence, _COMMENTS.get(i)) for i, confidence in chosen.items()
+        ]
         with writing(engine) as conn:
             feed = find_feed(conn, ("zero", "one")[which])
             ingest_entries(conn, feed, entries, stamp=stamp, complete=complete, config=_CONFIG)
@@ -436,3 +445,20 @@ def test_the_sqlite_stage_stores_what_the_row_path_stores(
     assert fast == reference
     if any(chosen for _w, chosen, _c in pulls):
         assert fast["intel_objects"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(kind=st.sampled_from([t.value for t in ObservableType]), value=st.text(max_size=80))
+def test_the_stage_writes_a_new_entrys_marker_as_feed_marker_does(kind: str, value: str) -> None:
+    # New entries' body markers are made in SQL (feed_ingest._MARKER_SQL): byte for byte
+    # what feed_marker makes for the row path and the versions with a comment.
+    import sqlite3
+
+    from steppe.intel.bodies import feed_marker
+    from steppe.intel.feed_ingest import _MARKER_SQL
+
+    with sqlite3.connect(":memory:") as db:
+        (made,) = db.execute(
+            f"SELECT {_MARKER_SQL} FROM (SELECT ? AS type, ? AS value)", (kind, value)
+        ).fetchone()
+    assert made == feed_marker(kind, value, None)

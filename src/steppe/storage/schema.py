@@ -146,6 +146,15 @@ id_sequences = Table(
     Column("next_id", Integer, nullable=False),
 )
 
+#: ``intel_objects``' checks of its marking (see there why they are not ``IN`` lists).
+_DISTRIBUTION_CHECK = (
+    "distribution = 'organisation' OR distribution = 'groups'"
+    " OR distribution = 'community' OR distribution = 'federation'"
+)
+_TLP_CHECK = (
+    "tlp = 'clear' OR tlp = 'green' OR tlp = 'amber' OR tlp = 'amber+strict' OR tlp = 'red'"
+)
+
 intel_objects = Table(
     "intel_objects",
     metadata,
@@ -172,11 +181,12 @@ intel_objects = Table(
     # Each organisation has its own copy of an id: another member cannot "update" it.
     # stix_id first, so the same index serves look-ups by id alone.
     UniqueConstraint("stix_id", "owner_org_id", "modified", name="uq_intel_objects_version"),
-    CheckConstraint(
-        "distribution IN ('organisation', 'groups', 'community', 'federation')",
-        name="distribution",
-    ),
-    CheckConstraint("tlp IN ('clear', 'green', 'amber', 'amber+strict', 'red')", name="tlp"),
+    # The allowed values as a chain of equalities, not ``IN (…)``: SQLite checks an IN
+    # list of more than two constants through an ephemeral index, probed per row — the
+    # two checks were 0.15 of the 0.40 s of CPU of ipsum's 120,430 rows, the chain's
+    # comparisons ~0.01 (migration 0014, docs/benchmarks.md). The same rows pass.
+    CheckConstraint(_DISTRIBUTION_CHECK, name="distribution"),
+    CheckConstraint(_TLP_CHECK, name="tlp"),
     CheckConstraint(
         "NOT (tlp = 'red' AND distribution IN ('community', 'federation'))", name="red_audience"
     ),
