@@ -10,7 +10,7 @@ so the rows are those the writer would have found; the record stays the durable 
 What the writer misses — rows that did not fit, a process restarted, a key kept after
 the writer had read its record — it decodes from the spool as before, so nothing here
 can lose or change an event: it only saves the second decoding (measured in-process on
-``bench/telemetry_ingest.py``'s EVE: the writer's CPU 2.7–2.9 → 1.8–2.1 µs an event).
+``bench/telemetry_ingest.py``'s EVE: the writer's CPU 2.7-2.9 → 1.8-2.1 µs an event).
 
 Bounded: past ``max_bytes`` of Arrow buffers new rows are not kept (the writer reads the
 oldest records first, so those already kept are the ones it wants next), and rows older
