@@ -34,13 +34,16 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 #: Whether :func:`columnar` hands the bytes over whole (as for an HTTP body) or as a
 #: stream only; set by the ``decoder`` fixture.
 WHOLE = False
+#: Whether it reads the stream in blocks (as from an uncompressed file), tiny ones.
+BLOCKS = False
 
 
-@pytest.fixture(autouse=True, params=["compiled", "body", "msgspec"])
+@pytest.fixture(autouse=True, params=["compiled", "body", "blocks", "msgspec"])
 def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test three times: with the compiled decoder in front, reading lines from a
-    stream or cutting an in-memory body itself, and with the Python path alone (as
-    where the extension is not built)."""
+    """Every test four times: with the compiled decoder in front, reading lines from a
+    stream, cutting an in-memory body itself or blocks of a stream (of 37 bytes, so
+    that lines straddle them), and with the Python path alone (as where the extension
+    is not built)."""
     if request.param == "msgspec":
         monkeypatch.setattr(eve_columns, "_decode_compiled", None)
         monkeypatch.setattr(eve_columns, "_decode_block", None)
@@ -48,6 +51,8 @@ def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         assert eve_columns._decode_compiled is not None, "the compiled EVE decoder was not built"
         assert eve_columns._decode_block is not None
     monkeypatch.setattr(sys.modules[__name__], "WHOLE", request.param == "body")
+    monkeypatch.setattr(sys.modules[__name__], "BLOCKS", request.param == "blocks")
+    monkeypatch.setattr(eve_columns, "BLOCK_BYTES", 37)
     return str(request.param)
 
 
@@ -66,7 +71,9 @@ def reference(data: bytes) -> tuple[pa.Table, list[str]]:
 
 def columnar(data: bytes) -> tuple[pa.Table, list[str]]:
     tables, problems = [], []
-    for item in parse_eve_columns(io.BytesIO(data), "eve.json", whole=data if WHOLE else None):
+    for item in parse_eve_columns(
+        io.BytesIO(data), "eve.json", whole=data if WHOLE else None, blocks=BLOCKS
+    ):
         if isinstance(item, ParseProblem):
             problems.append(str(item))
         elif isinstance(item, EventBatch):

@@ -264,3 +264,38 @@ def test_arbitrary_windows_events_never_raise(
     record = {"Event": {"System": system, "EventData": data}}
     for item in parse_bytes(json.dumps(record).encode(), "winjson", "fuzz"):
         assert isinstance(item, dict | ParseProblem)
+
+
+def test_an_eve_file_is_read_in_blocks_and_a_gzip_one_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steppe.ingest.telemetry import eve_columns
+    from steppe.ingest.telemetry.eve_columns import EventBatch
+    from steppe.ingest.telemetry.formats import read_path_batched
+
+    if eve_columns._decode_block is None:
+        pytest.skip("blocks are cut by the compiled decoder only")
+    record = {"timestamp": "2026-11-28T10:00:00.000000+0000", "event_type": "dns"}
+    lines = [orjson.dumps({**record, "n": n}) for n in range(40)]
+    lines[17] = b'{"broken": '
+    data = b"\n".join(lines) + b"\n"
+    (tmp_path / "eve.json").write_bytes(data)
+    (tmp_path / "eve.json.gz").write_bytes(gzip.compress(data))
+    blocks: list[str] = []
+    real = eve_columns._block_batches
+
+    def spied(*args: object) -> object:
+        blocks.append(str(args[2]))
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(eve_columns, "_block_batches", spied)
+    monkeypatch.setattr(eve_columns, "BLOCK_BYTES", 100)  # lines straddle the blocks
+    read = {}
+    for name in ("eve.json", "eve.json.gz"):
+        items = [item for _, item in read_path_batched(tmp_path / name, "eve")]
+        rows = [row for i in items if isinstance(i, EventBatch) for row in i.table.column("raw")]
+        problems = [(p.line, p.message) for p in items if isinstance(p, ParseProblem)]
+        read[name] = ([r.as_py() for r in rows], problems)
+    assert blocks == [str(tmp_path / "eve.json")]  # the gzip file went line by line
+    assert read["eve.json"] == read["eve.json.gz"]
+    assert len(read["eve.json"][0]) == 39 and read["eve.json"][1][0][0] == 18

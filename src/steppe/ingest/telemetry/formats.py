@@ -167,8 +167,11 @@ def _parse_stream(
     mapping: FieldMapping | None,
     batched: bool,
     whole: bytes | None = None,
+    *,
+    blocks: bool = False,
 ) -> Iterator[BatchedItem]:
-    """``whole``: all of ``stream``'s bytes, when they are in memory (not gzip)."""
+    """``whole``: all of ``stream``'s bytes, when they are in memory (not gzip);
+    ``blocks``: ``stream`` is an uncompressed file (EVE lines are then read in blocks)."""
     try:
         head, stream = peek(stream, _HEAD)
     except (OSError, EOFError, zlib.error) as exc:
@@ -192,7 +195,7 @@ def _parse_stream(
         yield from parse_evtx(io.BytesIO(stream.read()), source)
         return
     if fmt == "eve" and batched:
-        yield from parse_eve_columns(stream, source, whole=whole)
+        yield from parse_eve_columns(stream, source, whole=whole, blocks=blocks)
         return
     yield from _parser(fmt, mapping)(stream, source)
 
@@ -282,7 +285,9 @@ def _read_file(
             for item in _stamped(parse_evtx(path, source)):
                 yield source, item
             return
-        for item in _stamped(_parse_stream(stream, fmt, source, mapping, batched)):
+        plain = not isinstance(stream, gzip.GzipFile)
+        items = _parse_stream(stream, fmt, source, mapping, batched, blocks=plain)
+        for item in _stamped(items):
             yield source, item
 
 
