@@ -69,12 +69,17 @@ def _bearer_token(request: Request) -> tuple[str, str]:
     return token, token_hash
 
 
-def current_actor(request: Request, conn: ConnDep) -> Actor:
-    token, _ = _bearer_token(request)
+def _authenticated(conn: Connection, token: str) -> Actor:
+    """The token's actor; 401 for an unknown, revoked or expired token."""
     try:
-        actor = authenticate_token(conn, token)
+        return authenticate_token(conn, token)
     except NotFound as exc:
         raise Unauthenticated(exc.message) from None
+
+
+def current_actor(request: Request, conn: ConnDep) -> Actor:
+    token, _ = _bearer_token(request)
+    actor = _authenticated(conn, token)
     conn.rollback()  # end the read transaction; handlers open their own
     return actor
 
@@ -98,10 +103,7 @@ async def sensor_actor(request: Request) -> Actor:
 
 def _look_up(engine: Engine, token: str) -> Actor:
     with engine.connect() as conn:
-        try:
-            return authenticate_token(conn, token)
-        except NotFound as exc:
-            raise Unauthenticated(exc.message) from None
+        return _authenticated(conn, token)
 
 
 SensorDep = Annotated[Actor, Depends(sensor_actor)]
